@@ -1,0 +1,243 @@
+// engine/store.h
+//
+// The in-memory store: one columnar table per entity (DESIGN.md "Store"),
+// string dictionaries, resolved joins and their reverse postings. Built once
+// by StoreBuilder from records (engine/records.h), then immutable: a const
+// Store is safe to read from many threads. Live updates (a later issue) will
+// publish new versions rather than mutate a Store in place.
+//
+// Invariants after Build():
+//  - Row ids are dense [0, size()) per table; ids are unique per table.
+//  - Every Dictionary is frozen: code order is bytewise string order, so
+//    comparing codes compares strings (NAME_ASC is an integer sort).
+//  - Nullable timestamps use kNullMicros; nullable dictionary strings use
+//    kNullCode; a null state type is kNullStateType; a missing join is kNoRow.
+
+#ifndef TASKDEX_ENGINE_STORE_H_
+#define TASKDEX_ENGINE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/records.h"
+#include "engine/types.h"
+#include "index/bitmap.h"
+
+namespace taskdex {
+
+inline constexpr uint32_t kNullCode = UINT32_MAX;
+
+// Distinct strings of one column <-> dense codes. Bytes live in blocks that
+// never move, so the string_views handed out stay valid for the Store's life.
+// Writer-only until Freeze(); const and shareable afterwards.
+class Dictionary {
+ public:
+  Dictionary();
+  Dictionary(Dictionary&&) noexcept;
+  Dictionary& operator=(Dictionary&&) noexcept;
+  ~Dictionary();
+
+  // Returns the code of `s`, adding it if new. REQUIRES: not frozen.
+  uint32_t Intern(std::string_view s);
+  // Renumbers codes so code order is bytewise string order. Returns the
+  // remap: new_code = remap[old_code].
+  std::vector<uint32_t> Freeze();
+
+  std::optional<uint32_t> Find(std::string_view s) const;
+  std::string_view Get(uint32_t code) const;
+  uint32_t size() const;
+  size_t MemoryBytes() const;
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Nullable strings that are not worth a dictionary (dynamic keys, cache keys)
+// and opaque JSON sub-documents, packed into one byte buffer.
+class BlobColumn {
+ public:
+  void Append(std::string_view s) { bytes_.append(s); ends_.push_back(bytes_.size()); }
+  void AppendNull() { ends_.push_back(bytes_.size() | kNullBit); }
+  void Append(const std::optional<std::string>& s) { s ? Append(*s) : AppendNull(); }
+  bool IsNull(RowId r) const { return ends_[r] & kNullBit; }
+  std::string_view Get(RowId r) const {
+    uint64_t begin = r == 0 ? 0 : (ends_[r - 1] & ~kNullBit);
+    uint64_t end = ends_[r] & ~kNullBit;
+    return std::string_view(bytes_).substr(begin, end - begin);
+  }
+  size_t size() const { return ends_.size(); }
+  size_t MemoryBytes() const { return bytes_.capacity() + ends_.capacity() * 8; }
+
+ private:
+  static constexpr uint64_t kNullBit = uint64_t{1} << 63;
+  std::string bytes_;
+  std::vector<uint64_t> ends_;
+};
+
+// Multi-valued column as CSR: row r's codes are codes[offsets[r] .. offsets[r+1]).
+// Codes within one row are kept in line order (duplicates kept), as written.
+struct CodeLists {
+  std::vector<uint32_t> offsets{0};
+  std::vector<uint32_t> codes;
+  std::span<const uint32_t> Of(RowId r) const {
+    return std::span<const uint32_t>(codes).subspan(offsets[r], offsets[r + 1] - offsets[r]);
+  }
+};
+
+struct TaskRunTable {
+  uint32_t size() const { return static_cast<uint32_t>(id.size()); }
+
+  std::vector<Uuid> id;
+  std::vector<Micros> created;  // kNullMicros = null
+  std::vector<Micros> updated;
+  std::vector<uint32_t> name;  // code in Store::task_run_names
+  std::vector<std::optional<Uuid>> flow_run_id;  // as stored, orphan or not
+  std::vector<RowId> flow_run_row;               // kNoRow: null or orphan
+  std::vector<uint32_t> task_key;                // code in Store::task_keys
+  BlobColumn dynamic_key;
+  BlobColumn cache_key;  // nullable
+  std::vector<Micros> cache_expiration;
+  BlobColumn task_version;  // nullable
+  BlobColumn empirical_policy_json;
+  CodeLists tags;  // codes in Store::tags
+  BlobColumn labels_json;
+  std::vector<std::optional<Uuid>> state_id;
+  BlobColumn task_inputs_json;
+  std::vector<uint8_t> state_type;  // StateType value or kNullStateType
+  std::vector<uint32_t> state_name;  // code in Store::state_names or kNullCode
+  std::vector<int64_t> run_count;
+  std::vector<int64_t> flow_run_run_count;
+  std::vector<Micros> expected_start_time;
+  std::vector<Micros> next_scheduled_start_time;
+  std::vector<Micros> start_time;
+  std::vector<Micros> end_time;
+  std::vector<int64_t> total_run_time_us;
+  BlobColumn state_json;  // "null" or the normalized State object
+  std::vector<Micros> state_timestamp;
+  std::vector<int32_t> state_scheduled_time_null_offset;  // see records.h
+  BlobColumn parameters_json;
+  BlobColumn context_json;
+  BlobColumn extras_json;
+};
+
+struct FlowRunTable {
+  uint32_t size() const { return static_cast<uint32_t>(id.size()); }
+
+  std::vector<Uuid> id;
+  std::vector<Uuid> flow_id;
+  std::vector<RowId> flow_row;  // kNoRow: flow absent
+  std::vector<uint32_t> name;   // code in Store::flow_run_names
+  std::vector<std::optional<Uuid>> deployment_id;
+  std::vector<RowId> deployment_row;  // kNoRow: null or dangling
+  std::vector<uint32_t> work_queue_name;  // Store::work_queue_names or kNullCode
+  BlobColumn flow_version;                // nullable
+  BlobColumn idempotency_key;             // nullable
+  CodeLists tags;                         // Store::tags
+  std::vector<uint8_t> has_created_by;
+  BlobColumn created_by_id;    // nullable
+  BlobColumn created_by_type;  // nullable
+  std::vector<uint8_t> state_type;   // or kNullStateType
+  std::vector<uint32_t> state_name;  // Store::state_names or kNullCode
+  std::vector<Micros> expected_start_time;
+  std::vector<Micros> next_scheduled_start_time;
+  std::vector<Micros> start_time;
+  std::vector<Micros> end_time;
+  std::vector<std::optional<Uuid>> parent_task_run_id;
+  std::vector<RowId> parent_task_run_row;  // kNoRow: null or absent
+};
+
+struct FlowTable {
+  uint32_t size() const { return static_cast<uint32_t>(id.size()); }
+  std::vector<Uuid> id;
+  std::vector<uint32_t> name;  // Store::flow_names
+  CodeLists tags;              // Store::tags
+};
+
+struct DeploymentTable {
+  uint32_t size() const { return static_cast<uint32_t>(id.size()); }
+  std::vector<Uuid> id;
+  std::vector<uint32_t> name;  // Store::deployment_names
+  std::vector<Uuid> flow_id;
+  std::vector<RowId> flow_row;  // kNoRow: flow absent
+  std::vector<uint8_t> paused;
+  CodeLists tags;                         // Store::tags
+  std::vector<uint32_t> work_queue_name;  // Store::work_queue_names or kNullCode
+};
+
+// What Build() found while resolving references (entities.md 1.1, 4.1).
+struct BuildReport {
+  uint64_t orphan_task_runs = 0;            // flow_run_id names no flow run
+  uint64_t flow_runs_missing_flow = 0;
+  uint64_t flow_runs_dangling_deployment = 0;  // legal in Prefect
+  uint64_t flow_runs_missing_parent_task_run = 0;
+  uint64_t deployments_missing_flow = 0;
+  // Replaced earlier lines with a repeated id, per entity.
+  uint64_t replaced_task_runs = 0;
+  uint64_t replaced_flow_runs = 0;
+  uint64_t replaced_flows = 0;
+  uint64_t replaced_deployments = 0;
+};
+
+class Store {
+ public:
+  TaskRunTable task_runs;
+  FlowRunTable flow_runs;
+  FlowTable flows;
+  DeploymentTable deployments;
+
+  Dictionary task_run_names;
+  Dictionary task_keys;
+  Dictionary flow_run_names;
+  Dictionary flow_names;
+  Dictionary deployment_names;
+  Dictionary state_names;  // task-run and flow-run state names
+  Dictionary work_queue_names;
+  Dictionary tags;  // tag values of every entity
+
+  // Id -> row, per table.
+  absl::flat_hash_map<Uuid, RowId> task_run_by_id;
+  absl::flat_hash_map<Uuid, RowId> flow_run_by_id;
+  absl::flat_hash_map<Uuid, RowId> flow_by_id;
+  absl::flat_hash_map<Uuid, RowId> deployment_by_id;
+
+  // Reverse joins.
+  std::vector<Bitmap> task_runs_of_flow_run;  // by flow-run row
+  Bitmap task_runs_with_flow_run;              // flow_run_row != kNoRow
+  Bitmap task_runs_with_subflow;  // some flow run names it as parent_task_run_id
+  std::vector<uint8_t> flow_has_deployment;  // by flow row (any deployment row)
+
+  BuildReport report;
+
+  size_t MemoryBytes() const;
+};
+
+// Accumulates records, then builds a Store. A record whose id repeats one
+// already added replaces it (entities.md 4.1), and is counted.
+class StoreBuilder {
+ public:
+  StoreBuilder();
+  ~StoreBuilder();
+  void AddFlow(FlowRecord r);
+  void AddDeployment(DeploymentRecord r);
+  void AddFlowRun(FlowRunRecord r);
+  void AddTaskRun(TaskRunRecord r);
+  void AddAll(SnapshotRecords records);
+  // Resolves joins, freezes dictionaries, builds postings. The builder is
+  // empty afterwards.
+  std::unique_ptr<Store> Build();
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_ENGINE_STORE_H_
