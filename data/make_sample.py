@@ -1369,7 +1369,8 @@ def check(files):
     deps = [json.loads(l) for l in files["deployments.ndjson"]]
     frs = [json.loads(l) for l in files["flow_runs.ndjson"]]
     trs = [json.loads(l) for l in files["task_runs.ndjson"]]
-    bodies = [json.loads(l) for l in files["bodies.jsonl"]]
+    bodies = [json.loads(l) for l in files["queries.jsonl"]]
+    assert [b["body"] for b in bodies] == [json.loads(l) for l in files["bodies.jsonl"]]
     flow_ids = {f["id"] for f in flows}
     dep_ids = {d["id"] for d in deps}
     fr_by_id = {f["id"]: f for f in frs}
@@ -1560,10 +1561,13 @@ def generate():
     dep_lines = [dumps(d) for d in sorted(gen.deployments,
                                           key=lambda d: (d["name"].encode(), d["id"]))]
     flow_lines = [dumps(f) for f in sorted(gen.flows, key=lambda f: f["name"].encode())]
-    body_lines = make_bodies(gen)
+    query_lines = make_bodies(gen)
+    # bodies.jsonl: the bare bodies, one per line, as `taskdex query --bodies` reads them;
+    # queries.jsonl: the same bodies with a name, a note and the expected status.
+    body_lines = [dumps(json.loads(l)["body"]) for l in query_lines]
     return {"flows.ndjson": flow_lines, "deployments.ndjson": dep_lines,
             "flow_runs.ndjson": fr_lines, "task_runs.ndjson": task_lines,
-            "bodies.jsonl": body_lines}
+            "queries.jsonl": query_lines, "bodies.jsonl": body_lines}
 
 
 def main():
