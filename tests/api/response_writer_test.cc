@@ -5,6 +5,7 @@
 
 #include "engine/datetime.h"
 #include "engine/records.h"
+#include "engine/snapshot_loader.h"
 #include "engine/store.h"
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
@@ -352,6 +353,34 @@ TEST(ResponseWriterTest, FullArrayJoinsObjects) {
   s.clear();
   AppendTaskRunFullArray(store, {}, 0, &s);
   EXPECT_EQ(s, "[]");
+}
+
+// The same checks on the examples data set as the snapshot loader builds it.
+TEST(ResponseWriterTest, LoadedExampleSnapshotRendersT1Exactly) {
+  LoadReport report;
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      LoadSnapshot(std::string(TASKDEX_EXAMPLES_DIR) + "/snapshot", LoadOptions{}, &report);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const Store& st = **store;
+  auto row = [&](const char* id) { return st.task_run_by_id.at(Id(id)); };
+  Micros now = At("2024-05-01T10:15:00Z");
+  EXPECT_EQ(Paginated(st, row("00000000-0000-4000-8000-000000000001"), now), kT1Paginate);
+  EXPECT_EQ(Full(st, row("00000000-0000-4000-8000-000000000001"), now), kT1Full);
+
+  std::string t4 = Paginated(st, row("00000000-0000-4000-8000-000000000004"), now);
+  EXPECT_EQ(Field(t4, "estimated_run_time"), "660.0");  // 10:15 - 10:04
+  EXPECT_EQ(Field(t4, "estimated_start_time_delta"), "0.0");
+  std::string t6 = Paginated(st, row("00000000-0000-4000-8000-000000000006"), now);
+  EXPECT_EQ(Field(t6, "estimated_start_time_delta"), "300.0");  // 10:15 - 10:10
+  EXPECT_EQ(Field(t6, "state"), "null");
+  std::string t7 = Paginated(st, row("00000000-0000-4000-8000-000000000007"), now);
+  EXPECT_EQ(Field(t7, "estimated_start_time_delta"), "720.0");  // 10:15 - 10:03
+  std::string t5 = Paginated(st, row("00000000-0000-4000-8000-000000000005"), now);
+  EXPECT_EQ(Field(t5, "estimated_start_time_delta"), "0.0");  // no expected start
+  EXPECT_EQ(Field(t5, "flow_run_id"), "null");
+  // Minimal lines: no extras, so the full shape ends with the state.
+  EXPECT_NE(Full(st, row("00000000-0000-4000-8000-000000000002"), now).find(",\"state\":null}"),
+            std::string::npos);
 }
 
 }  // namespace
