@@ -45,6 +45,15 @@ inline constexpr size_t kMaxIntDigits = 4300;
 struct JsonValue {
   enum class Kind : uint8_t { kNull, kBool, kInt, kFloat, kString, kArray, kObject };
 
+  // Out of line: `members` names JsonValue in a std::pair, which must not be
+  // instantiated before the class is complete (clang insists).
+  JsonValue();
+  ~JsonValue();
+  JsonValue(const JsonValue&);
+  JsonValue(JsonValue&&) noexcept;
+  JsonValue& operator=(const JsonValue&);
+  JsonValue& operator=(JsonValue&&) noexcept;
+
   Kind kind = Kind::kNull;
   bool bool_value = false;  // kBool
   // kInt: canonical decimal text ("-0" is "0"); whether it fits in int64 and

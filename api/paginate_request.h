@@ -83,7 +83,10 @@ struct RequestFields {
   FilterSet filters;
 };
 
-// Bytes -> fields or error response, for any BodyKind.
+// Bytes -> fields or error response, for any BodyKind. An HTTP handler must
+// check X-PREFECT-API-VERSION after the JSON parse and before the limit check
+// (paginate.md 1.2); it composes ParseJsonBody, JsonErrorResponse,
+// ValidateBody and ValidationErrorResponse itself, exactly as this does.
 std::variant<RequestFields, ApiResponse> ParseRequestBody(std::string_view body_bytes,
                                                           BodyKind kind,
                                                           const RequestOptions& options = {});
