@@ -117,7 +117,8 @@ absl::Status ReadString(JsonValue& v, std::string_view path, bool nullable,
   if (auto e = v.type().get(t); e) return JsonError(path, e);
   if (t == ondemand::json_type::null && nullable) {
     bool is_null = false;
-    if (auto e = v.is_null().get(is_null); e || !is_null) return JsonError(path, e);
+    if (auto e = v.is_null().get(is_null); e) return JsonError(path, e);
+    if (!is_null) return JsonError(path, simdjson::N_ATOM_ERROR);
     out->reset();
     return absl::OkStatus();
   }
@@ -151,6 +152,14 @@ absl::Status ReadBool(JsonValue& v, std::string_view path, bool nullable, std::s
   bool b = false;
   if (auto e = v.get_bool().get(b); e) return JsonError(path, e);
   *out = b ? "true" : "false";
+  return absl::OkStatus();
+}
+
+// Reads a value that is then dropped, so that a malformed one still fails.
+absl::Status SkipValue(JsonValue& v, std::string_view path) {
+  thread_local std::string scratch;
+  scratch.clear();
+  if (auto e = AppendMinifiedJson(v, &scratch); e) return JsonError(path, e);
   return absl::OkStatus();
 }
 
@@ -460,8 +469,10 @@ absl::Status NormalizeEmpiricalPolicyValue(JsonValue v, std::string_view path, s
     } else if (key == "retry_delay") {
       retry_delay = RetryDelay();
       TASKDEX_RETURN_IF_ERROR(ReadRetryDelay(value, Join(path, key), &retry_delay));
+    } else {
+      // Unknown keys are dropped (PrefectBaseModel ignores extras).
+      TASKDEX_RETURN_IF_ERROR(SkipValue(value, Join(path, key)));
     }
-    // Unknown keys are dropped (PrefectBaseModel ignores extras).
   }
   // set_run_policy_deprecated_fields, on the raw values.
   if ((!retries || retries->IsZero()) && max_retries && !max_retries->IsZero()) {
@@ -559,6 +570,12 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
         if (auto e = std::move(input_field_result).get(input_field); e) return JsonError(item_path, e);
         std::string_view key;
         if (auto e = input_field.unescaped_key().get(key); e) return JsonError(item_path, e);
+        bool known = false;
+        for (int k = 0; k < 4; ++k) known |= key == kKeys[k];
+        if (!known) {
+          TASKDEX_RETURN_IF_ERROR(SkipValue(input_field.value(), item_path));
+          continue;
+        }
         for (int k = 0; k < 4; ++k) {
           if (key != kKeys[k]) continue;
           JsonValue& kv = input_field.value();
@@ -823,16 +840,22 @@ absl::Status NormalizeStateValue(JsonValue v, std::string_view path, NormalizedS
         if (auto e = std::move(sd_field_result).get(sd_field); e) return JsonError(sd_path, e);
         std::string_view sd_key;
         if (auto e = sd_field.unescaped_key().get(sd_key); e) return JsonError(sd_path, e);
-        for (int k = 0; k < kNumDetailKeys; ++k) {
-          if (kDetailKeys[k].name != sd_key) continue;
-          TASKDEX_RETURN_IF_ERROR(ReadDetail(sd_field.value(), kDetailKeys[k],
-                                             Join(sd_path, sd_key), &details[k]));
-          break;
+        int found = -1;
+        for (int k = 0; k < kNumDetailKeys && found < 0; ++k) {
+          if (kDetailKeys[k].name == sd_key) found = k;
         }
-        // Unknown StateDetails keys are dropped (extra="ignore").
+        if (found < 0) {
+          // Unknown StateDetails keys are dropped (extra="ignore").
+          TASKDEX_RETURN_IF_ERROR(SkipValue(sd_field.value(), Join(sd_path, sd_key)));
+          continue;
+        }
+        TASKDEX_RETURN_IF_ERROR(ReadDetail(sd_field.value(), kDetailKeys[found],
+                                           Join(sd_path, sd_key), &details[found]));
       }
+    } else {
+      // Unknown State keys are dropped too.
+      TASKDEX_RETURN_IF_ERROR(SkipValue(value, Join(path, key)));
     }
-    // Unknown State keys are dropped too.
   }
   if (!has_id) return absl::InvalidArgumentError(absl::StrFormat("%s.id: missing required key", path));
   if (!has_type) {

@@ -222,6 +222,15 @@ absl::Status ReadVerbatimObject(JsonValue& v, std::string_view key, std::string_
   return absl::OkStatus();
 }
 
+// Reads a value that is then thrown away, so that a malformed one (which
+// ondemand would otherwise skip unchecked) still fails the line.
+absl::Status SkipValue(JsonValue& v, std::string_view key) {
+  thread_local std::string scratch;
+  scratch.clear();
+  if (auto e = AppendMinifiedJson(v, &scratch); e) return JsonError(key, e);
+  return absl::OkStatus();
+}
+
 // Appends the raw key text (escapes kept) with quotes.
 void AppendRawKey(const ondemand::raw_json_string& key, std::string* out) {
   const char* p = key.raw();
@@ -404,7 +413,7 @@ absl::Status ParseTaskRun(ondemand::parser& parser, simdjson::padded_string_view
         return ReadSeconds(v, key, &r->total_run_time_us);
       case TaskKey::kEstimatedRunTime:
       case TaskKey::kEstimatedStartTimeDelta:
-        return absl::OkStatus();  // recomputed on every read (paginate.md 8.6)
+        return SkipValue(v, key);  // recomputed on every read (paginate.md 8.6)
       case TaskKey::kState: {
         NormalizedState state;
         TASKDEX_RETURN_IF_ERROR(engine_internal::NormalizeStateValue(v, key, &state));
@@ -497,7 +506,9 @@ absl::Status ParseFlowRun(ondemand::parser& parser, simdjson::padded_string_view
       return ForEachField(cb, [&](std::string_view cb_key,
                                   ondemand::field& cb_field,
                                   const ondemand::raw_json_string&) -> absl::Status {
-        if (cb_key != "id" && cb_key != "type") return absl::OkStatus();
+        if (cb_key != "id" && cb_key != "type") {
+          return SkipValue(cb_field.value(), "created_by");
+        }
         std::optional<std::string>& slot = cb_key == "id" ? r->created_by_id : r->created_by_type;
         std::string path = absl::StrFormat("created_by.%s", cb_key);
         JsonValue& cv = cb_field.value();
@@ -517,7 +528,7 @@ absl::Status ParseFlowRun(ondemand::parser& parser, simdjson::padded_string_view
         return absl::OkStatus();
       });
     }
-    return absl::OkStatus();  // other keys are dropped
+    return SkipValue(v, key);  // other keys are dropped
   }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
@@ -546,7 +557,7 @@ absl::Status ParseFlow(ondemand::parser& parser, simdjson::padded_string_view li
       return ReadString(v, key, &r->name);
     }
     if (key == "tags") return ReadTags(v, key, &r->tags);
-    return absl::OkStatus();
+    return SkipValue(v, key);  // other keys are dropped
   }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
@@ -580,7 +591,7 @@ absl::Status ParseDeployment(ondemand::parser& parser, simdjson::padded_string_v
     if (key == "paused") return ReadBool(v, key, &r->paused);
     if (key == "tags") return ReadTags(v, key, &r->tags);
     if (key == "work_queue_name") return ReadNullableString(v, key, &r->work_queue_name);
-    return absl::OkStatus();
+    return SkipValue(v, key);  // other keys are dropped
   }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
