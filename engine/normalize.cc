@@ -58,7 +58,9 @@ struct JsonNumber {
   double d = 0;
   std::string text;  // the literal
   bool IsZero() const { return is_float ? d == 0 : (!big_int && i == 0); }
-  double AsDouble() const { return is_float ? d : (big_int ? std::strtod(text.c_str(), nullptr) : static_cast<double>(i)); }
+  double AsDouble() const {
+    return is_float ? d : (big_int ? std::strtod(text.c_str(), nullptr) : static_cast<double>(i));
+  }
 };
 
 absl::Status ReadNumber(JsonValue& v, std::string_view path, std::string_view want,
@@ -174,7 +176,8 @@ void AppendUuidText(const Uuid& u, std::string* out) {
 }  // namespace
 
 std::string_view TrimTrailingSpace(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -462,9 +465,8 @@ absl::Status NormalizeEmpiricalPolicyValue(JsonValue v, std::string_view path, s
         (is_retries ? retries_null : jitter_null) = true;
       } else {
         slot.emplace();
-        TASKDEX_RETURN_IF_ERROR(ReadNumber(value, key_path,
-                                           is_retries ? "an integer or null" : "a number or null",
-                                           &*slot));
+        TASKDEX_RETURN_IF_ERROR(ReadNumber(
+            value, key_path, is_retries ? "an integer or null" : "a number or null", &*slot));
       }
     } else if (key == "retry_delay") {
       retry_delay = RetryDelay();
@@ -567,7 +569,8 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       static constexpr std::string_view kKeys[4] = {"input_type", "id", "name", "type"};
       for (auto input_field_result : input) {
         ondemand::field input_field;
-        if (auto e = std::move(input_field_result).get(input_field); e) return JsonError(item_path, e);
+        if (auto e = std::move(input_field_result).get(input_field); e)
+          return JsonError(item_path, e);
         std::string_view key;
         if (auto e = input_field.unescaped_key().get(key); e) return JsonError(item_path, e);
         bool known = false;
@@ -597,9 +600,8 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       // Decide the input class.
       std::string_view input_type;
       if (keys[0].present) {
-        if (!keys[0].is_string ||
-            (keys[0].text != "task_run" && keys[0].text != "flow_run" &&
-             keys[0].text != "parameter" && keys[0].text != "constant")) {
+        if (!keys[0].is_string || (keys[0].text != "task_run" && keys[0].text != "flow_run" &&
+                                   keys[0].text != "parameter" && keys[0].text != "constant")) {
           return absl::InvalidArgumentError(absl::StrFormat(
               "%s.input_type: expected \"task_run\", \"flow_run\", \"parameter\" or "
               "\"constant\", got %s",
@@ -615,10 +617,10 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       } else if (keys[1].present) {
         input_type = "task_run";  // reports the bad id below
       } else {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: expected a task_run, flow_run, parameter or constant input "
-            "(an object with `id`, `name` or `type`)",
-            item_path));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: expected a task_run, flow_run, parameter or constant input "
+                            "(an object with `id`, `name` or `type`)",
+                            item_path));
       }
       int need = (input_type == "task_run" || input_type == "flow_run") ? 1
                  : input_type == "parameter"                            ? 2
@@ -626,8 +628,7 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       const InputKey& value = keys[need];
       std::string value_path = Join(item_path, kKeys[need]);
       if (!value.present) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("%s: missing required key", value_path));
+        return absl::InvalidArgumentError(absl::StrFormat("%s: missing required key", value_path));
       }
       if (!value.is_string) {
         return absl::InvalidArgumentError(
@@ -663,7 +664,15 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
 
 namespace {
 
-enum class DetailKind { kUuid, kDatetime, kString, kBoolFalse, kNullableBoolFalse, kNullableBool, kKeyset };
+enum class DetailKind {
+  kUuid,
+  kDatetime,
+  kString,
+  kBoolFalse,
+  kNullableBoolFalse,
+  kNullableBool,
+  kKeyset
+};
 
 struct DetailKey {
   std::string_view name;
@@ -695,7 +704,7 @@ constexpr int kScheduledTimeIndex = 3;
 
 std::string DefaultDetail(DetailKind kind) {
   return (kind == DetailKind::kBoolFalse || kind == DetailKind::kNullableBoolFalse) ? "false"
-                                                                                   : "null";
+                                                                                    : "null";
 }
 
 absl::Status ReadDetail(JsonValue& v, const DetailKey& key, std::string_view path,
@@ -857,13 +866,13 @@ absl::Status NormalizeStateValue(JsonValue v, std::string_view path, NormalizedS
       TASKDEX_RETURN_IF_ERROR(SkipValue(value, Join(path, key)));
     }
   }
-  if (!has_id) return absl::InvalidArgumentError(absl::StrFormat("%s.id: missing required key", path));
+  if (!has_id)
+    return absl::InvalidArgumentError(absl::StrFormat("%s.id: missing required key", path));
   if (!has_type) {
     return absl::InvalidArgumentError(absl::StrFormat("%s.type: missing required key", path));
   }
   if (!has_timestamp) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s.timestamp: missing required key", path));
+    return absl::InvalidArgumentError(absl::StrFormat("%s.timestamp: missing required key", path));
   }
 
   std::string& j = out->json;
