@@ -12,35 +12,56 @@ struct Case {
   const char* output;
 };
 
-
 TEST(NormalizeTest, EmpiricalPolicyFollowsTaskRunPolicy) {
   const Case cases[] = {
-      {"{}", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":null})"},
+      {"{}",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":null})"},
       // Deprecated copy: max_retries -> retries, converted by the int field.
-      {R"({"max_retries":2.0})", R"({"max_retries":2,"retry_delay_seconds":0.0,"retries":2,"retry_delay":null,"retry_jitter_factor":null})"},
-      {R"({"max_retries":3,"retries":0})", R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
-      {R"({"max_retries":3,"retries":null})", R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
-      {R"({"max_retries":3,"retries":1})", R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":1,"retry_delay":null,"retry_jitter_factor":null})"},
-      {R"({"max_retries":0,"retries":0})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":0,"retry_delay":null,"retry_jitter_factor":null})"},
-      {R"({"retries":3.0})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"max_retries":2.0})",
+       R"({"max_retries":2,"retry_delay_seconds":0.0,"retries":2,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"max_retries":3,"retries":0})",
+       R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"max_retries":3,"retries":null})",
+       R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"max_retries":3,"retries":1})",
+       R"({"max_retries":3,"retry_delay_seconds":0.0,"retries":1,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"max_retries":0,"retries":0})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":0,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"retries":3.0})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":3,"retry_delay":null,"retry_jitter_factor":null})"},
       // retry_delay_seconds is a float; its copy keeps the JSON type (smart union).
-      {R"({"retry_delay_seconds":5})", R"({"max_retries":0,"retry_delay_seconds":5.0,"retries":null,"retry_delay":5,"retry_jitter_factor":null})"},
-      {R"({"retry_delay_seconds":5.0,"retry_delay":0})", R"({"max_retries":0,"retry_delay_seconds":5.0,"retries":null,"retry_delay":5.0,"retry_jitter_factor":null})"},
-      {R"({"retry_delay_seconds":2,"retry_delay":[]})", R"({"max_retries":0,"retry_delay_seconds":2.0,"retries":null,"retry_delay":2,"retry_jitter_factor":null})"},
-      {R"({"retry_delay_seconds":2,"retry_delay":[3]})", R"({"max_retries":0,"retry_delay_seconds":2.0,"retries":null,"retry_delay":[3],"retry_jitter_factor":null})"},
-      {R"({"retry_delay_seconds":0.0,"retry_delay":0.0})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":0.0,"retry_jitter_factor":null})"},
+      {R"({"retry_delay_seconds":5})",
+       R"({"max_retries":0,"retry_delay_seconds":5.0,"retries":null,"retry_delay":5,"retry_jitter_factor":null})"},
+      {R"({"retry_delay_seconds":5.0,"retry_delay":0})",
+       R"({"max_retries":0,"retry_delay_seconds":5.0,"retries":null,"retry_delay":5.0,"retry_jitter_factor":null})"},
+      {R"({"retry_delay_seconds":2,"retry_delay":[]})",
+       R"({"max_retries":0,"retry_delay_seconds":2.0,"retries":null,"retry_delay":2,"retry_jitter_factor":null})"},
+      {R"({"retry_delay_seconds":2,"retry_delay":[3]})",
+       R"({"max_retries":0,"retry_delay_seconds":2.0,"retries":null,"retry_delay":[3],"retry_jitter_factor":null})"},
+      {R"({"retry_delay_seconds":0.0,"retry_delay":0.0})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":0.0,"retry_jitter_factor":null})"},
       // retry_delay: smart union of int, float, list[int], list[float].
-      {R"({"retry_delay":5})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":5,"retry_jitter_factor":null})"},
-      {R"({"retry_delay":5.0})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":5.0,"retry_jitter_factor":null})"},
-      {R"({"retry_delay":[1,2]})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1,2],"retry_jitter_factor":null})"},
-      {R"({"retry_delay":[1, 2.5]})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1.0,2.5],"retry_jitter_factor":null})"},
-      {R"({"retry_delay":[1,2.0]})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1.0,2.0],"retry_jitter_factor":null})"},
-      {R"({"retry_delay":[]})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[],"retry_jitter_factor":null})"},
-      {R"({"retry_delay":1e-05})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":1e-05,"retry_jitter_factor":null})"},
-      {R"({"retry_jitter_factor":1})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":1.0})"},
-      {R"({"retry_jitter_factor":0.50})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":0.5})"},
+      {R"({"retry_delay":5})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":5,"retry_jitter_factor":null})"},
+      {R"({"retry_delay":5.0})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":5.0,"retry_jitter_factor":null})"},
+      {R"({"retry_delay":[1,2]})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1,2],"retry_jitter_factor":null})"},
+      {R"({"retry_delay":[1, 2.5]})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1.0,2.5],"retry_jitter_factor":null})"},
+      {R"({"retry_delay":[1,2.0]})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[1.0,2.0],"retry_jitter_factor":null})"},
+      {R"({"retry_delay":[]})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":[],"retry_jitter_factor":null})"},
+      {R"({"retry_delay":1e-05})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":1e-05,"retry_jitter_factor":null})"},
+      {R"({"retry_jitter_factor":1})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":1.0})"},
+      {R"({"retry_jitter_factor":0.50})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":0.5})"},
       // Unknown keys dropped; key order canonical.
-      {R"({"retry_jitter_factor":null,"foo":[1],"retries":4,"max_retries":0})", R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":4,"retry_delay":null,"retry_jitter_factor":null})"},
+      {R"({"retry_jitter_factor":null,"foo":[1],"retries":4,"max_retries":0})",
+       R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":4,"retry_delay":null,"retry_jitter_factor":null})"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.input);
@@ -76,8 +97,7 @@ TEST(NormalizeTest, EmpiricalPolicyRejectsBadTypes) {
     auto out = NormalizeEmpiricalPolicyJson(c.input);
     ASSERT_FALSE(out.ok()) << *out;
     EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(std::string(out.status().message()).substr(0, std::string(c.output).size()),
-              c.output)
+    EXPECT_EQ(std::string(out.status().message()).substr(0, std::string(c.output).size()), c.output)
         << out.status().message();
   }
 }
@@ -125,8 +145,7 @@ TEST(NormalizeTest, TaskInputsRejectsBadInputs) {
     SCOPED_TRACE(c.input);
     auto out = NormalizeTaskInputsJson(c.input);
     ASSERT_FALSE(out.ok()) << *out;
-    EXPECT_EQ(std::string(out.status().message()).substr(0, std::string(c.output).size()),
-              c.output)
+    EXPECT_EQ(std::string(out.status().message()).substr(0, std::string(c.output).size()), c.output)
         << out.status().message();
   }
 }
@@ -138,9 +157,11 @@ TEST(NormalizeTest, StateFillsDefaultsAndRewritesScalars) {
   auto s = NormalizeStateJson(
       R"({"type":"RUNNING","timestamp":"2024-05-01T12:04:00.5+02:00","id":"5E000000-0000-4000-8000-000000000004","extra":1})");
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(s->json,
-            std::string(R"({"id":"5e000000-0000-4000-8000-000000000004","type":"RUNNING","name":"Running","timestamp":"2024-05-01T10:04:00.500000Z","message":null,"data":null,"state_details":{"flow_run_id":null,"task_run_id":null,"child_flow_run_id":null,"scheduled_time":null,)") +
-                kDefaultDetailsTail + "}");
+  EXPECT_EQ(
+      s->json,
+      std::string(
+          R"({"id":"5e000000-0000-4000-8000-000000000004","type":"RUNNING","name":"Running","timestamp":"2024-05-01T10:04:00.500000Z","message":null,"data":null,"state_details":{"flow_run_id":null,"task_run_id":null,"child_flow_run_id":null,"scheduled_time":null,)") +
+          kDefaultDetailsTail + "}");
   EXPECT_EQ(s->type, StateType::kRunning);
   EXPECT_EQ(s->scheduled_time_null_offset, -1);  // not SCHEDULED
 
@@ -165,8 +186,9 @@ TEST(NormalizeTest, StateDetailsNormalized) {
   auto s = NormalizeStateJson(
       R"({"id":"5e000000-0000-4000-8000-000000000004","type":"SCHEDULED","timestamp":"2024-05-01T10:00:00Z","state_details":{"unknown":1,"task_run_id":"00000000-0000-4000-8000-0000000000AB","scheduled_time":"2024-05-01T12:00:00+02:00","cache_expiration":"2024-05-02","deferred":null,"pause_reschedule":true,"run_input_keyset":{"a":"b"},"retriable":false,"traceparent":"tp"}})");
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(s->json,
-            R"({"id":"5e000000-0000-4000-8000-000000000004","type":"SCHEDULED","name":"Scheduled","timestamp":"2024-05-01T10:00:00Z","message":null,"data":null,"state_details":{"flow_run_id":null,"task_run_id":"00000000-0000-4000-8000-0000000000ab","child_flow_run_id":null,"scheduled_time":"2024-05-01T10:00:00Z","cache_key":null,"cache_expiration":"2024-05-02T00:00:00Z","deferred":null,"untrackable_result":false,"pause_timeout":null,"pause_reschedule":true,"pause_key":null,"run_input_keyset":{"a":"b"},"refresh_cache":null,"retriable":false,"transition_id":null,"task_parameters_id":null,"traceparent":"tp","deployment_concurrency_lease_id":null}})");
+  EXPECT_EQ(
+      s->json,
+      R"({"id":"5e000000-0000-4000-8000-000000000004","type":"SCHEDULED","name":"Scheduled","timestamp":"2024-05-01T10:00:00Z","message":null,"data":null,"state_details":{"flow_run_id":null,"task_run_id":"00000000-0000-4000-8000-0000000000ab","child_flow_run_id":null,"scheduled_time":"2024-05-01T10:00:00Z","cache_key":null,"cache_expiration":"2024-05-02T00:00:00Z","deferred":null,"untrackable_result":false,"pause_timeout":null,"pause_reschedule":true,"pause_key":null,"run_input_keyset":{"a":"b"},"refresh_cache":null,"retriable":false,"transition_id":null,"task_parameters_id":null,"traceparent":"tp","deployment_concurrency_lease_id":null}})");
   EXPECT_EQ(s->scheduled_time_null_offset, -1);  // it has a scheduled_time
 
   auto pending = NormalizeStateJson(
@@ -180,10 +202,22 @@ TEST(NormalizeTest, StateDetailsNormalized) {
 
 TEST(NormalizeTest, StateDataFalsyReadsBackAsNull) {
   const Case cases[] = {
-      {"0", "null"},       {"0.0", "null"},   {"-0", "null"},      {"0e10", "null"},
-      {"\"\"", "null"},    {"[]", "null"},    {"{}", "null"},      {"false", "null"},
-      {"null", "null"},    {"1", "1"},        {"1.50", "1.50"},    {"0.001", "0.001"},
-      {"true", "true"},    {"\" \"", "\" \""}, {"[0]", "[0]"},     {"{\"a\" : 1e5}", "{\"a\":1e5}"},
+      {"0", "null"},
+      {"0.0", "null"},
+      {"-0", "null"},
+      {"0e10", "null"},
+      {"\"\"", "null"},
+      {"[]", "null"},
+      {"{}", "null"},
+      {"false", "null"},
+      {"null", "null"},
+      {"1", "1"},
+      {"1.50", "1.50"},
+      {"0.001", "0.001"},
+      {"true", "true"},
+      {"\" \"", "\" \""},
+      {"[0]", "[0]"},
+      {"{\"a\" : 1e5}", "{\"a\":1e5}"},
       {"\"\\u00e9\"", "\"\\u00e9\""},
   };
   for (const Case& c : cases) {
@@ -202,14 +236,16 @@ TEST(NormalizeTest, StateDataFalsyReadsBackAsNull) {
 TEST(NormalizeTest, StateRejectsBadFields) {
   const Case cases[] = {
       {"5", "state: expected an object or null, got 5"},
-      {R"({"type":"RUNNING","timestamp":"2024-05-01T10:00:00Z"})", "state.id: missing required key"},
+      {R"({"type":"RUNNING","timestamp":"2024-05-01T10:00:00Z"})",
+       "state.id: missing required key"},
       {R"({"id":"5e000000-0000-4000-8000-000000000004","timestamp":"2024-05-01T10:00:00Z"})",
        "state.type: missing required key"},
       {R"({"id":"5e000000-0000-4000-8000-000000000004","type":"RUNNING"})",
        "state.timestamp: missing required key"},
       {R"({"id":"5e000000-0000-4000-8000-000000000004","type":"RUNNING","timestamp":null})",
        "state.timestamp: expected an ISO 8601 datetime string, got null"},
-      {R"({"id":"x","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z"})", "state.id: invalid UUID"},
+      {R"({"id":"x","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z"})",
+       "state.id: invalid UUID"},
       {R"({"id":"5e000000-0000-4000-8000-000000000004","type":"running","timestamp":"2024-05-01T10:00:00Z"})",
        "state.type: unknown state type \"running\""},
       {R"({"id":"5e000000-0000-4000-8000-000000000004","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z","name":3})",
@@ -227,8 +263,7 @@ TEST(NormalizeTest, StateRejectsBadFields) {
     SCOPED_TRACE(c.input);
     auto s = NormalizeStateJson(c.input);
     ASSERT_FALSE(s.ok()) << s->json;
-    EXPECT_EQ(std::string(s.status().message()).substr(0, std::string(c.output).size()),
-              c.output)
+    EXPECT_EQ(std::string(s.status().message()).substr(0, std::string(c.output).size()), c.output)
         << s.status().message();
   }
 }

@@ -29,8 +29,8 @@ std::vector<uint32_t> Codes(std::span<const uint32_t> s) {
 
 TEST(DictionaryTest, FreezeOrdersCodesLikeStrings) {
   Dictionary d;
-  const std::vector<std::string> words = {"extract_a", "Transform", "extract-b", "",
-                                          "\xC3\xA9t\xC3\xA9", "extractXa", "load", "a"};
+  const std::vector<std::string> words = {"extract_a",         "Transform", "extract-b", "",
+                                          "\xC3\xA9t\xC3\xA9", "extractXa", "load",      "a"};
   std::vector<uint32_t> old_codes;
   for (const auto& w : words) old_codes.push_back(d.Intern(w));
   EXPECT_EQ(d.Intern("load"), old_codes[6]);  // interning is idempotent
@@ -222,8 +222,8 @@ TEST(StoreBuilderTest, CountsDanglingReferences) {
   StoreBuilder b;
   b.AddFlow(Flow(1, "f"));
   b.AddDeployment(Deployment(1, 9, "orphan-deployment"));  // flow 9 absent
-  b.AddFlowRun(FlowRun(1, 9, 7, 99));   // flow, deployment and parent task absent
-  b.AddFlowRun(FlowRun(2, 1, 1));       // fine
+  b.AddFlowRun(FlowRun(1, 9, 7, 99));     // flow, deployment and parent task absent
+  b.AddFlowRun(FlowRun(2, 1, 1));         // fine
   b.AddTaskRun(TaskRun(1, 5, "orphan"));  // flow run 5 absent
   b.AddTaskRun(TaskRun(2, 2, "ok"));
   auto s = b.Build();
