@@ -14,6 +14,7 @@
 #include "tests/testing/describe.h"
 #include "tests/testing/examples_data.h"
 #include "tests/testing/random_data.h"
+#include "tests/testing/shrink.h"
 
 namespace taskdex {
 namespace {
@@ -526,6 +527,36 @@ TEST(RandomDataTest, FiltersSelectSomethingAndNotEverythingOften) {
   EXPECT_GT(partial, 150);
   EXPECT_GT(empty, 50);
   EXPECT_GT(all, 50);
+}
+
+TEST(ShrinkTest, FindsTheSmallestDisagreementOfAPlantedBug) {
+  // A fake "engine" that forgets that not_any_ excludes NULLs: the shrinker
+  // must reduce a random failing case to one flow run filter field.
+  SnapshotRecords data = examples::Records();
+  PaginateQuery query;
+  query.filters.flow_runs = FlowRunFilter{};
+  query.filters.flow_runs->idempotency_key = StringsFilter{};
+  query.filters.flow_runs->idempotency_key->not_any = std::vector<std::string>{"k", "K"};
+  query.filters.flow_runs->name = NameFilter{std::nullopt, std::string("o")};
+  query.filters.task_runs = TaskRunFilter{};
+  query.filters.task_runs->tags = TagsFilter{};
+  query.sort = TaskRunSort::kNameAsc;
+  auto buggy_fails = [](const SnapshotRecords& d, const PaginateQuery& q) {
+    if (!q.filters.flow_runs || !q.filters.flow_runs->idempotency_key ||
+        !q.filters.flow_runs->idempotency_key->not_any ||
+        q.filters.flow_runs->idempotency_key->not_any->empty()) {
+      return false;
+    }
+    return RefPaginate(d, q).count != RefPaginate(d, PaginateQuery{}).count &&
+           !RefPaginate(d, PaginateQuery{}).ids.empty();
+  };
+  ASSERT_TRUE(buggy_fails(data, query));
+  ShrinkFailure(buggy_fails, &data, &query);
+  EXPECT_FALSE(query.filters.task_runs.has_value());
+  EXPECT_FALSE(query.filters.flow_runs->name.has_value());
+  EXPECT_EQ(query.filters.flow_runs->idempotency_key->not_any->size(), 1u);
+  EXPECT_EQ(data.task_runs.size(), 1u);
+  EXPECT_EQ(query.sort, TaskRunSort::kIdDesc);
 }
 
 }  // namespace
