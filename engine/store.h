@@ -65,7 +65,7 @@ class BlobColumn {
  public:
   void Append(std::string_view s) { bytes_.append(s); ends_.push_back(bytes_.size()); }
   void AppendNull() { ends_.push_back(bytes_.size() | kNullBit); }
-  void Append(const std::optional<std::string>& s) { s ? Append(*s) : AppendNull(); }
+  void Append(const std::optional<std::string>& s) { s ? Append(std::string_view(*s)) : AppendNull(); }
   bool IsNull(RowId r) const { return ends_[r] & kNullBit; }
   std::string_view Get(RowId r) const {
     uint64_t begin = r == 0 ? 0 : (ends_[r - 1] & ~kNullBit);

@@ -21,6 +21,13 @@ void AppendPythonFloat(std::string* out, double v);
 // A duration in microseconds as seconds: AppendPythonFloat(micros / 1e6).
 void AppendDurationSeconds(std::string* out, int64_t micros);
 
+// A float as pydantic's own JSON writer (serde_json + ryu) writes it, for the
+// full-shape endpoints (paginate.md 9.1): the same shortest digits, fixed
+// notation when -5 <= k < 16 (`0.00001`, `55.0`), else `1e-6`, `1.5e16`
+// (no `+`, no exponent padding). REQUIRES: finite.
+void AppendPydanticJsonFloat(std::string* out, double v);
+void AppendPydanticDurationSeconds(std::string* out, int64_t micros);
+
 // A JSON string literal (with quotes) as json.dumps(ensure_ascii=False)
 // writes it: escapes " \\ \b \t \n \f \r, other chars < 0x20 as \u00xx
 // (lowercase hex); everything else (UTF-8, '/', 0x7f) verbatim.
