@@ -1,0 +1,911 @@
+// engine/executor.cc
+//
+// Filter evaluation (paginate.md 4-5) and page cutting (6-7) over a const
+// Store. Every leaf yields a Bitmap of rows of its own table; a level ANDs
+// (smallest first, stopping on an empty set) or ORs its children. A node
+// whose criteria list is empty is TRUE, represented as "no bitmap" (nullopt)
+// so that TRUE never materialises more than once, at the very end. Negations
+// subtract from the rows whose column is non-NULL, never from the 2^32
+// universe. String leaves go through the frozen dictionaries: a value that is
+// not in the dictionary matches nothing, and `like_` runs once per distinct
+// dictionary value, then selects rows by code.
+//
+// Access paths are simple for now (column scans, id lookups, join postings);
+// a later planner swaps them without changing this shape.
+
+#include "engine/executor.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace taskdex {
+namespace {
+
+// ---------------------------------------------------------------------------
+// LIKE (paginate.md 4.2)
+
+// Length in bytes of the UTF-8 code point that starts at text[pos], clamped
+// to the text. A stray continuation or invalid lead byte counts as one.
+size_t CodePointLen(std::string_view text, size_t pos) {
+  const uint8_t c = static_cast<uint8_t>(text[pos]);
+  size_t n = 1;
+  if (c >= 0xF0 && c < 0xF8) {
+    n = 4;
+  } else if (c >= 0xE0) {
+    n = c < 0xF0 ? 3 : 1;
+  } else if (c >= 0xC0) {
+    n = 2;
+  }
+  return std::min(n, text.size() - pos);
+}
+
+inline char FoldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// `'%' + s + '%'` compiled to tokens that each consume one code point
+// (literal, `_`) or any run of them (`%`).
+class LikePattern {
+ public:
+  explicit LikePattern(std::string_view s) {
+    std::string p;
+    p.reserve(s.size() + 2);
+    p.push_back('%');
+    p.append(s);
+    p.push_back('%');
+    size_t i = 0;
+    while (i < p.size()) {
+      const char c = p[i];
+      if (c == '\\' && i + 1 < p.size()) {
+        // Escape: the next code point is a literal, even `%` or `_` (and so
+        // a trailing backslash of `s` consumes the closing `%`).
+        const size_t len = CodePointLen(p, i + 1);
+        AddLiteral(std::string_view(p).substr(i + 1, len));
+        i += 1 + len;
+      } else if (c == '%') {
+        if (tokens_.empty() || tokens_.back().kind != Kind::kAnySeq) {
+          tokens_.push_back(Token{Kind::kAnySeq, {}});
+        }
+        ++i;
+      } else if (c == '_') {
+        tokens_.push_back(Token{Kind::kOneChar, {}});
+        ++i;
+      } else {
+        const size_t len = CodePointLen(p, i);
+        AddLiteral(std::string_view(p).substr(i, len));
+        i += len;
+      }
+    }
+  }
+
+  bool Matches(std::string_view text) const {
+    const size_t n = tokens_.size();
+    constexpr size_t kNone = SIZE_MAX;
+    size_t t = 0;  // byte position in text, always at a code point boundary
+    size_t k = 0;  // token index
+    size_t star_k = kNone;
+    size_t star_t = 0;
+    while (t < text.size()) {
+      if (k < n && tokens_[k].kind == Kind::kAnySeq) {
+        star_k = k++;
+        star_t = t;
+        continue;
+      }
+      if (k < n) {
+        size_t advance = 0;
+        if (UnitMatches(tokens_[k], text, t, &advance)) {
+          t += advance;
+          ++k;
+          continue;
+        }
+      }
+      if (star_k == kNone) return false;
+      // Let the last `%` swallow one more code point and retry after it.
+      star_t += CodePointLen(text, star_t);
+      t = star_t;
+      k = star_k + 1;
+    }
+    while (k < n && tokens_[k].kind == Kind::kAnySeq) ++k;
+    return k == n;
+  }
+
+ private:
+  enum class Kind : uint8_t { kAnySeq, kOneChar, kLiteral };
+  struct Token {
+    Kind kind;
+    std::string literal;  // one code point, ASCII-folded
+  };
+
+  void AddLiteral(std::string_view cp) {
+    Token tok{Kind::kLiteral, std::string(cp)};
+    for (char& ch : tok.literal) ch = FoldAscii(ch);
+    tokens_.push_back(std::move(tok));
+  }
+
+  static bool UnitMatches(const Token& tok, std::string_view text, size_t t, size_t* advance) {
+    if (tok.kind == Kind::kOneChar) {
+      *advance = CodePointLen(text, t);
+      return true;
+    }
+    const std::string& lit = tok.literal;
+    if (text.size() - t < lit.size()) return false;
+    for (size_t j = 0; j < lit.size(); ++j) {
+      if (FoldAscii(text[t + j]) != lit[j]) return false;
+    }
+    *advance = lit.size();
+    return true;
+  }
+
+  std::vector<Token> tokens_;
+};
+
+// ---------------------------------------------------------------------------
+// Bitmap helpers
+
+// A node's predicate: a set of rows, or nullopt for TRUE (every live row).
+using Pred = std::optional<Bitmap>;
+
+Bitmap FromSortedRows(const std::vector<uint32_t>& rows) {
+  Bitmap b;
+  if (!rows.empty()) b.addMany(rows.size(), rows.data());
+  return b;
+}
+
+// Rows r in [0, n) with pred(r).
+template <typename P>
+Bitmap ScanRows(uint32_t n, P pred) {
+  std::vector<uint32_t> rows;
+  for (uint32_t r = 0; r < n; ++r) {
+    if (pred(r)) rows.push_back(r);
+  }
+  return FromSortedRows(rows);
+}
+
+template <typename F>
+void ForEachRow(const Bitmap& b, F f) {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(&b.roaring, &it);
+  uint32_t buf[256];
+  while (true) {
+    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
+    for (uint32_t i = 0; i < got; ++i) f(buf[i]);
+    if (got < 256) break;
+  }
+}
+
+Bitmap IntersectSmallestFirst(std::vector<Bitmap>& parts) {
+  std::sort(parts.begin(), parts.end(), [](const Bitmap& a, const Bitmap& b) {
+    return a.cardinality() < b.cardinality();
+  });
+  Bitmap result = std::move(parts[0]);
+  for (size_t i = 1; i < parts.size() && !result.isEmpty(); ++i) result &= parts[i];
+  return result;
+}
+
+Bitmap UnionAll(const std::vector<Bitmap>& parts) {
+  if (parts.size() == 1) return parts[0];
+  std::vector<const Bitmap*> ptrs;
+  ptrs.reserve(parts.size());
+  for (const Bitmap& b : parts) ptrs.push_back(&b);
+  return Bitmap::fastunion(ptrs.size(), ptrs.data());
+}
+
+// One filter level: collects its criteria and combines them with its
+// operator (paginate.md 4.1). Add(nullopt) is a criterion that is TRUE (a
+// present but empty sub-filter).
+class Level {
+ public:
+  explicit Level(BoolOp op) : op_(op) {}
+
+  // True once more criteria cannot change the outcome: AND has seen an
+  // empty set, OR has seen TRUE. Callers skip evaluating the rest.
+  bool done() const { return done_; }
+
+  void Add(Pred p) {
+    has_criteria_ = true;
+    if (!p.has_value()) {
+      if (op_ == BoolOp::kOr) {
+        has_true_ = true;
+        done_ = true;
+      }
+      return;
+    }
+    if (op_ == BoolOp::kAnd && p->isEmpty()) done_ = true;
+    parts_.push_back(std::move(*p));
+  }
+  void Add(Bitmap b) { Add(Pred(std::move(b))); }
+
+  Pred Finish() {
+    if (!has_criteria_) return std::nullopt;
+    if (op_ == BoolOp::kOr) {
+      if (has_true_) return std::nullopt;
+      return UnionAll(parts_);
+    }
+    if (parts_.empty()) return std::nullopt;
+    return IntersectSmallestFirst(parts_);
+  }
+
+ private:
+  BoolOp op_;
+  bool has_criteria_ = false;
+  bool has_true_ = false;
+  bool done_ = false;
+  std::vector<Bitmap> parts_;
+};
+
+Bitmap Materialize(Pred p, uint32_t n) { return p ? std::move(*p) : AllRows(n); }
+
+// ---------------------------------------------------------------------------
+// Leaves shared by several tables
+
+// Dictionary codes selected by a leaf, as a mask indexed by code.
+struct CodeMask {
+  std::vector<uint8_t> in;
+  uint32_t count = 0;
+  bool Has(uint32_t code) const { return code != kNullCode && code < in.size() && in[code]; }
+};
+
+CodeMask CodesOf(const Dictionary& dict, const std::vector<std::string>& values) {
+  CodeMask m;
+  m.in.assign(dict.size(), 0);
+  for (const std::string& v : values) {
+    if (std::optional<uint32_t> code = dict.Find(v); code && !m.in[*code]) {
+      m.in[*code] = 1;
+      ++m.count;
+    }
+  }
+  return m;
+}
+
+// Codes whose string matches `'%' + like + '%'`: one match per distinct value.
+CodeMask LikeCodes(const Dictionary& dict, std::string_view like) {
+  const LikePattern pattern(like);
+  CodeMask m;
+  const uint32_t n = dict.size();
+  m.in.assign(n, 0);
+  for (uint32_t code = 0; code < n; ++code) {
+    if (pattern.Matches(dict.Get(code))) {
+      m.in[code] = 1;
+      ++m.count;
+    }
+  }
+  return m;
+}
+
+Bitmap RowsWithCode(const std::vector<uint32_t>& codes, const CodeMask& mask) {
+  if (mask.count == 0) return Bitmap();
+  return ScanRows(static_cast<uint32_t>(codes.size()),
+                  [&](uint32_t r) { return mask.Has(codes[r]); });
+}
+
+// Rows whose code is non-NULL and not in `mask`.
+Bitmap RowsWithOtherCode(const std::vector<uint32_t>& codes, const CodeMask& mask) {
+  return ScanRows(static_cast<uint32_t>(codes.size()), [&](uint32_t r) {
+    return codes[r] != kNullCode && !mask.Has(codes[r]);
+  });
+}
+
+Bitmap RowsOfIds(const std::vector<Uuid>& ids, const absl::flat_hash_map<Uuid, RowId>& by_id) {
+  std::vector<uint32_t> rows;
+  rows.reserve(ids.size());
+  for (const Uuid& id : ids) {
+    if (auto it = by_id.find(id); it != by_id.end()) rows.push_back(it->second);
+  }
+  std::sort(rows.begin(), rows.end());
+  return FromSortedRows(rows);
+}
+
+// *FilterId: any_ (even []) and a non-empty not_any_. Ids are never NULL, so
+// not_any_ subtracts from all rows.
+Pred EvalId(const IdFilter& f, const absl::flat_hash_map<Uuid, RowId>& by_id, uint32_t n) {
+  Level level(BoolOp::kAnd);
+  if (f.any) level.Add(RowsOfIds(*f.any, by_id));
+  if (f.not_any && !f.not_any->empty() && !level.done()) {
+    level.Add(AllRows(n) - RowsOfIds(*f.not_any, by_id));
+  }
+  return level.Finish();
+}
+
+// *FilterName: any_ (exact, even []), like_ (non-empty).
+Pred EvalName(const NameFilter& f, const Dictionary& dict, const std::vector<uint32_t>& codes) {
+  Level level(BoolOp::kAnd);
+  if (f.any) level.Add(RowsWithCode(codes, CodesOf(dict, *f.any)));
+  if (f.like && !f.like->empty() && !level.done()) {
+    level.Add(RowsWithCode(codes, LikeCodes(dict, *f.like)));
+  }
+  return level.Finish();
+}
+
+// *FilterTags: all_ (non-empty), any_ (even []), is_null_ (empty array).
+Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags, uint32_t n) {
+  Level level(f.op);
+  if (f.all && !f.all->empty()) {
+    std::vector<uint32_t> want;
+    bool all_known = true;
+    for (const std::string& v : *f.all) {
+      std::optional<uint32_t> code = dict.Find(v);
+      if (!code) {
+        all_known = false;
+        break;
+      }
+      want.push_back(*code);
+    }
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    if (!all_known) {
+      level.Add(Bitmap());
+    } else {
+      level.Add(ScanRows(n, [&](uint32_t r) {
+        std::span<const uint32_t> have = tags.Of(r);
+        for (uint32_t w : want) {
+          if (std::find(have.begin(), have.end(), w) == have.end()) return false;
+        }
+        return true;
+      }));
+    }
+  }
+  if (f.any && !level.done()) {
+    const CodeMask mask = CodesOf(dict, *f.any);
+    if (mask.count == 0) {
+      level.Add(Bitmap());
+    } else {
+      level.Add(ScanRows(n, [&](uint32_t r) {
+        for (uint32_t c : tags.Of(r)) {
+          if (mask.Has(c)) return true;
+        }
+        return false;
+      }));
+    }
+  }
+  if (f.is_null && !level.done()) {
+    const bool want_empty = *f.is_null;
+    level.Add(ScanRows(n, [&](uint32_t r) { return tags.Of(r).empty() == want_empty; }));
+  }
+  return level.Finish();
+}
+
+// String column filters on a dictionary-coded, nullable column.
+Pred EvalStringsOnCodes(const StringsFilter& f, const Dictionary& dict,
+                        const std::vector<uint32_t>& codes) {
+  Level level(f.op);
+  if (f.any) level.Add(RowsWithCode(codes, CodesOf(dict, *f.any)));
+  if (f.not_any && !f.not_any->empty() && !level.done()) {
+    level.Add(RowsWithOtherCode(codes, CodesOf(dict, *f.not_any)));
+  }
+  if (f.is_null && !level.done()) {
+    const bool want_null = *f.is_null;
+    level.Add(ScanRows(static_cast<uint32_t>(codes.size()),
+                       [&](uint32_t r) { return (codes[r] == kNullCode) == want_null; }));
+  }
+  return level.Finish();
+}
+
+// A small set of strings, for columns without a dictionary.
+class StringSet {
+ public:
+  explicit StringSet(const std::vector<std::string>& values) {
+    for (const std::string& v : values) sorted_.push_back(v);
+    std::sort(sorted_.begin(), sorted_.end());
+  }
+  bool Has(std::string_view s) const { return std::binary_search(sorted_.begin(), sorted_.end(), s); }
+  bool empty() const { return sorted_.empty(); }
+
+ private:
+  std::vector<std::string_view> sorted_;  // views of the filter's strings
+};
+
+// String column filters on a nullable BlobColumn.
+Pred EvalStringsOnBlob(const StringsFilter& f, const BlobColumn& col) {
+  const uint32_t n = static_cast<uint32_t>(col.size());
+  Level level(f.op);
+  if (f.any) {
+    const StringSet set(*f.any);
+    level.Add(set.empty() ? Bitmap() : ScanRows(n, [&](uint32_t r) {
+      return !col.IsNull(r) && set.Has(col.Get(r));
+    }));
+  }
+  if (f.not_any && !f.not_any->empty() && !level.done()) {
+    const StringSet set(*f.not_any);
+    level.Add(ScanRows(n, [&](uint32_t r) { return !col.IsNull(r) && !set.Has(col.Get(r)); }));
+  }
+  if (f.is_null && !level.done()) {
+    const bool want_null = *f.is_null;
+    level.Add(ScanRows(n, [&](uint32_t r) { return col.IsNull(r) == want_null; }));
+  }
+  return level.Finish();
+}
+
+// Datetime filters: before_/after_ (inclusive) on range_key(r), where
+// kNullMicros never matches; is_null_ on null_col. No operator: AND.
+template <typename KeyFn>
+Pred EvalTime(const TimeFilter& f, uint32_t n, KeyFn range_key, const std::vector<Micros>& null_col) {
+  if (!f.before && !f.after && !f.is_null) return std::nullopt;
+  return ScanRows(n, [&](uint32_t r) {
+    if (f.before || f.after) {
+      const Micros v = range_key(r);
+      if (v == kNullMicros) return false;
+      if (f.before && v > *f.before) return false;
+      if (f.after && v < *f.after) return false;
+    }
+    if (f.is_null && (null_col[r] == kNullMicros) != *f.is_null) return false;
+    return true;
+  });
+}
+
+Pred EvalTime(const TimeFilter& f, const std::vector<Micros>& col) {
+  return EvalTime(f, static_cast<uint32_t>(col.size()), [&](uint32_t r) { return col[r]; }, col);
+}
+
+class UuidSet {
+ public:
+  explicit UuidSet(const std::vector<Uuid>& ids) : sorted_(ids) {
+    std::sort(sorted_.begin(), sorted_.end());
+  }
+  bool Has(const Uuid& u) const { return std::binary_search(sorted_.begin(), sorted_.end(), u); }
+  bool empty() const { return sorted_.empty(); }
+
+ private:
+  std::vector<Uuid> sorted_;
+};
+
+Bitmap RowsWithRefIn(const std::vector<std::optional<Uuid>>& col, const std::vector<Uuid>& ids) {
+  const UuidSet set(ids);
+  if (set.empty()) return Bitmap();
+  return ScanRows(static_cast<uint32_t>(col.size()),
+                  [&](uint32_t r) { return col[r].has_value() && set.Has(*col[r]); });
+}
+
+Bitmap RowsWithRefNull(const std::vector<std::optional<Uuid>>& col, bool want_null) {
+  return ScanRows(static_cast<uint32_t>(col.size()),
+                  [&](uint32_t r) { return col[r].has_value() != want_null; });
+}
+
+// Nullable UUID reference column: any_ (even []), is_null_.
+Pred EvalUuidRef(const UuidRefFilter& f, const std::vector<std::optional<Uuid>>& col) {
+  Level level(f.op);
+  if (f.any) level.Add(RowsWithRefIn(col, *f.any));
+  if (f.is_null && !level.done()) level.Add(RowsWithRefNull(col, *f.is_null));
+  return level.Finish();
+}
+
+// The state nodes (paginate.md 4.1): a child contributes only when it has
+// exactly one criterion; zero or two criteria drop it.
+Pred EvalState(const StateFilter& f, const std::vector<uint8_t>& types, const Dictionary& names,
+               const std::vector<uint32_t>& name_codes) {
+  Level level(f.op);
+  if (f.type) {
+    const StateTypesFilter& t = *f.type;
+    const bool has_any = t.any.has_value();
+    const bool has_not_any = t.not_any && !t.not_any->empty();
+    if (has_any != has_not_any) {
+      bool in[kNumStateTypes] = {};
+      for (StateType s : has_any ? *t.any : *t.not_any) in[static_cast<int>(s)] = true;
+      const bool want_in = has_any;
+      level.Add(ScanRows(static_cast<uint32_t>(types.size()), [&](uint32_t r) {
+        const uint8_t v = types[r];
+        return v != kNullStateType && v < kNumStateTypes && in[v] == want_in;
+      }));
+    }
+  }
+  if (f.name && !level.done()) {
+    const StringsFilter& s = *f.name;
+    const bool has_any = s.any.has_value();
+    const bool has_not_any = s.not_any && !s.not_any->empty();
+    if (has_any != has_not_any) {
+      if (has_any) {
+        level.Add(RowsWithCode(name_codes, CodesOf(names, *s.any)));
+      } else {
+        level.Add(RowsWithOtherCode(name_codes, CodesOf(names, *s.not_any)));
+      }
+    }
+  }
+  return level.Finish();
+}
+
+// ---------------------------------------------------------------------------
+// TaskRunFilter (paginate.md 4.4)
+
+// flow_run_id ∈ ids, comparing the stored id (orphans included).
+Bitmap TaskRunsWithFlowRunIdIn(const Store& s, const std::vector<Uuid>& ids) {
+  std::vector<const Bitmap*> postings;
+  std::vector<Uuid> unresolved;
+  for (const Uuid& id : ids) {
+    auto it = s.flow_run_by_id.find(id);
+    if (it != s.flow_run_by_id.end()) {
+      if (it->second < s.task_runs_of_flow_run.size()) {
+        postings.push_back(&s.task_runs_of_flow_run[it->second]);
+      }
+    } else {
+      unresolved.push_back(id);
+    }
+  }
+  Bitmap result = postings.empty() ? Bitmap() : Bitmap::fastunion(postings.size(), postings.data());
+  if (!unresolved.empty() && s.report.orphan_task_runs > 0) {
+    result |= RowsWithRefIn(s.task_runs.flow_run_id, unresolved);
+  }
+  return result;
+}
+
+// TaskRunFilterFlowRunId (4.4.9): at most one criterion.
+Pred EvalTaskRunFlowRunId(const Store& s, const UuidRefFilter& f) {
+  const TaskRunTable& t = s.task_runs;
+  if (f.is_null == true) return RowsWithRefNull(t.flow_run_id, true);
+  if (f.is_null == false && !f.any) return RowsWithRefNull(t.flow_run_id, false);
+  if (f.any) return TaskRunsWithFlowRunIdIn(s, *f.any);
+  return std::nullopt;
+}
+
+Pred EvalTaskRuns(const Store& s, const TaskRunFilter& f) {
+  const TaskRunTable& t = s.task_runs;
+  const uint32_t n = t.size();
+  Level level(f.op);
+  if (f.id && !level.done()) level.Add(EvalId(*f.id, s.task_run_by_id, n));
+  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.task_run_names, t.name));
+  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, t.tags, n));
+  if (f.state && !level.done()) {
+    level.Add(EvalState(*f.state, t.state_type, s.state_names, t.state_name));
+  }
+  if (f.start_time && !level.done()) level.Add(EvalTime(*f.start_time, t.start_time));
+  if (f.end_time && !level.done()) level.Add(EvalTime(*f.end_time, t.end_time));
+  if (f.expected_start_time && !level.done()) {
+    level.Add(EvalTime(*f.expected_start_time, t.expected_start_time));
+  }
+  if (f.subflow_runs && !level.done()) {
+    if (!f.subflow_runs->exists) {
+      level.Add(Pred());
+    } else if (*f.subflow_runs->exists) {
+      level.Add(s.task_runs_with_subflow);
+    } else {
+      level.Add(AllRows(n) - s.task_runs_with_subflow);
+    }
+  }
+  if (f.flow_run_id && !level.done()) level.Add(EvalTaskRunFlowRunId(s, *f.flow_run_id));
+  return level.Finish();
+}
+
+// ---------------------------------------------------------------------------
+// FlowRunFilter (paginate.md 4.5)
+
+std::string LowercaseUuidText(const Uuid& u) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[u.bytes[i] >> 4]);
+    out.push_back(kHex[u.bytes[i] & 0xF]);
+  }
+  return out;
+}
+
+Pred EvalCreatedBy(const FlowRunTable& fr, const CreatedByFilter& f) {
+  const uint32_t n = fr.size();
+  Level level(f.op);
+  if (f.id) {
+    std::vector<std::string> texts;
+    for (const Uuid& u : *f.id) texts.push_back(LowercaseUuidText(u));
+    const StringSet set(texts);
+    level.Add(set.empty() ? Bitmap() : ScanRows(n, [&](uint32_t r) {
+      return fr.has_created_by[r] && !fr.created_by_id.IsNull(r) &&
+             set.Has(fr.created_by_id.Get(r));
+    }));
+  }
+  if (f.type && !level.done()) {
+    const StringSet set(*f.type);
+    level.Add(set.empty() ? Bitmap() : ScanRows(n, [&](uint32_t r) {
+      return fr.has_created_by[r] && !fr.created_by_type.IsNull(r) &&
+             set.Has(fr.created_by_type.Get(r));
+    }));
+  }
+  if (f.is_null && !level.done()) {
+    const bool want_null = *f.is_null;
+    level.Add(ScanRows(n, [&](uint32_t r) { return (fr.has_created_by[r] == 0) == want_null; }));
+  }
+  return level.Finish();
+}
+
+// FlowRunFilterParentFlowRunId: R.parent_task_run_id names an existing task
+// run whose stored flow_run_id is in `ids`.
+Bitmap FlowRunsWithParentFlowRunIn(const Store& s, const std::vector<Uuid>& ids) {
+  const UuidSet set(ids);
+  if (set.empty()) return Bitmap();
+  const FlowRunTable& fr = s.flow_runs;
+  return ScanRows(fr.size(), [&](uint32_t r) {
+    const RowId parent = fr.parent_task_run_row[r];
+    if (parent == kNoRow) return false;
+    const std::optional<Uuid>& parent_flow_run = s.task_runs.flow_run_id[parent];
+    return parent_flow_run.has_value() && set.Has(*parent_flow_run);
+  });
+}
+
+Pred EvalFlowRuns(const Store& s, const FlowRunFilter& f) {
+  const FlowRunTable& fr = s.flow_runs;
+  const uint32_t n = fr.size();
+  Level level(f.op);
+  if (f.id && !level.done()) level.Add(EvalId(*f.id, s.flow_run_by_id, n));
+  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.flow_run_names, fr.name));
+  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, fr.tags, n));
+  if (f.deployment_id && !level.done()) level.Add(EvalUuidRef(*f.deployment_id, fr.deployment_id));
+  if (f.work_queue_name && !level.done()) {
+    level.Add(EvalStringsOnCodes(*f.work_queue_name, s.work_queue_names, fr.work_queue_name));
+  }
+  if (f.flow_version && !level.done()) level.Add(EvalStringsOnBlob(*f.flow_version, fr.flow_version));
+  if (f.state && !level.done()) {
+    level.Add(EvalState(*f.state, fr.state_type, s.state_names, fr.state_name));
+  }
+  if (f.start_time && !level.done()) {
+    // before_/after_ on COALESCE(start_time, expected_start_time); is_null_
+    // on start_time alone.
+    level.Add(EvalTime(
+        *f.start_time, n,
+        [&](uint32_t r) {
+          return fr.start_time[r] != kNullMicros ? fr.start_time[r] : fr.expected_start_time[r];
+        },
+        fr.start_time));
+  }
+  if (f.end_time && !level.done()) level.Add(EvalTime(*f.end_time, fr.end_time));
+  if (f.expected_start_time && !level.done()) {
+    level.Add(EvalTime(*f.expected_start_time, fr.expected_start_time));
+  }
+  if (f.next_scheduled_start_time && !level.done()) {
+    level.Add(EvalTime(*f.next_scheduled_start_time, fr.next_scheduled_start_time));
+  }
+  if (f.parent_flow_run_id && !level.done()) {
+    // any_ only; the class has no other field.
+    level.Add(f.parent_flow_run_id->any ? Pred(FlowRunsWithParentFlowRunIn(s, *f.parent_flow_run_id->any))
+                                        : Pred());
+  }
+  if (f.parent_task_run_id && !level.done()) {
+    level.Add(EvalUuidRef(*f.parent_task_run_id, fr.parent_task_run_id));
+  }
+  if (f.idempotency_key && !level.done()) {
+    level.Add(EvalStringsOnBlob(*f.idempotency_key, fr.idempotency_key));
+  }
+  if (f.created_by && !level.done()) level.Add(EvalCreatedBy(fr, *f.created_by));
+  return level.Finish();
+}
+
+// ---------------------------------------------------------------------------
+// FlowFilter (4.6) and DeploymentFilter (4.7)
+
+Pred EvalFlows(const Store& s, const FlowFilter& f) {
+  const FlowTable& fl = s.flows;
+  const uint32_t n = fl.size();
+  Level level(f.op);
+  if (f.id && !level.done()) level.Add(EvalId(*f.id, s.flow_by_id, n));
+  if (f.deployment && !level.done()) {
+    if (!f.deployment->is_null) {
+      level.Add(Pred());
+    } else {
+      const bool want_none = *f.deployment->is_null;
+      level.Add(ScanRows(n, [&](uint32_t r) {
+        const bool has = r < s.flow_has_deployment.size() && s.flow_has_deployment[r];
+        return has != want_none;
+      }));
+    }
+  }
+  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.flow_names, fl.name));
+  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, fl.tags, n));
+  return level.Finish();
+}
+
+// DeploymentOrFlowNameFilter: deployment name, or its own flow's name.
+Pred EvalFlowOrDeploymentName(const Store& s, const NameFilter& f) {
+  if (!f.like || f.like->empty()) return std::nullopt;
+  const DeploymentTable& d = s.deployments;
+  const CodeMask deployment_names = LikeCodes(s.deployment_names, *f.like);
+  const CodeMask flow_names = LikeCodes(s.flow_names, *f.like);
+  return ScanRows(d.size(), [&](uint32_t r) {
+    if (deployment_names.Has(d.name[r])) return true;
+    const RowId flow = d.flow_row[r];
+    return flow != kNoRow && flow_names.Has(s.flows.name[flow]);
+  });
+}
+
+Pred EvalDeployments(const Store& s, const DeploymentFilter& f) {
+  const DeploymentTable& d = s.deployments;
+  const uint32_t n = d.size();
+  Level level(f.op);
+  if (f.id && !level.done()) level.Add(EvalId(*f.id, s.deployment_by_id, n));
+  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.deployment_names, d.name));
+  if (f.flow_or_deployment_name && !level.done()) {
+    level.Add(EvalFlowOrDeploymentName(s, *f.flow_or_deployment_name));
+  }
+  if (f.paused && !level.done()) {
+    if (!f.paused->eq) {
+      level.Add(Pred());
+    } else {
+      const bool want = *f.paused->eq;
+      level.Add(ScanRows(n, [&](uint32_t r) { return (d.paused[r] != 0) == want; }));
+    }
+  }
+  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, d.tags, n));
+  if (f.work_queue_name && !level.done()) {
+    level.Add(EvalStringsOnCodes(*f.work_queue_name, s.work_queue_names, d.work_queue_name));
+  }
+  // concurrency_limit never adds a criterion.
+  return level.Finish();
+}
+
+// ---------------------------------------------------------------------------
+// Combining the four filters (paginate.md 5)
+
+// Flow-run rows whose flow (resp. deployment) row is in `rows`.
+Bitmap FlowRunsJoinedTo(const std::vector<RowId>& join, const Bitmap& rows, uint32_t target_size) {
+  std::vector<uint8_t> in(target_size, 0);
+  ForEachRow(rows, [&](uint32_t r) {
+    if (r < target_size) in[r] = 1;
+  });
+  return ScanRows(static_cast<uint32_t>(join.size()),
+                  [&](uint32_t r) { return join[r] != kNoRow && join[r] < target_size && in[join[r]]; });
+}
+
+// Task runs of the flow runs in `flow_runs`: union of postings when they are
+// few, else one pass over task_runs.flow_run_row.
+Bitmap TaskRunsOfFlowRuns(const Store& s, const Bitmap& flow_runs) {
+  const uint64_t k = flow_runs.cardinality();
+  if (k == 0) return Bitmap();
+  const uint32_t num_flow_runs = s.flow_runs.size();
+  if (k == num_flow_runs) return s.task_runs_with_flow_run;
+  const uint32_t num_task_runs = s.task_runs.size();
+  if (s.task_runs_of_flow_run.size() >= num_flow_runs) {
+    uint64_t postings_total = 0;
+    ForEachRow(flow_runs, [&](uint32_t r) {
+      postings_total += s.task_runs_of_flow_run[r].cardinality();
+    });
+    if (postings_total * 4 <= num_task_runs) {
+      std::vector<const Bitmap*> postings;
+      postings.reserve(k);
+      ForEachRow(flow_runs, [&](uint32_t r) { postings.push_back(&s.task_runs_of_flow_run[r]); });
+      return Bitmap::fastunion(postings.size(), postings.data());
+    }
+  }
+  std::vector<uint8_t> in(num_flow_runs, 0);
+  ForEachRow(flow_runs, [&](uint32_t r) { in[r] = 1; });
+  const std::vector<RowId>& join = s.task_runs.flow_run_row;
+  return ScanRows(num_task_runs, [&](uint32_t r) { return join[r] != kNoRow && in[join[r]]; });
+}
+
+// ---------------------------------------------------------------------------
+// Sorting (paginate.md 6.2)
+
+struct SortEntry {
+  uint64_t key;  // primary key mapped so that ascending order is the wanted order
+  RowId row;
+};
+
+// NULL is larger than every instant (PostgreSQL).
+inline uint64_t TimeKey(Micros m) {
+  return m == kNullMicros ? UINT64_MAX : (static_cast<uint64_t>(m) ^ (uint64_t{1} << 63));
+}
+
+inline uint64_t IdPrefix(const Uuid& u) {
+  uint64_t k = 0;
+  for (int i = 0; i < 8; ++i) k = (k << 8) | u.bytes[i];
+  return k;
+}
+
+template <typename KeyFn>
+std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
+                           KeyFn key_of) {
+  const std::vector<Uuid>& ids = s.task_runs.id;
+  auto less = [&](const SortEntry& a, const SortEntry& b) {
+    if (a.key != b.key) return a.key < b.key;
+    return ids[b.row] < ids[a.row];  // tie-break: id descending
+  };
+  const uint64_t total = rows.cardinality();
+  const uint64_t need = offset + limit;  // <= 2 * 2^32 after the caller's clamps
+  std::vector<SortEntry> entries;
+  if (need * 8 < total) {
+    // Keep the best `need` rows in a max-heap (the worst kept row on top).
+    entries.reserve(need);
+    ForEachRow(rows, [&](uint32_t r) {
+      SortEntry e{key_of(r), r};
+      if (entries.size() < need) {
+        entries.push_back(e);
+        std::push_heap(entries.begin(), entries.end(), less);
+      } else if (less(e, entries.front())) {
+        std::pop_heap(entries.begin(), entries.end(), less);
+        entries.back() = e;
+        std::push_heap(entries.begin(), entries.end(), less);
+      }
+    });
+    std::sort_heap(entries.begin(), entries.end(), less);
+  } else {
+    entries.reserve(total);
+    ForEachRow(rows, [&](uint32_t r) { entries.push_back(SortEntry{key_of(r), r}); });
+    if (need < entries.size()) {
+      std::nth_element(entries.begin(), entries.begin() + need, entries.end(), less);
+      entries.resize(need);
+    }
+    std::sort(entries.begin(), entries.end(), less);
+  }
+  std::vector<RowId> page;
+  for (uint64_t i = offset; i < entries.size(); ++i) page.push_back(entries[i].row);
+  return page;
+}
+
+}  // namespace
+
+bool LikeMatches(std::string_view text, std::string_view pattern) {
+  return LikePattern(pattern).Matches(text);
+}
+
+Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters) {
+  const uint32_t num_task_runs = store.task_runs.size();
+  Pred task_pred;
+  if (filters.task_runs) {
+    task_pred = EvalTaskRuns(store, *filters.task_runs);
+    if (task_pred && task_pred->isEmpty()) return Bitmap();
+  }
+  if (!filters.flows && !filters.flow_runs && !filters.deployments) {
+    return Materialize(std::move(task_pred), num_task_runs);
+  }
+
+  // Flow runs that exist and pass the flow-run, flow and deployment filters.
+  const FlowRunTable& fr = store.flow_runs;
+  Level flow_runs(BoolOp::kAnd);
+  if (filters.flow_runs) flow_runs.Add(EvalFlowRuns(store, *filters.flow_runs));
+  if (filters.flows && !flow_runs.done()) {
+    const Bitmap flows = Materialize(EvalFlows(store, *filters.flows), store.flows.size());
+    flow_runs.Add(FlowRunsJoinedTo(fr.flow_row, flows, store.flows.size()));
+  }
+  if (filters.deployments && !flow_runs.done()) {
+    const Bitmap deployments =
+        Materialize(EvalDeployments(store, *filters.deployments), store.deployments.size());
+    flow_runs.Add(FlowRunsJoinedTo(fr.deployment_row, deployments, store.deployments.size()));
+  }
+  const Bitmap matching_flow_runs = Materialize(flow_runs.Finish(), fr.size());
+  Bitmap result = TaskRunsOfFlowRuns(store, matching_flow_runs);
+  if (task_pred) result &= *task_pred;
+  return result;
+}
+
+std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSort sort,
+                              uint64_t offset, uint64_t limit) {
+  const uint64_t total = rows.cardinality();
+  if (limit == 0 || offset >= total) return {};
+  limit = std::min(limit, total - offset);
+  const TaskRunTable& t = store.task_runs;
+  switch (sort) {
+    case TaskRunSort::kIdDesc:
+      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~IdPrefix(t.id[r]); });
+    case TaskRunSort::kExpectedStartTimeAsc:
+      return CutPage(store, rows, offset, limit,
+                     [&](uint32_t r) { return TimeKey(t.expected_start_time[r]); });
+    case TaskRunSort::kExpectedStartTimeDesc:
+      return CutPage(store, rows, offset, limit,
+                     [&](uint32_t r) { return ~TimeKey(t.expected_start_time[r]); });
+    case TaskRunSort::kNameAsc:
+      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return uint64_t{t.name[r]}; });
+    case TaskRunSort::kNameDesc:
+      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~uint64_t{t.name[r]}; });
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return CutPage(store, rows, offset, limit,
+                     [&](uint32_t r) { return TimeKey(t.next_scheduled_start_time[r]); });
+    case TaskRunSort::kEndTimeDesc:
+      return CutPage(store, rows, offset, limit,
+                     [&](uint32_t r) { return ~TimeKey(t.end_time[r]); });
+  }
+  return {};
+}
+
+PageResult Paginate(const Store& store, const PaginateQuery& query) {
+  PageResult result;
+  const Bitmap rows = MatchTaskRuns(store, query.filters);
+  result.count = rows.cardinality();
+  const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
+  result.rows = SortedPage(store, rows, query.sort, query.offset, limit);
+  return result;
+}
+
+uint64_t Count(const Store& store, const FilterSet& filters) {
+  return MatchTaskRuns(store, filters).cardinality();
+}
+
+}  // namespace taskdex
