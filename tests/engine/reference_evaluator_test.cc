@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/snapshot_loader.h"
 #include "gtest/gtest.h"
 #include "tests/testing/describe.h"
 #include "tests/testing/examples_data.h"
@@ -437,6 +438,18 @@ TEST(ReferenceEvaluatorTest, RepeatedIdKeepsTheLastRecord) {
   q.filters.task_runs = TaskName("renamed");
   EXPECT_EQ(Names(RefPaginate(data, q).ids), Ts({1}));
   EXPECT_EQ(RefPaginate(data, PaginateQuery{}).count, 7u);
+}
+
+// The snapshot copy of examples.md, read by the loader, holds the same rows
+// (in the fields the filters read) as the records built in code.
+TEST(ReferenceEvaluatorTest, ExamplesSnapshotMatchesTheRecordsBuiltInCode) {
+  LoadOptions options;
+  options.threads = 1;
+  absl::StatusOr<SnapshotRecords> loaded =
+      ReadSnapshotRecords(TASKDEX_EXAMPLES_DIR "/snapshot", options, nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(DescribeRecords(*loaded), DescribeRecords(examples::Records()));
+  EXPECT_EQ(Names(RefPaginate(*loaded, PaginateQuery{}).ids), Ts({7, 6, 5, 4, 3, 2, 1}));
 }
 
 TEST(RefLikeMatchesTest, FollowsTheTokenRules) {
