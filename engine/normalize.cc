@@ -58,7 +58,9 @@ struct JsonNumber {
   double d = 0;
   std::string text;  // the literal
   bool IsZero() const { return is_float ? d == 0 : (!big_int && i == 0); }
-  double AsDouble() const { return is_float ? d : (big_int ? std::strtod(text.c_str(), nullptr) : static_cast<double>(i)); }
+  double AsDouble() const {
+    return is_float ? d : (big_int ? std::strtod(text.c_str(), nullptr) : static_cast<double>(i));
+  }
 };
 
 absl::Status ReadNumber(JsonValue& v, std::string_view path, std::string_view want,
@@ -117,7 +119,8 @@ absl::Status ReadString(JsonValue& v, std::string_view path, bool nullable,
   if (auto e = v.type().get(t); e) return JsonError(path, e);
   if (t == ondemand::json_type::null && nullable) {
     bool is_null = false;
-    if (auto e = v.is_null().get(is_null); e || !is_null) return JsonError(path, e);
+    if (auto e = v.is_null().get(is_null); e) return JsonError(path, e);
+    if (!is_null) return JsonError(path, simdjson::N_ATOM_ERROR);
     out->reset();
     return absl::OkStatus();
   }
@@ -154,6 +157,14 @@ absl::Status ReadBool(JsonValue& v, std::string_view path, bool nullable, std::s
   return absl::OkStatus();
 }
 
+// Reads a value that is then dropped, so that a malformed one still fails.
+absl::Status SkipValue(JsonValue& v, std::string_view path) {
+  thread_local std::string scratch;
+  scratch.clear();
+  if (auto e = AppendMinifiedJson(v, &scratch); e) return JsonError(path, e);
+  return absl::OkStatus();
+}
+
 void AppendUuidText(const Uuid& u, std::string* out) {
   char buf[36];
   FormatUuid(u, buf);
@@ -165,7 +176,8 @@ void AppendUuidText(const Uuid& u, std::string* out) {
 }  // namespace
 
 std::string_view TrimTrailingSpace(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -453,15 +465,16 @@ absl::Status NormalizeEmpiricalPolicyValue(JsonValue v, std::string_view path, s
         (is_retries ? retries_null : jitter_null) = true;
       } else {
         slot.emplace();
-        TASKDEX_RETURN_IF_ERROR(ReadNumber(value, key_path,
-                                           is_retries ? "an integer or null" : "a number or null",
-                                           &*slot));
+        TASKDEX_RETURN_IF_ERROR(ReadNumber(
+            value, key_path, is_retries ? "an integer or null" : "a number or null", &*slot));
       }
     } else if (key == "retry_delay") {
       retry_delay = RetryDelay();
       TASKDEX_RETURN_IF_ERROR(ReadRetryDelay(value, Join(path, key), &retry_delay));
+    } else {
+      // Unknown keys are dropped (PrefectBaseModel ignores extras).
+      TASKDEX_RETURN_IF_ERROR(SkipValue(value, Join(path, key)));
     }
-    // Unknown keys are dropped (PrefectBaseModel ignores extras).
   }
   // set_run_policy_deprecated_fields, on the raw values.
   if ((!retries || retries->IsZero()) && max_retries && !max_retries->IsZero()) {
@@ -556,9 +569,16 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       static constexpr std::string_view kKeys[4] = {"input_type", "id", "name", "type"};
       for (auto input_field_result : input) {
         ondemand::field input_field;
-        if (auto e = std::move(input_field_result).get(input_field); e) return JsonError(item_path, e);
+        if (auto e = std::move(input_field_result).get(input_field); e)
+          return JsonError(item_path, e);
         std::string_view key;
         if (auto e = input_field.unescaped_key().get(key); e) return JsonError(item_path, e);
+        bool known = false;
+        for (int k = 0; k < 4; ++k) known |= key == kKeys[k];
+        if (!known) {
+          TASKDEX_RETURN_IF_ERROR(SkipValue(input_field.value(), item_path));
+          continue;
+        }
         for (int k = 0; k < 4; ++k) {
           if (key != kKeys[k]) continue;
           JsonValue& kv = input_field.value();
@@ -580,9 +600,8 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       // Decide the input class.
       std::string_view input_type;
       if (keys[0].present) {
-        if (!keys[0].is_string ||
-            (keys[0].text != "task_run" && keys[0].text != "flow_run" &&
-             keys[0].text != "parameter" && keys[0].text != "constant")) {
+        if (!keys[0].is_string || (keys[0].text != "task_run" && keys[0].text != "flow_run" &&
+                                   keys[0].text != "parameter" && keys[0].text != "constant")) {
           return absl::InvalidArgumentError(absl::StrFormat(
               "%s.input_type: expected \"task_run\", \"flow_run\", \"parameter\" or "
               "\"constant\", got %s",
@@ -598,10 +617,10 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       } else if (keys[1].present) {
         input_type = "task_run";  // reports the bad id below
       } else {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: expected a task_run, flow_run, parameter or constant input "
-            "(an object with `id`, `name` or `type`)",
-            item_path));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: expected a task_run, flow_run, parameter or constant input "
+                            "(an object with `id`, `name` or `type`)",
+                            item_path));
       }
       int need = (input_type == "task_run" || input_type == "flow_run") ? 1
                  : input_type == "parameter"                            ? 2
@@ -609,8 +628,7 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
       const InputKey& value = keys[need];
       std::string value_path = Join(item_path, kKeys[need]);
       if (!value.present) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("%s: missing required key", value_path));
+        return absl::InvalidArgumentError(absl::StrFormat("%s: missing required key", value_path));
       }
       if (!value.is_string) {
         return absl::InvalidArgumentError(
@@ -646,7 +664,15 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
 
 namespace {
 
-enum class DetailKind { kUuid, kDatetime, kString, kBoolFalse, kNullableBoolFalse, kNullableBool, kKeyset };
+enum class DetailKind {
+  kUuid,
+  kDatetime,
+  kString,
+  kBoolFalse,
+  kNullableBoolFalse,
+  kNullableBool,
+  kKeyset
+};
 
 struct DetailKey {
   std::string_view name;
@@ -678,7 +704,7 @@ constexpr int kScheduledTimeIndex = 3;
 
 std::string DefaultDetail(DetailKind kind) {
   return (kind == DetailKind::kBoolFalse || kind == DetailKind::kNullableBoolFalse) ? "false"
-                                                                                   : "null";
+                                                                                    : "null";
 }
 
 absl::Status ReadDetail(JsonValue& v, const DetailKey& key, std::string_view path,
@@ -823,24 +849,30 @@ absl::Status NormalizeStateValue(JsonValue v, std::string_view path, NormalizedS
         if (auto e = std::move(sd_field_result).get(sd_field); e) return JsonError(sd_path, e);
         std::string_view sd_key;
         if (auto e = sd_field.unescaped_key().get(sd_key); e) return JsonError(sd_path, e);
-        for (int k = 0; k < kNumDetailKeys; ++k) {
-          if (kDetailKeys[k].name != sd_key) continue;
-          TASKDEX_RETURN_IF_ERROR(ReadDetail(sd_field.value(), kDetailKeys[k],
-                                             Join(sd_path, sd_key), &details[k]));
-          break;
+        int found = -1;
+        for (int k = 0; k < kNumDetailKeys && found < 0; ++k) {
+          if (kDetailKeys[k].name == sd_key) found = k;
         }
-        // Unknown StateDetails keys are dropped (extra="ignore").
+        if (found < 0) {
+          // Unknown StateDetails keys are dropped (extra="ignore").
+          TASKDEX_RETURN_IF_ERROR(SkipValue(sd_field.value(), Join(sd_path, sd_key)));
+          continue;
+        }
+        TASKDEX_RETURN_IF_ERROR(ReadDetail(sd_field.value(), kDetailKeys[found],
+                                           Join(sd_path, sd_key), &details[found]));
       }
+    } else {
+      // Unknown State keys are dropped too.
+      TASKDEX_RETURN_IF_ERROR(SkipValue(value, Join(path, key)));
     }
-    // Unknown State keys are dropped too.
   }
-  if (!has_id) return absl::InvalidArgumentError(absl::StrFormat("%s.id: missing required key", path));
+  if (!has_id)
+    return absl::InvalidArgumentError(absl::StrFormat("%s.id: missing required key", path));
   if (!has_type) {
     return absl::InvalidArgumentError(absl::StrFormat("%s.type: missing required key", path));
   }
   if (!has_timestamp) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s.timestamp: missing required key", path));
+    return absl::InvalidArgumentError(absl::StrFormat("%s.timestamp: missing required key", path));
   }
 
   std::string& j = out->json;

@@ -37,8 +37,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "engine/internal/json_util.h"
 #include "engine/normalize.h"
 #include "engine/uuid.h"
@@ -196,8 +196,7 @@ absl::Status ReadSeconds(JsonValue& v, std::string_view key, int64_t* micros) {
   std::string_view tok = TrimTrailingSpace(v.raw_json_token());
   if (!engine_internal::IsJsonNumberLiteral(tok)) return TypeError(key, "a number of seconds", v);
   double d = 0;
-  if (v.get_double().get(d) != simdjson::SUCCESS || !std::isfinite(d) ||
-      std::fabs(d) > 9.0e12) {
+  if (v.get_double().get(d) != simdjson::SUCCESS || !std::isfinite(d) || std::fabs(d) > 9.0e12) {
     return Invalid(key, absl::StrFormat("duration out of range: %s", tok));
   }
   *micros = std::llround(d * 1e6);
@@ -222,6 +221,15 @@ absl::Status ReadVerbatimObject(JsonValue& v, std::string_view key, std::string_
   return absl::OkStatus();
 }
 
+// Reads a value that is then thrown away, so that a malformed one (which
+// ondemand would otherwise skip unchecked) still fails the line.
+absl::Status SkipValue(JsonValue& v, std::string_view key) {
+  thread_local std::string scratch;
+  scratch.clear();
+  if (auto e = AppendMinifiedJson(v, &scratch); e) return JsonError(key, e);
+  return absl::OkStatus();
+}
+
 // Appends the raw key text (escapes kept) with quotes.
 void AppendRawKey(const ondemand::raw_json_string& key, std::string* out) {
   const char* p = key.raw();
@@ -238,11 +246,35 @@ void AppendRawKey(const ondemand::raw_json_string& key, std::string* out) {
 // --- key tables -------------------------------------------------------------
 
 enum class TaskKey {
-  kId, kCreated, kUpdated, kName, kFlowRunId, kTaskKey, kDynamicKey, kCacheKey,
-  kCacheExpiration, kTaskVersion, kEmpiricalPolicy, kTags, kLabels, kStateId, kTaskInputs,
-  kStateType, kStateName, kRunCount, kFlowRunRunCount, kExpectedStartTime,
-  kNextScheduledStartTime, kStartTime, kEndTime, kTotalRunTime, kEstimatedRunTime,
-  kEstimatedStartTimeDelta, kState, kParameters, kContext,
+  kId,
+  kCreated,
+  kUpdated,
+  kName,
+  kFlowRunId,
+  kTaskKey,
+  kDynamicKey,
+  kCacheKey,
+  kCacheExpiration,
+  kTaskVersion,
+  kEmpiricalPolicy,
+  kTags,
+  kLabels,
+  kStateId,
+  kTaskInputs,
+  kStateType,
+  kStateName,
+  kRunCount,
+  kFlowRunRunCount,
+  kExpectedStartTime,
+  kNextScheduledStartTime,
+  kStartTime,
+  kEndTime,
+  kTotalRunTime,
+  kEstimatedRunTime,
+  kEstimatedStartTimeDelta,
+  kState,
+  kParameters,
+  kContext,
 };
 
 struct StringViewHash {
@@ -335,108 +367,110 @@ absl::Status ParseTaskRun(ondemand::parser& parser, simdjson::padded_string_view
   TASKDEX_RETURN_IF_ERROR(OpenObject(parser, line, &doc, &obj));
   bool has_id = false, has_name = false, has_task_key = false, has_dynamic_key = false;
   const auto& keys = TaskKeys();
-  absl::Status fields_status = (ForEachField(obj, [&](std::string_view key,
-                                                ondemand::field& field,
-                                                const ondemand::raw_json_string& raw_key) -> absl::Status {
-    JsonValue& v = field.value();
-    auto it = keys.find(key);
-    if (it == keys.end()) {
-      // An extra: kept verbatim, in line order.
-      std::string key_copy(key);
-      r->extras_json.push_back(',');
-      AppendRawKey(raw_key, &r->extras_json);
-      r->extras_json.push_back(':');
-      if (auto e = AppendMinifiedJson(v, &r->extras_json); e) return JsonError(key_copy, e);
-      return absl::OkStatus();
-    }
-    switch (it->second) {
-      case TaskKey::kId:
-        has_id = true;
-        return ReadUuid(v, key, &r->id);
-      case TaskKey::kCreated:
-        return ReadDatetime(v, key, &r->created);
-      case TaskKey::kUpdated:
-        return ReadDatetime(v, key, &r->updated);
-      case TaskKey::kName:
-        has_name = true;
-        return ReadString(v, key, &r->name);
-      case TaskKey::kFlowRunId:
-        return ReadNullableUuid(v, key, &r->flow_run_id);
-      case TaskKey::kTaskKey:
-        has_task_key = true;
-        return ReadString(v, key, &r->task_key);
-      case TaskKey::kDynamicKey:
-        has_dynamic_key = true;
-        return ReadString(v, key, &r->dynamic_key);
-      case TaskKey::kCacheKey:
-        return ReadNullableString(v, key, &r->cache_key);
-      case TaskKey::kCacheExpiration:
-        return ReadDatetime(v, key, &r->cache_expiration);
-      case TaskKey::kTaskVersion:
-        return ReadNullableString(v, key, &r->task_version);
-      case TaskKey::kEmpiricalPolicy:
-        return engine_internal::NormalizeEmpiricalPolicyValue(v, key, &r->empirical_policy_json);
-      case TaskKey::kTags:
-        return ReadTags(v, key, &r->tags);
-      case TaskKey::kLabels:
-        return ReadVerbatimObject(v, key, "null", &r->labels_json);
-      case TaskKey::kStateId:
-        return ReadNullableUuid(v, key, &r->state_id);
-      case TaskKey::kTaskInputs:
-        return engine_internal::NormalizeTaskInputsValue(v, key, &r->task_inputs_json);
-      case TaskKey::kStateType:
-        return ReadNullableStateType(v, key, &r->state_type);
-      case TaskKey::kStateName:
-        return ReadNullableString(v, key, &r->state_name);
-      case TaskKey::kRunCount:
-        return ReadInt(v, key, &r->run_count);
-      case TaskKey::kFlowRunRunCount:
-        return ReadInt(v, key, &r->flow_run_run_count);
-      case TaskKey::kExpectedStartTime:
-        return ReadDatetime(v, key, &r->expected_start_time);
-      case TaskKey::kNextScheduledStartTime:
-        return ReadDatetime(v, key, &r->next_scheduled_start_time);
-      case TaskKey::kStartTime:
-        return ReadDatetime(v, key, &r->start_time);
-      case TaskKey::kEndTime:
-        return ReadDatetime(v, key, &r->end_time);
-      case TaskKey::kTotalRunTime:
-        return ReadSeconds(v, key, &r->total_run_time_us);
-      case TaskKey::kEstimatedRunTime:
-      case TaskKey::kEstimatedStartTimeDelta:
-        return absl::OkStatus();  // recomputed on every read (paginate.md 8.6)
-      case TaskKey::kState: {
-        NormalizedState state;
-        TASKDEX_RETURN_IF_ERROR(engine_internal::NormalizeStateValue(v, key, &state));
-        r->state_json = std::move(state.json);
-        r->state_timestamp = state.timestamp;
-        r->state_scheduled_time_null_offset = state.scheduled_time_null_offset;
-        return absl::OkStatus();
-      }
-      case TaskKey::kParameters:
-      case TaskKey::kContext: {
-        // Written by /paginate (paginate.md 8.2) and, not being in table 2.1,
-        // also an extra of the full shape (entities.md 4.3).
-        std::string& slot =
-            it->second == TaskKey::kParameters ? r->parameters_json : r->context_json;
-        std::string key_copy(key);
-        ondemand::json_type t;
-        TASKDEX_RETURN_IF_ERROR(ReadType(v, key_copy, &t));
-        if (t != ondemand::json_type::object && t != ondemand::json_type::null) {
-          return TypeError(key_copy, "an object or null", v);
+  absl::Status fields_status = (ForEachField(
+      obj,
+      [&](std::string_view key, ondemand::field& field,
+          const ondemand::raw_json_string& raw_key) -> absl::Status {
+        JsonValue& v = field.value();
+        auto it = keys.find(key);
+        if (it == keys.end()) {
+          // An extra: kept verbatim, in line order.
+          std::string key_copy(key);
+          r->extras_json.push_back(',');
+          AppendRawKey(raw_key, &r->extras_json);
+          r->extras_json.push_back(':');
+          if (auto e = AppendMinifiedJson(v, &r->extras_json); e) return JsonError(key_copy, e);
+          return absl::OkStatus();
         }
-        std::string text;
-        if (auto e = AppendMinifiedJson(v, &text); e) return JsonError(key_copy, e);
-        slot = t == ondemand::json_type::null ? "{}" : text;
-        r->extras_json.append(",\"");
-        r->extras_json.append(key_copy);
-        r->extras_json.append("\":");
-        r->extras_json.append(text);
+        switch (it->second) {
+          case TaskKey::kId:
+            has_id = true;
+            return ReadUuid(v, key, &r->id);
+          case TaskKey::kCreated:
+            return ReadDatetime(v, key, &r->created);
+          case TaskKey::kUpdated:
+            return ReadDatetime(v, key, &r->updated);
+          case TaskKey::kName:
+            has_name = true;
+            return ReadString(v, key, &r->name);
+          case TaskKey::kFlowRunId:
+            return ReadNullableUuid(v, key, &r->flow_run_id);
+          case TaskKey::kTaskKey:
+            has_task_key = true;
+            return ReadString(v, key, &r->task_key);
+          case TaskKey::kDynamicKey:
+            has_dynamic_key = true;
+            return ReadString(v, key, &r->dynamic_key);
+          case TaskKey::kCacheKey:
+            return ReadNullableString(v, key, &r->cache_key);
+          case TaskKey::kCacheExpiration:
+            return ReadDatetime(v, key, &r->cache_expiration);
+          case TaskKey::kTaskVersion:
+            return ReadNullableString(v, key, &r->task_version);
+          case TaskKey::kEmpiricalPolicy:
+            return engine_internal::NormalizeEmpiricalPolicyValue(v, key,
+                                                                  &r->empirical_policy_json);
+          case TaskKey::kTags:
+            return ReadTags(v, key, &r->tags);
+          case TaskKey::kLabels:
+            return ReadVerbatimObject(v, key, "null", &r->labels_json);
+          case TaskKey::kStateId:
+            return ReadNullableUuid(v, key, &r->state_id);
+          case TaskKey::kTaskInputs:
+            return engine_internal::NormalizeTaskInputsValue(v, key, &r->task_inputs_json);
+          case TaskKey::kStateType:
+            return ReadNullableStateType(v, key, &r->state_type);
+          case TaskKey::kStateName:
+            return ReadNullableString(v, key, &r->state_name);
+          case TaskKey::kRunCount:
+            return ReadInt(v, key, &r->run_count);
+          case TaskKey::kFlowRunRunCount:
+            return ReadInt(v, key, &r->flow_run_run_count);
+          case TaskKey::kExpectedStartTime:
+            return ReadDatetime(v, key, &r->expected_start_time);
+          case TaskKey::kNextScheduledStartTime:
+            return ReadDatetime(v, key, &r->next_scheduled_start_time);
+          case TaskKey::kStartTime:
+            return ReadDatetime(v, key, &r->start_time);
+          case TaskKey::kEndTime:
+            return ReadDatetime(v, key, &r->end_time);
+          case TaskKey::kTotalRunTime:
+            return ReadSeconds(v, key, &r->total_run_time_us);
+          case TaskKey::kEstimatedRunTime:
+          case TaskKey::kEstimatedStartTimeDelta:
+            return SkipValue(v, key);  // recomputed on every read (paginate.md 8.6)
+          case TaskKey::kState: {
+            NormalizedState state;
+            TASKDEX_RETURN_IF_ERROR(engine_internal::NormalizeStateValue(v, key, &state));
+            r->state_json = std::move(state.json);
+            r->state_timestamp = state.timestamp;
+            r->state_scheduled_time_null_offset = state.scheduled_time_null_offset;
+            return absl::OkStatus();
+          }
+          case TaskKey::kParameters:
+          case TaskKey::kContext: {
+            // Written by /paginate (paginate.md 8.2) and, not being in table 2.1,
+            // also an extra of the full shape (entities.md 4.3).
+            std::string& slot =
+                it->second == TaskKey::kParameters ? r->parameters_json : r->context_json;
+            std::string key_copy(key);
+            ondemand::json_type t;
+            TASKDEX_RETURN_IF_ERROR(ReadType(v, key_copy, &t));
+            if (t != ondemand::json_type::object && t != ondemand::json_type::null) {
+              return TypeError(key_copy, "an object or null", v);
+            }
+            std::string text;
+            if (auto e = AppendMinifiedJson(v, &text); e) return JsonError(key_copy, e);
+            slot = t == ondemand::json_type::null ? "{}" : text;
+            r->extras_json.append(",\"");
+            r->extras_json.append(key_copy);
+            r->extras_json.append("\":");
+            r->extras_json.append(text);
+            return absl::OkStatus();
+          }
+        }
         return absl::OkStatus();
-      }
-    }
-    return absl::OkStatus();
-  }));
+      }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
   if (!has_name) return Missing("name");
@@ -452,73 +486,78 @@ absl::Status ParseFlowRun(ondemand::parser& parser, simdjson::padded_string_view
   ondemand::object obj;
   TASKDEX_RETURN_IF_ERROR(OpenObject(parser, line, &doc, &obj));
   bool has_id = false, has_flow_id = false, has_name = false;
-  absl::Status fields_status = (ForEachField(obj, [&](std::string_view key,
-                                                ondemand::field& field,
-                                                const ondemand::raw_json_string&) -> absl::Status {
-    JsonValue& v = field.value();
-    if (key == "id") {
-      has_id = true;
-      return ReadUuid(v, key, &r->id);
-    }
-    if (key == "flow_id") {
-      has_flow_id = true;
-      return ReadUuid(v, key, &r->flow_id);
-    }
-    if (key == "name") {
-      has_name = true;
-      return ReadString(v, key, &r->name);
-    }
-    if (key == "deployment_id") return ReadNullableUuid(v, key, &r->deployment_id);
-    if (key == "work_queue_name") return ReadNullableString(v, key, &r->work_queue_name);
-    if (key == "flow_version") return ReadNullableString(v, key, &r->flow_version);
-    if (key == "idempotency_key") return ReadNullableString(v, key, &r->idempotency_key);
-    if (key == "tags") return ReadTags(v, key, &r->tags);
-    if (key == "state_type") return ReadNullableStateType(v, key, &r->state_type);
-    if (key == "state_name") return ReadNullableString(v, key, &r->state_name);
-    if (key == "expected_start_time") return ReadDatetime(v, key, &r->expected_start_time);
-    if (key == "next_scheduled_start_time") {
-      return ReadDatetime(v, key, &r->next_scheduled_start_time);
-    }
-    if (key == "start_time") return ReadDatetime(v, key, &r->start_time);
-    if (key == "end_time") return ReadDatetime(v, key, &r->end_time);
-    if (key == "parent_task_run_id") return ReadNullableUuid(v, key, &r->parent_task_run_id);
-    if (key == "created_by") {
-      std::string key_copy(key);
-      ondemand::json_type t;
-      TASKDEX_RETURN_IF_ERROR(ReadType(v, key_copy, &t));
-      r->has_created_by = false;
-      r->created_by_id.reset();
-      r->created_by_type.reset();
-      if (t == ondemand::json_type::null) return absl::OkStatus();
-      if (t != ondemand::json_type::object) return TypeError(key_copy, "an object or null", v);
-      r->has_created_by = true;
-      ondemand::object cb;
-      if (auto e = v.get_object().get(cb); e) return JsonError(key_copy, e);
-      return ForEachField(cb, [&](std::string_view cb_key,
-                                  ondemand::field& cb_field,
-                                  const ondemand::raw_json_string&) -> absl::Status {
-        if (cb_key != "id" && cb_key != "type") return absl::OkStatus();
-        std::optional<std::string>& slot = cb_key == "id" ? r->created_by_id : r->created_by_type;
-        std::string path = absl::StrFormat("created_by.%s", cb_key);
-        JsonValue& cv = cb_field.value();
-        ondemand::json_type ct;
-        TASKDEX_RETURN_IF_ERROR(ReadType(cv, path, &ct));
-        if (ct == ondemand::json_type::null) {
-          slot.reset();
-        } else if (ct == ondemand::json_type::string) {
-          std::string s;
-          TASKDEX_RETURN_IF_ERROR(ReadString(cv, path, &s));
-          slot = std::move(s);
-        } else {
-          std::string text;
-          if (auto e = AppendMinifiedJson(cv, &text); e) return JsonError(path, e);
-          slot = std::move(text);
+  absl::Status fields_status = (ForEachField(
+      obj,
+      [&](std::string_view key, ondemand::field& field,
+          const ondemand::raw_json_string&) -> absl::Status {
+        JsonValue& v = field.value();
+        if (key == "id") {
+          has_id = true;
+          return ReadUuid(v, key, &r->id);
         }
-        return absl::OkStatus();
-      });
-    }
-    return absl::OkStatus();  // other keys are dropped
-  }));
+        if (key == "flow_id") {
+          has_flow_id = true;
+          return ReadUuid(v, key, &r->flow_id);
+        }
+        if (key == "name") {
+          has_name = true;
+          return ReadString(v, key, &r->name);
+        }
+        if (key == "deployment_id") return ReadNullableUuid(v, key, &r->deployment_id);
+        if (key == "work_queue_name") return ReadNullableString(v, key, &r->work_queue_name);
+        if (key == "flow_version") return ReadNullableString(v, key, &r->flow_version);
+        if (key == "idempotency_key") return ReadNullableString(v, key, &r->idempotency_key);
+        if (key == "tags") return ReadTags(v, key, &r->tags);
+        if (key == "state_type") return ReadNullableStateType(v, key, &r->state_type);
+        if (key == "state_name") return ReadNullableString(v, key, &r->state_name);
+        if (key == "expected_start_time") return ReadDatetime(v, key, &r->expected_start_time);
+        if (key == "next_scheduled_start_time") {
+          return ReadDatetime(v, key, &r->next_scheduled_start_time);
+        }
+        if (key == "start_time") return ReadDatetime(v, key, &r->start_time);
+        if (key == "end_time") return ReadDatetime(v, key, &r->end_time);
+        if (key == "parent_task_run_id") return ReadNullableUuid(v, key, &r->parent_task_run_id);
+        if (key == "created_by") {
+          std::string key_copy(key);
+          ondemand::json_type t;
+          TASKDEX_RETURN_IF_ERROR(ReadType(v, key_copy, &t));
+          r->has_created_by = false;
+          r->created_by_id.reset();
+          r->created_by_type.reset();
+          if (t == ondemand::json_type::null) return absl::OkStatus();
+          if (t != ondemand::json_type::object) return TypeError(key_copy, "an object or null", v);
+          r->has_created_by = true;
+          ondemand::object cb;
+          if (auto e = v.get_object().get(cb); e) return JsonError(key_copy, e);
+          return ForEachField(cb,
+                              [&](std::string_view cb_key, ondemand::field& cb_field,
+                                  const ondemand::raw_json_string&) -> absl::Status {
+                                if (cb_key != "id" && cb_key != "type") {
+                                  return SkipValue(cb_field.value(), "created_by");
+                                }
+                                std::optional<std::string>& slot =
+                                    cb_key == "id" ? r->created_by_id : r->created_by_type;
+                                std::string path = absl::StrFormat("created_by.%s", cb_key);
+                                JsonValue& cv = cb_field.value();
+                                ondemand::json_type ct;
+                                TASKDEX_RETURN_IF_ERROR(ReadType(cv, path, &ct));
+                                if (ct == ondemand::json_type::null) {
+                                  slot.reset();
+                                } else if (ct == ondemand::json_type::string) {
+                                  std::string s;
+                                  TASKDEX_RETURN_IF_ERROR(ReadString(cv, path, &s));
+                                  slot = std::move(s);
+                                } else {
+                                  std::string text;
+                                  if (auto e = AppendMinifiedJson(cv, &text); e)
+                                    return JsonError(path, e);
+                                  slot = std::move(text);
+                                }
+                                return absl::OkStatus();
+                              });
+        }
+        return SkipValue(v, key);  // other keys are dropped
+      }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
   if (!has_flow_id) return Missing("flow_id");
@@ -526,28 +565,27 @@ absl::Status ParseFlowRun(ondemand::parser& parser, simdjson::padded_string_view
   return CloseObject(doc);
 }
 
-absl::Status ParseFlow(ondemand::parser& parser, simdjson::padded_string_view line,
-                       FlowRecord* r) {
+absl::Status ParseFlow(ondemand::parser& parser, simdjson::padded_string_view line, FlowRecord* r) {
   *r = FlowRecord();
   ondemand::document doc;
   ondemand::object obj;
   TASKDEX_RETURN_IF_ERROR(OpenObject(parser, line, &doc, &obj));
   bool has_id = false, has_name = false;
-  absl::Status fields_status = (ForEachField(obj, [&](std::string_view key,
-                                                ondemand::field& field,
-                                                const ondemand::raw_json_string&) -> absl::Status {
-    JsonValue& v = field.value();
-    if (key == "id") {
-      has_id = true;
-      return ReadUuid(v, key, &r->id);
-    }
-    if (key == "name") {
-      has_name = true;
-      return ReadString(v, key, &r->name);
-    }
-    if (key == "tags") return ReadTags(v, key, &r->tags);
-    return absl::OkStatus();
-  }));
+  absl::Status fields_status = (ForEachField(obj,
+                                             [&](std::string_view key, ondemand::field& field,
+                                                 const ondemand::raw_json_string&) -> absl::Status {
+                                               JsonValue& v = field.value();
+                                               if (key == "id") {
+                                                 has_id = true;
+                                                 return ReadUuid(v, key, &r->id);
+                                               }
+                                               if (key == "name") {
+                                                 has_name = true;
+                                                 return ReadString(v, key, &r->name);
+                                               }
+                                               if (key == "tags") return ReadTags(v, key, &r->tags);
+                                               return SkipValue(v, key);  // other keys are dropped
+                                             }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
   if (!has_name) return Missing("name");
@@ -561,27 +599,29 @@ absl::Status ParseDeployment(ondemand::parser& parser, simdjson::padded_string_v
   ondemand::object obj;
   TASKDEX_RETURN_IF_ERROR(OpenObject(parser, line, &doc, &obj));
   bool has_id = false, has_name = false, has_flow_id = false;
-  absl::Status fields_status = (ForEachField(obj, [&](std::string_view key,
-                                                ondemand::field& field,
-                                                const ondemand::raw_json_string&) -> absl::Status {
-    JsonValue& v = field.value();
-    if (key == "id") {
-      has_id = true;
-      return ReadUuid(v, key, &r->id);
-    }
-    if (key == "name") {
-      has_name = true;
-      return ReadString(v, key, &r->name);
-    }
-    if (key == "flow_id") {
-      has_flow_id = true;
-      return ReadUuid(v, key, &r->flow_id);
-    }
-    if (key == "paused") return ReadBool(v, key, &r->paused);
-    if (key == "tags") return ReadTags(v, key, &r->tags);
-    if (key == "work_queue_name") return ReadNullableString(v, key, &r->work_queue_name);
-    return absl::OkStatus();
-  }));
+  absl::Status fields_status =
+      (ForEachField(obj,
+                    [&](std::string_view key, ondemand::field& field,
+                        const ondemand::raw_json_string&) -> absl::Status {
+                      JsonValue& v = field.value();
+                      if (key == "id") {
+                        has_id = true;
+                        return ReadUuid(v, key, &r->id);
+                      }
+                      if (key == "name") {
+                        has_name = true;
+                        return ReadString(v, key, &r->name);
+                      }
+                      if (key == "flow_id") {
+                        has_flow_id = true;
+                        return ReadUuid(v, key, &r->flow_id);
+                      }
+                      if (key == "paused") return ReadBool(v, key, &r->paused);
+                      if (key == "tags") return ReadTags(v, key, &r->tags);
+                      if (key == "work_queue_name")
+                        return ReadNullableString(v, key, &r->work_queue_name);
+                      return SkipValue(v, key);  // other keys are dropped
+                    }));
   if (!fields_status.ok()) return fields_status;
   if (!has_id) return Missing("id");
   if (!has_name) return Missing("name");
@@ -599,8 +639,7 @@ absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, Fl
 absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, FlowRecord* r) {
   return ParseFlow(p, l, r);
 }
-absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l,
-                         DeploymentRecord* r) {
+absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, DeploymentRecord* r) {
   return ParseDeployment(p, l, r);
 }
 
@@ -653,8 +692,7 @@ void ParseChunk(std::string_view file, const char* buf, size_t begin, size_t end
       Record r;
       absl::Status s = ParseRecord(
           parser,
-          simdjson::padded_string_view(line, content, static_cast<size_t>(padded_end - line)),
-          &r);
+          simdjson::padded_string_view(line, content, static_cast<size_t>(padded_end - line)), &r);
       if (s.ok()) {
         out->records.push_back(std::move(r));
       } else {
@@ -721,8 +759,8 @@ absl::Status ReadFile(const std::string& dir, std::string_view name, bool requir
   }
   simdjson::padded_string data;
   if (auto e = simdjson::padded_string::load(path.string()).get(data); e) {
-    return absl::NotFoundError(absl::StrFormat("%s: cannot read (%s)", path.string(),
-                                               simdjson::error_message(e)));
+    return absl::NotFoundError(
+        absl::StrFormat("%s: cannot read (%s)", path.string(), simdjson::error_message(e)));
   }
   const char* buf = data.data();
   size_t size = data.size();
@@ -822,12 +860,12 @@ absl::StatusOr<SnapshotRecords> ReadSnapshotRecords(const std::string& dir,
     progress.bytes_total += FileSize(dir, name);
   }
   // task_runs first: it is required, so a wrong directory fails at once.
-  TASKDEX_RETURN_IF_ERROR(ReadFile(dir, "task_runs.ndjson", true, options, &progress, report,
-                                   &records.task_runs));
-  TASKDEX_RETURN_IF_ERROR(ReadFile(dir, "flow_runs.ndjson", false, options, &progress, report,
-                                   &records.flow_runs));
-  TASKDEX_RETURN_IF_ERROR(ReadFile(dir, "deployments.ndjson", false, options, &progress, report,
-                                   &records.deployments));
+  TASKDEX_RETURN_IF_ERROR(
+      ReadFile(dir, "task_runs.ndjson", true, options, &progress, report, &records.task_runs));
+  TASKDEX_RETURN_IF_ERROR(
+      ReadFile(dir, "flow_runs.ndjson", false, options, &progress, report, &records.flow_runs));
+  TASKDEX_RETURN_IF_ERROR(
+      ReadFile(dir, "deployments.ndjson", false, options, &progress, report, &records.deployments));
   TASKDEX_RETURN_IF_ERROR(
       ReadFile(dir, "flows.ndjson", false, options, &progress, report, &records.flows));
   if (report) {

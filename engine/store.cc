@@ -134,26 +134,25 @@ size_t Store::MemoryBytes() const {
   const TaskRunTable& t = task_runs;
   n += VectorBytes(t.id) + VectorBytes(t.created) + VectorBytes(t.updated) + VectorBytes(t.name) +
        VectorBytes(t.flow_run_id) + VectorBytes(t.flow_run_row) + VectorBytes(t.task_key) +
-       t.dynamic_key.MemoryBytes() + t.cache_key.MemoryBytes() +
-       VectorBytes(t.cache_expiration) + t.task_version.MemoryBytes() +
-       t.empirical_policy_json.MemoryBytes() + CodeListsBytes(t.tags) +
-       t.labels_json.MemoryBytes() + VectorBytes(t.state_id) + t.task_inputs_json.MemoryBytes() +
-       VectorBytes(t.state_type) + VectorBytes(t.state_name) + VectorBytes(t.run_count) +
-       VectorBytes(t.flow_run_run_count) + VectorBytes(t.expected_start_time) +
-       VectorBytes(t.next_scheduled_start_time) + VectorBytes(t.start_time) +
-       VectorBytes(t.end_time) + VectorBytes(t.total_run_time_us) + t.state_json.MemoryBytes() +
-       VectorBytes(t.state_timestamp) + VectorBytes(t.state_scheduled_time_null_offset) +
-       t.parameters_json.MemoryBytes() + t.context_json.MemoryBytes() +
-       t.extras_json.MemoryBytes();
+       t.dynamic_key.MemoryBytes() + t.cache_key.MemoryBytes() + VectorBytes(t.cache_expiration) +
+       t.task_version.MemoryBytes() + t.empirical_policy_json.MemoryBytes() +
+       CodeListsBytes(t.tags) + t.labels_json.MemoryBytes() + VectorBytes(t.state_id) +
+       t.task_inputs_json.MemoryBytes() + VectorBytes(t.state_type) + VectorBytes(t.state_name) +
+       VectorBytes(t.run_count) + VectorBytes(t.flow_run_run_count) +
+       VectorBytes(t.expected_start_time) + VectorBytes(t.next_scheduled_start_time) +
+       VectorBytes(t.start_time) + VectorBytes(t.end_time) + VectorBytes(t.total_run_time_us) +
+       t.state_json.MemoryBytes() + VectorBytes(t.state_timestamp) +
+       VectorBytes(t.state_scheduled_time_null_offset) + t.parameters_json.MemoryBytes() +
+       t.context_json.MemoryBytes() + t.extras_json.MemoryBytes();
   const FlowRunTable& f = flow_runs;
   n += VectorBytes(f.id) + VectorBytes(f.flow_id) + VectorBytes(f.flow_row) + VectorBytes(f.name) +
        VectorBytes(f.deployment_id) + VectorBytes(f.deployment_row) +
        VectorBytes(f.work_queue_name) + f.flow_version.MemoryBytes() +
        f.idempotency_key.MemoryBytes() + CodeListsBytes(f.tags) + VectorBytes(f.has_created_by) +
-       f.created_by_id.MemoryBytes() + f.created_by_type.MemoryBytes() +
-       VectorBytes(f.state_type) + VectorBytes(f.state_name) +
-       VectorBytes(f.expected_start_time) + VectorBytes(f.next_scheduled_start_time) +
-       VectorBytes(f.start_time) + VectorBytes(f.end_time) + VectorBytes(f.parent_task_run_id) +
+       f.created_by_id.MemoryBytes() + f.created_by_type.MemoryBytes() + VectorBytes(f.state_type) +
+       VectorBytes(f.state_name) + VectorBytes(f.expected_start_time) +
+       VectorBytes(f.next_scheduled_start_time) + VectorBytes(f.start_time) +
+       VectorBytes(f.end_time) + VectorBytes(f.parent_task_run_id) +
        VectorBytes(f.parent_task_run_row);
   n += VectorBytes(flows.id) + VectorBytes(flows.name) + CodeListsBytes(flows.tags);
   n += VectorBytes(deployments.id) + VectorBytes(deployments.name) +

@@ -81,8 +81,7 @@ TEST(SnapshotLoaderTest, LoadsTheExamplesSnapshot) {
   EXPECT_EQ(b.flow_runs_missing_flow, 0u);
   EXPECT_EQ(b.flow_runs_missing_parent_task_run, 0u);
   EXPECT_EQ(b.deployments_missing_flow, 0u);
-  EXPECT_EQ(b.replaced_task_runs + b.replaced_flow_runs + b.replaced_flows +
-                b.replaced_deployments,
+  EXPECT_EQ(b.replaced_task_runs + b.replaced_flow_runs + b.replaced_flows + b.replaced_deployments,
             0u);
   EXPECT_NE(report.Summary().find("deployment_id names no deployment"), std::string::npos);
 
@@ -135,7 +134,8 @@ TEST(SnapshotLoaderTest, DefaultsForAMinimalLine) {
 
 TEST(SnapshotLoaderTest, KeepsExtrasInLineOrderWithNumberText) {
   auto r = ParseTaskRunLine(TaskLine(
-      1, R"(, "zeta" : 1.50 ,"alpha":[1e5, 2, {"x" : -0.0}],"b\u00e9":"x\u00e9\n","n":null,"t":true)"));
+      1,
+      R"(, "zeta" : 1.50 ,"alpha":[1e5, 2, {"x" : -0.0}],"b\u00e9":"x\u00e9\n","n":null,"t":true)"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->extras_json,
             R"(,"zeta":1.50,"alpha":[1e5,2,{"x":-0.0}],"b\u00e9":"x\u00e9\n","n":null,"t":true)");
@@ -157,8 +157,10 @@ TEST(SnapshotLoaderTest, ScheduledStateWithoutScheduledTimeRecordsTheOffset) {
   ASSERT_GE(r->state_scheduled_time_null_offset, 0);
   EXPECT_EQ(r->state_json.substr(r->state_scheduled_time_null_offset - 17, 21),
             R"("scheduled_time":null)");
-  EXPECT_NE(r->state_json.find(R"("id":"5e000000-0000-4000-8000-000000000001","type":"SCHEDULED","name":"Scheduled","timestamp":"2024-05-01T10:00:00Z","message":null,"data":null)"),
-            std::string::npos)
+  EXPECT_NE(
+      r->state_json.find(
+          R"("id":"5e000000-0000-4000-8000-000000000001","type":"SCHEDULED","name":"Scheduled","timestamp":"2024-05-01T10:00:00Z","message":null,"data":null)"),
+      std::string::npos)
       << r->state_json;
   EXPECT_EQ(FormatDatetime(*r->state_timestamp), "2024-05-01T10:00:00Z");
 }
@@ -187,7 +189,8 @@ TEST(SnapshotLoaderTest, FlowRunDeploymentAndFlowLines) {
   EXPECT_TRUE(d->paused);
   EXPECT_FALSE(d->work_queue_name.has_value());
 
-  auto f = ParseFlowLine(R"({"id":"f1000000-0000-4000-8000-000000000000","name":"etl","tags":["prod","db"],"labels":{}})");
+  auto f = ParseFlowLine(
+      R"({"id":"f1000000-0000-4000-8000-000000000000","name":"etl","tags":["prod","db"],"labels":{}})");
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->tags, (std::vector<std::string>{"prod", "db"}));
 }
@@ -239,7 +242,8 @@ TEST(SnapshotLoaderTest, BadLinesFailWithFileLineAndKey) {
        "empirical_policy.retries: expected an integer or null, got \"3\""},
       {"task_runs.ndjson", TaskLine(2, R"(,"task_inputs":{"x":{}})"),
        "task_inputs.x: expected a list of inputs, got an object"},
-      {"task_runs.ndjson", TaskLine(2, R"(,"task_inputs":{"x":[{"input_type":"task_run","id":"zz"}]})"),
+      {"task_runs.ndjson",
+       TaskLine(2, R"(,"task_inputs":{"x":[{"input_type":"task_run","id":"zz"}]})"),
        "task_inputs.x[0].id: invalid UUID"},
       {"task_runs.ndjson", TaskLine(2, R"(,"state_type":"RUNING")"),
        "state_type: unknown state type \"RUNING\""},
@@ -250,7 +254,9 @@ TEST(SnapshotLoaderTest, BadLinesFailWithFileLineAndKey) {
       {"task_runs.ndjson", TaskLine(2, R"(,"state":"RUNNING")"),
        "state: expected an object or null"},
       {"task_runs.ndjson",
-       TaskLine(2, R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNING","timestamp":"2024-05-01T10:00:00Z"})"),
+       TaskLine(
+           2,
+           R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNING","timestamp":"2024-05-01T10:00:00Z"})"),
        "state.type: unknown state type \"RUNING\""},
       {"task_runs.ndjson",
        TaskLine(2, R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNNING"})"),
@@ -259,10 +265,14 @@ TEST(SnapshotLoaderTest, BadLinesFailWithFileLineAndKey) {
        TaskLine(2, R"(,"state":{"type":"RUNNING","timestamp":"2024-05-01T10:00:00Z"})"),
        "state.id: missing required key"},
       {"task_runs.ndjson",
-       TaskLine(2, R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","timestamp":"2024-05-01T10:00:00Z"})"),
+       TaskLine(
+           2,
+           R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","timestamp":"2024-05-01T10:00:00Z"})"),
        "state.type: missing required key"},
       {"task_runs.ndjson",
-       TaskLine(2, R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z","state_details":{"scheduled_time":"soon"}})"),
+       TaskLine(
+           2,
+           R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z","state_details":{"scheduled_time":"soon"}})"),
        "state.state_details.scheduled_time: invalid datetime \"soon\""},
       {"task_runs.ndjson",
        R"({"id":"00000000-0000-4000-8000-000000000002","name":"a","dynamic_key":"0"})",
@@ -276,6 +286,18 @@ TEST(SnapshotLoaderTest, BadLinesFailWithFileLineAndKey) {
       {"task_runs.ndjson", TaskLine(2, R"(,"extra":"\u12")"), "extra: not valid JSON"},
       {"task_runs.ndjson", TaskLine(2, R"(,"extra":01)"), "extra: not valid JSON"},
       {"task_runs.ndjson", TaskLine(2, R"(,"name":"a\x")"), "name: not valid JSON"},
+      {"task_runs.ndjson", TaskLine(2, R"(,"estimated_run_time":[1,})"),
+       "estimated_run_time: not valid JSON"},
+      {"task_runs.ndjson", TaskLine(2, R"(,"empirical_policy":{"foo":tru})"),
+       "empirical_policy.foo: not valid JSON"},
+      {"task_runs.ndjson",
+       TaskLine(
+           2,
+           R"(,"state":{"id":"5e000000-0000-4000-8000-000000000001","type":"RUNNING","timestamp":"2024-05-01T10:00:00Z","state_details":{"zz":"\q"}})"),
+       "state.state_details.zz: not valid JSON"},
+      {"flows.ndjson",
+       R"({"id":"f1000000-0000-4000-8000-000000000000","name":"x","labels":{"a":nul}})",
+       "labels: not valid JSON"},
       {"flow_runs.ndjson", R"({"id":"a1000000-0000-4000-8000-000000000000","name":"n"})",
        "flow_id: missing required key"},
       {"flow_runs.ndjson",
@@ -302,7 +324,8 @@ TEST(SnapshotLoaderTest, BadLinesFailWithFileLineAndKey) {
     if (std::string_view(c.file) == "task_runs.ndjson") good = TaskLine(1);
     if (std::string_view(c.file) == "flow_runs.ndjson") good = fr_ok;
     if (std::string_view(c.file) == "deployments.ndjson") {
-      good = R"({"id":"d9000000-0000-4000-8000-000000000000","name":"n","flow_id":"f1000000-0000-4000-8000-000000000000"})";
+      good =
+          R"({"id":"d9000000-0000-4000-8000-000000000000","name":"n","flow_id":"f1000000-0000-4000-8000-000000000000"})";
     }
     if (std::string_view(c.file) == "flows.ndjson") {
       good = R"({"id":"f9000000-0000-4000-8000-000000000000","name":"n"})";
@@ -364,7 +387,8 @@ TEST(SnapshotLoaderTest, TruncatedLastLineFailsLoudly) {
   EXPECT_EQ(std::string(records.status().message()).substr(0, 20), "task_runs.ndjson:3: ");
 
   // Cut right after a complete key/value, before the closing brace.
-  snap.Write("task_runs.ndjson", TaskLine(1) + "\n" + R"({"id":"00000000-0000-4000-8000-000000000002")");
+  snap.Write("task_runs.ndjson",
+             TaskLine(1) + "\n" + R"({"id":"00000000-0000-4000-8000-000000000002")");
   records = Read(snap);
   ASSERT_FALSE(records.ok());
   EXPECT_EQ(std::string(records.status().message()).substr(0, 20), "task_runs.ndjson:2: ");
@@ -380,8 +404,8 @@ TEST(SnapshotLoaderTest, CompleteLastLineWithoutNewlineIsFine) {
 
 TEST(SnapshotLoaderTest, CrlfAndBlankLines) {
   TempSnapshot snap;
-  snap.Write("task_runs.ndjson", "\r\n" + TaskLine(1) + "\r\n   \r\n\t\n\n" + TaskLine(2) +
-                                     "\r\n" + TaskLine(3, R"(,"name":7)") + "\r\n");
+  snap.Write("task_runs.ndjson", "\r\n" + TaskLine(1) + "\r\n   \r\n\t\n\n" + TaskLine(2) + "\r\n" +
+                                     TaskLine(3, R"(,"name":7)") + "\r\n");
   auto records = Read(snap);
   ASSERT_FALSE(records.ok());
   // Blank lines still count: the bad line is the 7th.
@@ -423,13 +447,12 @@ TEST(SnapshotLoaderTest, MissingTaskRunsIsAnError) {
 
 TEST(SnapshotLoaderTest, RepeatedIdsKeepTheLastLineAndAreCounted) {
   TempSnapshot snap;
-  snap.Write("task_runs.ndjson", TaskLine(1) + "\n" + TaskLine(2) + "\n" +
-                                     TaskLine(1, R"(,"name":"again")") + "\n");
-  snap.Write("flows.ndjson",
-             R"({"id":"f1000000-0000-4000-8000-000000000000","name":"a"})"
-             "\n"
-             R"({"id":"f1000000-0000-4000-8000-000000000000","name":"b"})"
-             "\n");
+  snap.Write("task_runs.ndjson",
+             TaskLine(1) + "\n" + TaskLine(2) + "\n" + TaskLine(1, R"(,"name":"again")") + "\n");
+  snap.Write("flows.ndjson", R"({"id":"f1000000-0000-4000-8000-000000000000","name":"a"})"
+                             "\n"
+                             R"({"id":"f1000000-0000-4000-8000-000000000000","name":"b"})"
+                             "\n");
   LoadReport report;
   auto store = LoadSnapshot(snap.dir(), LoadOptions{}, &report);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -503,8 +526,7 @@ std::string GeneratedTaskRuns(int n, int bad_every) {
     std::string more = absl::StrFormat(
         R"(,"flow_run_id":"a%07d-0000-4000-8000-000000000000","tags":["t%d","u%d"],"state_type":"%s","expected_start_time":"2024-05-01T%02d:%02d:00Z","total_run_time":%d.%03d,"empirical_policy":{"max_retries":%d,"retry_delay_seconds":%d},"task_inputs":{"x":[{"id":"00000000-0000-4000-8000-%012d"}]},"state":{"id":"5e000000-0000-4000-8000-%012d","type":"%s","timestamp":"2024-05-01T10:00:00Z","data":{"v":%d}},"extra_%d":[%d.50])",
         rng() % 1000, rng() % 7, rng() % 3, types[ty], rng() % 24, rng() % 60, rng() % 100,
-        rng() % 1000, rng() % 3, rng() % 4, rng() % 1000, i, types[ty], rng() % 5, rng() % 4,
-        i);
+        rng() % 1000, rng() % 3, rng() % 4, rng() % 1000, i, types[ty], rng() % 5, rng() % 4, i);
     text += TaskLine(i, more);
     text += (i % 3 == 0) ? "\r\n" : "\n";
     if (i % 97 == 0) text += "\n";
@@ -554,7 +576,8 @@ TEST(SnapshotLoaderTest, MultiThreadedSkipAndFailReportTheSameLines) {
     if (!skip) {
       ASSERT_FALSE(a.ok());
       EXPECT_EQ(a.status(), b.status());
-      EXPECT_EQ(std::string(a.status().message()).substr(0, 23), "task_runs.ndjson:1515: ");  // 15 blank lines before it
+      EXPECT_EQ(std::string(a.status().message()).substr(0, 23),
+                "task_runs.ndjson:1515: ");  // 15 blank lines before it
       continue;
     }
     ASSERT_TRUE(a.ok() && b.ok());

@@ -1,0 +1,285 @@
+#include "engine/store.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "engine/uuid.h"
+#include "gtest/gtest.h"
+
+namespace taskdex {
+namespace {
+
+Uuid U(const char* s) { return *ParseUuid(s); }
+
+Uuid Id(char kind, int n) {
+  return U(absl::StrFormat("%c%07d-0000-4000-8000-000000000000", kind, n).c_str());
+}
+
+std::vector<uint32_t> Rows(const Bitmap& b) {
+  std::vector<uint32_t> v;
+  for (uint32_t x : b) v.push_back(x);
+  return v;
+}
+
+std::vector<uint32_t> Codes(std::span<const uint32_t> s) {
+  return std::vector<uint32_t>(s.begin(), s.end());
+}
+
+TEST(DictionaryTest, FreezeOrdersCodesLikeStrings) {
+  Dictionary d;
+  const std::vector<std::string> words = {"extract_a",         "Transform", "extract-b", "",
+                                          "\xC3\xA9t\xC3\xA9", "extractXa", "load",      "a"};
+  std::vector<uint32_t> old_codes;
+  for (const auto& w : words) old_codes.push_back(d.Intern(w));
+  EXPECT_EQ(d.Intern("load"), old_codes[6]);  // interning is idempotent
+  EXPECT_EQ(d.size(), words.size());
+  std::vector<uint32_t> remap = d.Freeze();
+  ASSERT_EQ(remap.size(), words.size());
+  std::vector<std::string> sorted = words;
+  std::sort(sorted.begin(), sorted.end());  // std::string compares bytewise (unsigned)
+  for (uint32_t code = 0; code < d.size(); ++code) EXPECT_EQ(d.Get(code), sorted[code]);
+  for (size_t i = 0; i < words.size(); ++i) {
+    EXPECT_EQ(d.Get(remap[old_codes[i]]), words[i]);
+    EXPECT_EQ(d.Find(words[i]), remap[old_codes[i]]);
+  }
+  // Bytewise: uppercase before lowercase, '-' < 'X' < '_', UTF-8 after ASCII.
+  EXPECT_LT(*d.Find("Transform"), *d.Find("a"));
+  EXPECT_LT(*d.Find("extract-b"), *d.Find("extractXa"));
+  EXPECT_LT(*d.Find("extractXa"), *d.Find("extract_a"));
+  EXPECT_LT(*d.Find("load"), *d.Find("\xC3\xA9t\xC3\xA9"));
+  EXPECT_EQ(*d.Find(""), 0u);
+  EXPECT_FALSE(d.Find("missing").has_value());
+  EXPECT_GT(d.MemoryBytes(), 0u);
+}
+
+TEST(DictionaryTest, ViewsStayValidAsTheArenaGrows) {
+  Dictionary d;
+  std::vector<std::string_view> views;
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t code = d.Intern(absl::StrFormat("value-%06d", i));
+    views.push_back(d.Get(code));
+  }
+  std::string big(100000, 'x');
+  d.Intern(big);
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_EQ(views[i], absl::StrFormat("value-%06d", i));
+  }
+  Dictionary moved = std::move(d);
+  EXPECT_EQ(moved.Find(big).has_value(), true);
+  EXPECT_EQ(views[123], "value-000123");
+}
+
+FlowRecord Flow(int n, std::string name, std::vector<std::string> tags = {}) {
+  FlowRecord f;
+  f.id = Id('f', n);
+  f.name = std::move(name);
+  f.tags = std::move(tags);
+  return f;
+}
+
+DeploymentRecord Deployment(int n, int flow, std::string name) {
+  DeploymentRecord d;
+  d.id = Id('d', n);
+  d.flow_id = Id('f', flow);
+  d.name = std::move(name);
+  return d;
+}
+
+FlowRunRecord FlowRun(int n, int flow, std::optional<int> deployment = std::nullopt,
+                      std::optional<int> parent_task = std::nullopt) {
+  FlowRunRecord r;
+  r.id = Id('a', n);
+  r.flow_id = Id('f', flow);
+  r.name = absl::StrFormat("fr%d", n);
+  if (deployment) r.deployment_id = Id('d', *deployment);
+  if (parent_task) r.parent_task_run_id = Id('0', *parent_task);
+  return r;
+}
+
+TaskRunRecord TaskRun(int n, std::optional<int> flow_run, std::string name,
+                      std::vector<std::string> tags = {}) {
+  TaskRunRecord r;
+  r.id = Id('0', n);
+  if (flow_run) r.flow_run_id = Id('a', *flow_run);
+  r.name = std::move(name);
+  r.task_key = r.name;
+  r.dynamic_key = "0";
+  r.tags = std::move(tags);
+  r.empirical_policy_json = "{}";
+  return r;
+}
+
+TEST(StoreBuilderTest, BuildsColumnsJoinsAndPostings) {
+  StoreBuilder b;
+  b.AddFlow(Flow(1, "etl", {"prod", "db"}));
+  b.AddFlow(Flow(2, "ml_train"));
+  b.AddDeployment(Deployment(1, 1, "etl-nightly"));
+  b.AddFlowRun(FlowRun(1, 1, 1));
+  b.AddFlowRun(FlowRun(2, 2, std::nullopt, 2));  // subflow of task run 2
+  b.AddTaskRun(TaskRun(1, 1, "extract_a", {"io"}));
+  b.AddTaskRun(TaskRun(2, 1, "extract-b", {"io", "slow", "io"}));
+  b.AddTaskRun(TaskRun(3, 2, "Transform"));
+  TaskRunRecord t4 = TaskRun(4, std::nullopt, "notify", {"adhoc"});
+  t4.state_type = StateType::kPending;
+  t4.state_name = "Pending";
+  t4.start_time = 42;
+  t4.cache_key = "ck";
+  t4.extras_json = ",\"x\":1";
+  b.AddTaskRun(std::move(t4));
+  std::unique_ptr<Store> store = b.Build();
+  const Store& s = *store;
+
+  ASSERT_EQ(s.task_runs.size(), 4u);
+  ASSERT_EQ(s.flow_runs.size(), 2u);
+  ASSERT_EQ(s.flows.size(), 2u);
+  ASSERT_EQ(s.deployments.size(), 1u);
+
+  // Names: code order is string order.
+  const TaskRunTable& t = s.task_runs;
+  EXPECT_EQ(s.task_run_names.Get(t.name[0]), "extract_a");
+  EXPECT_EQ(s.task_run_names.Get(t.name[2]), "Transform");
+  EXPECT_LT(t.name[2], t.name[1]);  // "Transform" < "extract-b"
+  EXPECT_LT(t.name[1], t.name[0]);  // "extract-b" < "extract_a"
+  EXPECT_EQ(s.task_keys.Get(t.task_key[3]), "notify");
+
+  // Tags in line order, duplicates kept, remapped after the freeze.
+  std::vector<std::string> tags1;
+  for (uint32_t c : t.tags.Of(1)) tags1.push_back(std::string(s.tags.Get(c)));
+  EXPECT_EQ(tags1, (std::vector<std::string>{"io", "slow", "io"}));
+  EXPECT_TRUE(t.tags.Of(2).empty());
+  std::vector<std::string> flow_tags;
+  for (uint32_t c : s.flows.tags.Of(0)) flow_tags.push_back(std::string(s.tags.Get(c)));
+  EXPECT_EQ(flow_tags, (std::vector<std::string>{"prod", "db"}));
+
+  // Nullable columns.
+  EXPECT_EQ(t.state_type[3], static_cast<uint8_t>(StateType::kPending));
+  EXPECT_EQ(t.state_type[0], kNullStateType);
+  EXPECT_EQ(s.state_names.Get(t.state_name[3]), "Pending");
+  EXPECT_EQ(t.state_name[0], kNullCode);
+  EXPECT_EQ(t.start_time[3], 42);
+  EXPECT_EQ(t.start_time[0], kNullMicros);
+  EXPECT_TRUE(t.cache_key.IsNull(0));
+  EXPECT_EQ(t.cache_key.Get(3), "ck");
+  EXPECT_EQ(t.extras_json.Get(3), ",\"x\":1");
+  EXPECT_EQ(t.extras_json.Get(0), "");
+  EXPECT_EQ(t.state_json.Get(0), "null");
+  EXPECT_EQ(t.dynamic_key.Get(2), "0");
+
+  // Joins.
+  EXPECT_EQ(t.flow_run_row[0], 0u);
+  EXPECT_EQ(t.flow_run_row[2], 1u);
+  EXPECT_EQ(t.flow_run_row[3], kNoRow);
+  EXPECT_EQ(s.flow_runs.flow_row[1], 1u);
+  EXPECT_EQ(s.flow_runs.deployment_row[0], 0u);
+  EXPECT_EQ(s.flow_runs.deployment_row[1], kNoRow);
+  EXPECT_EQ(s.flow_runs.parent_task_run_row[1], 1u);
+  EXPECT_EQ(s.flow_runs.parent_task_run_row[0], kNoRow);
+  EXPECT_EQ(s.deployments.flow_row[0], 0u);
+  EXPECT_EQ(s.flow_run_by_id.at(Id('a', 2)), 1u);
+  EXPECT_EQ(s.task_run_by_id.at(Id('0', 3)), 2u);
+  EXPECT_EQ(s.flow_by_id.at(Id('f', 2)), 1u);
+  EXPECT_EQ(s.deployment_by_id.at(Id('d', 1)), 0u);
+
+  // Reverse postings.
+  ASSERT_EQ(s.task_runs_of_flow_run.size(), 2u);
+  EXPECT_EQ(Rows(s.task_runs_of_flow_run[0]), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Rows(s.task_runs_of_flow_run[1]), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(Rows(s.task_runs_with_flow_run), (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(Rows(s.task_runs_with_subflow), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(s.flow_has_deployment, (std::vector<uint8_t>{1, 0}));
+
+  const BuildReport& r = s.report;
+  EXPECT_EQ(r.orphan_task_runs + r.flow_runs_missing_flow + r.flow_runs_dangling_deployment +
+                r.flow_runs_missing_parent_task_run + r.deployments_missing_flow,
+            0u);
+  EXPECT_GT(s.MemoryBytes(), 1000u);
+}
+
+TEST(StoreBuilderTest, RepeatedIdsReplaceAndAreCounted) {
+  StoreBuilder b;
+  b.AddTaskRun(TaskRun(1, std::nullopt, "first"));
+  b.AddTaskRun(TaskRun(2, std::nullopt, "other"));
+  b.AddTaskRun(TaskRun(1, std::nullopt, "second"));
+  b.AddTaskRun(TaskRun(1, std::nullopt, "third"));
+  b.AddFlowRun(FlowRun(1, 1));
+  b.AddFlowRun(FlowRun(1, 1));
+  b.AddDeployment(Deployment(1, 1, "x"));
+  b.AddDeployment(Deployment(1, 1, "y"));
+  auto s = b.Build();
+  ASSERT_EQ(s->task_runs.size(), 2u);
+  EXPECT_EQ(s->task_run_names.Get(s->task_runs.name[s->task_run_by_id.at(Id('0', 1))]), "third");
+  EXPECT_EQ(s->task_run_names.size(), 2u);  // "first" and "second" never interned
+  EXPECT_EQ(s->report.replaced_task_runs, 2u);
+  EXPECT_EQ(s->report.replaced_flow_runs, 1u);
+  EXPECT_EQ(s->report.replaced_deployments, 1u);
+  EXPECT_EQ(s->report.replaced_flows, 0u);
+  EXPECT_EQ(s->deployment_names.Get(s->deployments.name[0]), "y");
+}
+
+TEST(StoreBuilderTest, CountsDanglingReferences) {
+  StoreBuilder b;
+  b.AddFlow(Flow(1, "f"));
+  b.AddDeployment(Deployment(1, 9, "orphan-deployment"));  // flow 9 absent
+  b.AddFlowRun(FlowRun(1, 9, 7, 99));     // flow, deployment and parent task absent
+  b.AddFlowRun(FlowRun(2, 1, 1));         // fine
+  b.AddTaskRun(TaskRun(1, 5, "orphan"));  // flow run 5 absent
+  b.AddTaskRun(TaskRun(2, 2, "ok"));
+  auto s = b.Build();
+  const BuildReport& r = s->report;
+  EXPECT_EQ(r.orphan_task_runs, 1u);
+  EXPECT_EQ(r.flow_runs_missing_flow, 1u);
+  EXPECT_EQ(r.flow_runs_dangling_deployment, 1u);
+  EXPECT_EQ(r.flow_runs_missing_parent_task_run, 1u);
+  EXPECT_EQ(r.deployments_missing_flow, 1u);
+  EXPECT_EQ(s->deployments.flow_row[0], kNoRow);
+  EXPECT_EQ(s->flow_has_deployment, std::vector<uint8_t>{0});
+  EXPECT_EQ(s->flow_runs.flow_row[0], kNoRow);
+  EXPECT_EQ(s->task_runs.flow_run_row[0], kNoRow);
+  EXPECT_TRUE(s->task_runs.flow_run_id[0].has_value());
+  EXPECT_EQ(Rows(s->task_runs_with_flow_run), (std::vector<uint32_t>{1}));
+  EXPECT_TRUE(s->task_runs_with_subflow.isEmpty());
+}
+
+TEST(StoreBuilderTest, EmptyBuildAndReuse) {
+  StoreBuilder b;
+  auto empty = b.Build();
+  EXPECT_EQ(empty->task_runs.size(), 0u);
+  EXPECT_TRUE(empty->task_runs_of_flow_run.empty());
+  b.AddTaskRun(TaskRun(1, std::nullopt, "x"));
+  auto one = b.Build();
+  EXPECT_EQ(one->task_runs.size(), 1u);
+  auto again = b.Build();  // the builder is empty after Build()
+  EXPECT_EQ(again->task_runs.size(), 0u);
+}
+
+TEST(StoreBuilderTest, SharedDictionariesRemapEveryColumn) {
+  StoreBuilder b;
+  FlowRunRecord fr = FlowRun(1, 1);
+  fr.state_name = "zeta";
+  fr.work_queue_name = "q-b";
+  fr.tags = {"m", "a"};
+  b.AddFlowRun(std::move(fr));
+  DeploymentRecord d = Deployment(1, 1, "dep");
+  d.work_queue_name = "q-a";
+  d.tags = {"z"};
+  b.AddDeployment(std::move(d));
+  TaskRunRecord t = TaskRun(1, 1, "t", {"b"});
+  t.state_name = "alpha";
+  b.AddTaskRun(std::move(t));
+  auto s = b.Build();
+  EXPECT_EQ(s->state_names.Get(s->flow_runs.state_name[0]), "zeta");
+  EXPECT_EQ(s->state_names.Get(s->task_runs.state_name[0]), "alpha");
+  EXPECT_EQ(s->work_queue_names.Get(s->flow_runs.work_queue_name[0]), "q-b");
+  EXPECT_EQ(s->work_queue_names.Get(s->deployments.work_queue_name[0]), "q-a");
+  EXPECT_EQ(Codes(s->flow_runs.tags.Of(0)),
+            (std::vector<uint32_t>{*s->tags.Find("m"), *s->tags.Find("a")}));
+  EXPECT_EQ(Codes(s->deployments.tags.Of(0)), std::vector<uint32_t>{*s->tags.Find("z")});
+  EXPECT_EQ(Codes(s->task_runs.tags.Of(0)), std::vector<uint32_t>{*s->tags.Find("b")});
+  EXPECT_EQ(*s->tags.Find("a"), 0u);
+  EXPECT_EQ(*s->tags.Find("z"), 3u);
+}
+
+}  // namespace
+}  // namespace taskdex
