@@ -1,6 +1,6 @@
 // Tests for engine/executor: every example of examples.md 2-24 on the
-// examples data set (built from records here, so the test does not depend
-// on the snapshot loader), LikeMatches rules, sort orders with NULL placement
+// examples data set, built from records here and also loaded from the
+// examples snapshot (both must agree), LikeMatches rules, sort orders with NULL placement
 // and tie-breaks, pagination arithmetic, and joins to missing rows.
 
 #include "engine/executor.h"
@@ -13,6 +13,7 @@
 
 #include "engine/filter_ast.h"
 #include "engine/records.h"
+#include "engine/snapshot_loader.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
 
@@ -151,13 +152,21 @@ const Ids kWithFlowRun = {"T7", "T6", "T4", "T3", "T2", "T1"};
 
 class ExecutorExamplesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { store_ = BuildExamplesStore().release(); }
+  static void SetUpTestSuite() {
+    store_ = BuildExamplesStore().release();
+    absl::StatusOr<std::unique_ptr<Store>> loaded =
+        LoadSnapshot(TASKDEX_EXAMPLES_DIR "/snapshot", LoadOptions{}, nullptr);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    snapshot_store_ = loaded->release();
+  }
   static void TearDownTestSuite() {
     delete store_;
-    store_ = nullptr;
+    delete snapshot_store_;
+    store_ = snapshot_store_ = nullptr;
   }
 
-  // Ids in ID_DESC order, checked against Count().
+  // Ids of the page in `sort` order, checked against Count() and against
+  // the same query on the store loaded from the snapshot.
   static Ids Run(const FilterSet& filters, TaskRunSort sort = TaskRunSort::kIdDesc) {
     PaginateQuery q;
     q.filters = filters;
@@ -165,7 +174,13 @@ class ExecutorExamplesTest : public ::testing::Test {
     PageResult page = Paginate(*store_, q);
     EXPECT_EQ(page.count, Count(*store_, filters));
     EXPECT_EQ(page.count, page.rows.size());
-    return Names(*store_, page.rows);
+    Ids ids = Names(*store_, page.rows);
+    if (snapshot_store_ != nullptr) {
+      PageResult loaded = Paginate(*snapshot_store_, q);
+      EXPECT_EQ(loaded.count, page.count);
+      EXPECT_EQ(Names(*snapshot_store_, loaded.rows), ids) << "snapshot store disagrees";
+    }
+    return ids;
   }
 
   static FilterSet Tasks(TaskRunFilter f) {
@@ -190,9 +205,11 @@ class ExecutorExamplesTest : public ::testing::Test {
   }
 
   static Store* store_;
+  static Store* snapshot_store_;
 };
 
 Store* ExecutorExamplesTest::store_ = nullptr;
+Store* ExecutorExamplesTest::snapshot_store_ = nullptr;
 
 TaskRunFilter TaskNameLike(std::string like) {
   TaskRunFilter f;
