@@ -1,0 +1,211 @@
+// api/main.cc
+//
+// The taskdex command line. It uses the public API of api/taskdex.h only.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/taskdex.h"
+
+namespace {
+
+constexpr char kMainHelp[] = R"(taskdex: Prefect's task-run queries, answered from memory.
+
+Usage: taskdex <command> [options]
+
+Commands:
+  query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
+
+Run `taskdex <command> --help` for the options of a command.
+)";
+
+constexpr char kQueryHelp[] = R"(Usage:
+  taskdex query --snapshot DIR [--body FILE] [options]
+  taskdex query --snapshot DIR --bodies FILE [options]
+
+Loads the snapshot directory DIR (flows.ndjson, deployments.ndjson,
+flow_runs.ndjson, task_runs.ndjson; only task_runs.ndjson is required) and
+answers request bodies of POST /api/task_runs/paginate exactly as Prefect does.
+
+Options:
+  --snapshot DIR      Snapshot directory to load (required).
+  --body FILE         Read one request body from FILE ("-" or absent: stdin).
+                      Prints the response body. An empty body (0 bytes) means
+                      "no body": every field takes its default.
+  --bodies FILE       Read one request body per line (JSON Lines; "-" = stdin).
+                      Prints one line per body, in order:
+                        {"status":<HTTP status>,"body":<response body>}
+                      Blank lines are skipped. The snapshot is loaded once.
+  --now TIME          Clock for estimated_run_time / estimated_start_time_delta
+                      and for SCHEDULED states without scheduled_time, e.g.
+                      2026-11-28T12:00:00Z (default: the current time).
+  --skip-bad-lines    Load the snapshot's valid lines and report how many were
+                      skipped (default: a bad line fails the load).
+  --threads N         Threads used to parse the snapshot (default: all cores).
+  --quiet             Do not print the load summary on stderr.
+  -h, --help          Show this help.
+
+Exit status:
+  0  the response is 200 (with --bodies: every line was answered)
+  2  the response is an error (422, 400); its body is printed (--body only)
+  1  the snapshot could not be loaded or an option is wrong (reason on stderr)
+)";
+
+struct QueryOptions {
+  std::string snapshot;
+  std::optional<std::string> body_file;
+  std::optional<std::string> bodies_file;
+  std::optional<std::string> now;
+  bool skip_bad_lines = false;
+  int threads = 0;
+  bool quiet = false;
+};
+
+int Usage(const char* message) {
+  std::fprintf(stderr, "taskdex query: %s\nRun `taskdex query --help` for usage.\n", message);
+  return 1;
+}
+
+bool ReadAll(const std::string& path, std::string* out) {
+  if (path == "-") {
+    out->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return !std::cin.bad();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+bool IsBlank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+int RunQuery(int argc, char** argv) {
+  QueryOptions opt;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      (void)name;
+      return std::string(argv[++i]);
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kQueryHelp, stdout);
+      return 0;
+    } else if (arg == "--snapshot") {
+      auto v = value("--snapshot");
+      if (!v) return Usage("--snapshot needs a directory");
+      opt.snapshot = *v;
+    } else if (arg == "--body") {
+      auto v = value("--body");
+      if (!v) return Usage("--body needs a file");
+      opt.body_file = *v;
+    } else if (arg == "--bodies") {
+      auto v = value("--bodies");
+      if (!v) return Usage("--bodies needs a file");
+      opt.bodies_file = *v;
+    } else if (arg == "--now") {
+      auto v = value("--now");
+      if (!v) return Usage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
+      opt.now = *v;
+    } else if (arg == "--skip-bad-lines") {
+      opt.skip_bad_lines = true;
+    } else if (arg == "--threads") {
+      auto v = value("--threads");
+      char* end = nullptr;
+      long n = v ? std::strtol(v->c_str(), &end, 10) : -1;
+      if (!v || *end != '\0' || n < 0 || n > 1024) return Usage("--threads needs a number 0..1024");
+      opt.threads = static_cast<int>(n);
+    } else if (arg == "--quiet") {
+      opt.quiet = true;
+    } else {
+      std::string message = "unknown option: " + std::string(arg);
+      return Usage(message.c_str());
+    }
+  }
+  if (opt.snapshot.empty()) return Usage("--snapshot DIR is required");
+  if (opt.body_file && opt.bodies_file) return Usage("give --body or --bodies, not both");
+
+  taskdex::Micros now = taskdex::NowMicros();
+  if (opt.now) {
+    absl::StatusOr<taskdex::Micros> parsed = taskdex::ParseInstant(*opt.now);
+    if (!parsed.ok()) {
+      std::string message = "--now: " + std::string(parsed.status().message());
+      return Usage(message.c_str());
+    }
+    now = *parsed;
+  }
+
+  // Read the input before loading, so a missing body file fails fast.
+  std::string input;
+  std::string input_path = opt.bodies_file ? *opt.bodies_file : opt.body_file.value_or("-");
+  if (!ReadAll(input_path, &input)) {
+    std::fprintf(stderr, "taskdex query: cannot read %s: %s\n", input_path.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+
+  taskdex::LoadOptions load_options;
+  load_options.skip_bad_lines = opt.skip_bad_lines;
+  load_options.threads = opt.threads;
+  absl::StatusOr<std::unique_ptr<taskdex::Engine>> engine =
+      taskdex::Engine::Open(opt.snapshot, load_options);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "taskdex query: cannot load snapshot %s: %s\n", opt.snapshot.c_str(),
+                 std::string(engine.status().message()).c_str());
+    return 1;
+  }
+  if (!opt.quiet) std::fputs((*engine)->load_report().Summary().c_str(), stderr);
+
+  if (!opt.bodies_file) {
+    taskdex::Response r = (*engine)->PaginateJson(input, now);
+    std::fwrite(r.body.data(), 1, r.body.size(), stdout);
+    std::fputc('\n', stdout);
+    return r.status == 200 ? 0 : 2;
+  }
+
+  std::string out;
+  size_t start = 0;
+  while (start < input.size()) {
+    size_t end = input.find('\n', start);
+    if (end == std::string::npos) end = input.size();
+    std::string_view line(input.data() + start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (IsBlank(line)) continue;
+    taskdex::Response r = (*engine)->PaginateJson(line, now);
+    out.clear();
+    out.append("{\"status\":").append(std::to_string(r.status)).append(",\"body\":");
+    out.append(r.body).append("}\n");
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kMainHelp, stderr);
+    return 1;
+  }
+  std::string_view command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kMainHelp, stdout);
+    return 0;
+  }
+  if (command == "query") return RunQuery(argc - 2, argv + 2);
+  std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
+  return 1;
+}

@@ -1,0 +1,100 @@
+#include "api/taskdex.h"
+
+#include <chrono>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_format.h"
+#include "api/paginate_request.h"
+#include "api/response_writer.h"
+#include "engine/datetime.h"
+#include "engine/uuid.h"
+
+namespace taskdex {
+
+Micros NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::StatusOr<Micros> ParseInstant(std::string_view text) {
+  DatetimeResult r = ParseDatetimeString(text);
+  if (!r.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("not a datetime: \"%s\" (%s)", text, r.reason));
+  }
+  return r.value;
+}
+
+Engine::Engine(std::unique_ptr<Store> store, LoadReport report)
+    : store_(std::move(store)), report_(std::move(report)) {}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot_dir,
+                                                     const LoadOptions& options) {
+  LoadReport report;
+  absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report)));
+}
+
+std::unique_ptr<Engine> Engine::FromRecords(SnapshotRecords records) {
+  LoadReport report;
+  report.flows = records.flows.size();
+  report.deployments = records.deployments.size();
+  report.flow_runs = records.flow_runs.size();
+  report.task_runs = records.task_runs.size();
+  StoreBuilder builder;
+  builder.AddAll(std::move(records));
+  std::unique_ptr<Store> store = builder.Build();
+  report.build = store->report;
+  return std::unique_ptr<Engine>(new Engine(std::move(store), std::move(report)));
+}
+
+Response Engine::PaginateJson(std::string_view body, Micros now) const {
+  std::variant<PaginateRequest, ApiResponse> parsed = ParsePaginateBody(body);
+  if (auto* error = std::get_if<ApiResponse>(&parsed)) {
+    return Response{error->status, std::move(error->body)};
+  }
+  const PaginateRequest& request = std::get<PaginateRequest>(parsed);
+  PageResult page = taskdex::Paginate(*store_, request.query);
+  Response response;
+  AppendPaginateResponse(*store_, page.rows, page.count, request.query.limit, request.page_text,
+                         now, &response.body);
+  return response;
+}
+
+PageResult Engine::Paginate(const PaginateQuery& query) const {
+  return taskdex::Paginate(*store_, query);
+}
+
+uint64_t Engine::Count(const FilterSet& filters) const { return taskdex::Count(*store_, filters); }
+
+std::vector<RowId> Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
+                                  uint64_t limit) const {
+  Bitmap rows = MatchTaskRuns(*store_, filters);
+  return SortedPage(*store_, rows, sort, offset, limit);
+}
+
+absl::StatusOr<std::string> Engine::TaskRunJson(std::string_view id, Micros now) const {
+  std::string reason;
+  std::optional<Uuid> uuid = ParseUuid(id, &reason);
+  if (!uuid) {
+    return absl::InvalidArgumentError(absl::StrFormat("task run id: %s", reason));
+  }
+  auto it = store_->task_run_by_id.find(*uuid);
+  if (it == store_->task_run_by_id.end()) {
+    return absl::NotFoundError(absl::StrFormat("task run %s not found", UuidToString(*uuid)));
+  }
+  std::string out;
+  AppendTaskRunFull(*store_, it->second, now, &out);
+  return out;
+}
+
+std::string Engine::TaskRunResponseJson(RowId row, Micros now) const {
+  std::string out;
+  AppendTaskRunResponse(*store_, row, now, &out);
+  return out;
+}
+
+}  // namespace taskdex

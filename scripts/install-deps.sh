@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages taskdex needs, only those missing.
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config python3
+  libabsl-dev libsimdjson-dev rapidjson-dev libroaring-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  libpq-dev libsqlite3-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present" >&2
+fi

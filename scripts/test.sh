@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite twice: once with -Werror, once under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Installs missing packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+JOBS=$(nproc)
+run_suite() {  # build-dir, extra cmake args...
+  local dir=$1; shift
+  echo "=== configure $dir ($*)"
+  cmake -S . -B "$dir" -G Ninja -DTASKDEX_WERROR=ON "$@" >/dev/null
+  echo "=== build $dir"
+  cmake --build "$dir" -j"$JOBS"
+  echo "=== test $dir"
+  ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
+}
+run_suite build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKDEX_SANITIZE=ON
+echo "=== all suites passed"
