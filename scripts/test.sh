@@ -15,6 +15,21 @@ run_suite() {  # build-dir, extra cmake args...
   ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
 }
 run_suite build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# The installed library works from another project via find_package (README).
+echo "=== install + find_package consumer"
+PREFIX=$(mktemp -d)
+trap 'rm -rf "$PREFIX"' EXIT
+cmake --install build-ci --prefix "$PREFIX/usr" >/dev/null
+cmake -S tests/install_consumer -B "$PREFIX/consumer" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$PREFIX/usr" >/dev/null
+cmake --build "$PREFIX/consumer" -j"$JOBS" >/dev/null
+got=$("$PREFIX/consumer/consumer" tests/data/examples/snapshot)
+if [[ "$got" != "status 200 tagged_io 3" ]]; then
+  echo "install consumer: expected 'status 200 tagged_io 3', got '$got'"
+  exit 1
+fi
+echo "install consumer: $got"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKDEX_SANITIZE=ON
 echo "=== all suites passed"

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -35,8 +36,17 @@ constexpr uint64_t kDefaultSeed = 20240501;
 
 uint64_t BaseSeed() {
   const char* env = std::getenv("TASKDEX_TEST_SEED");
-  if (env != nullptr && *env != '\0') return std::strtoull(env, nullptr, 0);
-  return kDefaultSeed;
+  const uint64_t seed =
+      (env != nullptr && *env != '\0') ? std::strtoull(env, nullptr, 0) : kDefaultSeed;
+  // Printed on every run (and recorded in the XML report), not only on failure.
+  static bool printed = false;
+  if (!printed) {
+    printed = true;
+    std::fprintf(stderr, "differential_test: TASKDEX_TEST_SEED=%llu\n",
+                 static_cast<unsigned long long>(seed));
+  }
+  ::testing::Test::RecordProperty("TASKDEX_TEST_SEED", std::to_string(seed));
+  return seed;
 }
 
 // One independent generator per data set, so case (seed, set, query) replays
