@@ -1,0 +1,66 @@
+// bench/generator.h
+//
+// The synthetic data generator behind `taskdex generate`: writes a snapshot
+// directory (entities.md 4) of realistic shape for a given number of task
+// runs, and optionally request bodies shaped like the Prefect UI's calls.
+// Lines are shaped exactly like the elements of Prefect's /filter answers
+// (full TaskRun with normalized sub-documents, lowercase UUIDs, Prefect's
+// datetime text), as in data/sample/.
+//
+// Not a test oracle and not a copy of any real server: the shape is
+// plausible (about 50 flows, 200 deployments, N/20 flow runs, skewed task
+// counts, Zipf tags, a realistic state mix), not measured.
+//
+// Output is a pure function of (task_runs, seed, now): the thread count does
+// not change a byte. Generation streams: memory holds the flow and
+// deployment tables and a few bytes per flow run, never all task runs.
+//
+// Thread safety: GenerateSnapshot may run concurrently with itself on
+// different output directories; it uses its own worker threads.
+
+#ifndef TASKDEX_BENCH_GENERATOR_H_
+#define TASKDEX_BENCH_GENERATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "engine/types.h"
+
+namespace taskdex {
+
+// The default clock of generated data: 2026-11-27T12:00:00Z.
+inline constexpr Micros kGeneratorDefaultNow = 1795780800LL * 1000000;
+
+struct GenerateOptions {
+  uint64_t task_runs = 0;            // exact number of task runs written
+  uint64_t seed = 1;                 // same seed, same bytes
+  Micros now = kGeneratorDefaultNow;  // the dump time; runs lie in the 30 days before
+  std::string out_dir;               // created if absent; the four files are replaced
+  std::string queries_file;          // empty: no request bodies
+  int threads = 2;                   // worker threads (1..64)
+  // Called from the writing thread about twice a second; may be empty.
+  std::function<void(uint64_t task_runs_done, uint64_t bytes_done, double seconds)> progress;
+};
+
+struct GenerateSummary {
+  uint64_t flows = 0, deployments = 0, flow_runs = 0, task_runs = 0;
+  uint64_t subflow_runs = 0, autonomous_task_runs = 0, queries = 0;
+  uint64_t flows_bytes = 0, deployments_bytes = 0, flow_runs_bytes = 0, task_runs_bytes = 0;
+  uint64_t queries_bytes = 0;
+  double seconds = 0;
+  uint64_t total_bytes() const {
+    return flows_bytes + deployments_bytes + flow_runs_bytes + task_runs_bytes;
+  }
+};
+
+// Writes <out_dir>/{flows,deployments,flow_runs,task_runs}.ndjson and, if
+// options.queries_file is set, one {"name": ..., "body": ...} per line there.
+// Errors: InvalidArgument (task_runs 0 or above 2^32-1, threads out of range),
+// Internal (a file cannot be created or written; the message names it).
+absl::Status GenerateSnapshot(const GenerateOptions& options, GenerateSummary* summary);
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_BENCH_GENERATOR_H_

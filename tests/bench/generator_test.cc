@@ -1,0 +1,290 @@
+// tests/bench/generator_test.cc
+//
+// The synthetic generator's contract: its snapshot loads cleanly, has the
+// promised shape, is a pure function of the seed, and its request bodies are
+// answered.
+
+#include "bench/generator.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/taskdex.h"
+#include "engine/datetime.h"
+#include "engine/text_format.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace taskdex {
+namespace {
+
+constexpr Micros kNow = kGeneratorDefaultNow;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+std::string NewDir(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "/taskdex_gen_" + name + "_" +
+                    std::to_string(::getpid());
+  return dir;
+}
+
+GenerateSummary Generate(const std::string& dir, uint64_t n, uint64_t seed, int threads = 2,
+                         const std::string& queries = "") {
+  GenerateOptions o;
+  o.task_runs = n;
+  o.seed = seed;
+  o.out_dir = dir;
+  o.threads = threads;
+  o.queries_file = queries;
+  GenerateSummary s;
+  absl::Status st = GenerateSnapshot(o, &s);
+  EXPECT_TRUE(st.ok()) << st;
+  return s;
+}
+
+class GeneratorSnapshotTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(NewDir("main"));
+    queries_ = new std::string(*dir_ + ".queries.jsonl");
+    summary_ = new GenerateSummary(Generate(*dir_, kN, 7, 2, *queries_));
+    auto engine = Engine::Open(*dir_);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = engine->release();
+  }
+  static void TearDownTestSuite() {
+    delete engine_;
+    delete summary_;
+    delete queries_;
+    delete dir_;
+  }
+  static uint64_t Count(const std::string& body) {
+    Response r = engine_->PaginateJson(body, kNow);
+    EXPECT_EQ(r.status, 200) << body << " -> " << r.body;
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    if (!d.IsObject() || !d.HasMember("count")) return 0;
+    return d["count"].GetUint64();
+  }
+
+  static constexpr uint64_t kN = 3000;
+  static std::string* dir_;
+  static std::string* queries_;
+  static GenerateSummary* summary_;
+  static Engine* engine_;
+};
+std::string* GeneratorSnapshotTest::dir_ = nullptr;
+std::string* GeneratorSnapshotTest::queries_ = nullptr;
+GenerateSummary* GeneratorSnapshotTest::summary_ = nullptr;
+Engine* GeneratorSnapshotTest::engine_ = nullptr;
+
+TEST_F(GeneratorSnapshotTest, LoadsWithoutErrorsOrDanglingReferences) {
+  const LoadReport& r = engine_->load_report();
+  EXPECT_TRUE(r.missing_files.empty());
+  EXPECT_EQ(r.task_runs, kN);
+  EXPECT_EQ(r.flows, 50u);
+  EXPECT_EQ(r.deployments, 200u);
+  EXPECT_EQ(r.flow_runs, summary_->flow_runs);
+  EXPECT_EQ(r.build.orphan_task_runs, 0u);
+  EXPECT_EQ(r.build.flow_runs_missing_flow, 0u);
+  EXPECT_EQ(r.build.flow_runs_dangling_deployment, 0u);
+  EXPECT_EQ(r.build.flow_runs_missing_parent_task_run, 0u);
+  EXPECT_EQ(r.build.deployments_missing_flow, 0u);
+  EXPECT_EQ(r.build.replaced_task_runs, 0u);
+  EXPECT_EQ(r.build.replaced_flow_runs, 0u);
+  EXPECT_EQ(summary_->task_runs, kN);
+  EXPECT_EQ(Lines(*dir_ + "/task_runs.ndjson").size(), kN);
+}
+
+TEST_F(GeneratorSnapshotTest, HasTheRequestedProportions) {
+  double n = static_cast<double>(kN);
+  double flow_runs = static_cast<double>(summary_->flow_runs);
+  EXPECT_GT(flow_runs, n / 20 * 0.75);
+  EXPECT_LT(flow_runs, n / 20 * 1.3);
+  uint64_t no_flow_run = Count(R"({"task_runs":{"flow_run_id":{"is_null_":true}}})");
+  EXPECT_EQ(no_flow_run, summary_->autonomous_task_runs);
+  EXPECT_NEAR(no_flow_run / n, 0.02, 0.005);
+  uint64_t empty_tags = Count(R"({"task_runs":{"tags":{"is_null_":true}}})");
+  EXPECT_NEAR(empty_tags / n, 0.20, 0.04);
+  uint64_t subflows = 0;
+  std::set<std::string> parents;
+  for (const std::string& line : Lines(*dir_ + "/flow_runs.ndjson")) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_TRUE(d.IsObject());
+    if (d["parent_task_run_id"].IsString()) {
+      ++subflows;
+      parents.insert(d["parent_task_run_id"].GetString());
+    }
+  }
+  EXPECT_EQ(subflows, summary_->subflow_runs);
+  EXPECT_NEAR(subflows / flow_runs, 0.08, 0.035);
+  // Every parent task run exists, and the subflow_runs filter sees each.
+  EXPECT_EQ(Count(R"({"task_runs":{"subflow_runs":{"exists_":true}}})"), parents.size());
+  for (const char* type : {"COMPLETED", "FAILED", "RUNNING", "SCHEDULED", "PENDING",
+                           "CANCELLED", "CRASHED", "PAUSED", "CANCELLING"}) {
+    std::string body =
+        std::string(R"({"task_runs":{"state":{"type":{"any_":[")") + type + R"("]}}}})";
+    EXPECT_GT(Count(body), 0u) << type;
+  }
+  uint64_t completed = Count(R"({"task_runs":{"state":{"type":{"any_":["COMPLETED"]}}}})");
+  EXPECT_GT(completed, kN / 2);
+  for (const char* name : {"Completed", "Cached", "Failed", "Running", "Pending", "Cancelled"}) {
+    std::string body =
+        std::string(R"({"task_runs":{"state":{"name":{"any_":[")") + name + R"("]}}}})";
+    EXPECT_GT(Count(body), 0u) << name;
+  }
+}
+
+TEST_F(GeneratorSnapshotTest, LinesHaveTheFilterShape) {
+  static const char* const kKeys[] = {
+      "id", "created", "updated", "name", "flow_run_id", "task_key", "dynamic_key",
+      "cache_key", "cache_expiration", "task_version", "empirical_policy", "tags", "labels",
+      "state_id", "task_inputs", "state_type", "state_name", "run_count", "flow_run_run_count",
+      "expected_start_time", "next_scheduled_start_time", "start_time", "end_time",
+      "total_run_time", "estimated_run_time", "estimated_start_time_delta", "state"};
+  int no_state = 0, checked_durations = 0;
+  for (const std::string& line : Lines(*dir_ + "/task_runs.ndjson")) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_TRUE(d.IsObject()) << line;
+    ASSERT_EQ(d.MemberCount(), std::size(kKeys));
+    int i = 0;
+    for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it, ++i) {
+      ASSERT_STREQ(it->name.GetString(), kKeys[i]);
+    }
+    if (d["state"].IsNull()) {
+      ++no_state;
+    } else {
+      ASSERT_EQ(d["state"]["state_details"].MemberCount(), 18u);
+      EXPECT_STREQ(d["state"]["type"].GetString(), d["state_type"].GetString());
+    }
+    // Datetimes are Prefect's text: formatting the parsed value gives it back.
+    for (const char* key : {"created", "updated", "expected_start_time", "start_time",
+                            "end_time", "next_scheduled_start_time"}) {
+      if (d[key].IsNull()) continue;
+      DatetimeResult t = ParseDatetimeString(d[key].GetString());
+      ASSERT_TRUE(t.ok()) << key << " " << d[key].GetString();
+      EXPECT_EQ(FormatDatetime(t.value), d[key].GetString());
+      EXPECT_LE(t.value, kNow + 2 * 86400000000LL) << key;
+    }
+    // Durations are Python's float repr of the seconds.
+    size_t at = line.find("\"total_run_time\":");
+    ASSERT_NE(at, std::string::npos);
+    at += 17;
+    std::string text = line.substr(at, line.find(',', at) - at);
+    auto micros = static_cast<int64_t>(std::llround(std::stod(text) * 1e6));
+    std::string expect;
+    AppendDurationSeconds(&expect, micros);
+    EXPECT_EQ(text, expect);
+    ++checked_durations;
+    // Times agree with the state.
+    const auto& st = d["state_type"];
+    if (st.IsString()) {
+      std::string type = st.GetString();
+      bool terminal = type == "COMPLETED" || type == "FAILED" || type == "CANCELLED" ||
+                      type == "CRASHED";
+      if (terminal) {
+        EXPECT_TRUE(d["start_time"].IsString() && d["end_time"].IsString()) << line;
+      }
+      if (type == "RUNNING" || type == "PAUSED" || type == "CANCELLING") {
+        EXPECT_TRUE(d["start_time"].IsString() && d["end_time"].IsNull()) << line;
+      }
+      if (type == "PENDING") {
+        EXPECT_TRUE(d["start_time"].IsNull()) << line;
+      }
+      if (type == "SCHEDULED") {
+        EXPECT_TRUE(d["next_scheduled_start_time"].IsString()) << line;
+      }
+    }
+  }
+  EXPECT_GE(no_state, 2);
+  EXPECT_EQ(checked_durations, static_cast<int>(kN));
+}
+
+TEST_F(GeneratorSnapshotTest, EveryQueryIsAnsweredAndMostReturnRows) {
+  std::vector<std::string> lines = Lines(*queries_);
+  ASSERT_GE(lines.size(), 25u);
+  int with_rows = 0;
+  std::set<std::string> sorts;
+  for (const std::string& line : lines) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_TRUE(d.IsObject() && d.HasMember("name") && d.HasMember("body")) << line;
+    size_t at = line.find("\"body\":");
+    std::string body = line.substr(at + 7, line.size() - at - 8);
+    Response r = engine_->PaginateJson(body, kNow);
+    ASSERT_EQ(r.status, 200) << d["name"].GetString() << ": " << r.body;
+    rapidjson::Document rd;
+    rd.Parse(r.body.c_str());
+    if (rd["results"].Size() > 0) ++with_rows;
+    if (d["body"].HasMember("sort")) sorts.insert(d["body"]["sort"].GetString());
+  }
+  EXPECT_GE(with_rows, static_cast<int>(lines.size()) * 8 / 10);
+  EXPECT_EQ(sorts.size(), 7u);
+}
+
+TEST(GeneratorTest, SameSeedSameBytesWhateverTheThreads) {
+  std::string a = NewDir("a"), b = NewDir("b"), c = NewDir("c");
+  Generate(a, 2500, 42, 2, a + ".q");
+  Generate(b, 2500, 42, 1, b + ".q");
+  Generate(c, 2500, 43, 2, c + ".q");
+  for (const char* f : {"/flows.ndjson", "/deployments.ndjson", "/flow_runs.ndjson",
+                        "/task_runs.ndjson"}) {
+    std::string fa = Slurp(a + f);
+    EXPECT_FALSE(fa.empty()) << f;
+    EXPECT_EQ(fa, Slurp(b + f)) << f;
+    EXPECT_NE(fa, Slurp(c + f)) << f;
+  }
+  EXPECT_EQ(Slurp(a + ".q"), Slurp(b + ".q"));
+  EXPECT_NE(Slurp(a + ".q"), Slurp(c + ".q"));
+}
+
+TEST(GeneratorTest, ExactCountsForTinyAndOddSizes) {
+  for (uint64_t n : {1u, 2u, 7u, 51u, 1234u}) {
+    std::string dir = NewDir("n" + std::to_string(n));
+    GenerateSummary s = Generate(dir, n, 3);
+    EXPECT_EQ(s.task_runs, n);
+    auto engine = Engine::Open(dir);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_EQ((*engine)->load_report().task_runs, n);
+    EXPECT_EQ((*engine)->load_report().build.orphan_task_runs, 0u);
+    EXPECT_EQ((*engine)->load_report().build.flow_runs_missing_parent_task_run, 0u);
+  }
+}
+
+TEST(GeneratorTest, RejectsBadOptions) {
+  GenerateOptions o;
+  o.out_dir = NewDir("bad");
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  o.task_runs = 10;
+  o.threads = 0;
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  o.threads = 1;
+  o.out_dir = "/proc/no/such/dir";
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace taskdex
