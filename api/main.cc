@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/taskdex.h"
+#include "bench/commands.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ Usage: taskdex <command> [options]
 
 Commands:
   query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
+  bench     Time request bodies against a snapshot (optionally against SQLite too).
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -206,6 +208,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "query") return RunQuery(argc - 2, argv + 2);
+  if (command == "bench") return taskdex::RunBench(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }

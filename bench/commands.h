@@ -1,0 +1,17 @@
+// bench/commands.h
+//
+// The bench/ subcommands of the taskdex executable (api/main.cc dispatches
+// to them). Each takes the arguments after the command name and returns the
+// process exit code.
+
+#ifndef TASKDEX_BENCH_COMMANDS_H_
+#define TASKDEX_BENCH_COMMANDS_H_
+
+namespace taskdex {
+
+// `taskdex bench`: times request bodies against a snapshot.
+int RunBench(int argc, char** argv);
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_BENCH_COMMANDS_H_
