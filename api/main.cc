@@ -27,6 +27,7 @@ Usage: taskdex <command> [options]
 Commands:
   query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
   generate  Write a synthetic snapshot of N task runs (and matching request bodies).
+  bench     Time request bodies against a snapshot (optionally against SQLite too).
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -209,6 +210,7 @@ int main(int argc, char** argv) {
   }
   if (command == "query") return RunQuery(argc - 2, argv + 2);
   if (command == "generate") return taskdex::RunGenerate(argc - 2, argv + 2);
+  if (command == "bench") return taskdex::RunBench(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }

@@ -1,7 +1,8 @@
 // bench/commands.h
 //
-// Entry points of the taskdex subcommands that live in bench/. Each takes the
-// arguments after the command name and returns the process exit status.
+// The bench/ subcommands of the taskdex executable (api/main.cc dispatches
+// to them). Each takes the arguments after the command name and returns the
+// process exit status.
 
 #ifndef TASKDEX_BENCH_COMMANDS_H_
 #define TASKDEX_BENCH_COMMANDS_H_
@@ -10,6 +11,9 @@ namespace taskdex {
 
 // `taskdex generate`: writes a synthetic snapshot (bench/generator.h).
 int RunGenerate(int argc, char** argv);
+
+// `taskdex bench`: times request bodies against a snapshot.
+int RunBench(int argc, char** argv);
 
 }  // namespace taskdex
 

@@ -1,0 +1,786 @@
+// bench/sqlite_compare.cc: see sqlite_compare.h.
+
+#include "bench/sqlite_compare.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "engine/uuid.h"
+
+namespace taskdex {
+namespace {
+
+// ---------------------------------------------------------------------------
+// like_: PostgreSQL ILIKE, C locale (paginate.md 4.2).
+
+// Decodes one code point at s[*i] (an invalid byte is its own code point).
+uint32_t NextCodePoint(std::string_view s, size_t* i) {
+  const auto b = static_cast<unsigned char>(s[*i]);
+  int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
+  if (*i + len > s.size()) len = 1;
+  uint32_t cp = len == 1 ? b : (b & (0x7F >> len));
+  for (int k = 1; k < len; ++k) {
+    const auto c = static_cast<unsigned char>(s[*i + k]);
+    if ((c & 0xC0) != 0x80) {
+      len = 1;
+      cp = b;
+      break;
+    }
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  *i += len;
+  return cp;
+}
+
+uint32_t FoldAscii(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+struct LikeToken {
+  enum Kind : uint8_t { kLiteral, kAny, kOne } kind;
+  uint32_t cp = 0;
+};
+
+}  // namespace
+
+bool PgContainsILike(std::string_view text, std::string_view s) {
+  const std::string pattern = absl::StrCat("%", std::string(s), "%");
+  std::vector<LikeToken> tokens;
+  for (size_t i = 0; i < pattern.size();) {
+    uint32_t c = NextCodePoint(pattern, &i);
+    if (c == '\\' && i < pattern.size()) {
+      tokens.push_back({LikeToken::kLiteral, FoldAscii(NextCodePoint(pattern, &i))});
+    } else if (c == '%') {
+      tokens.push_back({LikeToken::kAny, 0});
+    } else if (c == '_') {
+      tokens.push_back({LikeToken::kOne, 0});
+    } else {
+      tokens.push_back({LikeToken::kLiteral, FoldAscii(c)});
+    }
+  }
+  std::vector<uint32_t> chars;
+  for (size_t i = 0; i < text.size();) chars.push_back(FoldAscii(NextCodePoint(text, &i)));
+  // Classic wildcard matching with one backtrack point (exact for `%`/`_`).
+  size_t t = 0, p = 0, star_p = SIZE_MAX, star_t = 0;
+  while (t < chars.size()) {
+    if (p < tokens.size() && tokens[p].kind == LikeToken::kAny) {
+      star_p = p++;
+      star_t = t;
+    } else if (p < tokens.size() &&
+               (tokens[p].kind == LikeToken::kOne ||
+                (tokens[p].kind == LikeToken::kLiteral && tokens[p].cp == chars[t]))) {
+      ++p;
+      ++t;
+    } else if (star_p != SIZE_MAX) {
+      p = star_p + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < tokens.size() && tokens[p].kind == LikeToken::kAny) ++p;
+  return p == tokens.size();
+}
+
+namespace {
+
+void PgIlikeFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  const auto* a = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const int na = sqlite3_value_bytes(argv[0]);
+  const auto* b = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  const int nb = sqlite3_value_bytes(argv[1]);
+  sqlite3_result_int(ctx, PgContainsILike(std::string_view(a, na), std::string_view(b, nb)));
+}
+
+// ---------------------------------------------------------------------------
+// Translation.
+
+class SqlBuilder {
+ public:
+  explicit SqlBuilder(std::vector<SqliteQuery::Param>* params) : params_(params) {}
+
+  std::string Text(std::string_view s) {
+    SqliteQuery::Param p;
+    p.s = std::string(s);
+    params_->push_back(std::move(p));
+    return "?";
+  }
+  std::string Int(int64_t v) {
+    SqliteQuery::Param p;
+    p.is_int = true;
+    p.i = v;
+    params_->push_back(std::move(p));
+    return "?";
+  }
+  template <typename T, typename F>
+  std::string In(std::string_view col, const std::vector<T>& values, F to_text) {
+    if (values.empty()) return "0";  // SQLAlchemy's empty IN: always false.
+    std::vector<std::string> qs;
+    for (const T& v : values) qs.push_back(Text(to_text(v)));
+    return absl::StrCat(std::string(col), " IN (", absl::StrJoin(qs, ", "), ")");
+  }
+  template <typename T, typename F>
+  std::string NotIn(std::string_view col, const std::vector<T>& values, F to_text) {
+    std::vector<std::string> qs;
+    for (const T& v : values) qs.push_back(Text(to_text(v)));
+    return absl::StrCat(std::string(col), " NOT IN (", absl::StrJoin(qs, ", "), ")");
+  }
+
+  // --- leaf groups, each appending criteria to `out` ---
+
+  void Id(std::string_view col, const IdFilter& f, std::vector<std::string>* out) {
+    if (f.any) out->push_back(In(col, *f.any, UuidToString));
+    if (f.not_any && !f.not_any->empty()) out->push_back(NotIn(col, *f.not_any, UuidToString));
+  }
+  void Name(std::string_view col, const NameFilter& f, std::vector<std::string>* out) {
+    if (f.any) out->push_back(In(col, *f.any, Str));
+    if (f.like && !f.like->empty()) out->push_back(Like(col, *f.like));
+  }
+  std::string Like(std::string_view col, const std::string& s) {
+    return absl::StrCat("pg_ilike(", std::string(col), ", ", Text(s), ")");
+  }
+  void Tags(std::string_view col, const TagsFilter& f, std::vector<std::string>* out) {
+    if (f.all && !f.all->empty()) {
+      std::vector<std::string> each;
+      for (const std::string& tag : *f.all) {
+        each.push_back(absl::StrCat("EXISTS (SELECT 1 FROM json_each(", std::string(col),
+                                    ") WHERE value = ", Text(tag), ")"));
+      }
+      out->push_back(absl::StrCat("(", absl::StrJoin(each, " AND "), ")"));
+    }
+    if (f.any) {
+      if (f.any->empty()) {
+        out->push_back("0");
+      } else {
+        out->push_back(absl::StrCat("EXISTS (SELECT 1 FROM json_each(", std::string(col),
+                                    ") WHERE ", In("value", *f.any, Str), ")"));
+      }
+    }
+    if (f.is_null) {
+      out->push_back(absl::StrCat(std::string(col), *f.is_null ? " = '[]'" : " <> '[]'"));
+    }
+  }
+  void Time(std::string_view cmp_col, std::string_view null_col, const TimeFilter& f,
+            std::vector<std::string>* out) {
+    if (f.before) out->push_back(absl::StrCat(std::string(cmp_col), " <= ", Int(*f.before)));
+    if (f.after) out->push_back(absl::StrCat(std::string(cmp_col), " >= ", Int(*f.after)));
+    if (f.is_null) out->push_back(IsNull(null_col, *f.is_null));
+  }
+  static std::string IsNull(std::string_view col, bool is_null) {
+    return absl::StrCat(std::string(col), is_null ? " IS NULL" : " IS NOT NULL");
+  }
+  void Strings(std::string_view col, const StringsFilter& f, std::vector<std::string>* out) {
+    if (f.any) out->push_back(In(col, *f.any, Str));
+    if (f.not_any && !f.not_any->empty()) out->push_back(NotIn(col, *f.not_any, Str));
+    if (f.is_null) out->push_back(IsNull(col, *f.is_null));
+  }
+  void UuidRef(std::string_view col, const UuidRefFilter& f, std::vector<std::string>* out) {
+    if (f.any) out->push_back(In(col, *f.any, UuidToString));
+    if (f.is_null) out->push_back(IsNull(col, *f.is_null));
+  }
+  // TaskRunFilterState / FlowRunFilterState: a child counts only when it
+  // yields exactly one criterion (paginate.md 4.1).
+  std::string State(std::string_view type_col, std::string_view name_col, const StateFilter& f) {
+    std::vector<std::string> criteria;
+    if (f.type) {
+      std::vector<std::string> child;
+      if (f.type->any) child.push_back(In(type_col, *f.type->any, StateLabel));
+      if (f.type->not_any && !f.type->not_any->empty()) {
+        child.push_back(NotIn(type_col, *f.type->not_any, StateLabel));
+      }
+      KeepSingle(&child, &criteria);
+    }
+    if (f.name) {
+      std::vector<std::string> child;
+      Strings(name_col, *f.name, &child);
+      KeepSingle(&child, &criteria);
+    }
+    return Combine(f.op, criteria);
+  }
+  // Drops the parameters of a skipped child too.
+  void KeepSingle(std::vector<std::string>* child, std::vector<std::string>* criteria) {
+    if (child->size() == 1) {
+      criteria->push_back((*child)[0]);
+    } else if (child->size() > 1) {
+      // The placeholders were appended in order; remove this child's.
+      size_t n = 0;
+      for (const std::string& c : *child) n += CountPlaceholders(c);
+      params_->resize(params_->size() - n);
+    }
+  }
+
+  static std::string Combine(BoolOp op, const std::vector<std::string>& criteria) {
+    if (criteria.empty()) return "1";
+    if (criteria.size() == 1) return criteria[0];
+    std::vector<std::string> wrapped;
+    for (const std::string& c : criteria) wrapped.push_back(absl::StrCat("(", c, ")"));
+    return absl::StrCat("(", absl::StrJoin(wrapped, op == BoolOp::kOr ? " OR " : " AND "), ")");
+  }
+
+  static std::string Str(const std::string& s) { return s; }
+  static std::string StateLabel(StateType t) { return std::string(StateTypeName(t)); }
+
+ private:
+  static size_t CountPlaceholders(std::string_view sql) {
+    size_t n = 0;
+    for (char c : sql) n += c == '?';  // no literal '?' is ever inlined
+    return n;
+  }
+  std::vector<SqliteQuery::Param>* params_;
+};
+
+std::string TaskRunPredicate(SqlBuilder& b, const TaskRunFilter& f) {
+  std::vector<std::string> c;
+  if (f.id) {
+    std::vector<std::string> s;
+    b.Id("t.id", *f.id, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.name) {
+    std::vector<std::string> s;
+    b.Name("t.name", *f.name, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.tags) {
+    std::vector<std::string> s;
+    b.Tags("t.tags", *f.tags, &s);
+    c.push_back(SqlBuilder::Combine(f.tags->op, s));
+  }
+  if (f.state) c.push_back(b.State("t.state_type", "t.state_name", *f.state));
+  const std::pair<const std::optional<TimeFilter>*, const char*> times[] = {
+      {&f.start_time, "t.start_time"},
+      {&f.end_time, "t.end_time"},
+      {&f.expected_start_time, "t.expected_start_time"}};
+  for (const auto& [tf, col] : times) {
+    if (!*tf) continue;
+    std::vector<std::string> s;
+    b.Time(col, col, **tf, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.subflow_runs) {
+    if (f.subflow_runs->exists) {
+      c.push_back(absl::StrCat(*f.subflow_runs->exists ? "" : "NOT ",
+                               "EXISTS (SELECT 1 FROM flow_run fr2 "
+                               "WHERE fr2.parent_task_run_id = t.id)"));
+    } else {
+      c.push_back("1");
+    }
+  }
+  if (f.flow_run_id) {
+    const UuidRefFilter& r = *f.flow_run_id;
+    if (r.is_null && *r.is_null) {
+      c.push_back("t.flow_run_id IS NULL");
+    } else if (r.is_null && !*r.is_null && !r.any) {
+      c.push_back("t.flow_run_id IS NOT NULL");
+    } else if (r.any) {
+      c.push_back(b.In("t.flow_run_id", *r.any, UuidToString));
+    } else {
+      c.push_back("1");
+    }
+  }
+  return SqlBuilder::Combine(f.op, c);
+}
+
+std::string FlowRunPredicate(SqlBuilder& b, const FlowRunFilter& f) {
+  std::vector<std::string> c;
+  auto group = [&](BoolOp op, auto fill) {
+    std::vector<std::string> s;
+    fill(&s);
+    c.push_back(SqlBuilder::Combine(op, s));
+  };
+  if (f.id) group(BoolOp::kAnd, [&](auto* s) { b.Id("fr.id", *f.id, s); });
+  if (f.name) group(BoolOp::kAnd, [&](auto* s) { b.Name("fr.name", *f.name, s); });
+  if (f.tags) group(f.tags->op, [&](auto* s) { b.Tags("fr.tags", *f.tags, s); });
+  if (f.deployment_id) {
+    group(f.deployment_id->op, [&](auto* s) { b.UuidRef("fr.deployment_id", *f.deployment_id, s); });
+  }
+  if (f.work_queue_name) {
+    group(f.work_queue_name->op,
+          [&](auto* s) { b.Strings("fr.work_queue_name", *f.work_queue_name, s); });
+  }
+  if (f.flow_version) {
+    group(BoolOp::kAnd, [&](auto* s) { b.Strings("fr.flow_version", *f.flow_version, s); });
+  }
+  if (f.state) c.push_back(b.State("fr.state_type", "fr.state_name", *f.state));
+  if (f.start_time) {
+    group(BoolOp::kAnd, [&](auto* s) {
+      b.Time("COALESCE(fr.start_time, fr.expected_start_time)", "fr.start_time", *f.start_time, s);
+    });
+  }
+  const std::pair<const std::optional<TimeFilter>*, const char*> times[] = {
+      {&f.end_time, "fr.end_time"},
+      {&f.expected_start_time, "fr.expected_start_time"},
+      {&f.next_scheduled_start_time, "fr.next_scheduled_start_time"}};
+  for (const auto& [tf, col] : times) {
+    if (*tf) group(BoolOp::kAnd, [&](auto* s) { b.Time(col, col, **tf, s); });
+  }
+  if (f.parent_flow_run_id) {
+    group(f.parent_flow_run_id->op, [&](auto* s) {
+      if (!f.parent_flow_run_id->any) return;
+      if (f.parent_flow_run_id->any->empty()) {
+        s->push_back("0");
+        return;
+      }
+      s->push_back(absl::StrCat(
+          "fr.id IN (SELECT fr3.id FROM flow_run fr3 JOIN task_run t3 ON t3.id = "
+          "fr3.parent_task_run_id WHERE ",
+          b.In("t3.flow_run_id", *f.parent_flow_run_id->any, UuidToString), ")"));
+    });
+  }
+  if (f.parent_task_run_id) {
+    group(f.parent_task_run_id->op,
+          [&](auto* s) { b.UuidRef("fr.parent_task_run_id", *f.parent_task_run_id, s); });
+  }
+  if (f.idempotency_key) {
+    group(BoolOp::kAnd, [&](auto* s) { b.Strings("fr.idempotency_key", *f.idempotency_key, s); });
+  }
+  if (f.created_by) {
+    const CreatedByFilter& cb = *f.created_by;
+    group(cb.op, [&](auto* s) {
+      if (cb.id) s->push_back(b.In("json_extract(fr.created_by, '$.id')", *cb.id, UuidToString));
+      if (cb.type) {
+        s->push_back(b.In("json_extract(fr.created_by, '$.type')", *cb.type, SqlBuilder::Str));
+      }
+      if (cb.is_null) s->push_back(SqlBuilder::IsNull("fr.created_by", *cb.is_null));
+    });
+  }
+  return SqlBuilder::Combine(f.op, c);
+}
+
+std::string FlowPredicate(SqlBuilder& b, const FlowFilter& f) {
+  std::vector<std::string> c;
+  if (f.id) {
+    std::vector<std::string> s;
+    b.Id("f.id", *f.id, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.deployment) {
+    std::vector<std::string> s;
+    if (f.deployment->is_null) {
+      s.push_back(absl::StrCat(*f.deployment->is_null ? "NOT " : "",
+                               "EXISTS (SELECT 1 FROM deployment d2 WHERE d2.flow_id = f.id)"));
+    }
+    c.push_back(SqlBuilder::Combine(f.deployment->op, s));
+  }
+  if (f.name) {
+    std::vector<std::string> s;
+    b.Name("f.name", *f.name, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.tags) {
+    std::vector<std::string> s;
+    b.Tags("f.tags", *f.tags, &s);
+    c.push_back(SqlBuilder::Combine(f.tags->op, s));
+  }
+  return SqlBuilder::Combine(f.op, c);
+}
+
+std::string DeploymentPredicate(SqlBuilder& b, const DeploymentFilter& f) {
+  std::vector<std::string> c;
+  if (f.id) {
+    std::vector<std::string> s;
+    b.Id("d.id", *f.id, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.name) {
+    std::vector<std::string> s;
+    b.Name("d.name", *f.name, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.flow_or_deployment_name) {
+    std::vector<std::string> s;
+    const auto& like = f.flow_or_deployment_name->like;
+    if (like && !like->empty()) {
+      const std::string d_like = b.Like("d.name", *like);
+      const std::string f_like = b.Like("f2.name", *like);
+      s.push_back(absl::StrCat("(", d_like, " OR EXISTS (SELECT 1 FROM flow f2 WHERE f2.id = ",
+                               "d.flow_id AND ", f_like, "))"));
+    }
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.paused) {
+    std::vector<std::string> s;
+    if (f.paused->eq) s.push_back(absl::StrCat("d.paused = ", b.Int(*f.paused->eq ? 1 : 0)));
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  if (f.tags) {
+    std::vector<std::string> s;
+    b.Tags("d.tags", *f.tags, &s);
+    c.push_back(SqlBuilder::Combine(f.tags->op, s));
+  }
+  if (f.work_queue_name) {
+    std::vector<std::string> s;
+    b.Strings("d.work_queue_name", *f.work_queue_name, &s);
+    c.push_back(SqlBuilder::Combine(BoolOp::kAnd, s));
+  }
+  return SqlBuilder::Combine(f.op, c);
+}
+
+std::string OrderBy(TaskRunSort sort) {
+  switch (sort) {
+    case TaskRunSort::kIdDesc:
+      return "t.id DESC";
+    case TaskRunSort::kExpectedStartTimeAsc:
+      return "t.expected_start_time IS NULL, t.expected_start_time, t.id DESC";
+    case TaskRunSort::kExpectedStartTimeDesc:
+      return "t.expected_start_time IS NOT NULL, t.expected_start_time DESC, t.id DESC";
+    case TaskRunSort::kNameAsc:
+      return "t.name, t.id DESC";
+    case TaskRunSort::kNameDesc:
+      return "t.name DESC, t.id DESC";
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return "t.next_scheduled_start_time IS NULL, t.next_scheduled_start_time, t.id DESC";
+    case TaskRunSort::kEndTimeDesc:
+      return "t.end_time IS NOT NULL, t.end_time DESC, t.id DESC";
+  }
+  return "t.id DESC";
+}
+
+}  // namespace
+
+SqliteQuery TranslateQuery(const PaginateQuery& query) {
+  SqliteQuery q;
+  SqlBuilder b(&q.params);
+  const FilterSet& fs = query.filters;
+  std::vector<std::string> where;
+  if (fs.task_runs) where.push_back(TaskRunPredicate(b, *fs.task_runs));
+  if (fs.flows || fs.flow_runs || fs.deployments) {
+    std::string from = "flow_run fr";
+    if (fs.flows) absl::StrAppend(&from, " JOIN flow f ON f.id = fr.flow_id");
+    if (fs.deployments) absl::StrAppend(&from, " JOIN deployment d ON d.id = fr.deployment_id");
+    std::vector<std::string> inner = {"fr.id = t.flow_run_id"};
+    if (fs.flow_runs) inner.push_back(FlowRunPredicate(b, *fs.flow_runs));
+    if (fs.flows) inner.push_back(FlowPredicate(b, *fs.flows));
+    if (fs.deployments) inner.push_back(DeploymentPredicate(b, *fs.deployments));
+    where.push_back(
+        absl::StrCat("EXISTS (SELECT 1 FROM ", from, " WHERE ", absl::StrJoin(inner, " AND "), ")"));
+  }
+  const std::string where_sql =
+      where.empty() ? "" : absl::StrCat(" WHERE ", absl::StrJoin(where, " AND "));
+  q.count_sql = absl::StrCat("SELECT count(*) FROM task_run t", where_sql);
+  q.page_sql = absl::StrCat("SELECT t.id FROM task_run t", where_sql, " ORDER BY ",
+                            OrderBy(query.sort), " LIMIT ? OFFSET ?");
+  q.limit = query.limit;
+  q.offset = query.offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                 ? std::numeric_limits<int64_t>::max()
+                 : static_cast<int64_t>(query.offset);
+  return q;
+}
+
+// ---------------------------------------------------------------------------
+// Database.
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE flow (
+  id CHAR(36) NOT NULL, name VARCHAR NOT NULL, tags JSON NOT NULL DEFAULT '[]',
+  CONSTRAINT pk_flow PRIMARY KEY (id));
+CREATE TABLE deployment (
+  id CHAR(36) NOT NULL, name VARCHAR NOT NULL, flow_id CHAR(36) NOT NULL,
+  paused BOOLEAN NOT NULL DEFAULT 0, tags JSON NOT NULL DEFAULT '[]', work_queue_name VARCHAR,
+  CONSTRAINT pk_deployment PRIMARY KEY (id));
+CREATE TABLE flow_run (
+  id CHAR(36) NOT NULL, name VARCHAR NOT NULL, flow_id CHAR(36) NOT NULL,
+  deployment_id CHAR(36), work_queue_name VARCHAR, flow_version VARCHAR,
+  idempotency_key VARCHAR, tags JSON NOT NULL DEFAULT '[]', created_by JSON,
+  state_type VARCHAR(9), state_name VARCHAR, expected_start_time INTEGER,
+  next_scheduled_start_time INTEGER, start_time INTEGER, end_time INTEGER,
+  parent_task_run_id CHAR(36),
+  CONSTRAINT pk_flow_run PRIMARY KEY (id));
+CREATE TABLE task_run (
+  id CHAR(36) NOT NULL, name VARCHAR NOT NULL, flow_run_id CHAR(36),
+  task_key VARCHAR NOT NULL, dynamic_key VARCHAR NOT NULL, tags JSON NOT NULL DEFAULT '[]',
+  state_type VARCHAR(9), state_name VARCHAR, expected_start_time INTEGER,
+  next_scheduled_start_time INTEGER, start_time INTEGER, end_time INTEGER,
+  CONSTRAINT pk_task_run PRIMARY KEY (id));
+)sql";
+
+// Prefect's indexes on these columns (prefect-schema.md 2.1-2.5); `updated`
+// and columns not loaded are left out, unique ones are plain (header).
+constexpr const char* kIndexes = R"sql(
+CREATE INDEX ix_task_run__name ON task_run (name);
+CREATE INDEX ix_task_run__flow_run_id ON task_run (flow_run_id);
+CREATE INDEX uq_task_run__flow_run_id_task_key_dynamic_key ON task_run (flow_run_id, task_key, dynamic_key);
+CREATE INDEX ix_task_run__expected_start_time_desc ON task_run (expected_start_time DESC);
+CREATE INDEX ix_task_run__next_scheduled_start_time_asc ON task_run (next_scheduled_start_time);
+CREATE INDEX ix_task_run__end_time_desc ON task_run (end_time DESC);
+CREATE INDEX ix_task_run__start_time ON task_run (start_time);
+CREATE INDEX ix_task_run__state_type ON task_run (state_type);
+CREATE INDEX ix_task_run__state_type_start_time ON task_run (state_type, start_time);
+CREATE INDEX ix_task_run__state_name ON task_run (state_name);
+CREATE INDEX ix_flow_run__name ON flow_run (name);
+CREATE INDEX ix_flow_run__flow_id ON flow_run (flow_id);
+CREATE INDEX ix_flow_run__deployment_id ON flow_run (deployment_id);
+CREATE INDEX ix_flow_run__work_queue_name ON flow_run (work_queue_name);
+CREATE INDEX ix_flow_run__flow_version ON flow_run (flow_version);
+CREATE INDEX ix_flow_run__parent_task_run_id ON flow_run (parent_task_run_id);
+CREATE INDEX uq_flow_run__flow_id_idempotency_key ON flow_run (flow_id, idempotency_key);
+CREATE INDEX ix_flow_run__coalesce_start_time_expected_start_time_desc ON flow_run (COALESCE(start_time, expected_start_time) DESC);
+CREATE INDEX ix_flow_run__coalesce_start_time_expected_start_time_asc ON flow_run (COALESCE(start_time, expected_start_time));
+CREATE INDEX ix_flow_run__expected_start_time_desc ON flow_run (expected_start_time DESC);
+CREATE INDEX ix_flow_run__next_scheduled_start_time_asc ON flow_run (next_scheduled_start_time);
+CREATE INDEX ix_flow_run__end_time_desc ON flow_run (end_time DESC);
+CREATE INDEX ix_flow_run__start_time ON flow_run (start_time);
+CREATE INDEX ix_flow_run__state_type ON flow_run (state_type);
+CREATE INDEX ix_flow_run__state_name ON flow_run (state_name);
+CREATE INDEX uq_flow__name ON flow (name);
+CREATE INDEX uq_deployment__flow_id_name ON deployment (flow_id, name);
+CREATE INDEX ix_deployment__flow_id ON deployment (flow_id);
+CREATE INDEX ix_deployment__work_queue_name ON deployment (work_queue_name);
+CREATE INDEX ix_deployment__paused ON deployment (paused);
+ANALYZE;
+)sql";
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string TagsJson(const std::vector<std::string>& tags) {
+  std::string out = "[";
+  for (size_t i = 0; i < tags.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += JsonString(tags[i]);
+  }
+  out += "]";
+  return out;
+}
+
+// Binds values to one prepared statement, column by column.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  void Text(std::string_view s) {
+    sqlite3_bind_text(stmt_, ++i_, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void Null() { sqlite3_bind_null(stmt_, ++i_); }
+  void Int(int64_t v) { sqlite3_bind_int64(stmt_, ++i_, v); }
+  void Uuid(const taskdex::Uuid& u) { Text(UuidToString(u)); }
+  void OptUuid(const std::optional<taskdex::Uuid>& u) { u ? Uuid(*u) : Null(); }
+  void OptText(const std::optional<std::string>& s) { s ? Text(*s) : Null(); }
+  void OptTime(const std::optional<Micros>& t) { t ? Int(*t) : Null(); }
+  void OptState(const std::optional<StateType>& t) { t ? Text(StateTypeName(*t)) : Null(); }
+
+ private:
+  sqlite3_stmt* stmt_;
+  int i_ = 0;
+};
+
+// Last record per id, in first-seen order.
+template <typename R>
+std::vector<const R*> LastById(const std::vector<R>& records) {
+  absl::flat_hash_map<Uuid, size_t> at;
+  std::vector<const R*> out;
+  for (const R& r : records) {
+    auto [it, inserted] = at.try_emplace(r.id, out.size());
+    if (inserted) {
+      out.push_back(&r);
+    } else {
+      out[it->second] = &r;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteMirror>> SqliteMirror::Create(
+    const SnapshotRecords& records) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::InternalError(absl::StrCat("sqlite3_open: ", message));
+  }
+  std::unique_ptr<SqliteMirror> mirror(new SqliteMirror(db));
+  if (sqlite3_create_function(db, "pg_ilike", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                              &PgIlikeFunction, nullptr, nullptr) != SQLITE_OK) {
+    return absl::InternalError(absl::StrCat("sqlite3_create_function: ", sqlite3_errmsg(db)));
+  }
+  absl::Status s = mirror->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
+  if (s.ok()) s = mirror->Exec(kSchema);
+  if (s.ok()) s = mirror->Load(records);
+  if (s.ok()) s = mirror->Exec(kIndexes);
+  if (!s.ok()) return s;
+  return mirror;
+}
+
+SqliteMirror::~SqliteMirror() { sqlite3_close(db_); }
+
+absl::Status SqliteMirror::Exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    return absl::InternalError(absl::StrCat("sqlite: ", message));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteMirror::Load(const SnapshotRecords& records) {
+  absl::Status status = Exec("BEGIN");
+  if (!status.ok()) return status;
+  auto insert = [&](const char* sql, auto& rows, auto bind) -> absl::Status {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      return absl::InternalError(absl::StrCat("sqlite prepare: ", sqlite3_errmsg(db_)));
+    }
+    for (const auto* r : rows) {
+      Binder binder(stmt);
+      bind(*r, binder);
+      if (sqlite3_step(stmt) != SQLITE_DONE) {
+        std::string message = sqlite3_errmsg(db_);
+        sqlite3_finalize(stmt);
+        return absl::InternalError(absl::StrCat("sqlite insert: ", message));
+      }
+      sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    return absl::OkStatus();
+  };
+  auto flows = LastById(records.flows);
+  status = insert("INSERT INTO flow (id, name, tags) VALUES (?, ?, ?)", flows,
+                  [](const FlowRecord& r, Binder& b) {
+                    b.Uuid(r.id);
+                    b.Text(r.name);
+                    b.Text(TagsJson(r.tags));
+                  });
+  if (!status.ok()) return status;
+  auto deployments = LastById(records.deployments);
+  status = insert(
+      "INSERT INTO deployment (id, name, flow_id, paused, tags, work_queue_name) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
+      deployments, [](const DeploymentRecord& r, Binder& b) {
+        b.Uuid(r.id);
+        b.Text(r.name);
+        b.Uuid(r.flow_id);
+        b.Int(r.paused ? 1 : 0);
+        b.Text(TagsJson(r.tags));
+        b.OptText(r.work_queue_name);
+      });
+  if (!status.ok()) return status;
+  auto flow_runs = LastById(records.flow_runs);
+  status = insert(
+      "INSERT INTO flow_run (id, name, flow_id, deployment_id, work_queue_name, flow_version, "
+      "idempotency_key, tags, created_by, state_type, state_name, expected_start_time, "
+      "next_scheduled_start_time, start_time, end_time, parent_task_run_id) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? THEN json_object('id', ?, 'type', ?) END, "
+      "?, ?, ?, ?, ?, ?, ?)",
+      flow_runs, [](const FlowRunRecord& r, Binder& b) {
+        b.Uuid(r.id);
+        b.Text(r.name);
+        b.Uuid(r.flow_id);
+        b.OptUuid(r.deployment_id);
+        b.OptText(r.work_queue_name);
+        b.OptText(r.flow_version);
+        b.OptText(r.idempotency_key);
+        b.Text(TagsJson(r.tags));
+        b.Int(r.has_created_by ? 1 : 0);
+        b.OptText(r.created_by_id);
+        b.OptText(r.created_by_type);
+        b.OptState(r.state_type);
+        b.OptText(r.state_name);
+        b.OptTime(r.expected_start_time);
+        b.OptTime(r.next_scheduled_start_time);
+        b.OptTime(r.start_time);
+        b.OptTime(r.end_time);
+        b.OptUuid(r.parent_task_run_id);
+      });
+  if (!status.ok()) return status;
+  auto task_runs = LastById(records.task_runs);
+  status = insert(
+      "INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, tags, state_type, "
+      "state_name, expected_start_time, next_scheduled_start_time, start_time, end_time) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      task_runs, [](const TaskRunRecord& r, Binder& b) {
+        b.Uuid(r.id);
+        b.Text(r.name);
+        b.OptUuid(r.flow_run_id);
+        b.Text(r.task_key);
+        b.Text(r.dynamic_key);
+        b.Text(TagsJson(r.tags));
+        b.OptState(r.state_type);
+        b.OptText(r.state_name);
+        b.OptTime(r.expected_start_time);
+        b.OptTime(r.next_scheduled_start_time);
+        b.OptTime(r.start_time);
+        b.OptTime(r.end_time);
+      });
+  if (!status.ok()) return status;
+  task_run_rows_ = task_runs.size();
+  return Exec("COMMIT");
+}
+
+absl::StatusOr<SqliteAnswer> SqliteMirror::Run(const PaginateQuery& query) {
+  return Run(TranslateQuery(query));
+}
+
+absl::StatusOr<SqliteAnswer> SqliteMirror::Run(const SqliteQuery& q) {
+  SqliteAnswer answer;
+  auto run = [&](const std::string& sql, bool page) -> absl::Status {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      return absl::InternalError(
+          absl::StrCat("sqlite prepare: ", sqlite3_errmsg(db_), " in: ", sql));
+    }
+    int i = 0;
+    for (const SqliteQuery::Param& p : q.params) {
+      if (p.is_int) {
+        sqlite3_bind_int64(stmt, ++i, p.i);
+      } else {
+        sqlite3_bind_text(stmt, ++i, p.s.data(), static_cast<int>(p.s.size()), SQLITE_STATIC);
+      }
+    }
+    if (page) {
+      sqlite3_bind_int64(stmt, ++i, q.limit);
+      sqlite3_bind_int64(stmt, ++i, q.offset);
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      if (page) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+        std::optional<Uuid> id = ParseUuid(std::string_view(text, sqlite3_column_bytes(stmt, 0)));
+        answer.ids.push_back(id.value_or(Uuid{}));
+      } else {
+        answer.count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+      }
+    }
+    std::string message = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db_);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat("sqlite step: ", message));
+    return absl::OkStatus();
+  };
+  absl::Status s = run(q.page_sql, true);
+  if (s.ok()) s = run(q.count_sql, false);
+  if (!s.ok()) return s;
+  return answer;
+}
+
+}  // namespace taskdex
