@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -1152,9 +1153,14 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
     // touches every match. Walk when that is clearly cheaper.
     const uint64_t need = offset + limit;
     const PageCutChoice forced = Options().page_cut;
+    // A partial sort costs about total * log2(need) comparisons; walking the
+    // order about need * n / total membership tests (nothing when every row
+    // matches: the page is then a slice).
     const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
+    const double sort_cost =
+        static_cast<double>(total) * std::max(1.0, std::log2(static_cast<double>(need) + 1) / 2);
     const bool walk = forced == PageCutChoice::kWalkOrder ||
-                      (forced == PageCutChoice::kAuto && walk_cost * 2 < static_cast<double>(total));
+                      (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
     if (walk) {
       const SortedOrder& order = store.task_run_index.OrderFor(sort);
       std::vector<RowId> page;
