@@ -1172,9 +1172,18 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
         step.Done(page.size());
         return page;
       }
+      // The estimate assumes matches spread evenly over the order; when they
+      // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
+      // of visits and the partial sort takes over. A forced walk has no budget.
+      const size_t budget = forced == PageCutChoice::kWalkOrder
+                                ? order.size()
+                                : static_cast<size_t>(std::min(
+                                      static_cast<double>(order.size()), 4 * walk_cost + 4096));
       StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
       uint64_t skipped = 0;
-      for (size_t i = 0; i < order.size() && page.size() < limit; ++i) {
+      size_t i = 0;
+      for (; i < order.size() && page.size() < limit; ++i) {
+        if (i == budget) break;
         const RowId r = order[i];
         if (!rows.contains(r)) continue;
         if (skipped < offset) {
@@ -1184,7 +1193,7 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
         }
       }
       step.Done(page.size());
-      return page;
+      if (page.size() == limit || i == order.size()) return page;
     }
   }
   StepTimer step("page", "partial sort of matches", static_cast<int64_t>(total));
