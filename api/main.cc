@@ -56,6 +56,10 @@ Options:
                       skipped (default: a bad line fails the load).
   --threads N         Threads used to parse the snapshot (default: all cores).
   --quiet             Do not print the load summary on stderr.
+  --explain           Also print each body's query plan on stderr: per step
+                      the access path (posting union, sorted range, trigram
+                      candidates, column scan, join direction, page cut) with
+                      estimated and actual rows and microseconds.
   -h, --help          Show this help.
 
 Exit status:
@@ -72,6 +76,7 @@ struct QueryOptions {
   bool skip_bad_lines = false;
   int threads = 0;
   bool quiet = false;
+  bool explain = false;
 };
 
 int Usage(const char* message) {
@@ -132,6 +137,8 @@ int RunQuery(int argc, char** argv) {
       opt.threads = static_cast<int>(n);
     } else if (arg == "--quiet") {
       opt.quiet = true;
+    } else if (arg == "--explain") {
+      opt.explain = true;
     } else {
       std::string message = "unknown option: " + std::string(arg);
       return Usage(message.c_str());
@@ -172,6 +179,7 @@ int RunQuery(int argc, char** argv) {
   if (!opt.quiet) std::fputs((*engine)->load_report().Summary().c_str(), stderr);
 
   if (!opt.bodies_file) {
+    if (opt.explain) std::fputs((*engine)->Explain(input).c_str(), stderr);
     taskdex::Response r = (*engine)->PaginateJson(input, now);
     std::fwrite(r.body.data(), 1, r.body.size(), stdout);
     std::fputc('\n', stdout);
@@ -187,6 +195,7 @@ int RunQuery(int argc, char** argv) {
     start = end + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (IsBlank(line)) continue;
+    if (opt.explain) std::fputs((*engine)->Explain(line).c_str(), stderr);
     taskdex::Response r = (*engine)->PaginateJson(line, now);
     out.clear();
     out.append("{\"status\":").append(std::to_string(r.status)).append(",\"body\":");

@@ -247,6 +247,19 @@ uint64_t PageCount(uint64_t count, int64_t limit) {
 void AppendPaginateResponse(const Store& store, std::span<const RowId> rows, uint64_t count,
                             int64_t limit, std::string_view page_text, Micros now,
                             std::string* out) {
+  // One reservation for the whole page: the spliced JSON blobs plus a
+  // generous bound for the fixed keys and formatted scalars of a row, so a
+  // 200-row page never regrows the buffer.
+  const TaskRunTable& t = store.task_runs;
+  size_t need = 128;
+  for (RowId row : rows) {
+    need += 1024 + t.state_json.Get(row).size() + t.parameters_json.Get(row).size() +
+            t.task_inputs_json.Get(row).size() + t.context_json.Get(row).size() +
+            t.empirical_policy_json.Get(row).size() + t.task_version.Get(row).size() +
+            store.task_run_names.Get(t.name[row]).size() +
+            store.task_keys.Get(t.task_key[row]).size() + 16 * t.tags.Of(row).size();
+  }
+  out->reserve(out->size() + need);
   out->append("{\"results\":[");
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i > 0) out->push_back(',');

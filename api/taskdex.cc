@@ -64,6 +64,14 @@ Response Engine::PaginateJson(std::string_view body, Micros now) const {
   return response;
 }
 
+std::string Engine::Explain(std::string_view body) const {
+  std::variant<PaginateRequest, ApiResponse> parsed = ParsePaginateBody(body);
+  if (auto* error = std::get_if<ApiResponse>(&parsed)) {
+    return "no plan: status " + std::to_string(error->status) + " " + error->body + "\n";
+  }
+  return taskdex::Explain(*store_, std::get<PaginateRequest>(parsed).query);
+}
+
 PageResult Engine::Paginate(const PaginateQuery& query) const {
   return taskdex::Paginate(*store_, query);
 }

@@ -16,6 +16,8 @@
 #include "engine/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -25,8 +27,73 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
+
 namespace taskdex {
 namespace {
+
+// ---------------------------------------------------------------------------
+// Planner context. The options of the running query, per thread, so the leaf
+// evaluators below need no extra parameter; set by OptionsScope.
+
+thread_local const ExecOptions* t_options = nullptr;
+
+const ExecOptions& Options() {
+  static const ExecOptions kDefault;
+  return t_options != nullptr ? *t_options : kDefault;
+}
+
+class OptionsScope {
+ public:
+  explicit OptionsScope(const ExecOptions& o) : saved_(t_options) { t_options = &o; }
+  ~OptionsScope() { t_options = saved_; }
+  OptionsScope(const OptionsScope&) = delete;
+  OptionsScope& operator=(const OptionsScope&) = delete;
+
+ private:
+  const ExecOptions* saved_;
+};
+
+// Whether a leaf uses its index: forced, or chosen by the caller's estimate.
+bool UseIndex(bool index_available, bool index_cheaper) {
+  if (!index_available) return false;
+  switch (Options().access) {
+    case AccessPathChoice::kIndex:
+      return true;
+    case AccessPathChoice::kScan:
+      return false;
+    case AccessPathChoice::kAuto:
+      break;
+  }
+  return index_cheaper;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Records one plan step when tracing; call Done() with the result size.
+class StepTimer {
+ public:
+  StepTimer(std::string what, std::string path, int64_t estimate = -1)
+      : active_(Options().trace != nullptr) {
+    if (!active_) return;
+    step_.what = std::move(what);
+    step_.path = std::move(path);
+    step_.estimate = estimate;
+    start_ = Clock::now();
+  }
+  void Done(uint64_t actual) {
+    if (!active_) return;
+    step_.actual = actual;
+    step_.micros = std::chrono::duration<double, std::micro>(Clock::now() - start_).count();
+    Options().trace->push_back(std::move(step_));
+    active_ = false;
+  }
+
+ private:
+  bool active_;
+  PlanStep step_;
+  Clock::time_point start_;
+};
 
 // ---------------------------------------------------------------------------
 // LIKE (paginate.md 4.2)
@@ -246,6 +313,7 @@ Bitmap Materialize(Pred p, uint32_t n) { return p ? std::move(*p) : AllRows(n); 
 // Dictionary codes selected by a leaf, as a mask indexed by code.
 struct CodeMask {
   std::vector<uint8_t> in;
+  std::vector<uint32_t> list;  // the selected codes, ascending
   uint32_t count = 0;
   bool Has(uint32_t code) const { return code != kNullCode && code < in.size() && in[code]; }
 };
@@ -256,35 +324,77 @@ CodeMask CodesOf(const Dictionary& dict, const std::vector<std::string>& values)
   for (const std::string& v : values) {
     if (std::optional<uint32_t> code = dict.Find(v); code && !m.in[*code]) {
       m.in[*code] = 1;
+      m.list.push_back(*code);
       ++m.count;
     }
   }
+  std::sort(m.list.begin(), m.list.end());
   return m;
 }
 
-// Codes whose string matches `'%' + like + '%'`: one match per distinct value.
-CodeMask LikeCodes(const Dictionary& dict, std::string_view like) {
+// Codes whose string matches `'%' + like + '%'`: one match per distinct
+// value. With a trigram index, only its candidates are checked.
+CodeMask LikeCodes(const Dictionary& dict, std::string_view like,
+                   const TrigramIndex* trigrams = nullptr) {
   const LikePattern pattern(like);
   CodeMask m;
   const uint32_t n = dict.size();
   m.in.assign(n, 0);
-  for (uint32_t code = 0; code < n; ++code) {
+  auto check = [&](uint32_t code) {
     if (pattern.Matches(dict.Get(code))) {
       m.in[code] = 1;
+      m.list.push_back(code);
       ++m.count;
     }
+  };
+  std::optional<Bitmap> candidates;
+  if (trigrams != nullptr && UseIndex(true, true)) candidates = trigrams->Candidates(like);
+  StepTimer step("like_", candidates ? "trigram candidates + verify" : "dictionary scan",
+                 candidates ? static_cast<int64_t>(candidates->cardinality()) : int64_t{n});
+  if (candidates) {
+    ForEachRow(*candidates, [&](uint32_t code) {
+      if (code < n) check(code);
+    });
+  } else {
+    for (uint32_t code = 0; code < n; ++code) check(code);
   }
+  step.Done(m.count);
   return m;
 }
 
-Bitmap RowsWithCode(const std::vector<uint32_t>& codes, const CodeMask& mask) {
+Bitmap RowsWithCode(const std::vector<uint32_t>& codes, const CodeMask& mask,
+                    const PostingIndex* postings = nullptr) {
   if (mask.count == 0) return Bitmap();
-  return ScanRows(static_cast<uint32_t>(codes.size()),
-                  [&](uint32_t r) { return mask.Has(codes[r]); });
+  // A posting union costs about its size; a scan costs the column.
+  if (postings != nullptr) {
+    const uint64_t est = postings->SumCardinality(mask.list);
+    if (UseIndex(true, est < codes.size() / 2 || mask.count < 64)) {
+      StepTimer step("codes", "posting union", static_cast<int64_t>(est));
+      Bitmap b = postings->Union(mask.list);
+      step.Done(b.cardinality());
+      return b;
+    }
+  }
+  StepTimer step("codes", "column scan");
+  Bitmap b = ScanRows(static_cast<uint32_t>(codes.size()),
+                      [&](uint32_t r) { return mask.Has(codes[r]); });
+  step.Done(b.cardinality());
+  return b;
 }
 
 // Rows whose code is non-NULL and not in `mask`.
-Bitmap RowsWithOtherCode(const std::vector<uint32_t>& codes, const CodeMask& mask) {
+Bitmap RowsWithOtherCode(const std::vector<uint32_t>& codes, const CodeMask& mask,
+                         const PostingIndex* postings = nullptr) {
+  if (postings != nullptr && UseIndex(true, postings->num_codes() <= 256)) {
+    StepTimer step("other codes", "posting union");
+    std::vector<uint32_t> others;
+    for (uint32_t c = 0; c < postings->num_codes(); ++c) {
+      if (!mask.Has(c)) others.push_back(c);
+    }
+    Bitmap b = postings->Union(others);
+    step.Done(b.cardinality());
+    return b;
+  }
   return ScanRows(static_cast<uint32_t>(codes.size()), [&](uint32_t r) {
     return codes[r] != kNullCode && !mask.Has(codes[r]);
   });
@@ -312,17 +422,19 @@ Pred EvalId(const IdFilter& f, const absl::flat_hash_map<Uuid, RowId>& by_id, ui
 }
 
 // *FilterName: any_ (exact, even []), like_ (non-empty).
-Pred EvalName(const NameFilter& f, const Dictionary& dict, const std::vector<uint32_t>& codes) {
+Pred EvalName(const NameFilter& f, const Dictionary& dict, const std::vector<uint32_t>& codes,
+              const PostingIndex* postings = nullptr, const TrigramIndex* trigrams = nullptr) {
   Level level(BoolOp::kAnd);
-  if (f.any) level.Add(RowsWithCode(codes, CodesOf(dict, *f.any)));
+  if (f.any) level.Add(RowsWithCode(codes, CodesOf(dict, *f.any), postings));
   if (f.like && !f.like->empty() && !level.done()) {
-    level.Add(RowsWithCode(codes, LikeCodes(dict, *f.like)));
+    level.Add(RowsWithCode(codes, LikeCodes(dict, *f.like, trigrams), postings));
   }
   return level.Finish();
 }
 
 // *FilterTags: all_ (non-empty), any_ (even []), is_null_ (empty array).
-Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags, uint32_t n) {
+Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags, uint32_t n,
+              const PostingIndex* postings = nullptr, const Bitmap* has_tags = nullptr) {
   Level level(f.op);
   if (f.all && !f.all->empty()) {
     std::vector<uint32_t> want;
@@ -339,6 +451,17 @@ Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags
     want.erase(std::unique(want.begin(), want.end()), want.end());
     if (!all_known) {
       level.Add(Bitmap());
+    } else if (postings != nullptr && UseIndex(true, true)) {
+      StepTimer step("tags.all_", "posting intersection", -1);
+      std::vector<const Bitmap*> parts;
+      for (uint32_t w : want) parts.push_back(&postings->Get(w));
+      std::sort(parts.begin(), parts.end(), [](const Bitmap* a, const Bitmap* b) {
+        return a->cardinality() < b->cardinality();
+      });
+      Bitmap b = *parts[0];
+      for (size_t i = 1; i < parts.size() && !b.isEmpty(); ++i) b &= *parts[i];
+      step.Done(b.cardinality());
+      level.Add(std::move(b));
     } else {
       level.Add(ScanRows(n, [&](uint32_t r) {
         std::span<const uint32_t> have = tags.Of(r);
@@ -353,6 +476,12 @@ Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags
     const CodeMask mask = CodesOf(dict, *f.any);
     if (mask.count == 0) {
       level.Add(Bitmap());
+    } else if (postings != nullptr && UseIndex(true, true)) {
+      StepTimer step("tags.any_", "posting union",
+                     static_cast<int64_t>(postings->SumCardinality(mask.list)));
+      Bitmap b = postings->Union(mask.list);
+      step.Done(b.cardinality());
+      level.Add(std::move(b));
     } else {
       level.Add(ScanRows(n, [&](uint32_t r) {
         for (uint32_t c : tags.Of(r)) {
@@ -364,7 +493,11 @@ Pred EvalTags(const TagsFilter& f, const Dictionary& dict, const CodeLists& tags
   }
   if (f.is_null && !level.done()) {
     const bool want_empty = *f.is_null;
-    level.Add(ScanRows(n, [&](uint32_t r) { return tags.Of(r).empty() == want_empty; }));
+    if (has_tags != nullptr && UseIndex(true, true)) {
+      level.Add(want_empty ? AllRows(n) - *has_tags : *has_tags);
+    } else {
+      level.Add(ScanRows(n, [&](uint32_t r) { return tags.Of(r).empty() == want_empty; }));
+    }
   }
   return level.Finish();
 }
@@ -441,6 +574,51 @@ Pred EvalTime(const TimeFilter& f, const std::vector<Micros>& col) {
   return EvalTime(f, static_cast<uint32_t>(col.size()), [&](uint32_t r) { return col[r]; }, col);
 }
 
+// A task-run time column with its presence bitmap and, optionally, a sorted
+// order over it: before_/after_ become a binary-searched range of the order
+// when the range is small, is_null_ the presence bitmap.
+Pred EvalTimeIndexed(const TimeFilter& f, const std::vector<Micros>& col, const Bitmap& present,
+                     const SortedOrder* order, const std::vector<Uuid>& ids, const char* what) {
+  if (!f.before && !f.after && !f.is_null) return std::nullopt;
+  const uint32_t n = static_cast<uint32_t>(col.size());
+  Level level(BoolOp::kAnd);
+  if (f.before || f.after) {
+    const int64_t lo = f.after ? *f.after : INT64_MIN + 1;  // kNullMicros is INT64_MIN
+    const int64_t hi = f.before ? *f.before : INT64_MAX;
+    bool done = false;
+    if (order != nullptr && order->size() == n) {
+      const TaskRunTimeKeys keys{&col, &ids};
+      auto [first, last] = order->Range(lo, hi, keys);
+      const uint64_t k = last - first;
+      if (UseIndex(true, k * 8 < n)) {
+        StepTimer step(what, "sorted range", static_cast<int64_t>(k));
+        Bitmap b = order->RowsAt(first, last);
+        step.Done(b.cardinality());
+        level.Add(std::move(b));
+        done = true;
+      }
+    }
+    if (!done) {
+      StepTimer step(what, "column scan");
+      Bitmap b = ScanRows(n, [&](uint32_t r) {
+        const Micros v = col[r];
+        return v != kNullMicros && v >= lo && v <= hi;
+      });
+      step.Done(b.cardinality());
+      level.Add(std::move(b));
+    }
+  }
+  if (f.is_null && !level.done()) {
+    if (UseIndex(true, true)) {
+      level.Add(*f.is_null ? AllRows(n) - present : present);
+    } else {
+      const bool want_null = *f.is_null;
+      level.Add(ScanRows(n, [&](uint32_t r) { return (col[r] == kNullMicros) == want_null; }));
+    }
+  }
+  return level.Finish();
+}
+
 class UuidSet {
  public:
   explicit UuidSet(const std::vector<Uuid>& ids) : sorted_(ids) {
@@ -476,7 +654,8 @@ Pred EvalUuidRef(const UuidRefFilter& f, const std::vector<std::optional<Uuid>>&
 // The state nodes (paginate.md 4.1): a child contributes only when it has
 // exactly one criterion; zero or two criteria drop it.
 Pred EvalState(const StateFilter& f, const std::vector<uint8_t>& types, const Dictionary& names,
-               const std::vector<uint32_t>& name_codes) {
+               const std::vector<uint32_t>& name_codes, const PostingIndex* type_postings = nullptr,
+               const PostingIndex* name_postings = nullptr) {
   Level level(f.op);
   if (f.type) {
     const StateTypesFilter& t = *f.type;
@@ -486,10 +665,22 @@ Pred EvalState(const StateFilter& f, const std::vector<uint8_t>& types, const Di
       bool in[kNumStateTypes] = {};
       for (StateType s : has_any ? *t.any : *t.not_any) in[static_cast<int>(s)] = true;
       const bool want_in = has_any;
-      level.Add(ScanRows(static_cast<uint32_t>(types.size()), [&](uint32_t r) {
-        const uint8_t v = types[r];
-        return v != kNullStateType && v < kNumStateTypes && in[v] == want_in;
-      }));
+      if (type_postings != nullptr && UseIndex(true, true)) {
+        std::vector<uint32_t> codes;
+        for (int v = 0; v < kNumStateTypes; ++v) {
+          if (in[v] == want_in) codes.push_back(static_cast<uint32_t>(v));
+        }
+        StepTimer step("state.type", "posting union",
+                       static_cast<int64_t>(type_postings->SumCardinality(codes)));
+        Bitmap b = type_postings->Union(codes);
+        step.Done(b.cardinality());
+        level.Add(std::move(b));
+      } else {
+        level.Add(ScanRows(static_cast<uint32_t>(types.size()), [&](uint32_t r) {
+          const uint8_t v = types[r];
+          return v != kNullStateType && v < kNumStateTypes && in[v] == want_in;
+        }));
+      }
     }
   }
   if (f.name && !level.done()) {
@@ -498,9 +689,9 @@ Pred EvalState(const StateFilter& f, const std::vector<uint8_t>& types, const Di
     const bool has_not_any = s.not_any && !s.not_any->empty();
     if (has_any != has_not_any) {
       if (has_any) {
-        level.Add(RowsWithCode(name_codes, CodesOf(names, *s.any)));
+        level.Add(RowsWithCode(name_codes, CodesOf(names, *s.any), name_postings));
       } else {
-        level.Add(RowsWithOtherCode(name_codes, CodesOf(names, *s.not_any)));
+        level.Add(RowsWithOtherCode(name_codes, CodesOf(names, *s.not_any), name_postings));
       }
     }
   }
@@ -544,16 +735,44 @@ Pred EvalTaskRuns(const Store& s, const TaskRunFilter& f) {
   const TaskRunTable& t = s.task_runs;
   const uint32_t n = t.size();
   Level level(f.op);
-  if (f.id && !level.done()) level.Add(EvalId(*f.id, s.task_run_by_id, n));
-  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.task_run_names, t.name));
-  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, t.tags, n));
-  if (f.state && !level.done()) {
-    level.Add(EvalState(*f.state, t.state_type, s.state_names, t.state_name));
-  }
-  if (f.start_time && !level.done()) level.Add(EvalTime(*f.start_time, t.start_time));
-  if (f.end_time && !level.done()) level.Add(EvalTime(*f.end_time, t.end_time));
-  if (f.expected_start_time && !level.done()) {
-    level.Add(EvalTime(*f.expected_start_time, t.expected_start_time));
+  const TaskRunIndexes& x = s.task_run_index;
+  if (!x.built) {
+    if (f.id && !level.done()) level.Add(EvalId(*f.id, s.task_run_by_id, n));
+    if (f.name && !level.done()) level.Add(EvalName(*f.name, s.task_run_names, t.name));
+    if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, t.tags, n));
+    if (f.state && !level.done()) {
+      level.Add(EvalState(*f.state, t.state_type, s.state_names, t.state_name));
+    }
+    if (f.start_time && !level.done()) level.Add(EvalTime(*f.start_time, t.start_time));
+    if (f.end_time && !level.done()) level.Add(EvalTime(*f.end_time, t.end_time));
+    if (f.expected_start_time && !level.done()) {
+      level.Add(EvalTime(*f.expected_start_time, t.expected_start_time));
+    }
+  } else {
+    if (f.id && !level.done()) level.Add(EvalId(*f.id, s.task_run_by_id, n));
+    if (f.name && !level.done()) {
+      level.Add(EvalName(*f.name, s.task_run_names, t.name, &x.name, &s.trigrams.task_run_names));
+    }
+    if (f.tags && !level.done()) {
+      level.Add(EvalTags(*f.tags, s.tags, t.tags, n, &x.tags, &x.has_tags));
+    }
+    if (f.state && !level.done()) {
+      level.Add(EvalState(*f.state, t.state_type, s.state_names, t.state_name, &x.state_type,
+                          &x.state_name));
+    }
+    if (f.start_time && !level.done()) {
+      level.Add(EvalTimeIndexed(*f.start_time, t.start_time, x.has_start_time, nullptr, t.id,
+                                "task_runs.start_time"));
+    }
+    if (f.end_time && !level.done()) {
+      level.Add(EvalTimeIndexed(*f.end_time, t.end_time, x.has_end_time, &x.end_time_desc, t.id,
+                                "task_runs.end_time"));
+    }
+    if (f.expected_start_time && !level.done()) {
+      level.Add(EvalTimeIndexed(*f.expected_start_time, t.expected_start_time,
+                                x.has_expected_start_time, &x.expected_start_time_asc, t.id,
+                                "task_runs.expected_start_time"));
+    }
   }
   if (f.subflow_runs && !level.done()) {
     if (!f.subflow_runs->exists) {
@@ -628,15 +847,22 @@ Pred EvalFlowRuns(const Store& s, const FlowRunFilter& f) {
   const uint32_t n = fr.size();
   Level level(f.op);
   if (f.id && !level.done()) level.Add(EvalId(*f.id, s.flow_run_by_id, n));
-  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.flow_run_names, fr.name));
-  if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, fr.tags, n));
+  const bool indexed = s.task_run_index.built;
+  if (f.name && !level.done()) {
+    level.Add(EvalName(*f.name, s.flow_run_names, fr.name, nullptr,
+                       indexed ? &s.trigrams.flow_run_names : nullptr));
+  }
+  if (f.tags && !level.done()) {
+    level.Add(EvalTags(*f.tags, s.tags, fr.tags, n, indexed ? &s.flow_run_index.tags : nullptr));
+  }
   if (f.deployment_id && !level.done()) level.Add(EvalUuidRef(*f.deployment_id, fr.deployment_id));
   if (f.work_queue_name && !level.done()) {
     level.Add(EvalStringsOnCodes(*f.work_queue_name, s.work_queue_names, fr.work_queue_name));
   }
   if (f.flow_version && !level.done()) level.Add(EvalStringsOnBlob(*f.flow_version, fr.flow_version));
   if (f.state && !level.done()) {
-    level.Add(EvalState(*f.state, fr.state_type, s.state_names, fr.state_name));
+    level.Add(EvalState(*f.state, fr.state_type, s.state_names, fr.state_name,
+                        indexed ? &s.flow_run_index.state_type : nullptr));
   }
   if (f.start_time && !level.done()) {
     // before_/after_ on COALESCE(start_time, expected_start_time); is_null_
@@ -689,7 +915,10 @@ Pred EvalFlows(const Store& s, const FlowFilter& f) {
       }));
     }
   }
-  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.flow_names, fl.name));
+  if (f.name && !level.done()) {
+    level.Add(EvalName(*f.name, s.flow_names, fl.name, nullptr,
+                       s.task_run_index.built ? &s.trigrams.flow_names : nullptr));
+  }
   if (f.tags && !level.done()) level.Add(EvalTags(*f.tags, s.tags, fl.tags, n));
   return level.Finish();
 }
@@ -698,8 +927,11 @@ Pred EvalFlows(const Store& s, const FlowFilter& f) {
 Pred EvalFlowOrDeploymentName(const Store& s, const NameFilter& f) {
   if (!f.like || f.like->empty()) return std::nullopt;
   const DeploymentTable& d = s.deployments;
-  const CodeMask deployment_names = LikeCodes(s.deployment_names, *f.like);
-  const CodeMask flow_names = LikeCodes(s.flow_names, *f.like);
+  const bool indexed = s.task_run_index.built;
+  const CodeMask deployment_names =
+      LikeCodes(s.deployment_names, *f.like, indexed ? &s.trigrams.deployment_names : nullptr);
+  const CodeMask flow_names =
+      LikeCodes(s.flow_names, *f.like, indexed ? &s.trigrams.flow_names : nullptr);
   return ScanRows(d.size(), [&](uint32_t r) {
     if (deployment_names.Has(d.name[r])) return true;
     const RowId flow = d.flow_row[r];
@@ -712,7 +944,10 @@ Pred EvalDeployments(const Store& s, const DeploymentFilter& f) {
   const uint32_t n = d.size();
   Level level(f.op);
   if (f.id && !level.done()) level.Add(EvalId(*f.id, s.deployment_by_id, n));
-  if (f.name && !level.done()) level.Add(EvalName(*f.name, s.deployment_names, d.name));
+  if (f.name && !level.done()) {
+    level.Add(EvalName(*f.name, s.deployment_names, d.name, nullptr,
+                       s.task_run_index.built ? &s.trigrams.deployment_names : nullptr));
+  }
   if (f.flow_or_deployment_name && !level.done()) {
     level.Add(EvalFlowOrDeploymentName(s, *f.flow_or_deployment_name));
   }
@@ -751,24 +986,49 @@ Bitmap TaskRunsOfFlowRuns(const Store& s, const Bitmap& flow_runs) {
   const uint64_t k = flow_runs.cardinality();
   if (k == 0) return Bitmap();
   const uint32_t num_flow_runs = s.flow_runs.size();
-  if (k == num_flow_runs) return s.task_runs_with_flow_run;
+  const JoinChoice forced = Options().join;
+  if (k == num_flow_runs && forced == JoinChoice::kAuto) return s.task_runs_with_flow_run;
   const uint32_t num_task_runs = s.task_runs.size();
-  if (s.task_runs_of_flow_run.size() >= num_flow_runs) {
+  if (s.task_runs_of_flow_run.size() >= num_flow_runs && forced != JoinChoice::kScanTaskRuns) {
     uint64_t postings_total = 0;
     ForEachRow(flow_runs, [&](uint32_t r) {
       postings_total += s.task_runs_of_flow_run[r].cardinality();
     });
-    if (postings_total * 4 <= num_task_runs) {
+    if (postings_total * 4 <= num_task_runs || forced == JoinChoice::kPostings) {
+      StepTimer step("join flow_runs -> task_runs", "posting union",
+                     static_cast<int64_t>(postings_total));
       std::vector<const Bitmap*> postings;
       postings.reserve(k);
       ForEachRow(flow_runs, [&](uint32_t r) { postings.push_back(&s.task_runs_of_flow_run[r]); });
-      return Bitmap::fastunion(postings.size(), postings.data());
+      Bitmap b = Bitmap::fastunion(postings.size(), postings.data());
+      step.Done(b.cardinality());
+      return b;
     }
   }
+  StepTimer step("join flow_runs -> task_runs", "scan task_runs.flow_run_row");
   std::vector<uint8_t> in(num_flow_runs, 0);
   ForEachRow(flow_runs, [&](uint32_t r) { in[r] = 1; });
   const std::vector<RowId>& join = s.task_runs.flow_run_row;
-  return ScanRows(num_task_runs, [&](uint32_t r) { return join[r] != kNoRow && in[join[r]]; });
+  Bitmap b = ScanRows(num_task_runs, [&](uint32_t r) { return join[r] != kNoRow && in[join[r]]; });
+  step.Done(b.cardinality());
+  return b;
+}
+
+// The other join direction: keep the rows of `task_rows` whose flow run is
+// in `flow_runs` (probing each task run's flow_run_row). Pays off when the
+// task-run side is much smaller than the flow runs' task runs.
+Bitmap ProbeTaskRuns(const Store& s, const Bitmap& task_rows, const Bitmap& flow_runs) {
+  StepTimer step("join flow_runs -> task_runs", "probe task rows",
+                 static_cast<int64_t>(task_rows.cardinality()));
+  const std::vector<RowId>& join = s.task_runs.flow_run_row;
+  std::vector<uint32_t> keep;
+  ForEachRow(task_rows, [&](uint32_t r) {
+    const RowId f = join[r];
+    if (f != kNoRow && flow_runs.contains(f)) keep.push_back(r);
+  });
+  Bitmap b = FromSortedRows(keep);
+  step.Done(b.cardinality());
+  return b;
 }
 
 // ---------------------------------------------------------------------------
@@ -830,6 +1090,9 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
   return page;
 }
 
+std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
+                                    uint64_t offset, uint64_t limit);
+
 }  // namespace
 
 bool LikeMatches(std::string_view text, std::string_view pattern) {
@@ -861,6 +1124,18 @@ Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters) {
     flow_runs.Add(FlowRunsJoinedTo(fr.deployment_row, deployments, store.deployments.size()));
   }
   const Bitmap matching_flow_runs = Materialize(flow_runs.Finish(), fr.size());
+  if (task_pred) {
+    // Join direction by cardinality: probe the task-run side when it is
+    // small next to the flow runs' task runs (estimated by average fan-out).
+    const uint64_t task_side = task_pred->cardinality();
+    const uint64_t fanout_est =
+        fr.size() == 0 ? 0
+                       : matching_flow_runs.cardinality() * num_task_runs / fr.size();
+    const JoinChoice forced = Options().join;
+    const bool probe = forced == JoinChoice::kProbeTaskRuns ||
+                       (forced == JoinChoice::kAuto && task_side * 4 < fanout_est);
+    if (probe) return ProbeTaskRuns(store, *task_pred, matching_flow_runs);
+  }
   Bitmap result = TaskRunsOfFlowRuns(store, matching_flow_runs);
   if (task_pred) result &= *task_pred;
   return result;
@@ -871,6 +1146,89 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   const uint64_t total = rows.cardinality();
   if (limit == 0 || offset >= total) return {};
   limit = std::min(limit, total - offset);
+  const TaskRunTable& t = store.task_runs;
+  const uint32_t n = t.size();
+  if (store.task_run_index.built && store.task_run_index.OrderFor(sort).size() == n && n > 0) {
+    // Walking the order visits about need * n / total rows; a partial sort
+    // touches every match. Walk when that is clearly cheaper.
+    const uint64_t need = offset + limit;
+    const PageCutChoice forced = Options().page_cut;
+    // A partial sort costs about total * log2(need) comparisons; walking the
+    // order about need * n / total membership tests (nothing when every row
+    // matches: the page is then a slice).
+    const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
+    const double sort_cost =
+        static_cast<double>(total) * std::max(1.0, std::log2(static_cast<double>(need) + 1) / 2);
+    const bool walk = forced == PageCutChoice::kWalkOrder ||
+                      (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
+    if (walk) {
+      const SortedOrder& order = store.task_run_index.OrderFor(sort);
+      std::vector<RowId> page;
+      page.reserve(limit);
+      if (total == n) {
+        // Every row matches: the page is a slice of the order.
+        StepTimer step("page", "slice of sort order", static_cast<int64_t>(limit));
+        for (uint64_t i = offset; i < offset + limit; ++i) page.push_back(order[i]);
+        step.Done(page.size());
+        return page;
+      }
+      // The estimate assumes matches spread evenly over the order; when they
+      // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
+      // of visits and the partial sort takes over. A forced walk has no budget.
+      const size_t budget = forced == PageCutChoice::kWalkOrder
+                                ? order.size()
+                                : static_cast<size_t>(std::min(
+                                      static_cast<double>(order.size()), 4 * walk_cost + 4096));
+      StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
+      uint64_t skipped = 0;
+      size_t i = 0;
+      for (; i < order.size() && page.size() < limit; ++i) {
+        if (i == budget) break;
+        const RowId r = order[i];
+        if (!rows.contains(r)) continue;
+        if (skipped < offset) {
+          ++skipped;
+        } else {
+          page.push_back(r);
+        }
+      }
+      step.Done(page.size());
+      if (page.size() == limit || i == order.size()) return page;
+    }
+  }
+  StepTimer step("page", "partial sort of matches", static_cast<int64_t>(total));
+  std::vector<RowId> page = SortedPageBySort(store, rows, sort, offset, limit);
+  step.Done(page.size());
+  return page;
+}
+
+PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options) {
+  const OptionsScope scope(options);
+  return Paginate(store, query);
+}
+
+std::string Explain(const Store& store, const PaginateQuery& query) {
+  std::vector<PlanStep> trace;
+  ExecOptions options;
+  options.trace = &trace;
+  const auto start = Clock::now();
+  const PageResult result = Paginate(store, query, options);
+  const double total_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  std::string out = absl::StrFormat("plan: %d task runs, count=%d, page rows=%d, total %.1f us\n",
+                                    store.task_runs.size(), result.count, result.rows.size(),
+                                    total_us);
+  for (const PlanStep& step : trace) {
+    out += absl::StrFormat("  %-34s %-30s est=%-10s actual=%-10d %.1f us\n", step.what, step.path,
+                           step.estimate < 0 ? std::string("?") : std::to_string(step.estimate),
+                           step.actual, step.micros);
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
+                                    uint64_t offset, uint64_t limit) {
   const TaskRunTable& t = store.task_runs;
   switch (sort) {
     case TaskRunSort::kIdDesc:
@@ -894,6 +1252,8 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   }
   return {};
 }
+
+}  // namespace
 
 PageResult Paginate(const Store& store, const PaginateQuery& query) {
   PageResult result;

@@ -12,6 +12,8 @@
 #define TASKDEX_ENGINE_EXECUTOR_H_
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/filter_ast.h"
@@ -25,6 +27,29 @@ struct PageResult {
   uint64_t count = 0;       // all matches, ignoring offset/limit
 };
 
+// Planner overrides, for tests (every access path, join direction and page
+// cut must give the same answer) and for --explain. kAuto lets the planner
+// choose by estimated cardinality.
+enum class AccessPathChoice : uint8_t { kAuto, kIndex, kScan };
+enum class JoinChoice : uint8_t { kAuto, kPostings, kScanTaskRuns, kProbeTaskRuns };
+enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort };
+
+// One executed plan step, for Explain.
+struct PlanStep {
+  std::string what;      // e.g. "task_runs.tags.any_"
+  std::string path;      // e.g. "posting union", "column scan"
+  int64_t estimate = -1;  // estimated rows, -1 if unknown
+  uint64_t actual = 0;    // rows produced
+  double micros = 0;      // wall time of the step
+};
+
+struct ExecOptions {
+  AccessPathChoice access = AccessPathChoice::kAuto;
+  JoinChoice join = JoinChoice::kAuto;
+  PageCutChoice page_cut = PageCutChoice::kAuto;
+  std::vector<PlanStep>* trace = nullptr;  // filled when non-null
+};
+
 // Task-run rows selected by `filters` (paginate.md 5).
 Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters);
 
@@ -34,6 +59,11 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
 
 // Count and page from the same Store.
 PageResult Paginate(const Store& store, const PaginateQuery& query);
+PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options);
+
+// Runs `query` with a trace and renders the plan: one line per step with
+// its access path, estimated and actual rows and time.
+std::string Explain(const Store& store, const PaginateQuery& query);
 
 uint64_t Count(const Store& store, const FilterSet& filters);
 

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 #include <numeric>
+#include <span>
+#include <vector>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -169,8 +171,133 @@ size_t Store::MemoryBytes() const {
   for (const Bitmap& b : task_runs_of_flow_run) n += b.getSizeInBytes();
   n += task_runs_with_flow_run.getSizeInBytes() + task_runs_with_subflow.getSizeInBytes();
   n += VectorBytes(flow_has_deployment);
+  n += task_run_index.MemoryBytes();
+  n += flow_run_index.state_type.MemoryBytes() + flow_run_index.tags.MemoryBytes();
+  n += trigrams.task_run_names.MemoryBytes() + trigrams.flow_run_names.MemoryBytes() +
+       trigrams.flow_names.MemoryBytes() + trigrams.deployment_names.MemoryBytes();
   return n;
 }
+
+const SortedOrder& TaskRunIndexes::OrderFor(TaskRunSort sort) const {
+  switch (sort) {
+    case TaskRunSort::kIdDesc:
+      return id_desc;
+    case TaskRunSort::kExpectedStartTimeAsc:
+      return expected_start_time_asc;
+    case TaskRunSort::kExpectedStartTimeDesc:
+      return expected_start_time_desc;
+    case TaskRunSort::kNameAsc:
+      return name_asc;
+    case TaskRunSort::kNameDesc:
+      return name_desc;
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return next_scheduled_start_time_asc;
+    case TaskRunSort::kEndTimeDesc:
+      return end_time_desc;
+  }
+  return id_desc;
+}
+
+size_t TaskRunIndexes::MemoryBytes() const {
+  return tags.MemoryBytes() + state_type.MemoryBytes() + state_name.MemoryBytes() +
+         name.MemoryBytes() + has_tags.getSizeInBytes() + has_start_time.getSizeInBytes() +
+         has_end_time.getSizeInBytes() + has_expected_start_time.getSizeInBytes() +
+         id_desc.MemoryBytes() + expected_start_time_asc.MemoryBytes() +
+         expected_start_time_desc.MemoryBytes() + name_asc.MemoryBytes() + name_desc.MemoryBytes() +
+         next_scheduled_start_time_asc.MemoryBytes() + end_time_desc.MemoryBytes();
+}
+
+namespace {
+
+Bitmap NonNull(const std::vector<Micros>& col) {
+  std::vector<uint32_t> rows;
+  for (uint32_t r = 0; r < col.size(); ++r) {
+    if (col[r] != kNullMicros) rows.push_back(r);
+  }
+  Bitmap b;
+  if (!rows.empty()) b.addMany(rows.size(), rows.data());
+  b.runOptimize();
+  b.shrinkToFit();
+  return b;
+}
+
+// Postings from a single-valued column; `skip` codes (NULL) are left out.
+void BuildPostings(const std::vector<uint32_t>& codes, uint32_t skip, PostingIndex* out) {
+  for (uint32_t r = 0; r < codes.size(); ++r) {
+    if (codes[r] != skip) out->Add(r, codes[r]);
+  }
+  out->Optimize();
+}
+
+void BuildPostings(const CodeLists& lists, uint32_t n, PostingIndex* out) {
+  for (uint32_t r = 0; r < n; ++r) {
+    std::span<const uint32_t> have = lists.Of(r);
+    for (size_t i = 0; i < have.size(); ++i) {
+      // A row once per distinct code (lists keep duplicates).
+      if (std::find(have.begin(), have.begin() + static_cast<ptrdiff_t>(i), have[i]) ==
+          have.begin() + static_cast<ptrdiff_t>(i)) {
+        out->Add(r, have[i]);
+      }
+    }
+  }
+  out->Optimize();
+}
+
+std::vector<uint32_t> Widen(const std::vector<uint8_t>& v) {
+  return std::vector<uint32_t>(v.begin(), v.end());
+}
+
+void BuildTrigrams(const Dictionary& dict, TrigramIndex* out) {
+  for (uint32_t c = 0; c < dict.size(); ++c) out->Add(c, dict.Get(c));
+  out->Optimize();
+}
+
+void BuildIndexes(Store& s) {
+  const TaskRunTable& t = s.task_runs;
+  const uint32_t n = t.size();
+  TaskRunIndexes& x = s.task_run_index;
+  BuildPostings(t.tags, n, &x.tags);
+  BuildPostings(Widen(t.state_type), kNullStateType, &x.state_type);
+  BuildPostings(t.state_name, kNullCode, &x.state_name);
+  BuildPostings(t.name, kNullCode, &x.name);
+  for (uint32_t r = 0; r < n; ++r) {
+    if (!t.tags.Of(r).empty()) x.has_tags.add(r);
+  }
+  x.has_tags.runOptimize();
+  x.has_start_time = NonNull(t.start_time);
+  x.has_end_time = NonNull(t.end_time);
+  x.has_expected_start_time = NonNull(t.expected_start_time);
+
+  using Opts = SortedOrder::Options;
+  x.id_desc = SortedOrder(Opts{});
+  x.id_desc.Build(n, TaskRunIdKeys{&t.id});
+  const TaskRunTimeKeys expected{&t.expected_start_time, &t.id};
+  x.expected_start_time_asc = SortedOrder(Opts{false, false});
+  x.expected_start_time_asc.Build(n, expected);
+  x.expected_start_time_desc = SortedOrder(Opts{true, true});
+  x.expected_start_time_desc.Build(n, expected);
+  const TaskRunCodeKeys names{&t.name, &t.id};
+  x.name_asc = SortedOrder(Opts{false, false});
+  x.name_asc.Build(n, names);
+  x.name_desc = SortedOrder(Opts{true, true});
+  x.name_desc.Build(n, names);
+  x.next_scheduled_start_time_asc = SortedOrder(Opts{false, false});
+  x.next_scheduled_start_time_asc.Build(n, TaskRunTimeKeys{&t.next_scheduled_start_time, &t.id});
+  x.end_time_desc = SortedOrder(Opts{true, true});
+  x.end_time_desc.Build(n, TaskRunTimeKeys{&t.end_time, &t.id});
+  x.built = true;
+
+  const FlowRunTable& fr = s.flow_runs;
+  BuildPostings(Widen(fr.state_type), kNullStateType, &s.flow_run_index.state_type);
+  BuildPostings(fr.tags, fr.size(), &s.flow_run_index.tags);
+
+  BuildTrigrams(s.task_run_names, &s.trigrams.task_run_names);
+  BuildTrigrams(s.flow_run_names, &s.trigrams.flow_run_names);
+  BuildTrigrams(s.flow_names, &s.trigrams.flow_names);
+  BuildTrigrams(s.deployment_names, &s.trigrams.deployment_names);
+}
+
+}  // namespace
 
 // --- StoreBuilder -------------------------------------------------------------
 
@@ -479,6 +606,7 @@ std::unique_ptr<Store> StoreBuilder::Build() {
   for (Bitmap& b : s.task_runs_of_flow_run) b.runOptimize();
   s.task_runs_with_flow_run.runOptimize();
   s.task_runs_with_subflow.runOptimize();
+  BuildIndexes(s);
   return store;
 }
 

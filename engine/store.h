@@ -28,6 +28,9 @@
 #include "engine/records.h"
 #include "engine/types.h"
 #include "index/bitmap.h"
+#include "index/posting_index.h"
+#include "index/sorted_order.h"
+#include "index/trigram_index.h"
 
 namespace taskdex {
 
@@ -171,6 +174,69 @@ struct DeploymentTable {
   std::vector<uint32_t> work_queue_name;  // Store::work_queue_names or kNullCode
 };
 
+// Sort keys of task runs for SortedOrder (index/sorted_order.h): the tie
+// break is id DESCENDING (paginate.md 6.2).
+struct TaskRunTimeKeys {
+  const std::vector<Micros>* col;
+  const std::vector<Uuid>* ids;
+  int64_t Key(RowId r) const { return (*col)[r]; }
+  bool IsNull(RowId r) const { return (*col)[r] == kNullMicros; }
+  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+};
+struct TaskRunCodeKeys {
+  const std::vector<uint32_t>* col;
+  const std::vector<Uuid>* ids;
+  int64_t Key(RowId r) const { return (*col)[r]; }
+  bool IsNull(RowId r) const { return (*col)[r] == kNullCode; }
+  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+};
+struct TaskRunIdKeys {
+  const std::vector<Uuid>* ids;
+  int64_t Key(RowId) const { return 0; }
+  bool IsNull(RowId) const { return false; }
+  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+};
+
+// Secondary indexes over the task-run table, built by StoreBuilder::Build
+// (DESIGN.md "Indexes"). `built` is false for a hand-made Store: the
+// executor then scans columns.
+struct TaskRunIndexes {
+  bool built = false;
+  PostingIndex tags;        // tag code -> rows (a row once per distinct tag)
+  PostingIndex state_type;  // StateType value -> rows
+  PostingIndex state_name;  // Store::state_names code -> rows
+  PostingIndex name;        // Store::task_run_names code -> rows
+  Bitmap has_tags;          // rows with a non-empty tag list
+  Bitmap has_start_time;    // non-NULL start_time
+  Bitmap has_end_time;
+  Bitmap has_expected_start_time;
+  // Page orders, one per TaskRunSort that needs its own walk direction:
+  // primary key with PostgreSQL NULL placement, then id DESC.
+  SortedOrder id_desc;
+  SortedOrder expected_start_time_asc;
+  SortedOrder expected_start_time_desc;
+  SortedOrder name_asc;
+  SortedOrder name_desc;
+  SortedOrder next_scheduled_start_time_asc;
+  SortedOrder end_time_desc;
+
+  // The order whose forward walk is the page order of `sort`.
+  const SortedOrder& OrderFor(TaskRunSort sort) const;
+  size_t MemoryBytes() const;
+};
+
+// Flow-run side postings and the name trigram indexes.
+struct FlowRunIndexes {
+  PostingIndex state_type;
+  PostingIndex tags;
+};
+struct NameTrigrams {
+  TrigramIndex task_run_names;
+  TrigramIndex flow_run_names;
+  TrigramIndex flow_names;
+  TrigramIndex deployment_names;
+};
+
 // What Build() found while resolving references (entities.md 1.1, 4.1).
 struct BuildReport {
   uint64_t orphan_task_runs = 0;            // flow_run_id names no flow run
@@ -212,6 +278,10 @@ class Store {
   Bitmap task_runs_with_flow_run;              // flow_run_row != kNoRow
   Bitmap task_runs_with_subflow;  // some flow run names it as parent_task_run_id
   std::vector<uint8_t> flow_has_deployment;  // by flow row (any deployment row)
+
+  TaskRunIndexes task_run_index;
+  FlowRunIndexes flow_run_index;
+  NameTrigrams trigrams;
 
   BuildReport report;
 

@@ -1,0 +1,53 @@
+// index/posting_index.cc
+
+#include "index/posting_index.h"
+
+#include <vector>
+
+namespace taskdex {
+
+void PostingIndex::Add(RowId row, uint32_t code) {
+  if (code >= postings_.size()) postings_.resize(static_cast<size_t>(code) + 1);
+  postings_[code].add(row);
+}
+
+void PostingIndex::Remove(RowId row, uint32_t code) {
+  if (code < postings_.size()) postings_[code].remove(row);
+}
+
+const Bitmap& PostingIndex::Get(uint32_t code) const {
+  static const Bitmap* const kEmpty = new Bitmap();
+  return code < postings_.size() ? postings_[code] : *kEmpty;
+}
+
+Bitmap PostingIndex::Union(std::span<const uint32_t> codes) const {
+  std::vector<const Bitmap*> parts;
+  parts.reserve(codes.size());
+  for (uint32_t c : codes) {
+    if (c < postings_.size() && !postings_[c].isEmpty()) parts.push_back(&postings_[c]);
+  }
+  if (parts.empty()) return Bitmap();
+  if (parts.size() == 1) return *parts[0];
+  return Bitmap::fastunion(parts.size(), parts.data());
+}
+
+uint64_t PostingIndex::SumCardinality(std::span<const uint32_t> codes) const {
+  uint64_t total = 0;
+  for (uint32_t c : codes) total += Cardinality(c);
+  return total;
+}
+
+void PostingIndex::Optimize() {
+  for (Bitmap& b : postings_) {
+    b.runOptimize();
+    b.shrinkToFit();
+  }
+}
+
+size_t PostingIndex::MemoryBytes() const {
+  size_t total = postings_.capacity() * sizeof(Bitmap);
+  for (const Bitmap& b : postings_) total += b.getSizeInBytes(false);
+  return total;
+}
+
+}  // namespace taskdex

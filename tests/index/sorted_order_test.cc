@@ -1,0 +1,110 @@
+// tests/index/sorted_order_test.cc
+
+#include "index/sorted_order.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace taskdex {
+namespace {
+
+constexpr int64_t kNull = INT64_MIN;
+
+struct TestKeys {
+  std::vector<int64_t> key;
+  std::vector<uint64_t> id;  // unique tie-break, descending
+  int64_t Key(RowId r) const { return key[r]; }
+  bool IsNull(RowId r) const { return key[r] == kNull; }
+  bool TieBefore(RowId a, RowId b) const { return id[a] > id[b]; }
+};
+
+// The order by brute force: full sort with an explicit comparator.
+std::vector<RowId> Expected(const TestKeys& k, const std::vector<RowId>& rows,
+                            SortedOrder::Options o) {
+  std::vector<RowId> out = rows;
+  std::sort(out.begin(), out.end(), [&](RowId a, RowId b) {
+    const bool na = k.IsNull(a), nb = k.IsNull(b);
+    if (na != nb) return o.nulls_first ? na : nb;
+    if (!na && k.key[a] != k.key[b]) return o.descending ? k.key[a] > k.key[b] : k.key[a] < k.key[b];
+    return k.id[a] > k.id[b];
+  });
+  return out;
+}
+
+TestKeys RandomKeys(std::mt19937& rng, uint32_t n) {
+  TestKeys k;
+  for (uint32_t r = 0; r < n; ++r) {
+    k.key.push_back(rng() % 5 == 0 ? kNull : static_cast<int64_t>(rng() % 50) - 25);
+    k.id.push_back((uint64_t{rng()} << 32) | r);
+  }
+  return k;
+}
+
+class SortedOrderTest : public ::testing::TestWithParam<int> {
+ protected:
+  SortedOrder::Options Opts() const {
+    return SortedOrder::Options{(GetParam() & 1) != 0, (GetParam() & 2) != 0};
+  }
+};
+
+TEST_P(SortedOrderTest, BuildRangeAndPosition) {
+  std::mt19937 rng(GetParam() + 1);
+  const TestKeys k = RandomKeys(rng, 500);
+  SortedOrder order(Opts());
+  order.Build(500, k);
+  std::vector<RowId> all(500);
+  for (RowId r = 0; r < 500; ++r) all[r] = r;
+  const std::vector<RowId> want = Expected(k, all, Opts());
+  ASSERT_EQ(std::vector<RowId>(order.rows().begin(), order.rows().end()), want);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(order.Position(want[i], k), i);
+  for (int trial = 0; trial < 50; ++trial) {
+    const int64_t lo = static_cast<int64_t>(rng() % 60) - 30;
+    const int64_t hi = static_cast<int64_t>(rng() % 60) - 30;
+    auto [first, last] = order.Range(lo, hi, k);
+    Bitmap got = order.RowsAt(first, last);
+    Bitmap expect;
+    for (RowId r = 0; r < 500; ++r) {
+      if (!k.IsNull(r) && k.key[r] >= lo && k.key[r] <= hi) expect.add(r);
+    }
+    EXPECT_EQ(got, expect) << lo << ".." << hi;
+  }
+}
+
+TEST_P(SortedOrderTest, InsertsAndErasesMatchRebuild) {
+  std::mt19937 rng(GetParam() + 100);
+  const uint32_t n = 400;
+  TestKeys k = RandomKeys(rng, n);
+  std::vector<bool> present(n, true);
+  SortedOrder live(Opts());
+  live.Build(n, k);
+  for (int step = 0; step < 600; ++step) {
+    const RowId r = rng() % n;
+    if (present[r]) {
+      ASSERT_TRUE(live.Erase(r, k));
+      present[r] = false;
+      if (rng() % 2 == 0) {  // update: new key, re-insert
+        k.key[r] = rng() % 4 == 0 ? kNull : static_cast<int64_t>(rng() % 50) - 25;
+        live.Insert(r, k);
+        present[r] = true;
+      }
+    } else {
+      EXPECT_FALSE(live.Erase(r, k));
+      live.Insert(r, k);
+      present[r] = true;
+    }
+  }
+  std::vector<RowId> rows;
+  for (RowId r = 0; r < n; ++r) {
+    if (present[r]) rows.push_back(r);
+  }
+  EXPECT_EQ(std::vector<RowId>(live.rows().begin(), live.rows().end()), Expected(k, rows, Opts()));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPlacements, SortedOrderTest, ::testing::Values(0, 1, 2, 3));
+
+}  // namespace
+}  // namespace taskdex
