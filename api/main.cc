@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/serve_command.h"
 #include "api/taskdex.h"
 
 namespace {
@@ -25,6 +26,7 @@ Usage: taskdex <command> [options]
 
 Commands:
   query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
+  serve     Serve Prefect's task-run read API over HTTP from a snapshot.
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -206,6 +208,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "query") return RunQuery(argc - 2, argv + 2);
+  if (command == "serve") return taskdex::RunServe(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }
