@@ -562,8 +562,9 @@ struct HttpServer::Rep {
     const double ms = seconds * 1000;
     std::string line = absl::StrFormat(
         "{\"level\":\"%s\",\"msg\":\"request\",\"method\":%s,\"path\":%s,\"status\":%d,"
-        "\"duration_ms\":%.3f,\"rows\":%d,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
-        "info", JsonString(req.method), JsonString(req.path), res.status, ms, tls_request.rows,
+        "\"duration_ms\":%.3f,\"rows\":%s,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
+        "info", JsonString(req.method), JsonString(req.path), res.status, ms,
+        tls_request.rows < 0 ? std::string("null") : std::to_string(tls_request.rows),
         req.body.size(), res.body.size(), JsonString(req.remote_addr));
     Log(LogLevel::kInfo, line);
     if (options.slow_ms >= 0 && ms > options.slow_ms) {

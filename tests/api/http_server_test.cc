@@ -59,13 +59,13 @@ std::string Gunzip(const std::string& in) {
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void StartServer(ServerOptions options = {}, bool with_engine = true) {
+  void StartServer(ServerOptions options = {}, bool with_engine = true, FILE* log = nullptr) {
     options.host = "127.0.0.1";
     options.port = 0;
     options.read_timeout_seconds = 1;
     options.write_timeout_seconds = 2;
     options.keep_alive_seconds = 2;
-    options.log = nullptr;
+    options.log = log;
     server_ = std::make_unique<HttpServer>(options);
     ASSERT_TRUE(server_->Start().ok());
     if (with_engine) server_->SetEngine(LoadExamples());
@@ -476,6 +476,27 @@ TEST_F(HttpServerTest, BadTrafficDoesNotStopTheServer) {
   ExpectAnswer(Get("/api/health"), 200, "true");
   slow.join();
   ExpectAnswer(Post("/api/task_runs/count", "{}"), 200, "7");
+}
+
+TEST_F(HttpServerTest, LogsOneJsonLinePerRequestAndSlowOnes) {
+  FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  ServerOptions options;
+  options.slow_ms = 0;  // every request is "slow"
+  StartServer(options, true, log);
+  ExpectAnswer(Post("/api/task_runs/count", "{}"), 200, "7");
+  server_->Stop();
+  std::rewind(log);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), log)) > 0) text.append(buf, n);
+  std::fclose(log);
+  EXPECT_NE(text.find(R"("level":"info","msg":"request","method":"POST","path":"/api/task_runs/count","status":200,)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"("rows":0,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("level":"warning","msg":"slow request")"), std::string::npos) << text;
 }
 
 TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
