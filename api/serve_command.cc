@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -188,6 +190,13 @@ int RunServe(int argc, char** argv) {
     if (arg == "--skip-bad-lines") {
       skip_bad_lines = true;
       continue;
+    }
+    static constexpr std::string_view kValueOptions[] = {
+        "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
+        "--load-threads", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
+    if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
+        std::end(kValueOptions)) {
+      return Usage("unknown option " + arg);
     }
     std::optional<std::string> v = value();
     if (!v) return Usage(arg + " needs a value");
