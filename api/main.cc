@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/serve_command.h"
 #include "api/taskdex.h"
 #include "bench/commands.h"
 
@@ -28,6 +29,7 @@ Commands:
   query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
   generate  Write a synthetic snapshot of N task runs (and matching request bodies).
   bench     Time request bodies against a snapshot (optionally against SQLite too).
+  serve     Serve Prefect's task-run read API over HTTP from a snapshot.
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
   if (command == "query") return RunQuery(argc - 2, argv + 2);
   if (command == "generate") return taskdex::RunGenerate(argc - 2, argv + 2);
   if (command == "bench") return taskdex::RunBench(argc - 2, argv + 2);
+  if (command == "serve") return taskdex::RunServe(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }

@@ -821,6 +821,13 @@ constexpr std::string_view kEnvelopeStart =
 // ---------------------------------------------------------------------------
 // Public API.
 
+std::optional<Micros> ValidateDatetimeField(const JsonValue& value, std::string_view key,
+                                            ErrorList* errors) {
+  Ctx c{errors, {}};
+  LocScope scope(c, std::string(key));
+  return DatetimeField(value, c);
+}
+
 void ValidateFilterSet(const JsonValue& body, FilterSet* out, ErrorList* errors) {
   Ctx c{errors, {}};
   out->flows = SubFilter(body, "flows", c, [&](const JsonValue& v) { return ParseFlowFilter(v, c); });

@@ -18,6 +18,7 @@
 #define TASKDEX_API_PAGINATE_REQUEST_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -116,6 +117,12 @@ void ValidateFilterSet(const JsonValue& body, FilterSet* out, ErrorList* errors)
 // 3.1); every other problem is appended to `errors`.
 std::variant<RequestFields, ApiResponse> ValidateBody(const JsonValue* body, BodyKind kind,
                                                       int64_t default_limit, ErrorList* errors);
+
+// Validates `value`, the top-level field `key`, as a pydantic datetime (the
+// coercions of paginate.md 2.2), appending an error at ["body", key] on
+// failure (for the /history body, api/history_request.h).
+std::optional<Micros> ValidateDatetimeField(const JsonValue& value, std::string_view key,
+                                            ErrorList* errors);
 
 // The 422 envelope: {"exception_message":"Invalid request received.",
 // "exception_detail":[...],"request_body":<request_body echoed>}.

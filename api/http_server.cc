@@ -1,0 +1,690 @@
+#include "api/http_server.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "api/history_request.h"
+#include "api/json_value.h"
+#include "api/paginate_request.h"
+#include "api/response_writer.h"
+#include "engine/uuid.h"
+#include "httplib.h"
+
+#ifndef TASKDEX_VERSION
+#define TASKDEX_VERSION "0.1.0"
+#endif
+
+namespace taskdex {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Per-request bookkeeping, on the worker thread that serves it.
+struct RequestContext {
+  Clock::time_point start{};
+  bool started = false;
+  bool accept_gzip = false;
+  const char* endpoint = "other";
+  int64_t rows = -1;
+};
+thread_local RequestContext tls_request;
+
+constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                             0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+constexpr const char* kEndpoints[] = {"paginate", "filter",  "count",  "read",
+                                      "history",  "health",  "ready",  "livez",
+                                      "readyz",   "metrics", "other"};
+constexpr size_t kNumEndpoints = sizeof(kEndpoints) / sizeof(kEndpoints[0]);
+
+size_t EndpointIndex(std::string_view name) {
+  for (size_t i = 0; i < kNumEndpoints; ++i) {
+    if (name == kEndpoints[i]) return i;
+  }
+  return kNumEndpoints - 1;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
+                        s.front() == '\r' || s.front() == '\f' || s.front() == '\v')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
+                        s.back() == '\r' || s.back() == '\f' || s.back() == '\v')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Python int(str): surrounding whitespace, a sign, digits with single
+// underscores between them. Sets *negative and the digits without leading
+// zeros ("0" for zero).
+bool PythonInt(std::string_view s, bool* negative, std::string* digits) {
+  s = Trim(s);
+  *negative = false;
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+    *negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return false;
+  digits->clear();
+  bool prev_digit = false;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      digits->push_back(c);
+      prev_digit = true;
+    } else if (c == '_' && prev_digit) {
+      prev_digit = false;
+    } else {
+      return false;
+    }
+  }
+  if (!prev_digit) return false;
+  size_t nz = digits->find_first_not_of('0');
+  *digits = nz == std::string::npos ? "0" : digits->substr(nz);
+  if (*digits == "0") *negative = false;
+  return true;
+}
+
+// Compares a Python int with a small non-negative integer: -1, 0, 1.
+int CompareSmall(bool negative, const std::string& digits, int small) {
+  if (negative) return -1;
+  if (digits.size() > 9) return 1;
+  long long v = std::stoll(digits);
+  return v < small ? -1 : (v > small ? 1 : 0);
+}
+
+bool IsUuidPath(std::string_view s) {
+  // Starlette's UUID converter: 8-4-4-4-12 hex digits, each hyphen optional.
+  static constexpr int kGroups[] = {8, 4, 4, 4, 12};
+  size_t i = 0;
+  for (int g = 0; g < 5; ++g) {
+    if (g > 0 && i < s.size() && s[i] == '-') ++i;
+    for (int k = 0; k < kGroups[g]; ++k, ++i) {
+      if (i >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+    }
+  }
+  return i == s.size();
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+}  // namespace
+
+std::string CheckApiVersion(std::string_view value) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = value.find('.', start);
+    parts.push_back(value.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  bool neg[3];
+  std::string digits[3];
+  bool ok = parts.size() == 3;
+  for (size_t i = 0; ok && i < 3; ++i) ok = PythonInt(parts[i], &neg[i], &digits[i]);
+  if (!ok) {
+    return absl::StrFormat(
+        "Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but "
+        "received %s",
+        value);
+  }
+  static constexpr int kMin[3] = {0, 8, 0};
+  for (int i = 0; i < 3; ++i) {
+    int c = CompareSmall(neg[i], digits[i], kMin[i]);
+    if (c > 0) return "";
+    if (c < 0) {
+      return absl::StrFormat(
+          "The request specified API version %s but this server requires version 0.8.0 or "
+          "higher.",
+          value);
+    }
+  }
+  return "";
+}
+
+bool GzipCompress(std::string_view in, std::string* out) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof(zs));
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return false;
+  }
+  out->resize(deflateBound(&zs, in.size()) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data());
+  zs.avail_out = static_cast<uInt>(out->size());
+  int rc = deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return false;
+  out->resize(zs.total_out);
+  return true;
+}
+
+struct HttpServer::Rep {
+  ServerOptions options;
+  httplib::Server server;
+  std::unique_ptr<Engine> engine_owner;
+  std::atomic<const Engine*> engine{nullptr};
+  std::atomic<bool> listener_exited{false};
+  std::string expected_auth;  // "Basic <base64>" compared after decoding
+
+  // Metrics.
+  std::mutex metrics_mu;
+  std::map<std::pair<size_t, int>, uint64_t> requests;  // (endpoint, status)
+  std::array<std::array<uint64_t, kBuckets.size() + 1>, kNumEndpoints> latency_buckets{};
+  std::array<double, kNumEndpoints> latency_sum{};
+  std::array<uint64_t, kNumEndpoints> latency_count{};
+  std::atomic<uint64_t> load_bytes_done{0}, load_bytes_total{0}, load_lines{0};
+  std::mutex log_mu;
+
+  explicit Rep(ServerOptions o) : options(std::move(o)) {}
+
+  void Log(LogLevel level, const std::string& line) {
+    if (options.log == nullptr || level < options.log_level) return;
+    std::lock_guard<std::mutex> lock(log_mu);
+    std::fputs(line.c_str(), options.log);
+    std::fputc('\n', options.log);
+    std::fflush(options.log);
+  }
+
+  static void SetJson(httplib::Response& res, int status, std::string body) {
+    res.status = status;
+    if (tls_request.accept_gzip && body.size() >= 500) {
+      std::string gz;
+      if (GzipCompress(body, &gz)) {
+        res.set_header("Content-Encoding", "gzip");
+        res.set_header("Vary", "Accept-Encoding");
+        body = std::move(gz);
+      }
+    }
+    res.set_content(std::move(body), "application/json");
+  }
+
+  static void SetApi(httplib::Response& res, ApiResponse r) {
+    SetJson(res, r.status, std::move(r.body));
+  }
+
+  static void SetDetail(httplib::Response& res, int status, std::string_view detail) {
+    SetApi(res, DetailResponse(status, detail));
+  }
+
+  bool AuthOk(const httplib::Request& req) const {
+    if (options.auth_string.empty()) return true;
+    if (!req.has_header("Authorization")) return false;
+    std::string header = req.get_header_value("Authorization");
+    // Python: scheme, creds = header.split(); scheme == "Basic".
+    std::string_view h = Trim(header);
+    size_t sp = h.find_first_of(" \t");
+    if (sp == std::string_view::npos) return false;
+    std::string_view scheme = h.substr(0, sp);
+    std::string_view creds = Trim(h.substr(sp));
+    if (scheme != "Basic" || creds.find_first_of(" \t") != std::string_view::npos) return false;
+    std::string decoded;
+    if (!absl::Base64Unescape(absl::string_view(creds.data(), creds.size()), &decoded)) {
+      return false;
+    }
+    return decoded == options.auth_string;
+  }
+
+  // paginate.md 1.1 steps 2-3: is the body to be read as JSON?
+  static bool BodyIsJson(const httplib::Request& req) {
+    if (!req.has_header("Content-Type")) {
+      // default_content_type middleware: POST/PUT/PATCH with Content-Length > 0.
+      if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return false;
+      if (!req.has_header("Content-Length")) return false;
+      std::string_view cl = Trim(req.get_header_value("Content-Length"));
+      return !cl.empty() && cl.find_first_not_of('0') != std::string_view::npos &&
+             cl.find_first_not_of("0123456789") == std::string_view::npos;
+    }
+    std::string value = req.get_header_value("Content-Type");
+    std::string_view v = value;
+    size_t semi = v.find(';');
+    std::string type = Lower(Trim(v.substr(0, semi)));
+    if (std::count(type.begin(), type.end(), '/') != 1) return false;  // text/plain
+    size_t slash = type.find('/');
+    std::string_view main = std::string_view(type).substr(0, slash);
+    std::string_view sub = std::string_view(type).substr(slash + 1);
+    return main == "application" &&
+           (sub == "json" || (sub.size() >= 5 && sub.substr(sub.size() - 5) == "+json"));
+  }
+
+  // Body parse + version check: returns false after writing the response.
+  // On success *parsed holds the JSON value (nullptr: no body).
+  bool ReadBody(const httplib::Request& req, httplib::Response& res, JsonParseResult* parsed,
+                const JsonValue** value) {
+    *value = nullptr;
+    if (!req.body.empty() && BodyIsJson(req)) {
+      *parsed = ParseJsonBody(req.body);
+      if (parsed->status != JsonParseResult::Status::kOk) {
+        SetApi(res, JsonErrorResponse(*parsed));
+        return false;
+      }
+      if (!parsed->value.is_null()) *value = &parsed->value;
+    }
+    return CheckVersion(req, res);
+  }
+
+  bool CheckVersion(const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("X-PREFECT-API-VERSION")) return true;
+    std::string version = req.get_header_value("X-PREFECT-API-VERSION");
+    if (version.empty()) return true;
+    std::string error = CheckApiVersion(version);
+    if (error.empty()) return true;
+    SetDetail(res, 400, error);
+    return false;
+  }
+
+  const Engine* ReadyEngine(httplib::Response& res) {
+    const Engine* e = engine.load(std::memory_order_acquire);
+    if (e == nullptr) {
+      SetJson(res, 503, R"({"exception_message":"Service Unavailable"})");
+    }
+    return e;
+  }
+
+  // POST /paginate, /filter, /count.
+  void HandleQuery(const httplib::Request& req, httplib::Response& res, BodyKind kind) {
+    const Engine* e = ReadyEngine(res);
+    if (e == nullptr) return;
+    JsonParseResult parsed;
+    const JsonValue* value = nullptr;
+    if (!ReadBody(req, res, &parsed, &value)) return;
+    ErrorList errors;
+    auto result = ValidateBody(value, kind, options.default_limit, &errors);
+    if (auto* error = std::get_if<ApiResponse>(&result)) {
+      SetApi(res, std::move(*error));
+      return;
+    }
+    if (!errors.empty()) {
+      SetApi(res, ValidationErrorResponse(errors, value != nullptr ? *value : parsed.value));
+      return;
+    }
+    const RequestFields& f = std::get<RequestFields>(result);
+    const Micros now = NowMicros();
+    std::string body;
+    switch (kind) {
+      case BodyKind::kPaginate: {
+        PaginateQuery q;
+        q.filters = f.filters;
+        q.sort = f.sort;
+        q.limit = f.limit;
+        q.offset = f.offset;
+        PageResult page = e->Paginate(q);
+        tls_request.rows = static_cast<int64_t>(page.rows.size());
+        AppendPaginateResponse(e->store(), page.rows, page.count, f.limit, f.page_text, now,
+                               &body);
+        break;
+      }
+      case BodyKind::kFilter: {
+        std::vector<RowId> rows =
+            e->Filter(f.filters, f.sort, f.offset, static_cast<uint64_t>(f.limit));
+        tls_request.rows = static_cast<int64_t>(rows.size());
+        AppendTaskRunFullArray(e->store(), rows, now, &body);
+        break;
+      }
+      case BodyKind::kCount: {
+        uint64_t n = e->Count(f.filters);
+        tls_request.rows = 0;
+        body = absl::StrFormat("%d", n);
+        break;
+      }
+    }
+    SetJson(res, 200, std::move(body));
+  }
+
+  void HandleHistory(const httplib::Request& req, httplib::Response& res) {
+    const Engine* e = ReadyEngine(res);
+    if (e == nullptr) return;
+    JsonParseResult parsed;
+    const JsonValue* value = nullptr;
+    if (!ReadBody(req, res, &parsed, &value)) return;
+    ErrorList errors;
+    auto result = ValidateHistoryBody(value, &errors);
+    if (auto* error = std::get_if<ApiResponse>(&result)) {
+      SetApi(res, std::move(*error));
+      return;
+    }
+    if (!errors.empty()) {
+      SetApi(res, ValidationErrorResponse(errors, value != nullptr ? *value : parsed.value));
+      return;
+    }
+    const HistoryRequest& h = std::get<HistoryRequest>(result);
+    SetJson(res, 200, HistoryResponseJson(e->store(), h, NowMicros()));
+  }
+
+  void HandleRead(const httplib::Request& req, httplib::Response& res, std::string_view id) {
+    const Engine* e = ReadyEngine(res);
+    if (e == nullptr) return;
+    if (!CheckVersion(req, res)) return;
+    std::string hex;
+    for (char c : id) {
+      if (c != '-') hex.push_back(c);
+    }
+    std::string canonical = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) +
+                            "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+    absl::StatusOr<std::string> json = e->TaskRunJson(canonical, NowMicros());
+    if (!json.ok()) {
+      tls_request.rows = 0;
+      SetDetail(res, 404, "Task not found");
+      return;
+    }
+    tls_request.rows = 1;
+    SetJson(res, 200, *std::move(json));
+  }
+
+  std::string Metrics() {
+    std::string out;
+    out += "# HELP taskdex_build_info Build information.\n# TYPE taskdex_build_info gauge\n";
+    out += absl::StrFormat("taskdex_build_info{version=\"%s\",httplib=\"%s\"} 1\n",
+                           TASKDEX_VERSION, CPPHTTPLIB_VERSION);
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu);
+      out +=
+          "# HELP taskdex_http_requests_total HTTP requests by endpoint and status.\n"
+          "# TYPE taskdex_http_requests_total counter\n";
+      for (const auto& [key, n] : requests) {
+        out += absl::StrFormat("taskdex_http_requests_total{endpoint=\"%s\",status=\"%d\"} %d\n",
+                               kEndpoints[key.first], key.second, n);
+      }
+      out +=
+          "# HELP taskdex_http_request_duration_seconds Request latency.\n"
+          "# TYPE taskdex_http_request_duration_seconds histogram\n";
+      for (size_t e = 0; e < kNumEndpoints; ++e) {
+        if (latency_count[e] == 0) continue;
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b <= kBuckets.size(); ++b) {
+          cumulative += latency_buckets[e][b];
+          std::string le = b < kBuckets.size() ? absl::StrFormat("%g", kBuckets[b]) : "+Inf";
+          out += absl::StrFormat(
+              "taskdex_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%s\"} %d\n",
+              kEndpoints[e], le, cumulative);
+        }
+        out += absl::StrFormat(
+            "taskdex_http_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n"
+            "taskdex_http_request_duration_seconds_count{endpoint=\"%s\"} %d\n",
+            kEndpoints[e], latency_sum[e], kEndpoints[e], latency_count[e]);
+      }
+    }
+    const Engine* e = engine.load(std::memory_order_acquire);
+    out += "# HELP taskdex_ready Whether the snapshot is loaded.\n# TYPE taskdex_ready gauge\n";
+    out += absl::StrFormat("taskdex_ready %d\n", e != nullptr ? 1 : 0);
+    out +=
+        "# HELP taskdex_load_bytes Snapshot bytes read so far and in total.\n"
+        "# TYPE taskdex_load_bytes gauge\n";
+    out += absl::StrFormat("taskdex_load_bytes{kind=\"done\"} %d\ntaskdex_load_bytes{kind=\"total\"} %d\n",
+                           load_bytes_done.load(), load_bytes_total.load());
+    out += "# HELP taskdex_load_lines Snapshot lines read so far.\n# TYPE taskdex_load_lines gauge\n";
+    out += absl::StrFormat("taskdex_load_lines %d\n", load_lines.load());
+    if (e != nullptr) {
+      const LoadReport& r = e->load_report();
+      out += "# HELP taskdex_rows Rows loaded per entity.\n# TYPE taskdex_rows gauge\n";
+      out += absl::StrFormat(
+          "taskdex_rows{entity=\"task_runs\"} %d\ntaskdex_rows{entity=\"flow_runs\"} %d\n"
+          "taskdex_rows{entity=\"flows\"} %d\ntaskdex_rows{entity=\"deployments\"} %d\n",
+          r.task_runs, r.flow_runs, r.flows, r.deployments);
+      out +=
+          "# HELP taskdex_memory_bytes Memory held by the store.\n"
+          "# TYPE taskdex_memory_bytes gauge\n";
+      out += absl::StrFormat("taskdex_memory_bytes %d\n", e->store().MemoryBytes());
+      out += "# HELP taskdex_load_seconds Time the load took.\n# TYPE taskdex_load_seconds gauge\n";
+      out += absl::StrFormat("taskdex_load_seconds %.3f\n", r.seconds);
+    }
+    return out;
+  }
+
+  void Route(const httplib::Request& req, httplib::Response& res) {
+    const std::string& path = req.path;
+    const std::string& method = req.method;
+    const bool get = method == "GET" || method == "HEAD";
+    auto not_allowed = [&](const char* allow) {
+      res.set_header("Allow", allow);
+      SetDetail(res, 405, "Method Not Allowed");
+    };
+    auto post_route = [&](const char* endpoint, auto&& handler) {
+      tls_request.endpoint = endpoint;
+      if (method == "POST") {
+        handler();
+      } else {
+        not_allowed("POST");
+      }
+    };
+    constexpr std::string_view kPrefix = "/api/task_runs/";
+    if (path == "/api/task_runs/paginate") {
+      post_route("paginate", [&] { HandleQuery(req, res, BodyKind::kPaginate); });
+    } else if (path == "/api/task_runs/filter") {
+      post_route("filter", [&] { HandleQuery(req, res, BodyKind::kFilter); });
+    } else if (path == "/api/task_runs/count") {
+      post_route("count", [&] { HandleQuery(req, res, BodyKind::kCount); });
+    } else if (path == "/api/task_runs/history") {
+      post_route("history", [&] { HandleHistory(req, res); });
+    } else if (path.size() > kPrefix.size() && path.compare(0, kPrefix.size(), kPrefix) == 0 &&
+               IsUuidPath(std::string_view(path).substr(kPrefix.size()))) {
+      tls_request.endpoint = "read";
+      if (get) {
+        HandleRead(req, res, std::string_view(path).substr(kPrefix.size()));
+      } else {
+        not_allowed("GET, DELETE");
+      }
+    } else if (path == "/api/health") {
+      tls_request.endpoint = "health";
+      if (!get) return not_allowed("GET");
+      if (!CheckVersion(req, res)) return;
+      SetJson(res, 200, "true");
+    } else if (path == "/api/ready" || path == "/readyz") {
+      const bool api = path == "/api/ready";
+      tls_request.endpoint = api ? "ready" : "readyz";
+      if (!get) return not_allowed("GET");
+      if (api && !CheckVersion(req, res)) return;
+      if (engine.load(std::memory_order_acquire) != nullptr) {
+        SetJson(res, 200, R"({"message":"OK"})");
+      } else {
+        SetJson(res, 503, R"({"message":"Loading the snapshot"})");
+      }
+    } else if (path == "/livez") {
+      tls_request.endpoint = "livez";
+      if (!get) return not_allowed("GET");
+      SetJson(res, 200, R"({"message":"OK"})");
+    } else if (path == "/metrics") {
+      tls_request.endpoint = "metrics";
+      if (!get) return not_allowed("GET");
+      res.status = 200;
+      res.set_content(Metrics(), "text/plain; version=0.0.4");
+    } else {
+      tls_request.endpoint = "other";
+      SetDetail(res, 404, "Not Found");
+    }
+  }
+
+  static bool AuthExempt(const httplib::Request& req) {
+    if (req.method != "GET" && req.method != "HEAD") return false;
+    const std::string& p = req.path;
+    auto ends_with = [&](std::string_view s) {
+      return p.size() >= s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
+    };
+    return ends_with("health") || ends_with("ready") || p == "/livez" || p == "/readyz";
+  }
+
+  void Record(const httplib::Request& req, const httplib::Response& res) {
+    double seconds = 0;
+    if (tls_request.started) {
+      seconds = std::chrono::duration<double>(Clock::now() - tls_request.start).count();
+    }
+    size_t e = EndpointIndex(tls_request.endpoint);
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu);
+      ++requests[{e, res.status}];
+      size_t b = 0;
+      while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+      ++latency_buckets[e][b];
+      latency_sum[e] += seconds;
+      ++latency_count[e];
+    }
+    const double ms = seconds * 1000;
+    std::string line = absl::StrFormat(
+        "{\"level\":\"%s\",\"msg\":\"request\",\"method\":%s,\"path\":%s,\"status\":%d,"
+        "\"duration_ms\":%.3f,\"rows\":%s,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
+        "info", JsonString(req.method), JsonString(req.path), res.status, ms,
+        tls_request.rows < 0 ? std::string("null") : std::to_string(tls_request.rows),
+        req.body.size(), res.body.size(), JsonString(req.remote_addr));
+    Log(LogLevel::kInfo, line);
+    if (options.slow_ms >= 0 && ms > options.slow_ms) {
+      Log(LogLevel::kWarning,
+          absl::StrFormat("{\"level\":\"warning\",\"msg\":\"slow request\",\"method\":%s,"
+                          "\"path\":%s,\"status\":%d,\"duration_ms\":%.3f,\"slow_ms\":%d}",
+                          JsonString(req.method), JsonString(req.path), res.status, ms,
+                          options.slow_ms));
+    }
+    tls_request = RequestContext{};
+  }
+};
+
+HttpServer::HttpServer(ServerOptions options) : rep_(std::make_unique<Rep>(std::move(options))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::Status HttpServer::Start() {
+  Rep* rep = rep_.get();
+  httplib::Server& s = rep->server;
+  const int threads = std::max(1, rep->options.threads);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_payload_max_length(rep->options.max_body_bytes);
+  s.set_read_timeout(rep->options.read_timeout_seconds, 0);
+  s.set_write_timeout(rep->options.write_timeout_seconds, 0);
+  s.set_keep_alive_timeout(rep->options.keep_alive_seconds);
+  s.set_keep_alive_max_count(100000);
+  s.set_tcp_nodelay(true);
+  s.set_pre_routing_handler([rep](const httplib::Request& req, httplib::Response& res) {
+    tls_request = RequestContext{};
+    tls_request.start = Clock::now();
+    tls_request.started = true;
+    if (req.has_header("Accept-Encoding")) {
+      // Starlette's GZipMiddleware: "gzip" in Accept-Encoding. We compress
+      // ourselves (>= 500 bytes), so hide the header from cpp-httplib.
+      tls_request.accept_gzip =
+          req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+      const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    }
+    if (!rep->AuthOk(req) && !Rep::AuthExempt(req)) {
+      Rep::SetJson(res, 401, R"({"exception_message":"Unauthorized"})");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  auto route = [rep](const httplib::Request& req, httplib::Response& res) { rep->Route(req, res); };
+  s.Get(".*", route);
+  s.Post(".*", route);
+  s.Put(".*", route);
+  s.Patch(".*", route);
+  s.Delete(".*", route);
+  s.Options(".*", route);
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
+                                                              httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string detail;
+    switch (res.status) {
+      case 404: detail = "Not Found"; break;
+      case 405: detail = "Method Not Allowed"; break;
+      case 413: detail = "Request body too large"; break;
+      case 414: detail = "URI Too Long"; break;
+      case 431: detail = "Request Header Fields Too Large"; break;
+      case 500:
+        res.set_content(R"({"exception_message":"Internal Server Error"})", "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      default: detail = "Bad Request"; break;
+    }
+    res.set_content(DetailResponse(res.status, detail).body, "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_logger([rep](const httplib::Request& req, const httplib::Response& res) {
+    rep->Record(req, res);
+  });
+
+  if (rep->options.port == 0) {
+    port_ = s.bind_to_any_port(rep->options.host);
+    if (port_ <= 0) {
+      return absl::UnavailableError(absl::StrFormat("cannot bind %s", rep->options.host));
+    }
+  } else {
+    if (!s.bind_to_port(rep->options.host, rep->options.port)) {
+      return absl::UnavailableError(absl::StrFormat("cannot bind %s:%d: %s", rep->options.host,
+                                                    rep->options.port, std::strerror(errno)));
+    }
+    port_ = rep->options.port;
+  }
+  thread_ = std::thread([rep] {
+    rep->server.listen_after_bind();
+    rep->listener_exited = true;
+  });
+  // stop() is a no-op until the accept loop runs: wait for it.
+  while (!rep->server.is_running() && !rep->listener_exited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rep->Log(LogLevel::kInfo,
+           absl::StrFormat("{\"level\":\"info\",\"msg\":\"listening\",\"host\":%s,\"port\":%d,"
+                           "\"threads\":%d,\"auth\":%s}",
+                           JsonString(rep->options.host), port_, threads,
+                           rep->options.auth_string.empty() ? "false" : "true"));
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (!thread_.joinable()) return;
+  // listen_after_bind may not have entered its loop yet; stop() until it has
+  // returned.
+  rep_->server.stop();
+  thread_.join();
+}
+
+void HttpServer::SetEngine(std::unique_ptr<Engine> engine) {
+  rep_->engine_owner = std::move(engine);
+  rep_->engine.store(rep_->engine_owner.get(), std::memory_order_release);
+}
+
+void HttpServer::SetLoadProgress(uint64_t bytes_done, uint64_t bytes_total,
+                                 uint64_t lines_done) {
+  rep_->load_bytes_done.store(bytes_done);
+  rep_->load_bytes_total.store(bytes_total);
+  rep_->load_lines.store(lines_done);
+}
+
+}  // namespace taskdex

@@ -1,0 +1,288 @@
+#include "api/serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "api/http_server.h"
+#include "api/taskdex.h"
+
+namespace taskdex {
+namespace {
+
+constexpr char kServeHelp[] = R"(Usage:
+  taskdex serve --snapshot DIR [options]
+
+Loads the snapshot directory DIR in the background and serves Prefect's
+task-run read API over HTTP, answering as Prefect does:
+
+  POST /api/task_runs/paginate   POST /api/task_runs/filter
+  POST /api/task_runs/count      POST /api/task_runs/history
+  GET  /api/task_runs/{id}
+  GET  /api/health (true)        GET  /api/ready (503 while loading)
+  GET  /livez, /readyz           GET  /metrics (Prometheus text format)
+
+Every option can also be set by the environment variable in brackets; a
+flag wins over the variable.
+
+Options:
+  --snapshot DIR         Snapshot directory (required) [TASKDEX_SNAPSHOT].
+  --host HOST            Address to listen on (default 127.0.0.1, loopback
+                         only; use 0.0.0.0 to listen everywhere) [TASKDEX_HOST].
+  --port N               TCP port (default 4200, Prefect's; 0: any free
+                         port) [TASKDEX_PORT].
+  --threads N            HTTP worker threads (default 8) [TASKDEX_THREADS].
+  --load-threads N       Threads parsing the snapshot (default: all cores)
+                         [TASKDEX_LOAD_THREADS].
+  --auth-string USER:PASS
+                         Require HTTP basic auth with these credentials, as
+                         Prefect does; 401 {"exception_message":"Unauthorized"}
+                         otherwise. Health endpoints are exempt
+                         [TASKDEX_AUTH_STRING, then PREFECT_SERVER_API_AUTH_STRING].
+  --max-body-bytes N     Largest request body; larger ones get 413
+                         (default 1048576) [TASKDEX_MAX_BODY_BYTES].
+  --read-timeout-s N     Timeout of each read of a request (default 5)
+                         [TASKDEX_READ_TIMEOUT_S].
+  --slow-ms N            Log a warning for requests slower than N ms
+                         (default 1000) [TASKDEX_SLOW_MS].
+  --log-level LEVEL      debug, info (one JSON line per request), warning,
+                         error or off (default info) [TASKDEX_LOG_LEVEL].
+  --skip-bad-lines       Load the valid lines of a snapshot with bad ones
+                         [TASKDEX_SKIP_BAD_LINES=1].
+  -h, --help             Show this help.
+
+SIGTERM or SIGINT stops the server: it stops accepting connections and lets
+requests in flight finish.
+
+Exit status: 0 after a clean stop; 1 for a bad option, a port that cannot be
+bound or a snapshot that cannot be loaded.
+)";
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "taskdex serve: %s\nRun `taskdex serve --help` for usage.\n",
+               message.c_str());
+  return 1;
+}
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+bool ParseLogLevel(std::string_view s, LogLevel* out) {
+  if (s == "debug") *out = LogLevel::kDebug;
+  else if (s == "info") *out = LogLevel::kInfo;
+  else if (s == "warning" || s == "warn") *out = LogLevel::kWarning;
+  else if (s == "error") *out = LogLevel::kError;
+  else if (s == "off") *out = LogLevel::kOff;
+  else return false;
+  return true;
+}
+
+// Prints load progress: a live line on a TTY, a line every few seconds
+// otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet)
+      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+
+  void Update(const LoadProgress& p) {
+    if (quiet_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = Clock::now();
+    const double interval = tty_ ? 0.1 : 2.0;
+    if (std::chrono::duration<double>(now - last_).count() < interval) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double mb = p.bytes_done / 1e6;
+    const double rate = seconds > 0 ? mb / seconds : 0;
+    const double left = p.bytes_total > p.bytes_done ? (p.bytes_total - p.bytes_done) / 1e6 : 0;
+    const double eta = rate > 0 ? left / rate : 0;
+    const double pct = p.bytes_total > 0 ? 100.0 * p.bytes_done / p.bytes_total : 0;
+    std::string line = absl::StrFormat(
+        "loading %s: %5.1f%%  %d rows  %.1f/%.1f MB  %.1f MB/s  ETA %.0fs",
+        std::string(p.file), pct, p.lines_done, mb, p.bytes_total / 1e6, rate, eta);
+    if (tty_) {
+      std::fprintf(stderr, "\r%-100s", line.c_str());
+      live_ = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  void Finish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (live_) std::fprintf(stderr, "\n");
+    live_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const bool quiet_;
+  const bool tty_;
+  const Clock::time_point start_;
+  std::mutex mu_;
+  Clock::time_point last_{};
+  bool live_ = false;
+};
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  ServerOptions server;
+  std::optional<std::string> snapshot = Env("TASKDEX_SNAPSHOT");
+  int load_threads = 0;
+  bool skip_bad_lines = Env("TASKDEX_SKIP_BAD_LINES").value_or("0") == "1";
+  std::string error;
+
+  auto set_int = [&](const std::string& name, const std::string& value, auto* out,
+                     int64_t min) -> bool {
+    int64_t v;
+    if (!absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &v) || v < min) {
+      error = absl::StrFormat("%s must be an integer >= %d, got \"%s\"", name, min, value);
+      return false;
+    }
+    *out = static_cast<std::remove_pointer_t<decltype(out)>>(v);
+    return true;
+  };
+
+  // Environment first, flags override.
+  if (auto v = Env("TASKDEX_HOST")) server.host = *v;
+  if (auto v = Env("PREFECT_SERVER_API_AUTH_STRING")) server.auth_string = *v;
+  if (auto v = Env("TASKDEX_AUTH_STRING")) server.auth_string = *v;
+  if (auto v = Env("TASKDEX_PORT"); v && !set_int("TASKDEX_PORT", *v, &server.port, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_THREADS"); v && !set_int("TASKDEX_THREADS", *v, &server.threads, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_LOAD_THREADS"); v && !set_int("TASKDEX_LOAD_THREADS", *v, &load_threads, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_SLOW_MS"); v && !set_int("TASKDEX_SLOW_MS", *v, &server.slow_ms, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_LOG_LEVEL"); v && !ParseLogLevel(*v, &server.log_level)) {
+    return Usage("TASKDEX_LOG_LEVEL must be debug, info, warning, error or off");
+  }
+
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kServeHelp, stdout);
+      return 0;
+    }
+    if (arg == "--skip-bad-lines") {
+      skip_bad_lines = true;
+      continue;
+    }
+    static constexpr std::string_view kValueOptions[] = {
+        "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
+        "--load-threads", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
+    if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
+        std::end(kValueOptions)) {
+      return Usage("unknown option " + arg);
+    }
+    std::optional<std::string> v = value();
+    if (!v) return Usage(arg + " needs a value");
+    bool ok = true;
+    if (arg == "--snapshot") snapshot = *v;
+    else if (arg == "--host") server.host = *v;
+    else if (arg == "--auth-string") server.auth_string = *v;
+    else if (arg == "--port") ok = set_int(arg, *v, &server.port, 0);
+    else if (arg == "--threads") ok = set_int(arg, *v, &server.threads, 1);
+    else if (arg == "--load-threads") ok = set_int(arg, *v, &load_threads, 0);
+    else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
+    else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
+    else if (arg == "--slow-ms") ok = set_int(arg, *v, &server.slow_ms, 0);
+    else if (arg == "--log-level") {
+      if (!ParseLogLevel(*v, &server.log_level)) {
+        return Usage("--log-level must be debug, info, warning, error or off");
+      }
+    } else {
+      return Usage("unknown option " + arg);
+    }
+    if (!ok) return Usage(error);
+  }
+  if (!snapshot) return Usage("--snapshot DIR is required");
+  if (server.port > 65535) return Usage("--port must be at most 65535");
+
+  // Signals are taken by sigwait below; block them in every thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // the loader failed
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const bool quiet = server.log_level > LogLevel::kInfo;
+  HttpServer http(server);
+  if (absl::Status s = http.Start(); !s.ok()) {
+    std::fprintf(stderr, "taskdex serve: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (!quiet) {
+    std::fprintf(stderr, "taskdex serve: listening on http://%s:%d, loading %s\n",
+                 server.host.c_str(), http.port(), snapshot->c_str());
+  }
+
+  std::atomic<bool> load_failed{false};
+  std::atomic<bool> load_done{false};
+  ProgressPrinter printer(quiet);
+  std::thread loader([&] {
+    LoadOptions options;
+    options.skip_bad_lines = skip_bad_lines;
+    options.threads = load_threads;
+    options.progress = [&](const LoadProgress& p) {
+      http.SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
+      printer.Update(p);
+    };
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(*snapshot, options);
+    printer.Finish();
+    if (!engine.ok()) {
+      std::fprintf(stderr, "taskdex serve: cannot load snapshot %s: %s\n", snapshot->c_str(),
+                   std::string(engine.status().message()).c_str());
+      load_failed = true;
+      load_done = true;
+      kill(getpid(), SIGUSR1);
+      return;
+    }
+    if (!quiet) std::fprintf(stderr, "%s", (*engine)->load_report().Summary().c_str());
+    const LoadReport& r = (*engine)->load_report();
+    http.SetLoadProgress(r.bytes, r.bytes, r.flows + r.deployments + r.flow_runs + r.task_runs);
+    http.SetEngine(*std::move(engine));
+    load_done = true;
+    if (!quiet) std::fprintf(stderr, "taskdex serve: ready\n");
+  });
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  if (!quiet && sig != SIGUSR1) {
+    std::fprintf(stderr, "taskdex serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  http.Stop();
+  if (!load_done) {
+    // Stopped while loading: nothing to keep, do not wait for the load.
+    std::fflush(stderr);
+    _exit(0);
+  }
+  loader.join();
+  return load_failed ? 1 : 0;
+}
+
+}  // namespace taskdex
