@@ -272,7 +272,8 @@ struct HttpServer::Rep {
       // default_content_type middleware: POST/PUT/PATCH with Content-Length > 0.
       if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return false;
       if (!req.has_header("Content-Length")) return false;
-      std::string_view cl = Trim(req.get_header_value("Content-Length"));
+      const std::string length = req.get_header_value("Content-Length");
+      std::string_view cl = Trim(length);
       return !cl.empty() && cl.find_first_not_of('0') != std::string_view::npos &&
              cl.find_first_not_of("0123456789") == std::string_view::npos;
     }
