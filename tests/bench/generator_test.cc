@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -43,9 +44,32 @@ std::vector<std::string> Lines(const std::string& path) {
   return out;
 }
 
+// Every directory NewDir hands out, removed (with its sibling query files)
+// when the test program ends, so runs leave nothing behind in TempDir().
+std::vector<std::string>& CreatedDirs() {
+  static auto* dirs = new std::vector<std::string>();
+  return *dirs;
+}
+
+class RemoveCreatedDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const std::string& dir : CreatedDirs()) {
+      std::error_code ignored;  // best effort: a leftover temp dir is no failure
+      std::filesystem::remove_all(dir, ignored);
+      for (const char* suffix : {".queries.jsonl", ".q"}) {
+        std::filesystem::remove(dir + suffix, ignored);
+      }
+    }
+  }
+};
+const ::testing::Environment* const kRemoveCreatedDirs =
+    ::testing::AddGlobalTestEnvironment(new RemoveCreatedDirs);
+
 std::string NewDir(const std::string& name) {
   std::string dir = ::testing::TempDir() + "/taskdex_gen_" + name + "_" +
                     std::to_string(::getpid());
+  CreatedDirs().push_back(dir);
   return dir;
 }
 
