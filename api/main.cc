@@ -17,6 +17,7 @@
 
 #include "api/serve_command.h"
 #include "api/taskdex.h"
+#include "bench/bench_runner.h"
 #include "bench/commands.h"
 
 namespace {
@@ -51,6 +52,9 @@ Options:
                       Prints one line per body, in order:
                         {"status":<HTTP status>,"body":<response body>}
                       Blank lines are skipped. The snapshot is loaded once.
+                      A line {"name": ..., "body": ...} (exactly those two
+                      keys, as `taskdex generate --queries` writes) stands for
+                      its body.
   --now TIME          Clock for estimated_run_time / estimated_start_time_delta
                       and for SCHEDULED states without scheduled_time, e.g.
                       2026-11-28T12:00:00Z (default: the current time).
@@ -197,8 +201,10 @@ int RunQuery(int argc, char** argv) {
     start = end + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (IsBlank(line)) continue;
-    if (opt.explain) std::fputs((*engine)->Explain(line).c_str(), stderr);
-    taskdex::Response r = (*engine)->PaginateJson(line, now);
+    std::optional<taskdex::BenchBody> named = taskdex::ParseBodyLine(line, 0);
+    const std::string_view body = named ? std::string_view(named->body) : line;
+    if (opt.explain) std::fputs((*engine)->Explain(body).c_str(), stderr);
+    taskdex::Response r = (*engine)->PaginateJson(body, now);
     out.clear();
     out.append("{\"status\":").append(std::to_string(r.status)).append(",\"body\":");
     out.append(r.body).append("}\n");

@@ -357,8 +357,9 @@ int RunBench(int argc, char** argv) {
     std::printf("overall: %d queries, %d samples, p50 %.1f us, p99 %.1f us\n",
                 static_cast<int>(results.size()), static_cast<int>(all.size()), p50, p99);
     if (mirror) {
-      std::printf("sqlite overall: %d samples, p50 %.1f us, p99 %.1f us; median of the "
-                  "per-query p50 ratios (sqlite/taskdex) %.1fx; %d mismatches\n",
+      std::printf("sqlite overall: %d samples, p50 %.1f us, p99 %.1f us; "
+                  "median_query_ratio %.1fx (median over queries of sqlite p50 / taskdex "
+                  "p50); %d mismatches\n",
                   static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio, mismatches);
     }
   }

@@ -41,6 +41,9 @@ Options:
                     from the data: one {"name": ..., "body": ...} per line.
   --threads N       Worker threads, 1..64 (default 2). The output does not
                     depend on it.
+  --discard         Render every line but write no snapshot file (writes go
+                    to /dev/null; --out may be omitted): the generator's
+                    speed without the disk.
   --quiet           No progress and no summary on stderr.
   -h, --help        Show this help.
 
@@ -76,6 +79,9 @@ int RunGenerate(int argc, char** argv) {
       return 0;
     } else if (arg == "--quiet") {
       quiet = true;
+      continue;
+    } else if (arg == "--discard") {
+      opt.discard = true;
       continue;
     }
     if (arg != "--task-runs" && arg != "--seed" && arg != "--now" && arg != "--out" &&
@@ -116,7 +122,7 @@ int RunGenerate(int argc, char** argv) {
     }
   }
   if (!have_n) return Usage("--task-runs N is required");
-  if (opt.out_dir.empty()) return Usage("--out DIR is required");
+  if (opt.out_dir.empty() && !opt.discard) return Usage("--out DIR is required");
   if (!quiet) {
     opt.progress = [](uint64_t rows, uint64_t bytes, double seconds) {
       std::fprintf(stderr, "\r%llu task runs, %.0f MB, %.1f MB/s   ",
@@ -134,12 +140,13 @@ int RunGenerate(int argc, char** argv) {
   if (!quiet) {
     auto mb = [](uint64_t b) { return b / 1e6; };
     std::fprintf(stderr,
-                 "wrote %s in %.2f s (%.1f MB/s)\n"
+                 "%s %s in %.2f s (%.1f MB/s)\n"
                  "  flows.ndjson        %10llu lines %10.1f MB\n"
                  "  deployments.ndjson  %10llu lines %10.1f MB\n"
                  "  flow_runs.ndjson    %10llu lines %10.1f MB  (%llu subflows)\n"
                  "  task_runs.ndjson    %10llu lines %10.1f MB  (%llu without a flow run)\n",
-                 opt.out_dir.c_str(), s.seconds,
+                 opt.discard ? "rendered (discarded)" : "wrote",
+                 opt.discard ? "the snapshot" : opt.out_dir.c_str(), s.seconds,
                  s.seconds > 0 ? mb(s.total_bytes()) / s.seconds : 0.0,
                  static_cast<unsigned long long>(s.flows), mb(s.flows_bytes),
                  static_cast<unsigned long long>(s.deployments), mb(s.deployments_bytes),

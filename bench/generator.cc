@@ -1952,8 +1952,10 @@ absl::Status GenerateSnapshot(const GenerateOptions& options, GenerateSummary* s
     return absl::InvalidArgumentError(
         absl::StrFormat("threads: must be in [1, 64], got %d", options.threads));
   }
-  if (options.out_dir.empty()) return absl::InvalidArgumentError("out_dir: must not be empty");
-  if (::mkdir(options.out_dir.c_str(), 0777) != 0 && errno != EEXIST) {
+  if (options.out_dir.empty() && !options.discard) {
+    return absl::InvalidArgumentError("out_dir: must not be empty");
+  }
+  if (!options.discard && ::mkdir(options.out_dir.c_str(), 0777) != 0 && errno != EEXIST) {
     return absl::InternalError(
         absl::StrFormat("cannot create %s: %s", options.out_dir, std::strerror(errno)));
   }
@@ -1967,17 +1969,20 @@ absl::Status GenerateSnapshot(const GenerateOptions& options, GenerateSummary* s
   std::string dir = options.out_dir + "/";
   std::string flows = FlowsFile(*w);
   std::string deps = DeploymentsFile(*w);
-  absl::Status st = WriteWhole(dir + "flows.ndjson", flows);
-  if (st.ok()) st = WriteWhole(dir + "deployments.ndjson", deps);
-  if (!st.ok()) return st;
+  if (!options.discard) {
+    absl::Status st = WriteWhole(dir + "flows.ndjson", flows);
+    if (st.ok()) st = WriteWhole(dir + "deployments.ndjson", deps);
+    if (!st.ok()) return st;
+  }
   s.flows = w->flows.size();
   s.deployments = w->deployments.size();
   s.flows_bytes = flows.size();
   s.deployments_bytes = deps.size();
 
   std::string task_path = dir + "task_runs.ndjson", fr_path = dir + "flow_runs.ndjson";
-  FILE* tf = std::fopen(task_path.c_str(), "wb");
-  FILE* ff = tf ? std::fopen(fr_path.c_str(), "wb") : nullptr;
+  const char* sink = options.discard ? "/dev/null" : nullptr;
+  FILE* tf = std::fopen(sink ? sink : task_path.c_str(), "wb");
+  FILE* ff = tf ? std::fopen(sink ? sink : fr_path.c_str(), "wb") : nullptr;
   if (tf == nullptr || ff == nullptr) {
     std::string bad = tf == nullptr ? task_path : fr_path;
     if (tf) std::fclose(tf);

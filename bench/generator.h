@@ -40,6 +40,9 @@ struct GenerateOptions {
   std::string out_dir;               // created if absent; the four files are replaced
   std::string queries_file;          // empty: no request bodies
   int threads = 2;                   // worker threads (1..64)
+  // Render every line but write no snapshot file (out_dir is not touched):
+  // measures the generator's CPU side without the disk.
+  bool discard = false;
   // Called from the writing thread about twice a second; may be empty.
   std::function<void(uint64_t task_runs_done, uint64_t bytes_done, double seconds)> progress;
 };

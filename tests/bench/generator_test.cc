@@ -298,6 +298,26 @@ TEST(GeneratorTest, ExactCountsForTinyAndOddSizes) {
   }
 }
 
+TEST(GeneratorTest, DiscardRendersTheSameBytesAndWritesNothing) {
+  const std::string written = NewDir("written"), discarded = NewDir("discarded");
+  GenerateSummary w = Generate(written, 20000, 11, 1);
+  GenerateOptions o;
+  o.task_runs = 20000;
+  o.seed = 11;
+  o.out_dir = discarded;
+  o.threads = 5;
+  o.discard = true;
+  GenerateSummary d;
+  absl::Status st = GenerateSnapshot(o, &d);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_FALSE(std::filesystem::exists(discarded));
+  EXPECT_EQ(d.task_runs, 20000u);
+  EXPECT_EQ(d.task_runs_bytes, w.task_runs_bytes);
+  EXPECT_EQ(d.flow_runs_bytes, w.flow_runs_bytes);
+  EXPECT_EQ(d.total_bytes(), w.total_bytes());
+  EXPECT_EQ(w.task_runs_bytes, std::filesystem::file_size(written + "/task_runs.ndjson"));
+}
+
 TEST(GeneratorTest, RejectsBadOptions) {
   GenerateOptions o;
   o.out_dir = NewDir("bad");

@@ -56,6 +56,19 @@ check "--bodies malformed line gets 422 json_invalid" contains "$TMP/out" '"type
 check "--bodies bad uuid gets uuid_parsing" contains "$TMP/out" '"type":"uuid_parsing"'
 check "--bodies limit gets detail" contains "$TMP/out" '{"status":422,"body":{"detail":"Invalid limit: must be less than or equal to 200."}}'
 
+# Named lines as `taskdex generate --queries` writes them stand for their body.
+printf '%s\n' '{"name": "two", "body": {"limit": 2}}' '{"limit": 2}' \
+  '{"name": "str", "body": "{\"limit\": 3}"}' '{"name": "x", "body": {"limit": 1}, "page": 2}' \
+  '{"name": "bad", "body": {"page": 0}}' >"$TMP/named.jsonl"
+"$TASKDEX" query --snapshot "$SNAP" --bodies "$TMP/named.jsonl" --now $NOW --quiet >"$TMP/out" 2>&1; rc=$?
+check "--bodies named lines exit 0" test $rc -eq 0
+check "--bodies named lines: one answer each" test "$(wc -l <"$TMP/out")" -eq 5
+check "--bodies named body is unwrapped" contains <(sed -n 1p "$TMP/out") '"count":7,"limit":2,"pages":4,"page":1}'
+check "--bodies named and bare bodies answer alike" test "$(sed -n 1p "$TMP/out")" = "$(sed -n 2p "$TMP/out")"
+check "--bodies named string body is parsed" contains <(sed -n 3p "$TMP/out") '"count":7,"limit":3,"pages":3,"page":1}'
+check "--bodies other keys mean a bare body" contains <(sed -n 4p "$TMP/out") '"count":7,"limit":200,"pages":1,"page":2}'
+check "--bodies named invalid body gets 422" contains <(sed -n 5p "$TMP/out") '{"status":422,'
+
 if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
   "$TASKDEX" query --snapshot "$SAMPLE" --bodies "$SAMPLE/bodies.jsonl" --now 2026-11-27T12:00:00Z >"$TMP/out" 2>"$TMP/err"; rc=$?
   check "sample bodies answered" test $rc -eq 0
@@ -63,6 +76,27 @@ if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
   check "sample: one answer per body" test "$(wc -l <"$TMP/out")" -eq "$want"
   check "sample: some 200 answers" contains "$TMP/out" '{"status":200,'
 fi
+
+# generate -> query --bodies -> bench --compare-sqlite on a small data set.
+"$TASKDEX" generate --task-runs 3000 --seed 5 --out "$TMP/gen" --queries "$TMP/gen.q" --quiet; rc=$?
+check "generate exits 0" test $rc -eq 0
+check "generate writes task_runs.ndjson" test "$(wc -l <"$TMP/gen/task_runs.ndjson")" -eq 3000
+"$TASKDEX" query --snapshot "$TMP/gen" --bodies "$TMP/gen.q" --now 2026-11-27T12:00:00Z --quiet >"$TMP/out" 2>&1; rc=$?
+check "query answers the generated mix" test $rc -eq 0
+check "query: one answer per generated body" test "$(wc -l <"$TMP/out")" -eq "$(wc -l <"$TMP/gen.q")"
+check "query: every generated body is a 200" test "$(grep -c '^{"status":200,' "$TMP/out")" -eq "$(wc -l <"$TMP/gen.q")"
+"$TASKDEX" bench --snapshot "$TMP/gen" --bodies "$TMP/gen.q" --repeat 2 --max-seconds 0.05 \
+  --compare-sqlite --json --now 2026-11-27T12:00:00Z >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "bench --compare-sqlite exits 0" test $rc -eq 0
+check "bench prints the load line" contains "$TMP/out" '"event":"load"'
+check "bench prints RSS after load" contains "$TMP/out" '"rss_mb":'
+check "bench prints median_query_ratio" contains "$TMP/out" '"median_query_ratio":'
+check "bench finds no mismatch" contains "$TMP/out" '"mismatches":0'
+"$TASKDEX" bench --snapshot "$TMP/gen" --bodies "$TMP/gen.q" --repeat 1 --max-seconds 0.01 \
+  --compare-sqlite --now 2026-11-27T12:00:00Z >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "bench table exits 0" test $rc -eq 0
+check "bench table prints median_query_ratio" contains "$TMP/out" 'median_query_ratio'
+check "bench table prints MB/s" contains "$TMP/out" 'MB/s'
 
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
