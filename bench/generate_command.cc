@@ -3,11 +3,13 @@
 // `taskdex generate`: option parsing, progress and summary around
 // GenerateSnapshot (bench/generator.h).
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "api/taskdex.h"
 #include "bench/commands.h"
@@ -39,8 +41,8 @@ Options:
   --queries FILE    Also write request bodies for POST /api/task_runs/paginate,
                     shaped like the Prefect UI's calls, with ids and names taken
                     from the data: one {"name": ..., "body": ...} per line.
-  --threads N       Worker threads, 1..64 (default 2). The output does not
-                    depend on it.
+  --threads N       Worker threads, 1..64 (default: all cores). The output
+                    does not depend on it.
   --discard         Render every line but write no snapshot file (writes go
                     to /dev/null; --out may be omitted): the generator's
                     speed without the disk.
@@ -70,6 +72,8 @@ bool ParseUint(const char* text, uint64_t max, uint64_t* out) {
 
 int RunGenerate(int argc, char** argv) {
   GenerateOptions opt;
+  opt.threads = static_cast<int>(
+      std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
   bool have_n = false, quiet = false;
   for (int i = 0; i < argc; ++i) {
     std::string_view arg = argv[i];
