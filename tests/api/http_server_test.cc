@@ -677,6 +677,7 @@ TEST_F(HttpServerTest, LogsOneJsonLinePerRequestAndSlowOnes) {
 TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
   StartServer();
   std::atomic<int> ok{0};
+  std::atomic<int> finished{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
@@ -686,9 +687,12 @@ TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
         if (!r) break;  // refused after the stop
         if (r->status == 200) ++ok;
       }
+      ++finished;
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Stop once requests are flowing (no sleep: on a loaded machine 20 ms may
+  // pass before the first answer).
+  while (ok.load() == 0 && finished.load() < 4) std::this_thread::yield();
   server_->Stop();
   for (auto& th : threads) th.join();
   EXPECT_GT(ok.load(), 0);
