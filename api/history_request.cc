@@ -87,13 +87,26 @@ std::variant<HistoryRequest, ApiResponse> ValidateHistoryBody(const JsonValue* b
   }
   ValidateFilterSet(*body, &request.filters, errors);
   if (!errors->empty()) return request;
-  // timedelta(seconds=x) < timedelta(seconds=1).
-  if (!(*interval >= 1.0)) {
+  // Prefect (src/prefect/server/api/task_runs.py, task_run_history) declares
+  // `history_interval: float = Body(..., alias="history_interval_seconds")`
+  // (pydantic's lax float: numbers, numeric strings incl. "inf"/"nan",
+  // booleans), then `timedelta(seconds=history_interval)` and compares it
+  // with `timedelta(seconds=1)`. timedelta rounds to whole microseconds
+  // (half to even) before the comparison, so 0.9999996 passes; NaN
+  // (ValueError) and a value beyond timedelta's range of +-999999999 days
+  // (OverflowError) are unhandled exceptions: 500.
+  const double x = *interval;
+  constexpr double kMaxSeconds = 86400.0 * 1e9;               // days > 999999999
+  constexpr double kMinSeconds = -86400.0 * 999999999.0;      // days < -999999999
+  if (std::isnan(x) || x >= kMaxSeconds || x < kMinSeconds) {
+    return ApiResponse{500, R"({"exception_message":"Internal Server Error"})"};
+  }
+  const double us = std::nearbyint(x * 1e6);
+  if (us < 1e6) {
     return DetailResponse(422, "History interval must not be less than 1 second.");
   }
   request.start = *start;
   request.end = *end;
-  const double us = std::nearbyint(*interval * 1e6);
   request.interval_micros = us >= 9.0e18 ? int64_t{9000000000000000000} : static_cast<int64_t>(us);
   return request;
 }

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -45,7 +48,7 @@ constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                              0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
 constexpr const char* kEndpoints[] = {"paginate", "filter",  "count",  "read",
                                       "history",  "health",  "ready",  "livez",
-                                      "readyz",   "metrics", "other"};
+                                      "readyz",   "metrics", "overloaded", "other"};
 constexpr size_t kNumEndpoints = sizeof(kEndpoints) / sizeof(kEndpoints[0]);
 
 size_t EndpointIndex(std::string_view name) {
@@ -147,6 +150,193 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+
+// True while the accepting thread answers a connection that found the
+// worker queue full (BoundedPool::enqueue): the request gets 503.
+thread_local bool tls_overloaded = false;
+
+// cpp-httplib's TaskQueue with a fixed number of workers and a bounded queue
+// of accepted connections. httplib::ThreadPool (0.11.4) queues without
+// limit, so a flood of connections grows memory. Here, when the queue is
+// full, enqueue() serves the connection on the calling (accepting) thread
+// with tls_overloaded set: the pre-routing handler answers 503 with
+// `Connection: close`, and accepting pauses meanwhile (back-pressure: the
+// kernel's listen backlog fills, then clients see connect timeouts). The
+// TaskQueue interface gives enqueue() no way to refuse a job or reach its
+// socket, which is why the rejection goes through the job itself.
+//
+// Thread safety: enqueue() from the accepting thread; shutdown() once, after
+// the accept loop has ended. Queued jobs still run before shutdown returns
+// (graceful stop).
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(size_t threads, size_t max_queued, std::atomic<uint64_t>* rejected)
+      : max_queued_(max_queued), rejected_(rejected) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (jobs_.size() < max_queued_) {
+        jobs_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+    }
+    rejected_->fetch_add(1, std::memory_order_relaxed);
+    tls_overloaded = true;
+    fn();
+    tls_overloaded = false;
+  }
+
+  void shutdown() override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // shutdown_ and drained
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_queued_;
+  std::atomic<uint64_t>* rejected_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool shutdown_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Python's str.split() with no argument on a header value decoded as
+// Latin-1 (Starlette): runs of whitespace separate, ends are dropped.
+bool IsPythonSpace(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 ||
+         c == 0xa0;
+}
+
+std::vector<std::string_view> PythonSplit(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && IsPythonSpace(static_cast<unsigned char>(s[i]))) ++i;
+    size_t start = i;
+    while (i < s.size() && !IsPythonSpace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+// Python's base64.b64decode(s) with validate=False (binascii.a2b_base64,
+// strict_mode=False): characters outside the alphabet are skipped, a
+// complete pad ends the input, a dangling quantum is an error. `s` must be
+// ASCII (a str with other characters raises ValueError).
+bool PythonB64Decode(std::string_view s, std::string* out) {
+  out->clear();
+  int quad_pos = 0, pads = 0;
+  unsigned int left = 0;
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) return false;
+    if (c == '=') {
+      if (quad_pos >= 2 && quad_pos + ++pads >= 4) return true;
+      continue;
+    }
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else continue;
+    pads = 0;
+    switch (quad_pos) {
+      case 0: left = static_cast<unsigned>(v); quad_pos = 1; break;
+      case 1:
+        out->push_back(static_cast<char>((left << 2) | (static_cast<unsigned>(v) >> 4)));
+        left = static_cast<unsigned>(v) & 0x0f; quad_pos = 2; break;
+      case 2:
+        out->push_back(static_cast<char>((left << 4) | (static_cast<unsigned>(v) >> 2)));
+        left = static_cast<unsigned>(v) & 0x03; quad_pos = 3; break;
+      default:
+        out->push_back(static_cast<char>((left << 6) | static_cast<unsigned>(v)));
+        quad_pos = 0; break;
+    }
+  }
+  return quad_pos == 0;
+}
+
+// bytes.decode("utf-8") (strict): well-formed UTF-8, no surrogates.
+bool IsStrictUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+    else return false;
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The routes taskdex serves (paths only; methods are checked per route).
+enum class RouteId : uint8_t {
+  kNone, kPaginate, kFilter, kCount, kHistory, kRead, kHealth, kReady, kLivez, kReadyz, kMetrics
+};
+
+constexpr std::string_view kTaskRunsPrefix = "/api/task_runs/";
+
+RouteId MatchPath(std::string_view path) {
+  if (path == "/api/task_runs/paginate") return RouteId::kPaginate;
+  if (path == "/api/task_runs/filter") return RouteId::kFilter;
+  if (path == "/api/task_runs/count") return RouteId::kCount;
+  if (path == "/api/task_runs/history") return RouteId::kHistory;
+  if (path.size() > kTaskRunsPrefix.size() && path.substr(0, kTaskRunsPrefix.size()) == kTaskRunsPrefix &&
+      IsUuidPath(path.substr(kTaskRunsPrefix.size()))) {
+    return RouteId::kRead;
+  }
+  if (path == "/api/health") return RouteId::kHealth;
+  if (path == "/api/ready") return RouteId::kReady;
+  if (path == "/livez") return RouteId::kLivez;
+  if (path == "/readyz") return RouteId::kReadyz;
+  if (path == "/metrics") return RouteId::kMetrics;
+  return RouteId::kNone;
+}
+
 }  // namespace
 
 std::string CheckApiVersion(std::string_view value) {
@@ -215,6 +405,7 @@ struct HttpServer::Rep {
   std::array<double, kNumEndpoints> latency_sum{};
   std::array<uint64_t, kNumEndpoints> latency_count{};
   std::atomic<uint64_t> load_bytes_done{0}, load_bytes_total{0}, load_lines{0};
+  std::atomic<uint64_t> rejected{0};  // connections answered 503: queue full
   std::mutex log_mu;
 
   explicit Rep(ServerOptions o) : options(std::move(o)) {}
@@ -248,21 +439,19 @@ struct HttpServer::Rep {
     SetApi(res, DetailResponse(status, detail));
   }
 
+  // Prefect's token_validation middleware on the API app
+  // (src/prefect/server/api/server.py, create_api_app):
+  //   scheme, creds = header.split(); assert scheme == "Basic"
+  //   base64.b64decode(creds).decode("utf-8") == auth_string
+  // and any exception (wrong number of parts, bad base64, bad UTF-8) is 401.
   bool AuthOk(const httplib::Request& req) const {
     if (options.auth_string.empty()) return true;
     if (!req.has_header("Authorization")) return false;
-    std::string header = req.get_header_value("Authorization");
-    // Python: scheme, creds = header.split(); scheme == "Basic".
-    std::string_view h = Trim(header);
-    size_t sp = h.find_first_of(" \t");
-    if (sp == std::string_view::npos) return false;
-    std::string_view scheme = h.substr(0, sp);
-    std::string_view creds = Trim(h.substr(sp));
-    if (scheme != "Basic" || creds.find_first_of(" \t") != std::string_view::npos) return false;
+    const std::string header = req.get_header_value("Authorization");
+    std::vector<std::string_view> parts = PythonSplit(header);
+    if (parts.size() != 2 || parts[0] != "Basic") return false;
     std::string decoded;
-    if (!absl::Base64Unescape(absl::string_view(creds.data(), creds.size()), &decoded)) {
-      return false;
-    }
+    if (!PythonB64Decode(parts[1], &decoded) || !IsStrictUtf8(decoded)) return false;
     return decoded == options.auth_string;
   }
 
@@ -446,6 +635,10 @@ struct HttpServer::Rep {
             kEndpoints[e], latency_sum[e], kEndpoints[e], latency_count[e]);
       }
     }
+    out +=
+        "# HELP taskdex_http_rejected_total Connections answered 503 because the worker queue "
+        "was full.\n# TYPE taskdex_http_rejected_total counter\n";
+    out += absl::StrFormat("taskdex_http_rejected_total %d\n", rejected.load());
     const Engine* e = engine.load(std::memory_order_acquire);
     out += "# HELP taskdex_ready Whether the snapshot is loaded.\n# TYPE taskdex_ready gauge\n";
     out += absl::StrFormat("taskdex_ready %d\n", e != nullptr ? 1 : 0);
@@ -473,10 +666,37 @@ struct HttpServer::Rep {
     return out;
   }
 
+  // Starlette's Router with redirect_slashes (starlette/routing.py,
+  // Router.app): a path that matches no route, is not "/", and matches one
+  // (with any method) after toggling its trailing slash gets 307 with
+  // `location: URL(scope=redirect_scope)`: scheme, the Host header (else the
+  // server address), the toggled path (every trailing slash stripped, or one
+  // added) and the raw query string. The body is empty, with no
+  // Content-Type. Auth runs first (it is middleware); the version check
+  // does not (it is a route dependency).
+  static void Redirect(const httplib::Request& req, httplib::Response& res,
+                       const std::string& path) {
+    std::string location = "http://";
+    if (req.has_header("Host")) {
+      location += req.get_header_value("Host");
+    } else if (req.local_port == 80) {
+      location += req.local_addr;
+    } else {
+      location += absl::StrFormat("%s:%d", req.local_addr, req.local_port);
+    }
+    location += path;
+    const size_t q = req.target.find('?');
+    if (q != std::string::npos && q + 1 < req.target.size()) {
+      location += req.target.substr(q);
+    }
+    res.status = 307;
+    res.set_header("Location", location);
+  }
+
   void Route(const httplib::Request& req, httplib::Response& res) {
     const std::string& path = req.path;
     const std::string& method = req.method;
-    const bool get = method == "GET" || method == "HEAD";
+    const bool get = method == "GET" || method == "HEAD";  // Starlette adds HEAD to GET routes
     auto not_allowed = [&](const char* allow) {
       res.set_header("Allow", allow);
       SetDetail(res, 405, "Method Not Allowed");
@@ -489,60 +709,94 @@ struct HttpServer::Rep {
         not_allowed("POST");
       }
     };
-    constexpr std::string_view kPrefix = "/api/task_runs/";
-    if (path == "/api/task_runs/paginate") {
-      post_route("paginate", [&] { HandleQuery(req, res, BodyKind::kPaginate); });
-    } else if (path == "/api/task_runs/filter") {
-      post_route("filter", [&] { HandleQuery(req, res, BodyKind::kFilter); });
-    } else if (path == "/api/task_runs/count") {
-      post_route("count", [&] { HandleQuery(req, res, BodyKind::kCount); });
-    } else if (path == "/api/task_runs/history") {
-      post_route("history", [&] { HandleHistory(req, res); });
-    } else if (path.size() > kPrefix.size() && path.compare(0, kPrefix.size(), kPrefix) == 0 &&
-               IsUuidPath(std::string_view(path).substr(kPrefix.size()))) {
-      tls_request.endpoint = "read";
-      if (get) {
-        HandleRead(req, res, std::string_view(path).substr(kPrefix.size()));
-      } else {
-        not_allowed("GET, DELETE");
-      }
-    } else if (path == "/api/health") {
-      tls_request.endpoint = "health";
-      if (!get) return not_allowed("GET");
-      if (!CheckVersion(req, res)) return;
-      SetJson(res, 200, "true");
-    } else if (path == "/api/ready" || path == "/readyz") {
-      const bool api = path == "/api/ready";
-      tls_request.endpoint = api ? "ready" : "readyz";
-      if (!get) return not_allowed("GET");
-      if (api && !CheckVersion(req, res)) return;
-      if (engine.load(std::memory_order_acquire) != nullptr) {
-        SetJson(res, 200, R"({"message":"OK"})");
-      } else {
-        SetJson(res, 503, R"({"message":"Loading the snapshot"})");
-      }
-    } else if (path == "/livez") {
-      tls_request.endpoint = "livez";
-      if (!get) return not_allowed("GET");
-      SetJson(res, 200, R"({"message":"OK"})");
-    } else if (path == "/metrics") {
-      tls_request.endpoint = "metrics";
-      if (!get) return not_allowed("GET");
-      res.status = 200;
-      res.set_content(Metrics(), "text/plain; version=0.0.4");
-    } else {
-      tls_request.endpoint = "other";
-      SetDetail(res, 404, "Not Found");
+    switch (MatchPath(path)) {
+      case RouteId::kPaginate:
+        return post_route("paginate", [&] { HandleQuery(req, res, BodyKind::kPaginate); });
+      case RouteId::kFilter:
+        return post_route("filter", [&] { HandleQuery(req, res, BodyKind::kFilter); });
+      case RouteId::kCount:
+        return post_route("count", [&] { HandleQuery(req, res, BodyKind::kCount); });
+      case RouteId::kHistory:
+        return post_route("history", [&] { HandleHistory(req, res); });
+      case RouteId::kRead:
+        tls_request.endpoint = "read";
+        if (get) return HandleRead(req, res, std::string_view(path).substr(kTaskRunsPrefix.size()));
+        // Prefect's task_runs router declares PATCH /{id} first, so another
+        // method's 405 names PATCH (Starlette answers with the first route
+        // that matches the path). PATCH and DELETE are Prefect's write
+        // endpoints; taskdex is read-only and answers them 405 naming GET.
+        return not_allowed(method == "PATCH" || method == "DELETE" ? "GET" : "PATCH");
+      case RouteId::kHealth:
+        // Declared on the API app itself, not on a router: no
+        // X-PREFECT-API-VERSION check (src/prefect/server/api/server.py,
+        // create_api_app, health_check).
+        tls_request.endpoint = "health";
+        if (!get) return not_allowed("GET");
+        return SetJson(res, 200, "true");
+      case RouteId::kReady:
+        // root.router, included with the version dependency
+        // (src/prefect/server/api/root.py, perform_readiness_check):
+        // 200 {"message":"OK"} or 503 {"message":"Database is not available"}.
+        tls_request.endpoint = "ready";
+        if (!get) return not_allowed("GET");
+        if (!CheckVersion(req, res)) return;
+        if (engine.load(std::memory_order_acquire) != nullptr) {
+          return SetJson(res, 200, R"({"message":"OK"})");
+        }
+        return SetJson(res, 503, R"({"message":"Database is not available"})");
+      case RouteId::kReadyz:
+        tls_request.endpoint = "readyz";
+        if (!get) return not_allowed("GET");
+        if (engine.load(std::memory_order_acquire) != nullptr) {
+          return SetJson(res, 200, R"({"message":"OK"})");
+        }
+        return SetJson(res, 503, ReadyzLoading());
+      case RouteId::kLivez:
+        tls_request.endpoint = "livez";
+        if (!get) return not_allowed("GET");
+        return SetJson(res, 200, R"({"message":"OK"})");
+      case RouteId::kMetrics:
+        tls_request.endpoint = "metrics";
+        if (!get) return not_allowed("GET");
+        res.status = 200;
+        return res.set_content(Metrics(), "text/plain; version=0.0.4");
+      case RouteId::kNone:
+        break;
     }
+    tls_request.endpoint = "other";
+    if (path != "/") {
+      std::string toggled = path;
+      if (toggled.back() == '/') {
+        while (!toggled.empty() && toggled.back() == '/') toggled.pop_back();
+      } else {
+        toggled.push_back('/');
+      }
+      if (MatchPath(toggled) != RouteId::kNone) return Redirect(req, res, toggled);
+    }
+    SetDetail(res, 404, "Not Found");
   }
 
-  static bool AuthExempt(const httplib::Request& req) {
-    if (req.method != "GET" && req.method != "HEAD") return false;
-    const std::string& p = req.path;
-    auto ends_with = [&](std::string_view s) {
-      return p.size() >= s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
-    };
-    return ends_with("health") || ends_with("ready") || p == "/livez" || p == "/readyz";
+  // /readyz while loading: the progress /metrics shows.
+  std::string ReadyzLoading() const {
+    return absl::StrFormat(
+        R"({"message":"Loading the snapshot","bytes_done":%d,"bytes_total":%d,"lines_done":%d})",
+        load_bytes_done.load(), load_bytes_total.load(), load_lines.load());
+  }
+
+  // Which requests the basic-auth check applies to. Prefect adds the
+  // middleware to the API app mounted at /api, so it sees every /api path,
+  // routed or not (src/prefect/server/api/server.py, create_api_app,
+  // token_validation), and lets through
+  //   request.url.path.endswith(("health", "ready")) and method == "GET"
+  // ("used for probes in k8s and such"; HEAD is not exempt). taskdex's own
+  // /livez and /readyz are outside /api and need no credentials; /metrics
+  // (Prefect serves its Prometheus metrics at /api/metrics, behind the same
+  // middleware) needs them.
+  static bool AuthRequired(const httplib::Request& req) {
+    const std::string_view p = req.path;
+    const bool api = p == "/api" || p.substr(0, 5) == "/api/";
+    if (!api && p != "/metrics") return false;
+    return !(req.method == "GET" && (EndsWith(p, "health") || EndsWith(p, "ready")));
   }
 
   void Record(const httplib::Request& req, const httplib::Response& res) {
@@ -587,7 +841,10 @@ absl::Status HttpServer::Start() {
   Rep* rep = rep_.get();
   httplib::Server& s = rep->server;
   const int threads = std::max(1, rep->options.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  const size_t max_queued = static_cast<size_t>(std::max(0, rep->options.max_queued));
+  s.new_task_queue = [rep, threads, max_queued] {
+    return new BoundedPool(static_cast<size_t>(threads), max_queued, &rep->rejected);
+  };
   s.set_payload_max_length(rep->options.max_body_bytes);
   s.set_read_timeout(rep->options.read_timeout_seconds, 0);
   s.set_write_timeout(rep->options.write_timeout_seconds, 0);
@@ -605,7 +862,16 @@ absl::Status HttpServer::Start() {
           req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
       const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     }
-    if (!rep->AuthOk(req) && !Rep::AuthExempt(req)) {
+    if (tls_overloaded) {
+      // The worker queue is full (BoundedPool): Prefect's retryable answer.
+      // Prefect's client retries 503s.
+      tls_request.endpoint = "overloaded";
+      res.set_header("Connection", "close");
+      res.set_header("Retry-After", "1");
+      Rep::SetJson(res, 503, R"({"exception_message":"Service Unavailable"})");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (Rep::AuthRequired(req) && !rep->AuthOk(req)) {
       Rep::SetJson(res, 401, R"({"exception_message":"Unauthorized"})");
       return httplib::Server::HandlerResponse::Handled;
     }

@@ -12,17 +12,21 @@
 // (empty body, default_content_type middleware, media-type rules), then the
 // X-PREFECT-API-VERSION check (1.2), then validation (3). Unknown paths give
 // 404 {"detail":"Not Found"}, known paths with another method 405
-// {"detail":"Method Not Allowed"} (Starlette's bodies). Optional basic auth
-// (PREFECT_SERVER_API_AUTH_STRING) answers 401
-// {"exception_message":"Unauthorized"}; health endpoints are exempt.
+// {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
+// only after toggling its trailing slash gets Starlette's 307 redirect.
+// Optional basic auth (PREFECT_SERVER_API_AUTH_STRING) answers 401
+// {"exception_message":"Unauthorized"} on /api paths and /metrics; GET
+// /api/health and GET /api/ready are exempt, as in Prefect's middleware
+// (src/prefect/server/api/server.py, create_api_app).
 //
 // The engine may be supplied after the server starts (background loading):
-// until SetEngine, /api/ready and /readyz answer 503 and the query endpoints
-// 503 {"exception_message":"Service Unavailable"}.
+// until SetEngine, /api/ready answers Prefect's 503 {"message":"Database is
+// not available"}, /readyz 503 with the load progress, and the query
+// endpoints 503 {"exception_message":"Service Unavailable"}.
 //
 // Thread safety: Start/Stop from one controlling thread; SetEngine and
 // SetLoadProgress from any thread; requests are served by a fixed pool of
-// worker threads.
+// worker threads fed by a bounded queue of accepted connections.
 
 #ifndef TASKDEX_API_HTTP_SERVER_H_
 #define TASKDEX_API_HTTP_SERVER_H_
@@ -46,6 +50,12 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 4200;  // 0: any free port (see HttpServer::port())
   int threads = 8;  // worker threads
+  // Accepted connections waiting for a worker. When the queue is full, the
+  // accepting thread answers the new connection itself with 503 and
+  // `Connection: close` (see BoundedPool in http_server.cc), so a flood of
+  // connections cannot grow memory; while it does so it accepts nothing
+  // else, which is the back-pressure (the kernel's listen backlog fills).
+  int max_queued = 64;
   // "user:pass"; empty: no authentication.
   std::string auth_string;
   size_t max_body_bytes = size_t{1} << 20;  // larger bodies: 413

@@ -47,12 +47,20 @@ Options:
   --port N               TCP port (default 4200, Prefect's; 0: any free
                          port) [TASKDEX_PORT].
   --threads N            HTTP worker threads (default 8) [TASKDEX_THREADS].
+                         A keep-alive connection holds its thread until it
+                         closes or idles 5 s: use at least as many threads
+                         as clients that keep connections open.
+  --max-queued N         Accepted connections waiting for a thread (default
+                         64); beyond that a new connection gets 503
+                         {"exception_message":"Service Unavailable"} and is
+                         closed [TASKDEX_MAX_QUEUED].
   --load-threads N       Threads parsing the snapshot (default: all cores)
                          [TASKDEX_LOAD_THREADS].
   --auth-string USER:PASS
                          Require HTTP basic auth with these credentials, as
                          Prefect does; 401 {"exception_message":"Unauthorized"}
-                         otherwise. Health endpoints are exempt
+                         otherwise, on every /api path and /metrics;
+                         GET /api/health and GET /api/ready are exempt
                          [TASKDEX_AUTH_STRING, then PREFECT_SERVER_API_AUTH_STRING].
   --max-body-bytes N     Largest request body; larger ones get 413
                          (default 1048576) [TASKDEX_MAX_BODY_BYTES].
@@ -169,6 +177,7 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_AUTH_STRING")) server.auth_string = *v;
   if (auto v = Env("TASKDEX_PORT"); v && !set_int("TASKDEX_PORT", *v, &server.port, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_THREADS"); v && !set_int("TASKDEX_THREADS", *v, &server.threads, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_QUEUED"); v && !set_int("TASKDEX_MAX_QUEUED", *v, &server.max_queued, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOAD_THREADS"); v && !set_int("TASKDEX_LOAD_THREADS", *v, &load_threads, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
@@ -193,7 +202,7 @@ int RunServe(int argc, char** argv) {
     }
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
-        "--load-threads", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
+        "--load-threads", "--max-queued", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -206,6 +215,7 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--auth-string") server.auth_string = *v;
     else if (arg == "--port") ok = set_int(arg, *v, &server.port, 0);
     else if (arg == "--threads") ok = set_int(arg, *v, &server.threads, 1);
+    else if (arg == "--max-queued") ok = set_int(arg, *v, &server.max_queued, 0);
     else if (arg == "--load-threads") ok = set_int(arg, *v, &load_threads, 0);
     else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
     else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
