@@ -20,10 +20,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -574,38 +577,121 @@ Pred EvalTime(const TimeFilter& f, const std::vector<Micros>& col) {
   return EvalTime(f, static_cast<uint32_t>(col.size()), [&](uint32_t r) { return col[r]; }, col);
 }
 
+// Rows of `rows` with pred(r): the row-by-row check of a predicate on a
+// (small) candidate set, reading the column instead of an index.
+template <typename P>
+Bitmap FilterRows(const Bitmap& rows, P pred) {
+  std::vector<uint32_t> keep;
+  ForEachRow(rows, [&](uint32_t r) {
+    if (pred(r)) keep.push_back(r);
+  });
+  return FromSortedRows(keep);
+}
+
+// A before_/after_ range on a task-run time column (inclusive bounds,
+// kNullMicros never matches), with the sorted order over the column when
+// there is one. An AND level defers these leaves until its other criteria
+// are known: when their result is small next to the range, the range is
+// checked on those candidates by reading the column (ApplyRangeLeaves).
+struct RangeLeaf {
+  const std::vector<Micros>* col;
+  const SortedOrder* order;  // nullptr or not covering the column: no order
+  const std::vector<Uuid>* ids;
+  int64_t lo;
+  int64_t hi;
+  const char* what;
+  // Positions of the range in `order` (by binary search) when it has one.
+  size_t first = 0;
+  size_t last = 0;
+  bool has_positions = false;
+
+  bool Contains(uint32_t r) const {
+    const Micros v = (*col)[r];
+    return v != kNullMicros && v >= lo && v <= hi;
+  }
+  // Rows in the range, exact when the order gives it, else the column size.
+  uint64_t Estimate() const { return has_positions ? last - first : col->size(); }
+};
+
+RangeLeaf MakeRangeLeaf(const TimeFilter& f, const std::vector<Micros>& col,
+                        const SortedOrder* order, const std::vector<Uuid>& ids, const char* what) {
+  RangeLeaf leaf{&col, order, &ids, f.after ? *f.after : INT64_MIN + 1,  // kNullMicros is INT64_MIN
+                 f.before ? *f.before : INT64_MAX, what};
+  if (order != nullptr && order->size() == col.size()) {
+    const TaskRunTimeKeys keys{&col, &ids};
+    std::tie(leaf.first, leaf.last) = order->Range(leaf.lo, leaf.hi, keys);
+    leaf.has_positions = true;
+  }
+  return leaf;
+}
+
+// The rows of a range leaf: the sorted range of its order when the range is
+// small, else a column scan.
+Bitmap MaterializeRange(const RangeLeaf& leaf) {
+  const uint32_t n = static_cast<uint32_t>(leaf.col->size());
+  const uint64_t k = leaf.Estimate();
+  if (leaf.has_positions && UseIndex(true, k * 8 < n)) {
+    StepTimer step(leaf.what, "sorted range", static_cast<int64_t>(k));
+    Bitmap b = leaf.order->RowsAt(leaf.first, leaf.last);
+    step.Done(b.cardinality());
+    return b;
+  }
+  StepTimer step(leaf.what, "column scan", leaf.has_positions ? static_cast<int64_t>(k) : -1);
+  Bitmap b = ScanRows(n, [&](uint32_t r) { return leaf.Contains(r); });
+  step.Done(b.cardinality());
+  return b;
+}
+
+// ANDs the deferred range leaves into `candidates` (the level's other
+// criteria; nullopt = TRUE), smallest estimate first. A leaf filters the
+// candidates row by row when that reads fewer rows than materializing it
+// (a sorted range costs about k log k, a scan every row); else it is
+// materialized and intersected.
+Pred ApplyRangeLeaves(Pred candidates, std::vector<RangeLeaf>& leaves) {
+  std::sort(leaves.begin(), leaves.end(),
+            [](const RangeLeaf& a, const RangeLeaf& b) { return a.Estimate() < b.Estimate(); });
+  const ConjunctChoice forced = Options().conjunct;
+  for (const RangeLeaf& leaf : leaves) {
+    if (candidates && candidates->isEmpty()) break;
+    bool filter = false;
+    if (candidates) {
+      const uint64_t n = leaf.col->size();
+      const uint64_t k = leaf.Estimate();
+      const uint64_t materialize_cost = leaf.has_positions && k * 8 < n ? 4 * k : n;
+      filter = forced == ConjunctChoice::kFilterCandidates ||
+               (forced == ConjunctChoice::kAuto && candidates->cardinality() < materialize_cost);
+    }
+    if (filter) {
+      StepTimer step(leaf.what, "filter candidates by column",
+                     static_cast<int64_t>(candidates->cardinality()));
+      Bitmap b = FilterRows(*candidates, [&](uint32_t r) { return leaf.Contains(r); });
+      step.Done(b.cardinality());
+      candidates = std::move(b);
+    } else if (candidates) {
+      *candidates &= MaterializeRange(leaf);
+    } else {
+      candidates = MaterializeRange(leaf);
+    }
+  }
+  return candidates;
+}
+
 // A task-run time column with its presence bitmap and, optionally, a sorted
 // order over it: before_/after_ become a binary-searched range of the order
-// when the range is small, is_null_ the presence bitmap.
+// when the range is small, is_null_ the presence bitmap. With `defer`, the
+// range is appended there instead (for ApplyRangeLeaves).
 Pred EvalTimeIndexed(const TimeFilter& f, const std::vector<Micros>& col, const Bitmap& present,
-                     const SortedOrder* order, const std::vector<Uuid>& ids, const char* what) {
+                     const SortedOrder* order, const std::vector<Uuid>& ids, const char* what,
+                     std::vector<RangeLeaf>* defer = nullptr) {
   if (!f.before && !f.after && !f.is_null) return std::nullopt;
   const uint32_t n = static_cast<uint32_t>(col.size());
   Level level(BoolOp::kAnd);
   if (f.before || f.after) {
-    const int64_t lo = f.after ? *f.after : INT64_MIN + 1;  // kNullMicros is INT64_MIN
-    const int64_t hi = f.before ? *f.before : INT64_MAX;
-    bool done = false;
-    if (order != nullptr && order->size() == n) {
-      const TaskRunTimeKeys keys{&col, &ids};
-      auto [first, last] = order->Range(lo, hi, keys);
-      const uint64_t k = last - first;
-      if (UseIndex(true, k * 8 < n)) {
-        StepTimer step(what, "sorted range", static_cast<int64_t>(k));
-        Bitmap b = order->RowsAt(first, last);
-        step.Done(b.cardinality());
-        level.Add(std::move(b));
-        done = true;
-      }
-    }
-    if (!done) {
-      StepTimer step(what, "column scan");
-      Bitmap b = ScanRows(n, [&](uint32_t r) {
-        const Micros v = col[r];
-        return v != kNullMicros && v >= lo && v <= hi;
-      });
-      step.Done(b.cardinality());
-      level.Add(std::move(b));
+    RangeLeaf leaf = MakeRangeLeaf(f, col, order, ids, what);
+    if (defer != nullptr) {
+      defer->push_back(leaf);
+    } else {
+      level.Add(MaterializeRange(leaf));
     }
   }
   if (f.is_null && !level.done()) {
@@ -725,8 +811,25 @@ Bitmap TaskRunsWithFlowRunIdIn(const Store& s, const std::vector<Uuid>& ids) {
 // TaskRunFilterFlowRunId (4.4.9): at most one criterion.
 Pred EvalTaskRunFlowRunId(const Store& s, const UuidRefFilter& f) {
   const TaskRunTable& t = s.task_runs;
-  if (f.is_null == true) return RowsWithRefNull(t.flow_run_id, true);
-  if (f.is_null == false && !f.any) return RowsWithRefNull(t.flow_run_id, false);
+  if (f.is_null && (f.is_null == true || !f.any)) {
+    const bool want_null = *f.is_null;
+    // Rows with a resolved flow run have a non-NULL flow_run_id, so only the
+    // others (NULL or orphan) need a look at the column.
+    const uint32_t n = t.size();
+    {
+      if (UseIndex(true, true)) {
+        StepTimer step("task_runs.flow_run_id.is_null_", "complement of joined rows + check");
+        const Bitmap unjoined = AllRows(n) - s.task_runs_with_flow_run;
+        Bitmap b = FilterRows(unjoined, [&](uint32_t r) {
+          return t.flow_run_id[r].has_value() != want_null;
+        });
+        if (!want_null) b |= s.task_runs_with_flow_run;
+        step.Done(b.cardinality());
+        return b;
+      }
+    }
+    return RowsWithRefNull(t.flow_run_id, want_null);
+  }
   if (f.any) return TaskRunsWithFlowRunIdIn(s, *f.any);
   return std::nullopt;
 }
@@ -736,6 +839,7 @@ Pred EvalTaskRuns(const Store& s, const TaskRunFilter& f) {
   const uint32_t n = t.size();
   Level level(f.op);
   const TaskRunIndexes& x = s.task_run_index;
+  std::vector<RangeLeaf> deferred;
   if (!x.built) {
     if (f.id && !level.done()) level.Add(EvalId(*f.id, s.task_run_by_id, n));
     if (f.name && !level.done()) level.Add(EvalName(*f.name, s.task_run_names, t.name));
@@ -760,18 +864,21 @@ Pred EvalTaskRuns(const Store& s, const TaskRunFilter& f) {
       level.Add(EvalState(*f.state, t.state_type, s.state_names, t.state_name, &x.state_type,
                           &x.state_name));
     }
+    // In an AND level the ranges wait for the other criteria (see
+    // ApplyRangeLeaves); in an OR level they are materialized.
+    std::vector<RangeLeaf>* defer = f.op == BoolOp::kAnd ? &deferred : nullptr;
     if (f.start_time && !level.done()) {
       level.Add(EvalTimeIndexed(*f.start_time, t.start_time, x.has_start_time, nullptr, t.id,
-                                "task_runs.start_time"));
+                                "task_runs.start_time", defer));
     }
     if (f.end_time && !level.done()) {
       level.Add(EvalTimeIndexed(*f.end_time, t.end_time, x.has_end_time, &x.end_time_desc, t.id,
-                                "task_runs.end_time"));
+                                "task_runs.end_time", defer));
     }
     if (f.expected_start_time && !level.done()) {
       level.Add(EvalTimeIndexed(*f.expected_start_time, t.expected_start_time,
                                 x.has_expected_start_time, &x.expected_start_time_asc, t.id,
-                                "task_runs.expected_start_time"));
+                                "task_runs.expected_start_time", defer));
     }
   }
   if (f.subflow_runs && !level.done()) {
@@ -784,7 +891,11 @@ Pred EvalTaskRuns(const Store& s, const TaskRunFilter& f) {
     }
   }
   if (f.flow_run_id && !level.done()) level.Add(EvalTaskRunFlowRunId(s, *f.flow_run_id));
-  return level.Finish();
+  if (deferred.empty()) return level.Finish();
+  const bool empty = level.done();  // an AND level that has seen an empty set
+  Pred candidates = level.Finish();
+  if (empty) return candidates;
+  return ApplyRangeLeaves(std::move(candidates), deferred);
 }
 
 // ---------------------------------------------------------------------------
@@ -1031,6 +1142,147 @@ Bitmap ProbeTaskRuns(const Store& s, const Bitmap& task_rows, const Bitmap& flow
   return b;
 }
 
+// The flow-run state types selected by `f` when that is its only criterion
+// (the flow-run side is then "the flow run's state type is one of these"),
+// else nullopt.
+std::optional<std::vector<uint32_t>> OnlyStateTypeCodes(const FlowRunFilter& f) {
+  if (f.id || f.name || f.tags || f.deployment_id || f.work_queue_name || f.flow_version ||
+      f.start_time || f.end_time || f.expected_start_time || f.next_scheduled_start_time ||
+      f.parent_flow_run_id || f.parent_task_run_id || f.idempotency_key || f.created_by) {
+    return std::nullopt;
+  }
+  if (!f.state || f.state->name || !f.state->type) return std::nullopt;
+  const StateTypesFilter& t = *f.state->type;
+  const bool has_any = t.any.has_value();
+  const bool has_not_any = t.not_any && !t.not_any->empty();
+  if (has_any == has_not_any) return std::nullopt;
+  bool in[kNumStateTypes] = {};
+  for (StateType st : has_any ? *t.any : *t.not_any) in[static_cast<int>(st)] = true;
+  std::vector<uint32_t> codes;
+  for (int v = 0; v < kNumStateTypes; ++v) {
+    if (in[v] == has_any) codes.push_back(static_cast<uint32_t>(v));
+  }
+  return codes;
+}
+
+// One conjunct of the join (paginate.md 5) on the task-run side: the task
+// runs whose flow run passes it. `rows` materializes them; `probe` tests the
+// flow run of one task run (a resolved flow-run row).
+struct JoinSide {
+  const char* what;
+  uint64_t estimate;  // task-run rows (an upper bound)
+  std::function<Bitmap()> rows;
+  std::function<bool(RowId flow_run)> probe;
+};
+
+// Codes of a Bitmap of rows, ascending.
+std::vector<uint32_t> RowList(const Bitmap& b) {
+  std::vector<uint32_t> out(b.cardinality());
+  if (!out.empty()) b.toUint32Array(out.data());
+  return out;
+}
+
+// A side for a flow or deployment filter: its rows through `postings`
+// (keyed by flow / deployment row), its probe through `join` (flow run ->
+// flow / deployment row).
+JoinSide KeyedSide(const char* what, Bitmap keys, uint32_t num_keys, const PostingIndex& postings,
+                   const std::vector<RowId>& join) {
+  auto list = std::make_shared<std::vector<uint32_t>>(RowList(keys));
+  auto mask = std::make_shared<std::vector<uint8_t>>(num_keys, 0);
+  for (uint32_t k : *list) {
+    if (k < num_keys) (*mask)[k] = 1;
+  }
+  const uint64_t est = postings.SumCardinality(*list);
+  return JoinSide{what, est, [list, &postings]() { return postings.Union(*list); },
+                  [mask, &join](RowId f) {
+                    const RowId k = join[f];
+                    return k != kNoRow && k < mask->size() && (*mask)[k] != 0;
+                  }};
+}
+
+// Task runs matching `filters` when some of flows/flow_runs/deployments is
+// present, through the task-run join postings: every side is turned into
+// task-run rows, smallest estimate first; a side much larger than the rows
+// found so far checks those rows by probing their flow run instead.
+Bitmap MatchThroughJoinPostings(const Store& s, const FilterSet& filters, Pred task_pred) {
+  const TaskRunIndexes& x = s.task_run_index;
+  const FlowRunTable& fr = s.flow_runs;
+  std::vector<JoinSide> sides;
+  if (filters.flow_runs) {
+    if (std::optional<std::vector<uint32_t>> codes = OnlyStateTypeCodes(*filters.flow_runs)) {
+      auto list = std::make_shared<std::vector<uint32_t>>(std::move(*codes));
+      auto in = std::make_shared<std::vector<uint8_t>>(kNumStateTypes + 1, 0);
+      for (uint32_t c : *list) (*in)[c] = 1;
+      sides.push_back(JoinSide{
+          "flow_runs.state.type", x.by_flow_run_state_type.SumCardinality(*list),
+          [list, &x]() { return x.by_flow_run_state_type.Union(*list); },
+          [in, &fr](RowId f) {
+            const uint8_t v = fr.state_type[f];
+            return v < kNumStateTypes && (*in)[v] != 0;
+          }});
+    } else {
+      Pred flow_runs = EvalFlowRuns(s, *filters.flow_runs);
+      if (!flow_runs) {
+        sides.push_back(JoinSide{"flow_runs (all)", s.task_runs_with_flow_run.cardinality(),
+                                 [&s]() { return s.task_runs_with_flow_run; },
+                                 [](RowId) { return true; }});
+      } else {
+        auto rows = std::make_shared<Bitmap>(std::move(*flow_runs));
+        uint64_t est = 0;
+        ForEachRow(*rows, [&](uint32_t r) {
+          if (r < s.task_runs_of_flow_run.size()) est += s.task_runs_of_flow_run[r].cardinality();
+        });
+        sides.push_back(JoinSide{"flow_runs", est,
+                                 [rows, &s]() { return TaskRunsOfFlowRuns(s, *rows); },
+                                 [rows](RowId f) { return rows->contains(f); }});
+      }
+    }
+  }
+  if (filters.flows) {
+    sides.push_back(KeyedSide("flows", Materialize(EvalFlows(s, *filters.flows), s.flows.size()),
+                              s.flows.size(), x.by_flow, fr.flow_row));
+  }
+  if (filters.deployments) {
+    sides.push_back(KeyedSide(
+        "deployments",
+        Materialize(EvalDeployments(s, *filters.deployments), s.deployments.size()),
+        s.deployments.size(), x.by_deployment, fr.deployment_row));
+  }
+  std::sort(sides.begin(), sides.end(),
+            [](const JoinSide& a, const JoinSide& b) { return a.estimate < b.estimate; });
+  Pred result = std::move(task_pred);
+  const std::vector<RowId>& flow_run_row = s.task_runs.flow_run_row;
+  const bool force_postings = Options().join == JoinChoice::kJoinPostings;
+  for (size_t i = 0; i < sides.size(); ++i) {
+    const JoinSide& side = sides[i];
+    if (result && result->isEmpty()) break;
+    // Probing costs a few memory reads per row found so far; a posting
+    // union about its size, plus the intersection.
+    const bool probe = result && (force_postings ? (i % 2) == 1
+                                                 : result->cardinality() * 4 < side.estimate);
+    if (probe) {
+      StepTimer step(side.what, "probe task rows' flow run",
+                     static_cast<int64_t>(result->cardinality()));
+      Bitmap b = FilterRows(*result, [&](uint32_t r) {
+        const RowId f = flow_run_row[r];
+        return f != kNoRow && side.probe(f);
+      });
+      step.Done(b.cardinality());
+      result = std::move(b);
+      continue;
+    }
+    StepTimer step(side.what, "task-run join postings", static_cast<int64_t>(side.estimate));
+    Bitmap b = side.rows();
+    step.Done(b.cardinality());
+    if (result) {
+      *result &= b;
+    } else {
+      result = std::move(b);
+    }
+  }
+  return result ? std::move(*result) : Bitmap();
+}
+
 // ---------------------------------------------------------------------------
 // Sorting (paginate.md 6.2)
 
@@ -1109,6 +1361,11 @@ Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters) {
   if (!filters.flows && !filters.flow_runs && !filters.deployments) {
     return Materialize(std::move(task_pred), num_task_runs);
   }
+  const JoinChoice join = Options().join;
+  if (store.task_run_index.joins_built &&
+      (join == JoinChoice::kAuto || join == JoinChoice::kJoinPostings)) {
+    return MatchThroughJoinPostings(store, filters, std::move(task_pred));
+  }
 
   // Flow runs that exist and pass the flow-run, flow and deployment filters.
   const FlowRunTable& fr = store.flow_runs;
@@ -1156,11 +1413,15 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
     // A partial sort costs about total * log2(need) comparisons; walking the
     // order about need * n / total membership tests (nothing when every row
     // matches: the page is then a slice).
+    // A membership test on the order's (random) rows costs several times
+    // one partial-sort step (sequential iteration, one key read): weighted.
+    constexpr double kVisitCost = 4;
     const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
     const double sort_cost =
         static_cast<double>(total) * std::max(1.0, std::log2(static_cast<double>(need) + 1) / 2);
-    const bool walk = forced == PageCutChoice::kWalkOrder ||
-                      (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
+    const bool walk =
+        forced == PageCutChoice::kWalkOrder ||
+        (forced == PageCutChoice::kAuto && (total == n || kVisitCost * walk_cost < sort_cost));
     if (walk) {
       const SortedOrder& order = store.task_run_index.OrderFor(sort);
       std::vector<RowId> page;
@@ -1168,7 +1429,10 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
       if (total == n) {
         // Every row matches: the page is a slice of the order.
         StepTimer step("page", "slice of sort order", static_cast<int64_t>(limit));
-        for (uint64_t i = offset; i < offset + limit; ++i) page.push_back(order[i]);
+        order.ForEach(offset, offset + limit, [&](RowId r) {
+          page.push_back(r);
+          return true;
+        });
         step.Done(page.size());
         return page;
       }
@@ -1181,19 +1445,17 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
                                       static_cast<double>(order.size()), 4 * walk_cost + 4096));
       StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
       uint64_t skipped = 0;
-      size_t i = 0;
-      for (; i < order.size() && page.size() < limit; ++i) {
-        if (i == budget) break;
-        const RowId r = order[i];
-        if (!rows.contains(r)) continue;
+      const size_t end = order.ForEach(0, budget, [&](RowId r) {
+        if (!rows.contains(r)) return true;
         if (skipped < offset) {
           ++skipped;
-        } else {
-          page.push_back(r);
+          return true;
         }
-      }
+        page.push_back(r);
+        return page.size() < limit;
+      });
       step.Done(page.size());
-      if (page.size() == limit || i == order.size()) return page;
+      if (page.size() == limit || end == order.size()) return page;
     }
   }
   StepTimer step("page", "partial sort of matches", static_cast<int64_t>(total));

@@ -31,8 +31,23 @@ struct PageResult {
 // cut must give the same answer) and for --explain. kAuto lets the planner
 // choose by estimated cardinality.
 enum class AccessPathChoice : uint8_t { kAuto, kIndex, kScan };
-enum class JoinChoice : uint8_t { kAuto, kPostings, kScanTaskRuns, kProbeTaskRuns };
+// kJoinPostings: flow, deployment and flow-run sides each become task-run
+// rows through the task-run join postings (TaskRunIndexes::by_flow, ...) or
+// a probe of the smallest side's rows; the others go through the matching
+// flow runs (postings of task_runs_of_flow_run, a scan, or a probe).
+enum class JoinChoice : uint8_t {
+  kAuto,
+  kPostings,
+  kScanTaskRuns,
+  kProbeTaskRuns,
+  kJoinPostings,
+};
 enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort };
+// How a range leaf (task-run time before_/after_) of an AND level is
+// combined with its siblings: materialize its rows (sorted range or column
+// scan) and intersect, or check the range row by row on the siblings'
+// (smaller) result by reading the column.
+enum class ConjunctChoice : uint8_t { kAuto, kMaterialize, kFilterCandidates };
 
 // One executed plan step, for Explain.
 struct PlanStep {
@@ -47,6 +62,7 @@ struct ExecOptions {
   AccessPathChoice access = AccessPathChoice::kAuto;
   JoinChoice join = JoinChoice::kAuto;
   PageCutChoice page_cut = PageCutChoice::kAuto;
+  ConjunctChoice conjunct = ConjunctChoice::kAuto;
   std::vector<PlanStep>* trace = nullptr;  // filled when non-null
 };
 

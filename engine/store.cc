@@ -10,6 +10,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "engine/index_build.h"
 
 namespace taskdex {
 namespace {
@@ -607,6 +608,7 @@ std::unique_ptr<Store> StoreBuilder::Build() {
   s.task_runs_with_flow_run.runOptimize();
   s.task_runs_with_subflow.runOptimize();
   BuildIndexes(s);
+  BuildJoinIndexes(s);
   return store;
 }
 

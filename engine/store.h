@@ -219,6 +219,14 @@ struct TaskRunIndexes {
   SortedOrder name_desc;
   SortedOrder next_scheduled_start_time_asc;
   SortedOrder end_time_desc;
+  // Task runs by an attribute of their (resolved) flow run, so flow,
+  // deployment and flow-run state filters reach task runs without a pass
+  // over the flow runs. Built by BuildJoinIndexes (engine/index_build.cc);
+  // `joins_built` is false until then.
+  bool joins_built = false;
+  PostingIndex by_flow;                 // flow row -> task-run rows
+  PostingIndex by_deployment;           // deployment row -> task-run rows
+  PostingIndex by_flow_run_state_type;  // flow run's StateType -> task-run rows
 
   // The order whose forward walk is the page order of `sort`.
   const SortedOrder& OrderFor(TaskRunSort sort) const;

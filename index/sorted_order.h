@@ -11,11 +11,21 @@
 //   bool IsNull(RowId r) const;
 //   bool TieBefore(RowId a, RowId b) const;  // strict total order
 //
+// Layout: a main array (sorted at Build or the last compaction), a small
+// sorted delta of inserted rows, each with its insertion point in the main
+// array, and a bitmap of deleted main positions. Reads merge the three
+// (positions count live rows only); Insert/Erase cost O(log n + delta), and
+// the delta and deletions are folded into the main array (O(n)) once they
+// exceed max(kMinCompact, size / 64). With no pending change, reads are a
+// plain array access.
+//
 // Lookups: Range() finds the contiguous positions whose non-NULL key lies in
-// [lo, hi] by binary search; Position() finds a row. Insert/Erase keep the
-// order without a rebuild (binary search plus one memmove: O(n) bytes moved,
-// fine for trickles of live updates; a delta buffer can replace it later
-// without changing the interface).
+// [lo, hi] by binary search; Position() finds a row; At() / operator[] the
+// row at a position; ForEach() walks positions in order.
+//
+// Updates: Erase(row) with the row's old keys, then Insert(row) with the new
+// ones. A deleted main row's keys may change afterwards: the main array's
+// binary searches skip deleted positions.
 //
 // Thread safety: const methods may be called from many threads; mutation
 // needs exclusive access.
@@ -40,44 +50,65 @@ class SortedOrder {
     bool descending = false;  // key order
     bool nulls_first = false;
   };
+  static constexpr size_t kMinCompact = 1024;
 
   SortedOrder() = default;
   explicit SortedOrder(Options options) : options_(options) {}
 
   const Options& options() const { return options_; }
 
-  // Orders rows [0, n).
+  // Orders rows [0, n), dropping any pending change.
   template <typename Keys>
   void Build(uint32_t n, const Keys& keys) {
-    rows_.resize(n);
-    for (uint32_t r = 0; r < n; ++r) rows_[r] = r;
-    std::sort(rows_.begin(), rows_.end(), Less<Keys>{this, &keys});
-    rows_.shrink_to_fit();
+    main_.resize(n);
+    for (uint32_t r = 0; r < n; ++r) main_[r] = r;
+    std::sort(main_.begin(), main_.end(), Less<Keys>{this, &keys});
+    main_.shrink_to_fit();
+    delta_.clear();
+    deleted_ = Bitmap();
   }
 
   // Inserts a row not yet in the order; `keys` must know its values.
   template <typename Keys>
   void Insert(RowId row, const Keys& keys) {
-    auto it = std::lower_bound(rows_.begin(), rows_.end(), row, Less<Keys>{this, &keys});
-    rows_.insert(it, row);
+    const Less<Keys> less{this, &keys};
+    const size_t main_pos = MainLowerBound(row, less);
+    auto it = std::lower_bound(delta_.begin(), delta_.end(), row,
+                               [&](const DeltaEntry& e, RowId r) { return less(e.row, r); });
+    delta_.insert(it, DeltaEntry{static_cast<uint32_t>(main_pos), row});
+    MaybeCompact();
   }
 
   // Erases `row`; `keys` must still report its values as when inserted.
   // Returns false if the row is not in the order.
   template <typename Keys>
   bool Erase(RowId row, const Keys& keys) {
-    const size_t pos = Position(row, keys);
-    if (pos == rows_.size()) return false;
-    rows_.erase(rows_.begin() + static_cast<ptrdiff_t>(pos));
+    const Less<Keys> less{this, &keys};
+    auto it = DeltaFind(row, less);
+    if (it != delta_.end()) {
+      delta_.erase(it);
+      return true;
+    }
+    const size_t pos = MainFind(row, less);
+    if (pos == main_.size()) return false;
+    deleted_.add(static_cast<uint32_t>(pos));
+    MaybeCompact();
     return true;
   }
 
   // Position of `row`, or size() if absent.
   template <typename Keys>
   size_t Position(RowId row, const Keys& keys) const {
-    auto it = std::lower_bound(rows_.begin(), rows_.end(), row, Less<Keys>{this, &keys});
-    if (it == rows_.end() || *it != row) return rows_.size();
-    return static_cast<size_t>(it - rows_.begin());
+    const Less<Keys> less{this, &keys};
+    auto it = DeltaFind(row, less);
+    if (it != delta_.end()) {
+      const size_t j = static_cast<size_t>(it - delta_.begin());
+      return LiveBefore(j) + j;
+    }
+    const size_t pos = MainFind(row, less);
+    if (pos == main_.size()) return size();
+    const size_t live_rank = pos - DeletedBefore(pos);
+    return live_rank + DeltaUpTo(live_rank);
   }
 
   // Positions [first, second) of the rows with a non-NULL key in [lo, hi].
@@ -96,31 +127,99 @@ class SortedOrder {
       const int64_t k = keys.Key(r);
       return desc ? k >= lo : k <= hi;
     };
-    const size_t first =
-        static_cast<size_t>(std::partition_point(rows_.begin(), rows_.end(), before) - rows_.begin());
-    const size_t last = static_cast<size_t>(
-        std::partition_point(rows_.begin() + static_cast<ptrdiff_t>(first), rows_.end(),
-                             in_or_before) -
-        rows_.begin());
+    const size_t first = PartitionPoint(0, before);
+    const size_t last = PartitionPoint(first, in_or_before);
     return {first, last};
   }
 
   // The rows at positions [first, last) as a Bitmap.
   Bitmap RowsAt(size_t first, size_t last) const {
-    std::vector<RowId> rows(rows_.begin() + static_cast<ptrdiff_t>(first),
-                            rows_.begin() + static_cast<ptrdiff_t>(last));
+    std::vector<RowId> rows;
+    rows.reserve(last > first ? last - first : 0);
+    ForEach(first, last, [&](RowId r) {
+      rows.push_back(r);
+      return true;
+    });
     std::sort(rows.begin(), rows.end());
     Bitmap b;
     if (!rows.empty()) b.addMany(rows.size(), rows.data());
     return b;
   }
 
-  std::span<const RowId> rows() const { return rows_; }
-  size_t size() const { return rows_.size(); }
-  RowId operator[](size_t i) const { return rows_[i]; }
-  size_t MemoryBytes() const { return rows_.capacity() * sizeof(RowId); }
+  // Calls f(row) for positions first, first+1, ... < last in order while f
+  // returns true. Returns the position after the last row visited.
+  template <typename F>
+  size_t ForEach(size_t first, size_t last, F f) const {
+    last = std::min(last, size());
+    if (first >= last) return first;
+    if (clean()) {
+      for (size_t i = first; i < last; ++i) {
+        if (!f(main_[i])) return i + 1;
+      }
+      return last;
+    }
+    // Locate position `first`: delta entries before it, then main.
+    size_t j = FirstDeltaAtOrAfter(first);  // delta_[j] is the next delta entry
+    size_t live = first - j;                // live main rows before `first`
+    size_t m = live < LiveMainSize() ? SelectLive(live) : main_.size();
+    for (size_t i = first; i < last; ++i) {
+      RowId r;
+      if (j < delta_.size() && LiveBefore(j) <= live) {
+        r = delta_[j++].row;
+      } else {
+        r = main_[m];
+        ++live;
+        ++m;
+        while (m < main_.size() && deleted_.contains(static_cast<uint32_t>(m))) ++m;
+      }
+      if (!f(r)) return i + 1;
+    }
+    return last;
+  }
+
+  // The row at position i < size().
+  RowId At(size_t i) const {
+    if (clean()) return main_[i];
+    const size_t j = FirstDeltaAtOrAfter(i);
+    if (j < delta_.size() && LiveBefore(j) + j == i) return delta_[j].row;
+    return main_[SelectLive(i - j)];
+  }
+  RowId operator[](size_t i) const { return At(i); }
+
+  // Every row in order (a copy).
+  std::vector<RowId> Rows() const {
+    std::vector<RowId> out;
+    out.reserve(size());
+    ForEach(0, size(), [&](RowId r) {
+      out.push_back(r);
+      return true;
+    });
+    return out;
+  }
+
+  size_t size() const { return LiveMainSize() + delta_.size(); }
+  // Pending inserts and deletions not yet folded into the main array.
+  size_t pending() const { return delta_.size() + deleted_.cardinality(); }
+  // Folds the pending changes into the main array.
+  void Compact() {
+    if (clean()) return;
+    std::vector<RowId> merged = Rows();
+    main_ = std::move(merged);
+    delta_.clear();
+    deleted_ = Bitmap();
+  }
+  size_t MemoryBytes() const {
+    return main_.capacity() * sizeof(RowId) + delta_.capacity() * sizeof(DeltaEntry) +
+           deleted_.getSizeInBytes(false);
+  }
 
  private:
+  struct DeltaEntry {
+    uint32_t main_pos;  // live main rows at positions < main_pos sort before `row`,
+                        // live main rows at positions >= main_pos after it
+    RowId row;
+  };
+
   template <typename Keys>
   struct Less {
     const SortedOrder* self;
@@ -138,8 +237,117 @@ class SortedOrder {
     }
   };
 
+  bool clean() const { return delta_.empty() && deleted_.isEmpty(); }
+  size_t LiveMainSize() const { return main_.size() - deleted_.cardinality(); }
+  // Deleted main positions < pos.
+  size_t DeletedBefore(size_t pos) const {
+    return pos == 0 || deleted_.isEmpty() ? 0 : deleted_.rank(static_cast<uint32_t>(pos - 1));
+  }
+  // Live main rows before delta entry j.
+  size_t LiveBefore(size_t j) const {
+    const size_t p = delta_[j].main_pos;
+    return p - DeletedBefore(p);
+  }
+  // Delta entries placed before the live main row of live rank `live_rank`.
+  size_t DeltaUpTo(size_t live_rank) const {
+    size_t lo = 0, hi = delta_.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (LiveBefore(mid) <= live_rank) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+  // Smallest j with LiveBefore(j) + j >= i (delta_.size() if none): the
+  // delta entries before merged position i are exactly [0, j).
+  size_t FirstDeltaAtOrAfter(size_t i) const {
+    size_t lo = 0, hi = delta_.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (LiveBefore(mid) + mid < i) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+  // Main position of the live row of live rank `live_rank`.
+  size_t SelectLive(size_t live_rank) const {
+    if (deleted_.isEmpty()) return live_rank;
+    size_t lo = live_rank, hi = main_.size() - 1;  // live count in [0, pos] is pos+1-rank(pos)
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (mid + 1 - deleted_.rank(static_cast<uint32_t>(mid)) >= live_rank + 1) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+  // First merged position whose row fails `pred` (pred true on a prefix).
+  template <typename P>
+  size_t PartitionPoint(size_t from, P pred) const {
+    if (clean()) {
+      return static_cast<size_t>(
+          std::partition_point(main_.begin() + static_cast<ptrdiff_t>(from), main_.end(), pred) -
+          main_.begin());
+    }
+    size_t lo = from, hi = size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (pred(At(mid))) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+  // Smallest main position p such that every live main row at a position
+  // >= p is not less than `row` (and every live one before it is less).
+  template <typename L>
+  size_t MainLowerBound(RowId row, const L& less) const {
+    size_t lo = 0, hi = main_.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      size_t m = mid;
+      while (m < hi && deleted_.contains(static_cast<uint32_t>(m))) ++m;
+      if (m == hi) {
+        hi = mid;
+      } else if (less(main_[m], row)) {
+        lo = m + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+  // Main position of live `row`, or main_.size().
+  template <typename L>
+  size_t MainFind(RowId row, const L& less) const {
+    size_t p = MainLowerBound(row, less);
+    while (p < main_.size() && deleted_.contains(static_cast<uint32_t>(p))) ++p;
+    return p < main_.size() && main_[p] == row ? p : main_.size();
+  }
+  template <typename L>
+  typename std::vector<DeltaEntry>::const_iterator DeltaFind(RowId row, const L& less) const {
+    auto it = std::lower_bound(delta_.begin(), delta_.end(), row,
+                               [&](const DeltaEntry& e, RowId r) { return less(e.row, r); });
+    return it != delta_.end() && it->row == row ? it : delta_.end();
+  }
+  void MaybeCompact() {
+    if (pending() > std::max(kMinCompact, main_.size() / 64)) Compact();
+  }
+
   Options options_;
-  std::vector<RowId> rows_;
+  std::vector<RowId> main_;
+  std::vector<DeltaEntry> delta_;  // sorted by the order
+  Bitmap deleted_;                 // main positions
 };
 
 }  // namespace taskdex

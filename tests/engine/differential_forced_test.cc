@@ -47,6 +47,14 @@ std::vector<Mode> Modes() {
       PageCutChoice::kPartialSort);
   add("scan+probe+walk", AccessPathChoice::kScan, JoinChoice::kProbeTaskRuns,
       PageCutChoice::kWalkOrder);
+  // Range leaves checked on their siblings' rows, join through the task-run
+  // join postings (alternating materialize and probe per side).
+  add("index+joinpostings+walk+filter", AccessPathChoice::kIndex, JoinChoice::kJoinPostings,
+      PageCutChoice::kWalkOrder);
+  modes.back().options.conjunct = ConjunctChoice::kFilterCandidates;
+  add("scan+joinpostings+sort+materialize", AccessPathChoice::kScan, JoinChoice::kJoinPostings,
+      PageCutChoice::kPartialSort);
+  modes.back().options.conjunct = ConjunctChoice::kMaterialize;
   return modes;
 }
 
@@ -78,7 +86,7 @@ TEST_P(DifferentialForcedTest, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, DifferentialForcedTest, ::testing::Values(0, 1, 2, 3));
+INSTANTIATE_TEST_SUITE_P(Modes, DifferentialForcedTest, ::testing::Values(0, 1, 2, 3, 4, 5));
 
 TEST(ExplainTest, ListsStepsAndCount) {
   TestRng rng(5);

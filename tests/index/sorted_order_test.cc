@@ -59,7 +59,7 @@ TEST_P(SortedOrderTest, BuildRangeAndPosition) {
   std::vector<RowId> all(500);
   for (RowId r = 0; r < 500; ++r) all[r] = r;
   const std::vector<RowId> want = Expected(k, all, Opts());
-  ASSERT_EQ(std::vector<RowId>(order.rows().begin(), order.rows().end()), want);
+  ASSERT_EQ(order.Rows(), want);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(order.Position(want[i], k), i);
   for (int trial = 0; trial < 50; ++trial) {
     const int64_t lo = static_cast<int64_t>(rng() % 60) - 30;
@@ -101,7 +101,79 @@ TEST_P(SortedOrderTest, InsertsAndErasesMatchRebuild) {
   for (RowId r = 0; r < n; ++r) {
     if (present[r]) rows.push_back(r);
   }
-  EXPECT_EQ(std::vector<RowId>(live.rows().begin(), live.rows().end()), Expected(k, rows, Opts()));
+  EXPECT_EQ(live.Rows(), Expected(k, rows, Opts()));
+}
+
+// Reads while changes are pending (delta + deleted positions) and across
+// compactions: Rows, At, Position, Range, ForEach and RowsAt must match the
+// order rebuilt from scratch after every batch of changes.
+TEST_P(SortedOrderTest, ReadsMergePendingChangesAndCompactions) {
+  std::mt19937 rng(GetParam() + 7);
+  const uint32_t n = 3000;
+  TestKeys k = RandomKeys(rng, n);
+  std::vector<bool> present(n, true);
+  SortedOrder live(Opts());
+  live.Build(n, k);
+  bool saw_pending = false;
+  bool saw_compaction = false;
+  size_t last_pending = 0;
+  for (int batch = 0; batch < 40; ++batch) {
+    for (int step = 0; step < 150; ++step) {
+      const RowId r = rng() % n;
+      if (present[r]) {
+        ASSERT_TRUE(live.Erase(r, k));
+        present[r] = false;
+        if (rng() % 3 != 0) {  // update: new key, re-insert
+          k.key[r] = rng() % 4 == 0 ? kNull : static_cast<int64_t>(rng() % 50) - 25;
+          live.Insert(r, k);
+          present[r] = true;
+        }
+      } else {
+        ASSERT_FALSE(live.Erase(r, k));
+        live.Insert(r, k);
+        present[r] = true;
+      }
+      if (live.pending() + 500 < last_pending) saw_compaction = true;
+      last_pending = live.pending();
+    }
+    saw_pending = saw_pending || live.pending() > 0;
+    std::vector<RowId> rows;
+    for (RowId r = 0; r < n; ++r) {
+      if (present[r]) rows.push_back(r);
+    }
+    const std::vector<RowId> want = Expected(k, rows, Opts());
+    ASSERT_EQ(live.size(), want.size());
+    ASSERT_EQ(live.Rows(), want) << "batch " << batch;
+    for (int probe = 0; probe < 100; ++probe) {
+      const size_t i = rng() % want.size();
+      ASSERT_EQ(live.At(i), want[i]) << i;
+      ASSERT_EQ(live.Position(want[i], k), i);
+      const size_t j = std::min(want.size(), i + rng() % 40);
+      std::vector<RowId> walked;
+      const size_t end = live.ForEach(i, j, [&](RowId row) {
+        walked.push_back(row);
+        return walked.size() < 25;
+      });
+      const size_t stop = std::min(j, i + 25);
+      EXPECT_EQ(end, stop);
+      EXPECT_EQ(walked, std::vector<RowId>(want.begin() + static_cast<ptrdiff_t>(i),
+                                           want.begin() + static_cast<ptrdiff_t>(stop)));
+    }
+    for (int trial = 0; trial < 10; ++trial) {
+      const int64_t lo = static_cast<int64_t>(rng() % 60) - 30;
+      const int64_t hi = static_cast<int64_t>(rng() % 60) - 30;
+      auto [first, last] = live.Range(lo, hi, k);
+      Bitmap expect;
+      for (RowId r : rows) {
+        if (!k.IsNull(r) && k.key[r] >= lo && k.key[r] <= hi) expect.add(r);
+      }
+      EXPECT_EQ(live.RowsAt(first, last), expect) << lo << ".." << hi;
+    }
+  }
+  EXPECT_TRUE(saw_pending);
+  EXPECT_TRUE(saw_compaction);
+  live.Compact();
+  EXPECT_EQ(live.pending(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPlacements, SortedOrderTest, ::testing::Values(0, 1, 2, 3));
