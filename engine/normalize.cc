@@ -1,6 +1,8 @@
 #include "engine/normalize.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -30,11 +32,44 @@ absl::Status TypeError(std::string_view path, std::string_view want, JsonValue& 
       absl::StrFormat("%s: expected %s, got %s", path, want, DescribeJsonValue(v)));
 }
 
-std::string Join(std::string_view path, std::string_view key) {
-  std::string s(path);
-  s.push_back('.');
-  s.append(key);
-  return s;
+// An error path ("state.state_details.scheduled_time"), built for every key
+// read but used only when that key is bad: kept inline, so the common case
+// allocates nothing.
+class PathText {
+ public:
+  std::string_view view() const { return heap_.empty() ? std::string_view(buf_, n_) : heap_; }
+  operator std::string_view() const { return view(); }  // NOLINT: a path is text
+
+  PathText& Append(std::string_view s) {
+    if (heap_.empty() && n_ + s.size() <= sizeof(buf_)) {
+      std::memcpy(buf_ + n_, s.data(), s.size());
+      n_ += s.size();
+      return *this;
+    }
+    if (heap_.empty()) heap_.assign(buf_, n_);
+    heap_.append(s);
+    return *this;
+  }
+
+ private:
+  char buf_[112];
+  size_t n_ = 0;
+  std::string heap_;  // when longer than buf_
+};
+
+PathText Join(std::string_view path, std::string_view key) {
+  PathText p;
+  p.Append(path).Append(".").Append(key);
+  return p;
+}
+
+// "path[index]".
+PathText Index(std::string_view path, size_t index) {
+  char digits[24];
+  int n = std::snprintf(digits, sizeof(digits), "[%zu]", index);
+  PathText p;
+  p.Append(path).Append(std::string_view(digits, static_cast<size_t>(n)));
+  return p;
 }
 
 // Appends the raw (still escaped) text of an object key with its quotes.
@@ -174,6 +209,14 @@ void AppendUuidText(const Uuid& u, std::string* out) {
 }
 
 }  // namespace
+
+#define TASKDEX_STRINGIFY_INNER(x) #x
+#define TASKDEX_STRINGIFY(x) TASKDEX_STRINGIFY_INNER(x)
+std::string_view OnDemandKernelName() {
+  return TASKDEX_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
+}
+#undef TASKDEX_STRINGIFY
+#undef TASKDEX_STRINGIFY_INNER
 
 std::string_view TrimTrailingSpace(std::string_view s) {
   while (!s.empty() &&
@@ -386,7 +429,7 @@ absl::Status ReadRetryDelay(JsonValue& v, std::string_view path, RetryDelay* out
   for (auto element : arr) {
     JsonValue item;
     if (auto e = std::move(element).get(item); e) return JsonError(path, e);
-    std::string item_path = absl::StrFormat("%s[%d]", path, index++);
+    PathText item_path = Index(path, index++);
     JsonNumber n;
     TASKDEX_RETURN_IF_ERROR(ReadNumber(item, item_path, "a number", &n));
     out->list.push_back(std::move(n));
@@ -455,7 +498,7 @@ absl::Status NormalizeEmpiricalPolicyValue(JsonValue v, std::string_view path, s
           ReadNumber(value, Join(path, key), "a number", &*retry_delay_seconds));
     } else if (key == "retries" || key == "retry_jitter_factor") {
       bool is_retries = key == "retries";
-      std::string key_path = Join(path, key);
+      PathText key_path = Join(path, key);
       ondemand::json_type t;
       if (auto e = value.type().get(t); e) return JsonError(key_path, e);
       std::optional<JsonNumber>& slot = is_retries ? retries : jitter;
@@ -523,7 +566,10 @@ namespace {
 struct InputKey {
   bool present = false;
   bool is_string = false;
-  std::string text;  // unescaped
+  // Unescaped; a string points into the parser's string buffer (valid while
+  // the document is), anything else into `described`.
+  std::string_view text;
+  std::string described;
 };
 
 }  // namespace
@@ -544,7 +590,7 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
     if (auto e = std::move(field_result).get(field); e) return JsonError(path, e);
     std::string_view arg;
     if (auto e = field.unescaped_key().get(arg); e) return JsonError(path, e);
-    std::string arg_path = Join(path, arg);
+    PathText arg_path = Join(path, arg);
     if (!first_arg) out->push_back(',');
     first_arg = false;
     AppendJsonString(out, arg);
@@ -557,7 +603,7 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
     if (auto e = list.get_array().get(arr); e) return JsonError(arg_path, e);
     size_t index = 0;
     for (auto element : arr) {
-      std::string item_path = absl::StrFormat("%s[%d]", arg_path, index);
+      PathText item_path = Index(arg_path, index);
       JsonValue item;
       if (auto e = std::move(element).get(item); e) return JsonError(item_path, e);
       ondemand::json_type it;
@@ -591,9 +637,10 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
             std::string_view s;
             if (auto e = kv.get_string().get(s); e) return JsonError(Join(item_path, key), e);
             slot.is_string = true;
-            slot.text = std::string(s);
+            slot.text = s;
           } else {
-            slot.text = DescribeJsonValue(kv);
+            slot.described = DescribeJsonValue(kv);
+            slot.text = slot.described;
           }
         }
       }
@@ -605,7 +652,8 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
           return absl::InvalidArgumentError(absl::StrFormat(
               "%s.input_type: expected \"task_run\", \"flow_run\", \"parameter\" or "
               "\"constant\", got %s",
-              item_path, keys[0].is_string ? "\"" + keys[0].text + "\"" : keys[0].text));
+              item_path.view(), keys[0].is_string ? absl::StrFormat("\"%s\"", keys[0].text)
+                                                : std::string(keys[0].text)));
         }
         input_type = keys[0].text;
       } else if (keys[1].present && keys[1].is_string && ParseUuid(keys[1].text)) {
@@ -620,19 +668,19 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
         return absl::InvalidArgumentError(
             absl::StrFormat("%s: expected a task_run, flow_run, parameter or constant input "
                             "(an object with `id`, `name` or `type`)",
-                            item_path));
+                            item_path.view()));
       }
       int need = (input_type == "task_run" || input_type == "flow_run") ? 1
                  : input_type == "parameter"                            ? 2
                                                                         : 3;
       const InputKey& value = keys[need];
-      std::string value_path = Join(item_path, kKeys[need]);
+      PathText value_path = Join(item_path, kKeys[need]);
       if (!value.present) {
-        return absl::InvalidArgumentError(absl::StrFormat("%s: missing required key", value_path));
+        return absl::InvalidArgumentError(absl::StrFormat("%s: missing required key", value_path.view()));
       }
       if (!value.is_string) {
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s: expected a string, got %s", value_path, value.text));
+            absl::StrFormat("%s: expected a string, got %s", value_path.view(), value.text));
       }
       if (index > 0) out->push_back(',');
       out->append("{\"input_type\":\"");
@@ -645,7 +693,7 @@ absl::Status NormalizeTaskInputsValue(JsonValue v, std::string_view path, std::s
         std::optional<Uuid> u = ParseUuid(value.text, &reason);
         if (!u) {
           return absl::InvalidArgumentError(
-              absl::StrFormat("%s: invalid UUID \"%s\": %s", value_path, value.text, reason));
+              absl::StrFormat("%s: invalid UUID \"%s\": %s", value_path.view(), value.text, reason));
         }
         AppendUuidText(*u, out);
       } else {
@@ -792,7 +840,8 @@ absl::Status NormalizeStateValue(JsonValue v, std::string_view path, NormalizedS
 
   std::optional<Uuid> id;
   std::optional<StateType> type;
-  std::optional<std::string> name, message;
+  // Into the parser's string buffer, valid while the document is.
+  std::optional<std::string_view> name, message;
   std::optional<Micros> timestamp;
   bool has_id = false, has_type = false, has_timestamp = false;
   std::string data = "null";
@@ -811,33 +860,31 @@ absl::Status NormalizeStateValue(JsonValue v, std::string_view path, NormalizedS
     } else if (key == "type") {
       has_type = true;
       std::optional<std::string_view> s;
-      std::string key_path = Join(path, key);
+      PathText key_path = Join(path, key);
       TASKDEX_RETURN_IF_ERROR(ReadString(value, key_path, /*nullable=*/false, &s));
       type = ParseStateType(*s);
       if (!type) {
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s: unknown state type \"%s\"", key_path, *s));
+            absl::StrFormat("%s: unknown state type \"%s\"", key_path.view(), *s));
       }
     } else if (key == "name" || key == "message") {
       std::optional<std::string_view> s;
       TASKDEX_RETURN_IF_ERROR(ReadString(value, Join(path, key), /*nullable=*/true, &s));
-      std::optional<std::string>& slot = key == "name" ? name : message;
-      slot.reset();
-      if (s) slot = std::string(*s);
+      (key == "name" ? name : message) = s;
     } else if (key == "timestamp") {
       has_timestamp = true;
-      std::string key_path = Join(path, key);
+      PathText key_path = Join(path, key);
       TASKDEX_RETURN_IF_ERROR(ReadDatetimeValue(value, key_path, &timestamp));
       if (!timestamp) {
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s: expected an ISO 8601 datetime string, got null", key_path));
+            absl::StrFormat("%s: expected an ISO 8601 datetime string, got null", key_path.view()));
       }
     } else if (key == "data") {
       data.clear();
       if (auto e = AppendMinifiedJson(value, &data); e) return JsonError(Join(path, key), e);
       if (IsFalsyMinified(data)) data = "null";
     } else if (key == "state_details") {
-      std::string sd_path = Join(path, key);
+      PathText sd_path = Join(path, key);
       ondemand::json_type st;
       if (auto e = value.type().get(st); e) return JsonError(sd_path, e);
       if (st != ondemand::json_type::object) return TypeError(sd_path, "an object", value);

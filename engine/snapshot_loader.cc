@@ -1,10 +1,11 @@
 // Snapshot loading (entities.md 4).
 //
-// Lines, not documents. Each file is read into one padded buffer and cut at
-// '\n' with memchr; every line is parsed on its own with
-// ondemand::parser::iterate over a padded_string_view into that buffer (the
-// bytes after a line are the next lines or the final padding, so nothing is
-// copied). We do not use iterate_many because:
+// Lines, not documents. Each file is read in blocks of whole lines (a few
+// MiB, cut after the last '\n'; the partial line after it starts the next
+// block) into reused padded buffers, and every line is parsed on its own
+// with ondemand::parser::iterate over a padded_string_view into that block
+// (the bytes after a line are the next lines or the block's padding, so
+// nothing is copied). We do not use iterate_many because:
 //  - a line is the unit of the format: iterate_many would accept two objects
 //    on one line, or one object spread over two lines, and both are errors;
 //  - with skip_bad_lines, a bad line (an unclosed string, say) must not take
@@ -17,23 +18,34 @@
 // The per-line cost is one stage-1 pass over the line, which is what
 // iterate_many does per batch anyway; lines are small, so it stays cheap.
 //
-// Large files are cut into chunks at line boundaries and parsed on several
-// threads, one parser each; the records are concatenated in chunk order, so
-// the result equals the single-threaded one.
+// The pipeline (FilePipeline): worker threads take the next block (reading
+// it under the pipeline's lock, so blocks are numbered in file order), parse
+// it into a batch of records, and publish the batch; the calling thread
+// hands batches to the sink (the StoreBuilder, or vectors for
+// ReadSnapshotRecords) strictly in block order, and parses a block itself
+// whenever the next batch is not ready. At most 2 * workers + 2 blocks are
+// read and not yet consumed, so memory stays bounded whatever the file size.
+// Errors carry block-relative line numbers until the consumer, which knows
+// how many lines came before, formats "<file>:<line>: <key>: <reason>".
 
 #include "engine/snapshot_loader.h"
 
 #include <simdjson.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <condition_variable>
 #include <filesystem>
-#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
@@ -57,8 +69,6 @@ using engine_internal::TrimTrailingSpace;
 
 constexpr uint64_t kProgressEvery = uint64_t{64} << 20;
 constexpr size_t kMaxKeptErrors = 10;
-// Files below this size per extra thread are parsed on one thread.
-constexpr size_t kMinChunkBytes = size_t{1} << 20;
 
 absl::Status Invalid(std::string_view key, std::string_view reason) {
   return absl::InvalidArgumentError(absl::StrFormat("%s: %s", key, reason));
@@ -151,6 +161,17 @@ absl::Status ReadTags(JsonValue& v, std::string_view key, std::vector<std::strin
   for (auto element : arr) {
     JsonValue item;
     if (auto e = std::move(element).get(item); e) return JsonError(key, e);
+    // The common case without formatting the element's path.
+    ondemand::json_type item_type;
+    if (item.type().get(item_type) == simdjson::SUCCESS &&
+        item_type == ondemand::json_type::string) {
+      std::string_view s;
+      if (auto e = item.get_string().get(s); e) {
+        return JsonError(absl::StrFormat("%s[%d]", key, out->size()), e);
+      }
+      out->emplace_back(s);
+      continue;
+    }
     std::string tag;
     TASKDEX_RETURN_IF_ERROR(ReadString(item, absl::StrFormat("%s[%d]", key, out->size()), &tag));
     out->push_back(std::move(tag));
@@ -653,7 +674,9 @@ absl::StatusOr<Record> ParseOneLine(std::string_view line) {
   return r;
 }
 
-// --- files and chunks -------------------------------------------------------
+// --- files, blocks and the pipeline -----------------------------------------
+
+constexpr size_t kDefaultBlockBytes = size_t{4} << 20;
 
 bool IsBlank(const char* p, size_t n) {
   for (size_t i = 0; i < n; ++i) {
@@ -662,58 +685,141 @@ bool IsBlank(const char* p, size_t n) {
   return true;
 }
 
-template <typename Record>
-struct ChunkResult {
-  std::vector<Record> records;
-  absl::Status error;  // first error, when not skipping
-  uint64_t skipped = 0;
-  std::vector<std::string> errors;  // first kMaxKeptErrors, when skipping
-  uint64_t lines = 0;
+// Whole lines of a file, followed by simdjson's padding. Reused from block
+// to block, so a load touches a few fresh pages rather than one per byte.
+struct Block {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;  // bytes usable for text (the padding comes after)
+  size_t size = 0;
+
+  // Makes room for `n` bytes of text, keeping the first `keep`.
+  void Reserve(size_t n, size_t keep) {
+    if (n <= capacity) return;
+    auto fresh = std::make_unique_for_overwrite<char[]>(n + simdjson::SIMDJSON_PADDING);
+    if (keep > 0) std::memcpy(fresh.get(), data.get(), keep);
+    data = std::move(fresh);
+    capacity = n;
+  }
 };
 
-// Parses the lines of buf[begin, end). `first_line` is the 1-based number of
-// the line starting at `begin`. `padded_end` is the end of the allocation.
+// Reads a file as a sequence of blocks, each cut after its last '\n' (the
+// partial line after it starts the next block); the last block may end
+// without one. A line longer than a block gets a bigger block. Not
+// thread-safe.
+class BlockReader {
+ public:
+  BlockReader() = default;
+  BlockReader(const BlockReader&) = delete;
+  BlockReader& operator=(const BlockReader&) = delete;
+  ~BlockReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      return absl::NotFoundError(
+          absl::StrFormat("%s: cannot read (%s)", path, std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+  // Fills `b` with the next lines. False at the end of the file.
+  absl::StatusOr<bool> Next(size_t block_bytes, Block* b) {
+    if (eof_ && carry_.empty()) return false;
+    b->Reserve(std::max(block_bytes, carry_.size() + 1), 0);
+    if (!carry_.empty()) std::memcpy(b->data.get(), carry_.data(), carry_.size());
+    b->size = carry_.size();
+    size_t scanned = b->size;  // the carry holds no '\n'
+    carry_.clear();
+    while (true) {
+      while (!eof_ && b->size < b->capacity) {
+        ssize_t n = ::read(fd_, b->data.get() + b->size, b->capacity - b->size);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return absl::DataLossError(
+              absl::StrFormat("%s: read failed (%s)", path_, std::strerror(errno)));
+        }
+        if (n == 0) {
+          eof_ = true;
+          break;
+        }
+        b->size += static_cast<size_t>(n);
+      }
+      if (eof_) break;  // the rest of the file, whatever its last byte
+      const char* base = b->data.get();
+      const void* nl = ::memrchr(base + scanned, '\n', b->size - scanned);
+      if (nl != nullptr) {
+        size_t cut = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;
+        carry_.assign(base + cut, b->size - cut);
+        b->size = cut;
+        break;
+      }
+      scanned = b->size;
+      b->Reserve(b->capacity * 2, b->size);  // one line longer than the block
+    }
+    std::memset(b->data.get() + b->size, 0, simdjson::SIMDJSON_PADDING);
+    return b->size > 0;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string carry_;
+};
+
+// The records of one block, and what went wrong in it. Line numbers are
+// 0-based within the block until the consumer, which knows how many lines
+// came before, formats them.
 template <typename Record>
-void ParseChunk(std::string_view file, const char* buf, size_t begin, size_t end,
-                const char* padded_end, uint64_t first_line, bool skip_bad_lines,
-                std::atomic<uint64_t>* bytes_done, ChunkResult<Record>* out) {
-  ondemand::parser parser;
-  uint64_t line_no = first_line;
-  size_t pos = begin;
-  uint64_t reported = begin;
+struct ParsedBlock {
+  std::vector<Record> records;
+  bool failed = false;  // stopped at its first bad line (not skipping)
+  uint64_t skipped = 0;
+  std::vector<std::pair<uint64_t, std::string>> errors;  // first kMaxKeptErrors
+  uint64_t lines = 0;
+  uint64_t bytes = 0;
+};
+
+template <typename Record>
+void ParseBlock(ondemand::parser& parser, const Block& block, bool skip_bad_lines,
+                ParsedBlock<Record>* out) {
+  const char* buf = block.data.get();
+  const size_t end = block.size;
+  const char* padded_end = buf + end + simdjson::SIMDJSON_PADDING;
+  out->bytes = end;
+  uint64_t line_index = 0;
+  size_t pos = 0;
   while (pos < end) {
     const char* line = buf + pos;
     const char* nl = static_cast<const char*>(std::memchr(line, '\n', end - pos));
     size_t len = nl ? static_cast<size_t>(nl - line) : end - pos;
-    size_t next = pos + len + (nl ? 1 : 0);
     size_t content = len;
     if (content > 0 && line[content - 1] == '\r') --content;
     if (!IsBlank(line, content)) {
-      Record r;
+      Record& r = out->records.emplace_back();
       absl::Status s = ParseRecord(
           parser,
           simdjson::padded_string_view(line, content, static_cast<size_t>(padded_end - line)), &r);
-      if (s.ok()) {
-        out->records.push_back(std::move(r));
-      } else {
-        std::string message = absl::StrFormat("%s:%d: %s", file, line_no, s.message());
+      if (!s.ok()) {
+        out->records.pop_back();
+        ++out->skipped;
+        if (out->errors.size() < kMaxKeptErrors) {
+          out->errors.emplace_back(line_index, std::string(s.message()));
+        }
         if (!skip_bad_lines) {
-          out->error = absl::InvalidArgumentError(message);
+          out->failed = true;
+          out->lines = line_index + 1;
           return;
         }
-        ++out->skipped;
-        if (out->errors.size() < kMaxKeptErrors) out->errors.push_back(std::move(message));
       }
     }
-    ++line_no;
-    ++out->lines;
-    pos = next;
-    if (pos - reported >= (size_t{1} << 20)) {
-      bytes_done->fetch_add(pos - reported, std::memory_order_relaxed);
-      reported = pos;
-    }
+    ++line_index;
+    pos += len + (nl ? 1 : 0);
   }
-  bytes_done->fetch_add(pos - reported, std::memory_order_relaxed);
+  out->lines = line_index;
 }
 
 struct Progress {
@@ -742,12 +848,142 @@ int ThreadCount(const LoadOptions& options) {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-// Reads one file into `out`. A missing optional file leaves `out` empty and
-// is listed in the report.
-template <typename Record>
-absl::Status ReadFile(const std::string& dir, std::string_view name, bool required,
-                      const LoadOptions& options, Progress* progress, LoadReport* report,
-                      std::vector<Record>* out) {
+// Reads one file block by block: up to `workers` threads (and the calling
+// thread whenever the next block in line order is not ready yet) read and
+// parse blocks; the calling thread hands their records to `sink` in line
+// order. At most `window` blocks are read and not yet consumed, which bounds
+// the memory held. The first bad line (in line order) fails the file unless
+// skip_bad_lines is set.
+template <typename Record, typename Sink>
+class FilePipeline {
+ public:
+  FilePipeline(std::string_view name, BlockReader* reader, const LoadOptions& options,
+               int workers, Sink* sink)
+      : name_(name),
+        reader_(reader),
+        block_bytes_(options.block_bytes > 0 ? options.block_bytes : kDefaultBlockBytes),
+        skip_bad_lines_(options.skip_bad_lines),
+        window_(2 * static_cast<uint64_t>(workers) + 2),
+        sink_(sink) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  FilePipeline(const FilePipeline&) = delete;
+  FilePipeline& operator=(const FilePipeline&) = delete;
+  ~FilePipeline() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  // Consumes every block. `lines` and `bytes` count the file so far.
+  absl::Status Run(Progress* progress, LoadReport* report, uint64_t* lines, uint64_t* bytes) {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      auto it = ready_.find(consumed_);
+      if (it != ready_.end()) {
+        ParsedBlock<Record> block = std::move(it->second);
+        ready_.erase(it);
+        ++consumed_;
+        l.unlock();
+        cv_.notify_all();
+        for (const auto& [index, reason] : block.errors) {
+          std::string message = absl::StrFormat("%s:%d: %s", name_, *lines + index + 1, reason);
+          if (block.failed) return absl::InvalidArgumentError(message);
+          if (report && report->first_errors.size() < kMaxKeptErrors) {
+            report->first_errors.push_back(std::move(message));
+          }
+        }
+        if (report) report->skipped_lines += block.skipped;
+        for (Record& r : block.records) (*sink_)(std::move(r));
+        *lines += block.lines;
+        *bytes += block.bytes;
+        progress->Report(name_, *bytes, *lines, /*force=*/false);
+        l.lock();
+        continue;
+      }
+      if (!read_error_.ok()) return read_error_;
+      if (reader_done_ && consumed_ == next_seq_) return absl::OkStatus();
+      const bool was_done = reader_done_;
+      if (TakeAndParse(l)) continue;
+      // TakeAndParse may have found the end of the file (or a read error)
+      // itself: look again before sleeping, nobody else would wake us.
+      if (reader_done_ != was_done) continue;
+      cv_.wait(l);
+    }
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stop_) {
+      if (TakeAndParse(l)) continue;
+      if (reader_done_) return;
+      cv_.wait(l);
+    }
+  }
+
+  // With `l` held: reads the next block if the window allows, then parses
+  // it with `l` released and publishes the result. False if nothing was
+  // taken.
+  bool TakeAndParse(std::unique_lock<std::mutex>& l) {
+    if (stop_ || reader_done_ || !read_error_.ok() || next_seq_ - consumed_ >= window_) {
+      return false;
+    }
+    std::unique_ptr<Block> block;
+    if (pool_.empty()) {
+      block = std::make_unique<Block>();
+    } else {
+      block = std::move(pool_.back());
+      pool_.pop_back();
+    }
+    absl::StatusOr<bool> more = reader_->Next(block_bytes_, block.get());
+    if (!more.ok() || !*more) {
+      if (!more.ok()) read_error_ = more.status();
+      reader_done_ = true;
+      pool_.push_back(std::move(block));
+      cv_.notify_all();
+      return false;
+    }
+    uint64_t seq = next_seq_++;
+    l.unlock();
+    thread_local ondemand::parser parser;
+    ParsedBlock<Record> parsed;
+    ParseBlock(parser, *block, skip_bad_lines_, &parsed);
+    l.lock();
+    ready_.emplace(seq, std::move(parsed));
+    pool_.push_back(std::move(block));
+    cv_.notify_all();
+    return true;
+  }
+
+  const std::string_view name_;
+  BlockReader* const reader_;
+  const size_t block_bytes_;
+  const bool skip_bad_lines_;
+  const uint64_t window_;
+  Sink* const sink_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;          // guarded by mu_
+  bool reader_done_ = false;   // guarded by mu_
+  absl::Status read_error_;    // guarded by mu_
+  uint64_t next_seq_ = 0;      // guarded by mu_: blocks read so far
+  uint64_t consumed_ = 0;      // guarded by mu_: blocks handed to the sink
+  std::map<uint64_t, ParsedBlock<Record>> ready_;  // guarded by mu_
+  std::vector<std::unique_ptr<Block>> pool_;       // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+// Streams one file into `sink` (called on this thread, in line order). A
+// missing optional file is listed in the report and reads as empty.
+template <typename Record, typename Sink>
+absl::Status StreamFile(const std::string& dir, std::string_view name, bool required,
+                        const LoadOptions& options, Progress* progress, LoadReport* report,
+                        Sink sink) {
   std::filesystem::path path = std::filesystem::path(dir) / std::string(name);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -757,74 +993,23 @@ absl::Status ReadFile(const std::string& dir, std::string_view name, bool requir
     if (report) report->missing_files.push_back(std::string(name));
     return absl::OkStatus();
   }
-  simdjson::padded_string data;
-  if (auto e = simdjson::padded_string::load(path.string()).get(data); e) {
-    return absl::NotFoundError(
-        absl::StrFormat("%s: cannot read (%s)", path.string(), simdjson::error_message(e)));
+  uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) size = 0;
+  BlockReader reader;
+  TASKDEX_RETURN_IF_ERROR(reader.Open(path.string()));
+  size_t block_bytes = options.block_bytes > 0 ? options.block_bytes : kDefaultBlockBytes;
+  uint64_t blocks = size / block_bytes + 1;
+  int workers = static_cast<int>(
+      std::min<uint64_t>(static_cast<uint64_t>(ThreadCount(options) - 1), blocks - 1));
+  uint64_t lines = 0, bytes = 0;
+  {
+    FilePipeline<Record, Sink> pipeline(name, &reader, options, workers, &sink);
+    TASKDEX_RETURN_IF_ERROR(pipeline.Run(progress, report, &lines, &bytes));
   }
-  const char* buf = data.data();
-  size_t size = data.size();
-  const char* padded_end = buf + size + simdjson::SIMDJSON_PADDING;
-
-  // Chunks at line boundaries.
-  size_t max_chunks = std::max<size_t>(1, size / kMinChunkBytes);
-  size_t chunks = std::min<size_t>(static_cast<size_t>(ThreadCount(options)), max_chunks);
-  std::vector<size_t> starts{0};
-  for (size_t k = 1; k < chunks; ++k) {
-    size_t target = std::max(starts.back(), size * k / chunks);
-    const void* nl = target < size ? std::memchr(buf + target, '\n', size - target) : nullptr;
-    if (nl == nullptr) break;
-    size_t start = static_cast<const char*>(nl) - buf + 1;
-    if (start >= size) break;
-    if (start > starts.back()) starts.push_back(start);
-  }
-  std::vector<uint64_t> first_lines{1};
-  for (size_t k = 1; k < starts.size(); ++k) {
-    first_lines.push_back(first_lines.back() +
-                          std::count(buf + starts[k - 1], buf + starts[k], '\n'));
-  }
-  std::vector<ChunkResult<Record>> results(starts.size());
-  std::atomic<uint64_t> bytes_done{0};
-  auto run = [&](size_t k) {
-    size_t end = k + 1 < starts.size() ? starts[k + 1] : size;
-    ParseChunk<Record>(name, buf, starts[k], end, padded_end, first_lines[k],
-                       options.skip_bad_lines, &bytes_done, &results[k]);
-  };
-  if (starts.size() == 1 && !options.progress) {
-    run(0);
-  } else {
-    std::vector<std::future<void>> futures;
-    for (size_t k = 0; k < starts.size(); ++k) {
-      futures.push_back(std::async(std::launch::async, run, k));
-    }
-    for (auto& f : futures) {
-      while (f.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        progress->Report(name, bytes_done.load(std::memory_order_relaxed), 0, false);
-      }
-    }
-  }
-  uint64_t lines = 0;
-  size_t total = 0;
-  for (auto& r : results) {
-    if (!r.error.ok()) return r.error;
-    total += r.records.size();
-    lines += r.lines;
-  }
-  out->clear();
-  out->reserve(total);
-  for (auto& r : results) {
-    for (auto& rec : r.records) out->push_back(std::move(rec));
-    if (report) {
-      report->skipped_lines += r.skipped;
-      for (auto& e : r.errors) {
-        if (report->first_errors.size() < kMaxKeptErrors) report->first_errors.push_back(e);
-      }
-    }
-  }
-  progress->Report(name, size, lines, /*force=*/true);
-  progress->bytes_before += size;
+  progress->Report(name, bytes, lines, /*force=*/true);
+  progress->bytes_before += bytes;
   progress->lines_before += lines;
-  if (report) report->bytes += size;
+  if (report) report->bytes += bytes;
   return absl::OkStatus();
 }
 
@@ -832,6 +1017,29 @@ uint64_t FileSize(const std::string& dir, std::string_view name) {
   std::error_code ec;
   auto size = std::filesystem::file_size(std::filesystem::path(dir) / std::string(name), ec);
   return ec ? 0 : size;
+}
+
+// The four files, in the order they have always been read (task_runs first:
+// it is required, so a wrong directory fails at once), each record handed to
+// the matching sink on this thread.
+template <typename OnTaskRun, typename OnFlowRun, typename OnDeployment, typename OnFlow>
+absl::Status StreamSnapshot(const std::string& dir, const LoadOptions& options,
+                            LoadReport* report, OnTaskRun on_task_run, OnFlowRun on_flow_run,
+                            OnDeployment on_deployment, OnFlow on_flow) {
+  Progress progress{&options};
+  for (std::string_view name :
+       {"task_runs.ndjson", "flow_runs.ndjson", "deployments.ndjson", "flows.ndjson"}) {
+    progress.bytes_total += FileSize(dir, name);
+  }
+  TASKDEX_RETURN_IF_ERROR(StreamFile<TaskRunRecord>(dir, "task_runs.ndjson", true, options,
+                                                    &progress, report, on_task_run));
+  TASKDEX_RETURN_IF_ERROR(StreamFile<FlowRunRecord>(dir, "flow_runs.ndjson", false, options,
+                                                    &progress, report, on_flow_run));
+  TASKDEX_RETURN_IF_ERROR(StreamFile<DeploymentRecord>(dir, "deployments.ndjson", false, options,
+                                                       &progress, report, on_deployment));
+  TASKDEX_RETURN_IF_ERROR(
+      StreamFile<FlowRecord>(dir, "flows.ndjson", false, options, &progress, report, on_flow));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -854,20 +1062,12 @@ absl::StatusOr<SnapshotRecords> ReadSnapshotRecords(const std::string& dir,
                                                     LoadReport* report) {
   auto start = std::chrono::steady_clock::now();
   SnapshotRecords records;
-  Progress progress{&options};
-  for (std::string_view name :
-       {"task_runs.ndjson", "flow_runs.ndjson", "deployments.ndjson", "flows.ndjson"}) {
-    progress.bytes_total += FileSize(dir, name);
-  }
-  // task_runs first: it is required, so a wrong directory fails at once.
-  TASKDEX_RETURN_IF_ERROR(
-      ReadFile(dir, "task_runs.ndjson", true, options, &progress, report, &records.task_runs));
-  TASKDEX_RETURN_IF_ERROR(
-      ReadFile(dir, "flow_runs.ndjson", false, options, &progress, report, &records.flow_runs));
-  TASKDEX_RETURN_IF_ERROR(
-      ReadFile(dir, "deployments.ndjson", false, options, &progress, report, &records.deployments));
-  TASKDEX_RETURN_IF_ERROR(
-      ReadFile(dir, "flows.ndjson", false, options, &progress, report, &records.flows));
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+      dir, options, report,
+      [&](TaskRunRecord&& r) { records.task_runs.push_back(std::move(r)); },
+      [&](FlowRunRecord&& r) { records.flow_runs.push_back(std::move(r)); },
+      [&](DeploymentRecord&& r) { records.deployments.push_back(std::move(r)); },
+      [&](FlowRecord&& r) { records.flows.push_back(std::move(r)); }));
   if (report) {
     report->flows = records.flows.size();
     report->deployments = records.deployments.size();
@@ -883,9 +1083,12 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
                                                     const LoadOptions& options,
                                                     LoadReport* report) {
   auto start = std::chrono::steady_clock::now();
-  TASKDEX_ASSIGN_OR_RETURN(SnapshotRecords records, ReadSnapshotRecords(dir, options, report));
   StoreBuilder builder;
-  builder.AddAll(std::move(records));
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+      dir, options, report, [&](TaskRunRecord&& r) { builder.AddTaskRun(std::move(r)); },
+      [&](FlowRunRecord&& r) { builder.AddFlowRun(std::move(r)); },
+      [&](DeploymentRecord&& r) { builder.AddDeployment(std::move(r)); },
+      [&](FlowRecord&& r) { builder.AddFlow(std::move(r)); }));
   std::unique_ptr<Store> store = builder.Build();
   if (report) {
     report->build = store->report;

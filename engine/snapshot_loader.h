@@ -10,6 +10,7 @@
 #ifndef TASKDEX_ENGINE_SNAPSHOT_LOADER_H_
 #define TASKDEX_ENGINE_SNAPSHOT_LOADER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +34,10 @@ struct LoadProgress {
 struct LoadOptions {
   bool skip_bad_lines = false;
   int threads = 0;  // 0: all cores
+  // Files are read and parsed in blocks of whole lines of about this many
+  // bytes (0: 4 MiB); at most a few blocks per thread are held at once.
+  // Small values are for tests of block boundaries.
+  size_t block_bytes = 0;
   // Called now and then from the loading thread; may be empty.
   std::function<void(const LoadProgress&)> progress;
 };
@@ -49,13 +54,18 @@ struct LoadReport {
   std::string Summary() const;
 };
 
-// Parses the four files into records. Repeated ids are kept here (the
-// StoreBuilder replaces them); `report` may be null.
+// Parses the four files into records (the same block pipeline as
+// LoadSnapshot). Repeated ids are kept here (the StoreBuilder replaces them);
+// `report` may be null.
 absl::StatusOr<SnapshotRecords> ReadSnapshotRecords(const std::string& dir,
                                                     const LoadOptions& options,
                                                     LoadReport* report);
 
-// ReadSnapshotRecords + StoreBuilder::Build.
+// Streams the four files into a StoreBuilder, then builds: blocks of lines
+// are parsed on `threads - 1` worker threads (and the calling thread when it
+// would otherwise wait) and handed to the builder on the calling thread in
+// line order, so the result equals ReadSnapshotRecords + AddAll + Build while
+// only a bounded number of blocks and their records are held at once.
 absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
                                                     const LoadOptions& options,
                                                     LoadReport* report);

@@ -27,6 +27,11 @@ namespace taskdex::engine_internal {
 
 using JsonValue = simdjson::ondemand::value;
 
+// The simdjson on-demand kernel this build compiled in ("haswell",
+// "icelake", "westmere", or "fallback" when no -march enabled one; see
+// TASKDEX_MARCH in the top-level CMakeLists.txt).
+std::string_view OnDemandKernelName();
+
 // Strips the whitespace that simdjson's raw_json_token() keeps after a token.
 std::string_view TrimTrailingSpace(std::string_view s);
 

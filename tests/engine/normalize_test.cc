@@ -1,8 +1,14 @@
 #include "engine/normalize.h"
 
 #include <string>
+#include <string_view>
 
 #include "gtest/gtest.h"
+
+// engine/internal/json_util.h, without simdjson's header in this test.
+namespace taskdex::engine_internal {
+std::string_view OnDemandKernelName();
+}  // namespace taskdex::engine_internal
 
 namespace taskdex {
 namespace {
@@ -266,6 +272,16 @@ TEST(NormalizeTest, StateRejectsBadFields) {
     EXPECT_EQ(std::string(s.status().message()).substr(0, std::string(c.output).size()), c.output)
         << s.status().message();
   }
+}
+
+// With -march enabling AVX2 (TASKDEX_MARCH), simdjson's on-demand front end,
+// which is compiled into engine/, must use a SIMD kernel, not its fallback.
+TEST(NormalizeTest, OnDemandKernelMatchesTheBuildFlags) {
+  std::string_view kernel = engine_internal::OnDemandKernelName();
+  EXPECT_FALSE(kernel.empty());
+#if defined(__AVX2__) && defined(__PCLMUL__) && defined(__BMI__) && defined(__LZCNT__)
+  EXPECT_NE(kernel, "fallback");
+#endif
 }
 
 }  // namespace

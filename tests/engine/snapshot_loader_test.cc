@@ -1,5 +1,6 @@
 #include "engine/snapshot_loader.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -585,6 +586,158 @@ TEST(SnapshotLoaderTest, MultiThreadedSkipAndFailReportTheSameLines) {
     EXPECT_EQ(rb.skipped_lines, 5u);
     EXPECT_EQ(ra.first_errors, rb.first_errors);
     EXPECT_EQ(a->task_runs.size(), b->task_runs.size());
+  }
+}
+
+// --- blocks: the file is read and parsed in blocks of whole lines ------------
+
+// Every block size (down to one byte, where every line is longer than its
+// block), every thread count: the same records as one whole-file parse.
+TEST(SnapshotLoaderBlocksTest, AnyBlockSizeParsesTheSameRecords) {
+  TempSnapshot snap;
+  std::string text = GeneratedTaskRuns(600, 0);
+  snap.Write("task_runs.ndjson", text);
+  LoadOptions whole;
+  whole.threads = 1;
+  whole.block_bytes = text.size() * 2;
+  auto want = ReadSnapshotRecords(snap.dir(), whole, nullptr);
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_EQ(want->task_runs.size(), 600u);
+  for (size_t block : {size_t{1}, size_t{7}, size_t{500}, size_t{4096}, size_t{65536}}) {
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(absl::StrFormat("block %d threads %d", block, threads));
+      LoadOptions options;
+      options.threads = threads;
+      options.block_bytes = block;
+      std::vector<LoadProgress> progress;
+      options.progress = [&progress](const LoadProgress& p) { progress.push_back(p); };
+      LoadReport report;
+      auto got = ReadSnapshotRecords(snap.dir(), options, &report);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->task_runs.size(), want->task_runs.size());
+      for (size_t i = 0; i < got->task_runs.size(); ++i) {
+        ASSERT_EQ(Describe(got->task_runs[i]), Describe(want->task_runs[i])) << i;
+      }
+      EXPECT_EQ(report.bytes, text.size());
+      ASSERT_FALSE(progress.empty());
+      EXPECT_EQ(progress.back().bytes_done, text.size());
+      EXPECT_EQ(progress.back().lines_done,
+                static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')));
+    }
+  }
+}
+
+// A line cut by a block boundary, with CRLF, blank lines and a last line
+// without a newline: block sizes around the cut.
+TEST(SnapshotLoaderBlocksTest, LinesSplitAcrossBlocks) {
+  TempSnapshot snap;
+  std::string first = TaskLine(1);
+  std::string text = first + "\r\n\n  \r\n" + TaskLine(2) + "\n" + TaskLine(3);
+  snap.Write("task_runs.ndjson", text);
+  for (size_t block = first.size() - 2; block < first.size() + 8; ++block) {
+    SCOPED_TRACE(block);
+    LoadOptions options;
+    options.threads = 2;
+    options.block_bytes = block;
+    auto got = ReadSnapshotRecords(snap.dir(), options, nullptr);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->task_runs.size(), 3u);
+    EXPECT_EQ(got->task_runs[0].name, "t1");
+    EXPECT_EQ(got->task_runs[1].name, "t2");
+    EXPECT_EQ(got->task_runs[2].name, "t3");
+  }
+}
+
+// The first bad line fails the load with its own number however many blocks
+// (and threads) came before it, also when a later block fails too.
+TEST(SnapshotLoaderBlocksTest, ErrorInALateBlockNamesItsLine) {
+  TempSnapshot snap;
+  std::string text;
+  for (int i = 1; i <= 3000; ++i) {
+    if (i == 2718 || i == 2900) {
+      text += TaskLine(i, R"(,"run_count":"x")") + "\n";
+    } else {
+      text += TaskLine(i) + (i % 10 == 0 ? "\n\n" : "\n");
+    }
+  }
+  // Line numbers count the blank lines: 271 before line 2718's record.
+  snap.Write("task_runs.ndjson", text);
+  for (int threads : {1, 2, 4}) {
+    for (size_t block : {size_t{64}, size_t{1000}, size_t{1} << 20}) {
+      SCOPED_TRACE(absl::StrFormat("block %d threads %d", block, threads));
+      LoadOptions options;
+      options.threads = threads;
+      options.block_bytes = block;
+      auto got = ReadSnapshotRecords(snap.dir(), options, nullptr);
+      ASSERT_FALSE(got.ok());
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(std::string(got.status().message()).substr(0, 34),
+                "task_runs.ndjson:2989: run_count: ");
+      auto store = LoadSnapshot(snap.dir(), options, nullptr);
+      ASSERT_FALSE(store.ok());
+      EXPECT_EQ(store.status(), got.status());
+
+      options.skip_bad_lines = true;
+      LoadReport report;
+      got = ReadSnapshotRecords(snap.dir(), options, &report);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->task_runs.size(), 2998u);
+      EXPECT_EQ(report.skipped_lines, 2u);
+      ASSERT_EQ(report.first_errors.size(), 2u);
+      EXPECT_EQ(report.first_errors[0].substr(0, 22), "task_runs.ndjson:2989:");
+      EXPECT_EQ(report.first_errors[1].substr(0, 22), "task_runs.ndjson:3189:");
+    }
+  }
+}
+
+// Ten kept reasons are the first ten in line order, across blocks.
+TEST(SnapshotLoaderBlocksTest, KeptReasonsAreTheFirstInLineOrder) {
+  TempSnapshot snap;
+  std::string text;
+  for (int i = 1; i <= 400; ++i) text += (i % 20 == 0 ? "{bad" : TaskLine(i)) + "\n";
+  snap.Write("task_runs.ndjson", text);
+  LoadOptions options;
+  options.threads = 3;
+  options.block_bytes = 100;
+  options.skip_bad_lines = true;
+  LoadReport report;
+  auto got = ReadSnapshotRecords(snap.dir(), options, &report);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(report.skipped_lines, 20u);
+  ASSERT_EQ(report.first_errors.size(), 10u);
+  for (int k = 0; k < 10; ++k) {
+    std::string prefix = absl::StrFormat("task_runs.ndjson:%d: ", 20 * (k + 1));
+    EXPECT_EQ(report.first_errors[k].substr(0, prefix.size()), prefix);
+  }
+}
+
+// A repeated id keeps its last line whichever blocks the two lines fall in.
+TEST(SnapshotLoaderBlocksTest, RepeatedIdsAcrossBlocksKeepTheLastLine) {
+  TempSnapshot snap;
+  std::string text;
+  for (int i = 1; i <= 500; ++i) text += TaskLine(i) + "\n";
+  for (int i = 1; i <= 500; i += 7) {
+    text += TaskLine(i, absl::StrFormat(R"(,"name":"again%d")", i)) + "\n";
+  }
+  snap.Write("task_runs.ndjson", text);
+  for (int threads : {1, 3}) {
+    SCOPED_TRACE(threads);
+    LoadOptions options;
+    options.threads = threads;
+    options.block_bytes = 300;
+    LoadReport report;
+    auto store = LoadSnapshot(snap.dir(), options, &report);
+    ASSERT_TRUE(store.ok()) << store.status();
+    const Store& s = **store;
+    ASSERT_EQ(s.task_runs.size(), 500u);
+    EXPECT_EQ(report.build.replaced_task_runs, 72u);
+    for (int i : {1, 8, 498}) {
+      RowId row = s.task_run_by_id.at(
+          *ParseUuid(absl::StrFormat("00000000-0000-4000-8000-%012d", i)));
+      EXPECT_EQ(s.task_run_names.Get(s.task_runs.name[row]), absl::StrFormat("again%d", i));
+    }
+    RowId row = s.task_run_by_id.at(*ParseUuid("00000000-0000-4000-8000-000000000002"));
+    EXPECT_EQ(s.task_run_names.Get(s.task_runs.name[row]), "t2");
   }
 }
 
