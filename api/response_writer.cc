@@ -72,20 +72,12 @@ void AppendTags(std::string* out, const Store& store, RowId row) {
   out->push_back(']');
 }
 
-// The stored state object, with a SCHEDULED state's null scheduled_time
-// replaced by `now` (paginate.md 8.3).
-void AppendState(std::string* out, const TaskRunTable& t, RowId row, Micros now) {
-  std::string_view state = t.state_json.Get(row);
-  int32_t off = t.state_scheduled_time_null_offset[row];
-  if (off < 0 || static_cast<size_t>(off) + 4 > state.size()) {
-    out->append(state);
-    return;
-  }
-  out->append(state.substr(0, off));
-  out->push_back('"');
-  AppendDatetime(out, now);
-  out->push_back('"');
-  out->append(state.substr(off + 4));
+// A template column of the row (engine/template_column.h), holes filled.
+void AppendText(std::string* out, const Store& store, const TemplateColumn& col, RowId row,
+                Micros now) {
+  col.Render(row, out, [&](uint8_t hole, std::string* o) {
+    AppendTaskRunHole(store, row, hole, now, o);
+  });
 }
 
 }  // namespace
@@ -132,9 +124,9 @@ void AppendTaskRunResponse(const Store& store, RowId row, Micros now, std::strin
   out->append(",\"state_id\":");
   AppendOptionalUuid(out, t.state_id[row]);
   out->append(",\"state\":");
-  AppendState(out, t, row, now);
+  AppendText(out, store, t.state, row, now);
   out->append(",\"task_version\":");
-  AppendNullableBlobString(out, t.task_version, row);
+  AppendText(out, store, t.task_version, row, now);
   out->append(",\"parameters\":");
   out->append(t.parameters_json.Get(row));
   out->append(",\"task_inputs\":");
@@ -142,7 +134,7 @@ void AppendTaskRunResponse(const Store& store, RowId row, Micros now, std::strin
   out->append(",\"context\":");
   out->append(t.context_json.Get(row));
   out->append(",\"empirical_policy\":");
-  out->append(t.empirical_policy_json.Get(row));
+  AppendText(out, store, t.empirical_policy, row, now);
   out->append(",\"tags\":");
   AppendTags(out, store, row);
   out->append(",\"start_time\":");
@@ -179,13 +171,13 @@ void AppendTaskRunFull(const Store& store, RowId row, Micros now, std::string* o
   out->append(",\"cache_expiration\":");
   AppendTimestamp(out, t.cache_expiration[row]);
   out->append(",\"task_version\":");
-  AppendNullableBlobString(out, t.task_version, row);
+  AppendText(out, store, t.task_version, row, now);
   out->append(",\"empirical_policy\":");
-  out->append(t.empirical_policy_json.Get(row));
+  AppendText(out, store, t.empirical_policy, row, now);
   out->append(",\"tags\":");
   AppendTags(out, store, row);
   out->append(",\"labels\":");
-  out->append(t.labels_json.Get(row));
+  AppendText(out, store, t.labels, row, now);
   out->append(",\"state_id\":");
   AppendOptionalUuid(out, t.state_id[row]);
   out->append(",\"task_inputs\":");
@@ -223,7 +215,7 @@ void AppendTaskRunFull(const Store& store, RowId row, Micros now, std::string* o
   out->append(",\"estimated_start_time_delta\":");
   AppendPydanticDurationSeconds(out, EstimatedStartTimeDeltaMicros(store, row, now));
   out->append(",\"state\":");
-  AppendState(out, t, row, now);
+  AppendText(out, store, t.state, row, now);
   out->append(t.extras_json.Get(row));
   out->push_back('}');
 }
@@ -253,9 +245,9 @@ void AppendPaginateResponse(const Store& store, std::span<const RowId> rows, uin
   const TaskRunTable& t = store.task_runs;
   size_t need = 128;
   for (RowId row : rows) {
-    need += 1024 + t.state_json.Get(row).size() + t.parameters_json.Get(row).size() +
+    need += 1024 + 4 * 38 + t.state.LiteralBytes(row) + t.parameters_json.Get(row).size() +
             t.task_inputs_json.Get(row).size() + t.context_json.Get(row).size() +
-            t.empirical_policy_json.Get(row).size() + t.task_version.Get(row).size() +
+            t.empirical_policy.LiteralBytes(row) + t.task_version.LiteralBytes(row) +
             store.task_run_names.Get(t.name[row]).size() +
             store.task_keys.Get(t.task_key[row]).size() + 16 * t.tags.Of(row).size();
   }

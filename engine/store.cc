@@ -8,9 +8,16 @@
 #include <vector>
 #include <utility>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "engine/index_build.h"
+#include "engine/datetime.h"
+#include "engine/text_format.h"
+#include "engine/uuid.h"
 
 namespace taskdex {
 namespace {
@@ -132,50 +139,82 @@ size_t MapBytes(const absl::flat_hash_map<K, V>& m) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
+  std::vector<std::pair<std::string, size_t>> out;
+  auto add = [&out](std::string name, size_t bytes) { out.emplace_back(std::move(name), bytes); };
+  const TaskRunTable& t = task_runs;
+  add("task_runs.id", VectorBytes(t.id));
+  add("task_runs.created+updated", VectorBytes(t.created) + VectorBytes(t.updated));
+  add("task_runs.name+task_key", VectorBytes(t.name) + VectorBytes(t.task_key));
+  add("task_runs.flow_run_id+row", VectorBytes(t.flow_run_id) + VectorBytes(t.flow_run_row));
+  add("task_runs.dynamic_key", t.dynamic_key.MemoryBytes());
+  add("task_runs.cache_key+expiration", t.cache_key.MemoryBytes() + VectorBytes(t.cache_expiration));
+  add("task_runs.task_version", t.task_version.MemoryBytes());
+  add("task_runs.empirical_policy", t.empirical_policy.MemoryBytes());
+  add("task_runs.tags", CodeListsBytes(t.tags));
+  add("task_runs.labels", t.labels.MemoryBytes());
+  add("task_runs.state_id", VectorBytes(t.state_id));
+  add("task_runs.task_inputs", t.task_inputs_json.MemoryBytes());
+  add("task_runs.state_type+name", VectorBytes(t.state_type) + VectorBytes(t.state_name));
+  add("task_runs.run_counts", VectorBytes(t.run_count) + VectorBytes(t.flow_run_run_count));
+  add("task_runs.times", VectorBytes(t.expected_start_time) +
+                             VectorBytes(t.next_scheduled_start_time) + VectorBytes(t.start_time) +
+                             VectorBytes(t.end_time) + VectorBytes(t.total_run_time_us) +
+                             VectorBytes(t.state_timestamp));
+  add("task_runs.state", t.state.MemoryBytes());
+  add("task_runs.parameters+context+extras",
+      t.parameters_json.MemoryBytes() + t.context_json.MemoryBytes() + t.extras_json.MemoryBytes());
+  const FlowRunTable& f = flow_runs;
+  add("flow_runs",
+      VectorBytes(f.id) + VectorBytes(f.flow_id) + VectorBytes(f.flow_row) + VectorBytes(f.name) +
+          VectorBytes(f.deployment_id) + VectorBytes(f.deployment_row) +
+          VectorBytes(f.work_queue_name) + f.flow_version.MemoryBytes() +
+          f.idempotency_key.MemoryBytes() + CodeListsBytes(f.tags) +
+          VectorBytes(f.has_created_by) + f.created_by_id.MemoryBytes() +
+          f.created_by_type.MemoryBytes() + VectorBytes(f.state_type) + VectorBytes(f.state_name) +
+          VectorBytes(f.expected_start_time) + VectorBytes(f.next_scheduled_start_time) +
+          VectorBytes(f.start_time) + VectorBytes(f.end_time) + VectorBytes(f.parent_task_run_id) +
+          VectorBytes(f.parent_task_run_row));
+  add("flows+deployments",
+      VectorBytes(flows.id) + VectorBytes(flows.name) + CodeListsBytes(flows.tags) +
+          VectorBytes(deployments.id) + VectorBytes(deployments.name) +
+          VectorBytes(deployments.flow_id) + VectorBytes(deployments.flow_row) +
+          VectorBytes(deployments.paused) + CodeListsBytes(deployments.tags) +
+          VectorBytes(deployments.work_queue_name));
+  add("dict.task_run_names", task_run_names.MemoryBytes());
+  add("dict.task_keys", task_keys.MemoryBytes());
+  add("dict.other", flow_run_names.MemoryBytes() + flow_names.MemoryBytes() +
+                        deployment_names.MemoryBytes() + state_names.MemoryBytes() +
+                        work_queue_names.MemoryBytes() + tags.MemoryBytes());
+  add("by_id.task_runs", MapBytes(task_run_by_id));
+  add("by_id.other", MapBytes(flow_run_by_id) + MapBytes(flow_by_id) + MapBytes(deployment_by_id));
+  size_t joins = VectorBytes(task_runs_of_flow_run) + task_runs_with_flow_run.getSizeInBytes() +
+                 task_runs_with_subflow.getSizeInBytes() + VectorBytes(flow_has_deployment);
+  for (const Bitmap& b : task_runs_of_flow_run) joins += b.getSizeInBytes();
+  add("joins", joins);
+  const TaskRunIndexes& x = task_run_index;
+  add("index.postings", x.tags.MemoryBytes() + x.state_type.MemoryBytes() +
+                            x.state_name.MemoryBytes() + x.name.MemoryBytes() +
+                            x.has_tags.getSizeInBytes() + x.has_start_time.getSizeInBytes() +
+                            x.has_end_time.getSizeInBytes() +
+                            x.has_expected_start_time.getSizeInBytes() +
+                            flow_run_index.state_type.MemoryBytes() +
+                            flow_run_index.tags.MemoryBytes());
+  add("index.sorted_orders",
+      x.id_desc.MemoryBytes() + x.expected_start_time_asc.MemoryBytes() +
+          x.expected_start_time_desc.MemoryBytes() + x.name_asc.MemoryBytes() +
+          x.name_desc.MemoryBytes() + x.next_scheduled_start_time_asc.MemoryBytes() +
+          x.end_time_desc.MemoryBytes());
+  add("index.trigrams", trigrams.task_run_names.MemoryBytes() +
+                            trigrams.flow_run_names.MemoryBytes() +
+                            trigrams.flow_names.MemoryBytes() +
+                            trigrams.deployment_names.MemoryBytes());
+  return out;
+}
+
 size_t Store::MemoryBytes() const {
   size_t n = sizeof(Store);
-  const TaskRunTable& t = task_runs;
-  n += VectorBytes(t.id) + VectorBytes(t.created) + VectorBytes(t.updated) + VectorBytes(t.name) +
-       VectorBytes(t.flow_run_id) + VectorBytes(t.flow_run_row) + VectorBytes(t.task_key) +
-       t.dynamic_key.MemoryBytes() + t.cache_key.MemoryBytes() + VectorBytes(t.cache_expiration) +
-       t.task_version.MemoryBytes() + t.empirical_policy_json.MemoryBytes() +
-       CodeListsBytes(t.tags) + t.labels_json.MemoryBytes() + VectorBytes(t.state_id) +
-       t.task_inputs_json.MemoryBytes() + VectorBytes(t.state_type) + VectorBytes(t.state_name) +
-       VectorBytes(t.run_count) + VectorBytes(t.flow_run_run_count) +
-       VectorBytes(t.expected_start_time) + VectorBytes(t.next_scheduled_start_time) +
-       VectorBytes(t.start_time) + VectorBytes(t.end_time) + VectorBytes(t.total_run_time_us) +
-       t.state_json.MemoryBytes() + VectorBytes(t.state_timestamp) +
-       VectorBytes(t.state_scheduled_time_null_offset) + t.parameters_json.MemoryBytes() +
-       t.context_json.MemoryBytes() + t.extras_json.MemoryBytes();
-  const FlowRunTable& f = flow_runs;
-  n += VectorBytes(f.id) + VectorBytes(f.flow_id) + VectorBytes(f.flow_row) + VectorBytes(f.name) +
-       VectorBytes(f.deployment_id) + VectorBytes(f.deployment_row) +
-       VectorBytes(f.work_queue_name) + f.flow_version.MemoryBytes() +
-       f.idempotency_key.MemoryBytes() + CodeListsBytes(f.tags) + VectorBytes(f.has_created_by) +
-       f.created_by_id.MemoryBytes() + f.created_by_type.MemoryBytes() + VectorBytes(f.state_type) +
-       VectorBytes(f.state_name) + VectorBytes(f.expected_start_time) +
-       VectorBytes(f.next_scheduled_start_time) + VectorBytes(f.start_time) +
-       VectorBytes(f.end_time) + VectorBytes(f.parent_task_run_id) +
-       VectorBytes(f.parent_task_run_row);
-  n += VectorBytes(flows.id) + VectorBytes(flows.name) + CodeListsBytes(flows.tags);
-  n += VectorBytes(deployments.id) + VectorBytes(deployments.name) +
-       VectorBytes(deployments.flow_id) + VectorBytes(deployments.flow_row) +
-       VectorBytes(deployments.paused) + CodeListsBytes(deployments.tags) +
-       VectorBytes(deployments.work_queue_name);
-  for (const Dictionary* d : {&task_run_names, &task_keys, &flow_run_names, &flow_names,
-                              &deployment_names, &state_names, &work_queue_names, &tags}) {
-    n += d->MemoryBytes();
-  }
-  n += MapBytes(task_run_by_id) + MapBytes(flow_run_by_id) + MapBytes(flow_by_id) +
-       MapBytes(deployment_by_id);
-  n += VectorBytes(task_runs_of_flow_run);
-  for (const Bitmap& b : task_runs_of_flow_run) n += b.getSizeInBytes();
-  n += task_runs_with_flow_run.getSizeInBytes() + task_runs_with_subflow.getSizeInBytes();
-  n += VectorBytes(flow_has_deployment);
-  n += task_run_index.MemoryBytes();
-  n += flow_run_index.state_type.MemoryBytes() + flow_run_index.tags.MemoryBytes();
-  n += trigrams.task_run_names.MemoryBytes() + trigrams.flow_run_names.MemoryBytes() +
-       trigrams.flow_names.MemoryBytes() + trigrams.deployment_names.MemoryBytes();
+  for (const auto& [name, bytes] : MemoryBreakdown()) n += bytes;
   return n;
 }
 
@@ -300,28 +339,98 @@ void BuildIndexes(Store& s) {
 
 }  // namespace
 
-// --- StoreBuilder -------------------------------------------------------------
+// --- Task-run holes -----------------------------------------------------------
 
 namespace {
 
-// Records of one entity with replace-by-id: a repeated id overwrites the
-// earlier record in place (keeping its position) and is counted.
-template <typename Record>
-struct Pending {
-  std::vector<Record> records;
-  absl::flat_hash_map<Uuid, size_t> index;
-  uint64_t replaced = 0;
+void AppendQuotedUuid(std::string* out, const Uuid& u) {
+  char buf[38];
+  buf[0] = '"';
+  FormatUuid(u, buf + 1);
+  buf[37] = '"';
+  out->append(buf, sizeof(buf));
+}
 
-  void Add(Record r) {
-    auto [it, inserted] = index.try_emplace(r.id, records.size());
-    if (inserted) {
-      records.push_back(std::move(r));
-    } else {
-      records[it->second] = std::move(r);
-      ++replaced;
-    }
+void AppendQuotedTime(std::string* out, Micros t) {
+  if (t == kNullMicros) return;  // never a hole
+  out->push_back('"');
+  AppendDatetime(out, t);
+  out->push_back('"');
+}
+
+}  // namespace
+
+void AppendTaskRunHole(const Store& store, RowId row, uint8_t hole, Micros now, std::string* out) {
+  const TaskRunTable& t = store.task_runs;
+  switch (static_cast<TaskRunHole>(hole)) {
+    case TaskRunHole::kId:
+      AppendQuotedUuid(out, t.id[row]);
+      return;
+    case TaskRunHole::kFlowRunId:
+      if (t.flow_run_id[row]) AppendQuotedUuid(out, *t.flow_run_id[row]);
+      return;
+    case TaskRunHole::kStateId:
+      if (t.state_id[row]) AppendQuotedUuid(out, *t.state_id[row]);
+      return;
+    case TaskRunHole::kStateTimestamp:
+      AppendQuotedTime(out, t.state_timestamp[row]);
+      return;
+    case TaskRunHole::kStateType:
+      if (t.state_type[row] != kNullStateType) {
+        out->push_back('"');
+        out->append(StateTypeName(static_cast<StateType>(t.state_type[row])));
+        out->push_back('"');
+      }
+      return;
+    case TaskRunHole::kStateName:
+      if (t.state_name[row] != kNullCode) {
+        AppendJsonString(out, store.state_names.Get(t.state_name[row]));
+      }
+      return;
+    case TaskRunHole::kScheduledNow:
+      out->push_back('"');
+      AppendDatetime(out, now);
+      out->push_back('"');
+      return;
+    case TaskRunHole::kExpectedStartTime:
+      AppendQuotedTime(out, t.expected_start_time[row]);
+      return;
+    case TaskRunHole::kNextScheduledStartTime:
+      AppendQuotedTime(out, t.next_scheduled_start_time[row]);
+      return;
+    case TaskRunHole::kStartTime:
+      AppendQuotedTime(out, t.start_time[row]);
+      return;
+    case TaskRunHole::kEndTime:
+      AppendQuotedTime(out, t.end_time[row]);
+      return;
+    case TaskRunHole::kCreated:
+      AppendQuotedTime(out, t.created[row]);
+      return;
+    case TaskRunHole::kUpdated:
+      AppendQuotedTime(out, t.updated[row]);
+      return;
+    case TaskRunHole::kCacheExpiration:
+      AppendQuotedTime(out, t.cache_expiration[row]);
+      return;
+    case TaskRunHole::kCacheKey:
+      if (!t.cache_key.IsNull(row)) AppendJsonString(out, t.cache_key.Get(row));
+      return;
   }
-};
+}
+
+std::string RenderTaskRunText(const Store& store, const TemplateColumn& col, RowId row,
+                              Micros now) {
+  std::string out;
+  col.Render(row, &out, [&](uint8_t hole, std::string* o) {
+    AppendTaskRunHole(store, row, hole, now, o);
+  });
+  return out;
+}
+
+// --- StoreBuilder -------------------------------------------------------------
+
+namespace {
 
 Micros OrNull(const std::optional<Micros>& t) { return t ? *t : kNullMicros; }
 
@@ -333,150 +442,374 @@ uint32_t InternOrNull(Dictionary& d, const std::optional<std::string>& s) {
   return s ? d.Intern(*s) : kNullCode;
 }
 
-void AppendTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists* out) {
-  for (const std::string& t : tags) out->codes.push_back(dict.Intern(t));
-  out->offsets.push_back(static_cast<uint32_t>(out->codes.size()));
+// Writes `v` at `row`, appending when row is the next new row.
+template <typename T, typename V>
+void Put(std::vector<T>& col, RowId row, V&& v) {
+  if (row == col.size()) {
+    col.push_back(std::forward<V>(v));
+  } else {
+    col[row] = std::forward<V>(v);
+  }
 }
 
-void Remap(const std::vector<uint32_t>& remap, std::vector<uint32_t>* codes) {
-  for (uint32_t& c : *codes) {
-    if (c != kNullCode) c = remap[c];
+// Variable-width values of replaced rows, applied at Build by rewriting
+// the columns (replacement is rare; appends stay cheap).
+using BlobOverrides = absl::flat_hash_map<RowId, std::optional<std::string>>;
+using TagOverrides = absl::flat_hash_map<RowId, std::vector<uint32_t>>;
+
+void PutBlob(BlobColumn& col, BlobOverrides& overrides, RowId row,
+             const std::optional<std::string>& v) {
+  if (row == col.size()) {
+    col.Append(v);
+  } else {
+    overrides[row] = v;
   }
+}
+
+void PutBlob(BlobColumn& col, BlobOverrides& overrides, RowId row, std::string&& v) {
+  if (row == col.size()) {
+    col.Append(std::string_view(v));
+  } else {
+    overrides[row] = std::move(v);
+  }
+}
+
+void PutTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists& col,
+             TagOverrides& overrides, RowId row) {
+  if (row + 1 == col.offsets.size()) {
+    for (const std::string& t : tags) col.codes.push_back(dict.Intern(t));
+    col.offsets.push_back(static_cast<uint32_t>(col.codes.size()));
+  } else {
+    std::vector<uint32_t>& codes = overrides[row];
+    codes.clear();
+    for (const std::string& t : tags) codes.push_back(dict.Intern(t));
+  }
+}
+
+void ApplyOverrides(BlobColumn& col, const BlobOverrides& overrides) {
+  if (overrides.empty()) {
+    col.ShrinkToFit();
+    return;
+  }
+  BlobColumn fresh;
+  for (RowId r = 0; r < col.size(); ++r) {
+    auto it = overrides.find(r);
+    if (it != overrides.end()) {
+      fresh.Append(it->second);
+    } else if (col.IsNull(r)) {
+      fresh.AppendNull();
+    } else {
+      fresh.Append(col.Get(r));
+    }
+  }
+  fresh.ShrinkToFit();
+  col = std::move(fresh);
+}
+
+void ApplyOverrides(CodeLists& col, const TagOverrides& overrides) {
+  if (!overrides.empty()) {
+    CodeLists fresh;
+    const uint32_t n = static_cast<uint32_t>(col.offsets.size() - 1);
+    fresh.offsets.reserve(n + 1);
+    for (RowId r = 0; r < n; ++r) {
+      auto it = overrides.find(r);
+      if (it != overrides.end()) {
+        fresh.codes.insert(fresh.codes.end(), it->second.begin(), it->second.end());
+      } else {
+        std::span<const uint32_t> have = col.Of(r);
+        fresh.codes.insert(fresh.codes.end(), have.begin(), have.end());
+      }
+      fresh.offsets.push_back(static_cast<uint32_t>(fresh.codes.size()));
+    }
+    col = std::move(fresh);
+  }
+  col.offsets.shrink_to_fit();
+  col.codes.shrink_to_fit();
+}
+
+template <typename T>
+void Shrink(std::vector<T>& v) {
+  v.shrink_to_fit();
+}
+
+// Freezes `dict` and remaps `cols`. Strings no column uses any more (those of
+// replaced rows) are dropped first, so a Store's dictionaries hold exactly
+// the strings of its rows.
+void FreezeAndRemap(Dictionary& dict, std::initializer_list<std::vector<uint32_t>*> cols) {
+  std::vector<uint8_t> used(dict.size(), 0);
+  for (std::vector<uint32_t>* col : cols) {
+    for (uint32_t c : *col) {
+      if (c != kNullCode) used[c] = 1;
+    }
+  }
+  std::vector<uint32_t> remap;
+  if (std::find(used.begin(), used.end(), 0) == used.end()) {
+    remap = dict.Freeze();
+  } else {
+    Dictionary kept;
+    std::vector<uint32_t> to_kept(dict.size(), kNullCode);
+    for (uint32_t c = 0; c < dict.size(); ++c) {
+      if (used[c]) to_kept[c] = kept.Intern(dict.Get(c));
+    }
+    std::vector<uint32_t> kept_remap = kept.Freeze();
+    remap.assign(dict.size(), kNullCode);
+    for (uint32_t c = 0; c < dict.size(); ++c) {
+      if (used[c]) remap[c] = kept_remap[to_kept[c]];
+    }
+    dict = std::move(kept);
+  }
+  for (std::vector<uint32_t>* col : cols) {
+    for (uint32_t& c : *col) {
+      if (c != kNullCode) c = remap[c];
+    }
+    col->shrink_to_fit();
+  }
+}
+
+// Returns the row of `id` in `by_id`, adding the next row if new; counts a
+// repeat in `replaced`.
+RowId RowFor(absl::flat_hash_map<Uuid, RowId>& by_id, const Uuid& id, uint32_t size,
+             uint64_t* replaced) {
+  auto [it, inserted] = by_id.try_emplace(id, size);
+  if (!inserted) ++*replaced;
+  return it->second;
 }
 
 }  // namespace
 
 struct StoreBuilder::Rep {
-  Pending<FlowRecord> flows;
-  Pending<DeploymentRecord> deployments;
-  Pending<FlowRunRecord> flow_runs;
-  Pending<TaskRunRecord> task_runs;
+  std::unique_ptr<Store> store = std::make_unique<Store>();
+  // Variable-width values of replaced rows.
+  BlobOverrides tr_dynamic_key, tr_cache_key, tr_task_inputs, tr_parameters, tr_context, tr_extras;
+  TagOverrides tr_tags;
+  BlobOverrides fr_flow_version, fr_idempotency_key, fr_created_by_id, fr_created_by_type;
+  TagOverrides fr_tags, flow_tags, deployment_tags;
+  // Scratch hole texts of the task run being added.
+  std::string hole_text[kNumTaskRunHoles];
+  std::string_view holes[kNumTaskRunHoles];
 };
 
 StoreBuilder::StoreBuilder() : rep_(std::make_unique<Rep>()) {}
 StoreBuilder::~StoreBuilder() = default;
 
-void StoreBuilder::AddFlow(FlowRecord r) { rep_->flows.Add(std::move(r)); }
-void StoreBuilder::AddDeployment(DeploymentRecord r) { rep_->deployments.Add(std::move(r)); }
-void StoreBuilder::AddFlowRun(FlowRunRecord r) { rep_->flow_runs.Add(std::move(r)); }
-void StoreBuilder::AddTaskRun(TaskRunRecord r) { rep_->task_runs.Add(std::move(r)); }
+void StoreBuilder::AddFlow(FlowRecord r) {
+  Store& s = *rep_->store;
+  FlowTable& t = s.flows;
+  const RowId row = RowFor(s.flow_by_id, r.id, t.size(), &s.report.replaced_flows);
+  Put(t.id, row, r.id);
+  Put(t.name, row, s.flow_names.Intern(r.name));
+  PutTags(s.tags, r.tags, t.tags, rep_->flow_tags, row);
+}
+
+void StoreBuilder::AddDeployment(DeploymentRecord r) {
+  Store& s = *rep_->store;
+  DeploymentTable& t = s.deployments;
+  const RowId row = RowFor(s.deployment_by_id, r.id, t.size(), &s.report.replaced_deployments);
+  Put(t.id, row, r.id);
+  Put(t.name, row, s.deployment_names.Intern(r.name));
+  Put(t.flow_id, row, r.flow_id);
+  Put(t.paused, row, static_cast<uint8_t>(r.paused ? 1 : 0));
+  PutTags(s.tags, r.tags, t.tags, rep_->deployment_tags, row);
+  Put(t.work_queue_name, row, InternOrNull(s.work_queue_names, r.work_queue_name));
+}
+
+void StoreBuilder::AddFlowRun(FlowRunRecord r) {
+  Rep& rep = *rep_;
+  Store& s = *rep.store;
+  FlowRunTable& t = s.flow_runs;
+  const RowId row = RowFor(s.flow_run_by_id, r.id, t.size(), &s.report.replaced_flow_runs);
+  Put(t.id, row, r.id);
+  Put(t.flow_id, row, r.flow_id);
+  Put(t.name, row, s.flow_run_names.Intern(r.name));
+  Put(t.deployment_id, row, r.deployment_id);
+  Put(t.work_queue_name, row, InternOrNull(s.work_queue_names, r.work_queue_name));
+  PutBlob(t.flow_version, rep.fr_flow_version, row, r.flow_version);
+  PutBlob(t.idempotency_key, rep.fr_idempotency_key, row, r.idempotency_key);
+  PutTags(s.tags, r.tags, t.tags, rep.fr_tags, row);
+  Put(t.has_created_by, row, static_cast<uint8_t>(r.has_created_by ? 1 : 0));
+  PutBlob(t.created_by_id, rep.fr_created_by_id, row, r.created_by_id);
+  PutBlob(t.created_by_type, rep.fr_created_by_type, row, r.created_by_type);
+  Put(t.state_type, row, OrNull(r.state_type));
+  Put(t.state_name, row, InternOrNull(s.state_names, r.state_name));
+  Put(t.expected_start_time, row, OrNull(r.expected_start_time));
+  Put(t.next_scheduled_start_time, row, OrNull(r.next_scheduled_start_time));
+  Put(t.start_time, row, OrNull(r.start_time));
+  Put(t.end_time, row, OrNull(r.end_time));
+  Put(t.parent_task_run_id, row, r.parent_task_run_id);
+}
+
+void StoreBuilder::AddTaskRun(TaskRunRecord r) {
+  Rep& rep = *rep_;
+  Store& s = *rep.store;
+  TaskRunTable& t = s.task_runs;
+  const RowId row = RowFor(s.task_run_by_id, r.id, t.size(), &s.report.replaced_task_runs);
+  Put(t.id, row, r.id);
+  Put(t.created, row, OrNull(r.created));
+  Put(t.updated, row, OrNull(r.updated));
+  Put(t.name, row, s.task_run_names.Intern(r.name));
+  Put(t.flow_run_id, row, r.flow_run_id);
+  Put(t.task_key, row, s.task_keys.Intern(r.task_key));
+  PutBlob(t.dynamic_key, rep.tr_dynamic_key, row, std::move(r.dynamic_key));
+  PutBlob(t.cache_key, rep.tr_cache_key, row, r.cache_key);
+  Put(t.cache_expiration, row, OrNull(r.cache_expiration));
+  PutTags(s.tags, r.tags, t.tags, rep.tr_tags, row);
+  Put(t.state_id, row, r.state_id);
+  PutBlob(t.task_inputs_json, rep.tr_task_inputs, row, std::move(r.task_inputs_json));
+  Put(t.state_type, row, OrNull(r.state_type));
+  Put(t.state_name, row, InternOrNull(s.state_names, r.state_name));
+  Put(t.run_count, row, r.run_count);
+  Put(t.flow_run_run_count, row, r.flow_run_run_count);
+  Put(t.expected_start_time, row, OrNull(r.expected_start_time));
+  Put(t.next_scheduled_start_time, row, OrNull(r.next_scheduled_start_time));
+  Put(t.start_time, row, OrNull(r.start_time));
+  Put(t.end_time, row, OrNull(r.end_time));
+  Put(t.total_run_time_us, row, r.total_run_time_us);
+  Put(t.state_timestamp, row, OrNull(r.state_timestamp));
+  PutBlob(t.parameters_json, rep.tr_parameters, row, std::move(r.parameters_json));
+  PutBlob(t.context_json, rep.tr_context, row, std::move(r.context_json));
+  PutBlob(t.extras_json, rep.tr_extras, row, std::move(r.extras_json));
+
+  // The row's scalar columns are written: its hole texts come from them,
+  // exactly as the response writer will write them.
+  std::span<const std::string_view> holes(rep.holes, kNumTaskRunHoles);
+  for (int k = 0; k < kNumTaskRunHoles; ++k) {
+    std::string& text = rep.hole_text[k];
+    text.clear();
+    const auto hole = static_cast<uint8_t>(k + 1);
+    if (hole == static_cast<uint8_t>(TaskRunHole::kCacheKey)) {
+      // The cache_key column of a replaced row is rewritten only at Build.
+      if (r.cache_key) AppendJsonString(&text, *r.cache_key);
+    } else if (hole != static_cast<uint8_t>(TaskRunHole::kScheduledNow)) {
+      AppendTaskRunHole(s, row, hole, 0, &text);
+    }
+    rep.holes[k] = text;
+  }
+  // task_version and empirical_policy: plain interning.
+  if (r.task_version) {
+    std::string text;
+    AppendJsonString(&text, *r.task_version);
+    t.task_version.Set(row, text, {});
+  } else {
+    t.task_version.Set(row, "null", {});
+  }
+  t.empirical_policy.Set(row, r.empirical_policy_json, {});
+  // labels: its flow-run id (and anything else of the row) becomes a hole.
+  t.labels.Set(row, r.labels_json, holes);
+  ForcedHole now_hole;
+  if (r.state_scheduled_time_null_offset >= 0 &&
+      static_cast<size_t>(r.state_scheduled_time_null_offset) + 4 <= r.state_json.size()) {
+    now_hole.offset = r.state_scheduled_time_null_offset;
+    now_hole.size = 4;
+    now_hole.hole = static_cast<uint8_t>(TaskRunHole::kScheduledNow);
+  }
+  t.state.Set(row, r.state_json, holes, now_hole);
+}
 
 void StoreBuilder::AddAll(SnapshotRecords records) {
   for (auto& r : records.flows) AddFlow(std::move(r));
+  records.flows = {};
   for (auto& r : records.deployments) AddDeployment(std::move(r));
+  records.deployments = {};
   for (auto& r : records.flow_runs) AddFlowRun(std::move(r));
-  for (auto& r : records.task_runs) AddTaskRun(std::move(r));
+  records.flow_runs = {};
+  for (auto& r : records.task_runs) {
+    AddTaskRun(std::move(r));
+    r = TaskRunRecord();  // release its memory as we go
+  }
 }
 
 std::unique_ptr<Store> StoreBuilder::Build() {
-  auto store = std::make_unique<Store>();
-  Store& s = *store;
   Rep rep = std::move(*rep_);
   *rep_ = Rep();
+  std::unique_ptr<Store> store = std::move(rep.store);
+  Store& s = *store;
   BuildReport& report = s.report;
-  report.replaced_flows = rep.flows.replaced;
-  report.replaced_deployments = rep.deployments.replaced;
-  report.replaced_flow_runs = rep.flow_runs.replaced;
-  report.replaced_task_runs = rep.task_runs.replaced;
 
-  // Flows.
+  // Variable-width columns of replaced rows; final capacities.
   {
-    FlowTable& t = s.flows;
-    const size_t n = rep.flows.records.size();
-    t.id.reserve(n);
-    t.name.reserve(n);
-    s.flow_by_id.reserve(n);
-    for (FlowRecord& r : rep.flows.records) {
-      s.flow_by_id.emplace(r.id, static_cast<RowId>(t.id.size()));
-      t.id.push_back(r.id);
-      t.name.push_back(s.flow_names.Intern(r.name));
-      AppendTags(s.tags, r.tags, &t.tags);
-    }
-    rep.flows = {};
+    TaskRunTable& t = s.task_runs;
+    ApplyOverrides(t.dynamic_key, rep.tr_dynamic_key);
+    ApplyOverrides(t.cache_key, rep.tr_cache_key);
+    ApplyOverrides(t.task_inputs_json, rep.tr_task_inputs);
+    ApplyOverrides(t.parameters_json, rep.tr_parameters);
+    ApplyOverrides(t.context_json, rep.tr_context);
+    ApplyOverrides(t.extras_json, rep.tr_extras);
+    ApplyOverrides(t.tags, rep.tr_tags);
+    Shrink(t.id);
+    Shrink(t.created);
+    Shrink(t.updated);
+    Shrink(t.flow_run_id);
+    Shrink(t.cache_expiration);
+    Shrink(t.state_id);
+    Shrink(t.state_type);
+    Shrink(t.run_count);
+    Shrink(t.flow_run_run_count);
+    Shrink(t.expected_start_time);
+    Shrink(t.next_scheduled_start_time);
+    Shrink(t.start_time);
+    Shrink(t.end_time);
+    Shrink(t.total_run_time_us);
+    Shrink(t.state_timestamp);
+    t.task_version.Freeze();
+    t.empirical_policy.Freeze();
+    t.labels.Freeze();
+    t.state.Freeze();
+    FlowRunTable& f = s.flow_runs;
+    ApplyOverrides(f.flow_version, rep.fr_flow_version);
+    ApplyOverrides(f.idempotency_key, rep.fr_idempotency_key);
+    ApplyOverrides(f.created_by_id, rep.fr_created_by_id);
+    ApplyOverrides(f.created_by_type, rep.fr_created_by_type);
+    ApplyOverrides(f.tags, rep.fr_tags);
+    ApplyOverrides(s.flows.tags, rep.flow_tags);
+    ApplyOverrides(s.deployments.tags, rep.deployment_tags);
   }
+
   auto flow_row = [&s](const Uuid& id) {
     auto it = s.flow_by_id.find(id);
     return it == s.flow_by_id.end() ? kNoRow : it->second;
   };
 
-  // Deployments.
+  // Deployments -> flows.
   {
     DeploymentTable& t = s.deployments;
-    const size_t n = rep.deployments.records.size();
-    t.id.reserve(n);
-    s.deployment_by_id.reserve(n);
     s.flow_has_deployment.assign(s.flows.size(), 0);
-    for (DeploymentRecord& r : rep.deployments.records) {
-      s.deployment_by_id.emplace(r.id, static_cast<RowId>(t.id.size()));
-      t.id.push_back(r.id);
-      t.name.push_back(s.deployment_names.Intern(r.name));
-      t.flow_id.push_back(r.flow_id);
-      RowId fr = flow_row(r.flow_id);
-      t.flow_row.push_back(fr);
+    t.flow_row.resize(t.size());
+    for (RowId r = 0; r < t.size(); ++r) {
+      const RowId fr = flow_row(t.flow_id[r]);
+      t.flow_row[r] = fr;
       if (fr == kNoRow) {
         ++report.deployments_missing_flow;
       } else {
         s.flow_has_deployment[fr] = 1;
       }
-      t.paused.push_back(r.paused ? 1 : 0);
-      AppendTags(s.tags, r.tags, &t.tags);
-      t.work_queue_name.push_back(InternOrNull(s.work_queue_names, r.work_queue_name));
-    }
-    rep.deployments = {};
-  }
-
-  // Task-run ids first: flow runs resolve parent_task_run_id against them.
-  {
-    const size_t n = rep.task_runs.records.size();
-    s.task_run_by_id.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      s.task_run_by_id.emplace(rep.task_runs.records[i].id, static_cast<RowId>(i));
     }
   }
 
-  // Flow runs.
+  // Flow runs -> flows, deployments, parent task runs.
   std::vector<RowId> subflow_parents;
   {
     FlowRunTable& t = s.flow_runs;
-    const size_t n = rep.flow_runs.records.size();
-    t.id.reserve(n);
-    s.flow_run_by_id.reserve(n);
-    for (FlowRunRecord& r : rep.flow_runs.records) {
-      s.flow_run_by_id.emplace(r.id, static_cast<RowId>(t.id.size()));
-      t.id.push_back(r.id);
-      t.flow_id.push_back(r.flow_id);
-      RowId fr = flow_row(r.flow_id);
+    const uint32_t n = t.size();
+    t.flow_row.resize(n);
+    t.deployment_row.resize(n);
+    t.parent_task_run_row.resize(n);
+    for (RowId r = 0; r < n; ++r) {
+      const RowId fr = flow_row(t.flow_id[r]);
       if (fr == kNoRow) ++report.flow_runs_missing_flow;
-      t.flow_row.push_back(fr);
-      t.name.push_back(s.flow_run_names.Intern(r.name));
-      t.deployment_id.push_back(r.deployment_id);
+      t.flow_row[r] = fr;
       RowId dr = kNoRow;
-      if (r.deployment_id) {
-        auto it = s.deployment_by_id.find(*r.deployment_id);
+      if (t.deployment_id[r]) {
+        auto it = s.deployment_by_id.find(*t.deployment_id[r]);
         if (it == s.deployment_by_id.end()) {
           ++report.flow_runs_dangling_deployment;
         } else {
           dr = it->second;
         }
       }
-      t.deployment_row.push_back(dr);
-      t.work_queue_name.push_back(InternOrNull(s.work_queue_names, r.work_queue_name));
-      t.flow_version.Append(r.flow_version);
-      t.idempotency_key.Append(r.idempotency_key);
-      AppendTags(s.tags, r.tags, &t.tags);
-      t.has_created_by.push_back(r.has_created_by ? 1 : 0);
-      t.created_by_id.Append(r.created_by_id);
-      t.created_by_type.Append(r.created_by_type);
-      t.state_type.push_back(OrNull(r.state_type));
-      t.state_name.push_back(InternOrNull(s.state_names, r.state_name));
-      t.expected_start_time.push_back(OrNull(r.expected_start_time));
-      t.next_scheduled_start_time.push_back(OrNull(r.next_scheduled_start_time));
-      t.start_time.push_back(OrNull(r.start_time));
-      t.end_time.push_back(OrNull(r.end_time));
-      t.parent_task_run_id.push_back(r.parent_task_run_id);
+      t.deployment_row[r] = dr;
       RowId pr = kNoRow;
-      if (r.parent_task_run_id) {
-        auto it = s.task_run_by_id.find(*r.parent_task_run_id);
+      if (t.parent_task_run_id[r]) {
+        auto it = s.task_run_by_id.find(*t.parent_task_run_id[r]);
         if (it == s.task_run_by_id.end()) {
           ++report.flow_runs_missing_parent_task_run;
         } else {
@@ -484,131 +817,51 @@ std::unique_ptr<Store> StoreBuilder::Build() {
           subflow_parents.push_back(pr);
         }
       }
-      t.parent_task_run_row.push_back(pr);
+      t.parent_task_run_row[r] = pr;
     }
-    rep.flow_runs = {};
   }
 
-  // Task runs.
+  // Task runs -> flow runs.
   {
     TaskRunTable& t = s.task_runs;
-    const size_t n = rep.task_runs.records.size();
-    t.id.reserve(n);
-    t.created.reserve(n);
-    t.updated.reserve(n);
-    t.name.reserve(n);
-    t.flow_run_id.reserve(n);
-    t.flow_run_row.reserve(n);
-    t.task_key.reserve(n);
-    t.cache_expiration.reserve(n);
-    t.tags.offsets.reserve(n + 1);
-    t.state_id.reserve(n);
-    t.state_type.reserve(n);
-    t.state_name.reserve(n);
-    t.run_count.reserve(n);
-    t.flow_run_run_count.reserve(n);
-    t.expected_start_time.reserve(n);
-    t.next_scheduled_start_time.reserve(n);
-    t.start_time.reserve(n);
-    t.end_time.reserve(n);
-    t.total_run_time_us.reserve(n);
-    t.state_timestamp.reserve(n);
-    t.state_scheduled_time_null_offset.reserve(n);
+    const uint32_t n = t.size();
+    t.flow_run_row.assign(n, kNoRow);
     s.task_runs_of_flow_run.resize(s.flow_runs.size());
-    for (TaskRunRecord& r : rep.task_runs.records) {
-      const RowId row = static_cast<RowId>(t.id.size());
-      t.id.push_back(r.id);
-      t.created.push_back(OrNull(r.created));
-      t.updated.push_back(OrNull(r.updated));
-      t.name.push_back(s.task_run_names.Intern(r.name));
-      t.flow_run_id.push_back(r.flow_run_id);
-      RowId fr = kNoRow;
-      if (r.flow_run_id) {
-        auto it = s.flow_run_by_id.find(*r.flow_run_id);
-        if (it == s.flow_run_by_id.end()) {
-          ++report.orphan_task_runs;
-        } else {
-          fr = it->second;
-          s.task_runs_of_flow_run[fr].add(row);
-          s.task_runs_with_flow_run.add(row);
-        }
+    for (RowId row = 0; row < n; ++row) {
+      if (!t.flow_run_id[row]) continue;
+      auto it = s.flow_run_by_id.find(*t.flow_run_id[row]);
+      if (it == s.flow_run_by_id.end()) {
+        ++report.orphan_task_runs;
+      } else {
+        t.flow_run_row[row] = it->second;
+        s.task_runs_of_flow_run[it->second].add(row);
+        s.task_runs_with_flow_run.add(row);
       }
-      t.flow_run_row.push_back(fr);
-      t.task_key.push_back(s.task_keys.Intern(r.task_key));
-      t.dynamic_key.Append(std::string_view(r.dynamic_key));
-      t.cache_key.Append(r.cache_key);
-      t.cache_expiration.push_back(OrNull(r.cache_expiration));
-      t.task_version.Append(r.task_version);
-      t.empirical_policy_json.Append(std::string_view(r.empirical_policy_json));
-      AppendTags(s.tags, r.tags, &t.tags);
-      t.labels_json.Append(std::string_view(r.labels_json));
-      t.state_id.push_back(r.state_id);
-      t.task_inputs_json.Append(std::string_view(r.task_inputs_json));
-      t.state_type.push_back(OrNull(r.state_type));
-      t.state_name.push_back(InternOrNull(s.state_names, r.state_name));
-      t.run_count.push_back(r.run_count);
-      t.flow_run_run_count.push_back(r.flow_run_run_count);
-      t.expected_start_time.push_back(OrNull(r.expected_start_time));
-      t.next_scheduled_start_time.push_back(OrNull(r.next_scheduled_start_time));
-      t.start_time.push_back(OrNull(r.start_time));
-      t.end_time.push_back(OrNull(r.end_time));
-      t.total_run_time_us.push_back(r.total_run_time_us);
-      t.state_json.Append(std::string_view(r.state_json));
-      t.state_timestamp.push_back(OrNull(r.state_timestamp));
-      t.state_scheduled_time_null_offset.push_back(r.state_scheduled_time_null_offset);
-      t.parameters_json.Append(std::string_view(r.parameters_json));
-      t.context_json.Append(std::string_view(r.context_json));
-      t.extras_json.Append(std::string_view(r.extras_json));
-      r = TaskRunRecord();  // release its memory as we go
     }
-    rep.task_runs = {};
   }
   for (RowId row : subflow_parents) s.task_runs_with_subflow.add(row);
 
   // Freeze the dictionaries: code order becomes bytewise string order.
-  {
-    auto r = s.task_run_names.Freeze();
-    Remap(r, &s.task_runs.name);
-  }
-  {
-    auto r = s.task_keys.Freeze();
-    Remap(r, &s.task_runs.task_key);
-  }
-  {
-    auto r = s.flow_run_names.Freeze();
-    Remap(r, &s.flow_runs.name);
-  }
-  {
-    auto r = s.flow_names.Freeze();
-    Remap(r, &s.flows.name);
-  }
-  {
-    auto r = s.deployment_names.Freeze();
-    Remap(r, &s.deployments.name);
-  }
-  {
-    auto r = s.state_names.Freeze();
-    Remap(r, &s.task_runs.state_name);
-    Remap(r, &s.flow_runs.state_name);
-  }
-  {
-    auto r = s.work_queue_names.Freeze();
-    Remap(r, &s.flow_runs.work_queue_name);
-    Remap(r, &s.deployments.work_queue_name);
-  }
-  {
-    auto r = s.tags.Freeze();
-    Remap(r, &s.task_runs.tags.codes);
-    Remap(r, &s.flow_runs.tags.codes);
-    Remap(r, &s.flows.tags.codes);
-    Remap(r, &s.deployments.tags.codes);
-  }
+  FreezeAndRemap(s.task_run_names, {&s.task_runs.name});
+  FreezeAndRemap(s.task_keys, {&s.task_runs.task_key});
+  FreezeAndRemap(s.flow_run_names, {&s.flow_runs.name});
+  FreezeAndRemap(s.flow_names, {&s.flows.name});
+  FreezeAndRemap(s.deployment_names, {&s.deployments.name});
+  FreezeAndRemap(s.state_names, {&s.task_runs.state_name, &s.flow_runs.state_name});
+  FreezeAndRemap(s.work_queue_names,
+                 {&s.flow_runs.work_queue_name, &s.deployments.work_queue_name});
+  FreezeAndRemap(s.tags, {&s.task_runs.tags.codes, &s.flow_runs.tags.codes, &s.flows.tags.codes,
+                          &s.deployments.tags.codes});
 
   for (Bitmap& b : s.task_runs_of_flow_run) b.runOptimize();
   s.task_runs_with_flow_run.runOptimize();
   s.task_runs_with_subflow.runOptimize();
   BuildIndexes(s);
   BuildJoinIndexes(s);
+#if defined(__GLIBC__)
+  // Give the builder's freed growth buffers back to the OS.
+  malloc_trim(0);
+#endif
   return store;
 }
 

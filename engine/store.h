@@ -22,10 +22,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/records.h"
+#include "engine/template_column.h"
 #include "engine/types.h"
 #include "index/bitmap.h"
 #include "index/posting_index.h"
@@ -77,6 +79,10 @@ class BlobColumn {
   }
   size_t size() const { return ends_.size(); }
   size_t MemoryBytes() const { return bytes_.capacity() + ends_.capacity() * 8; }
+  void ShrinkToFit() {
+    bytes_.shrink_to_fit();
+    ends_.shrink_to_fit();
+  }
 
  private:
   static constexpr uint64_t kNullBit = uint64_t{1} << 63;
@@ -94,6 +100,28 @@ struct CodeLists {
   }
 };
 
+// Holes of the task-run template columns (TaskRunTable::state, labels;
+// engine/template_column.h): each is one of the row's own values, written as
+// a response writes it (AppendTaskRunHole).
+enum class TaskRunHole : uint8_t {
+  kId = 1,                  // "<id>"
+  kFlowRunId,               // "<flow_run_id>" (never null in a template)
+  kStateId,                 // "<state_id>"
+  kStateTimestamp,          // "<state timestamp>"
+  kStateType,               // "COMPLETED"
+  kStateName,               // JSON string of state_name
+  kScheduledNow,            // a SCHEDULED state's null scheduled_time: "<now>"
+  kExpectedStartTime,       // the time columns, quoted
+  kNextScheduledStartTime,
+  kStartTime,
+  kEndTime,
+  kCreated,
+  kUpdated,
+  kCacheExpiration,
+  kCacheKey,                // JSON string of cache_key
+};
+inline constexpr int kNumTaskRunHoles = 15;
+
 struct TaskRunTable {
   uint32_t size() const { return static_cast<uint32_t>(id.size()); }
 
@@ -107,10 +135,13 @@ struct TaskRunTable {
   BlobColumn dynamic_key;
   BlobColumn cache_key;  // nullable
   std::vector<Micros> cache_expiration;
-  BlobColumn task_version;  // nullable
-  BlobColumn empirical_policy_json;
+  // JSON text columns as templates (TaskRunHole holes): the `task_version`
+  // value (`null` or a string literal), `empirical_policy`, `labels` and the
+  // normalized `state` object (or `null`).
+  TemplateColumn task_version;
+  TemplateColumn empirical_policy;
   CodeLists tags;  // codes in Store::tags
-  BlobColumn labels_json;
+  TemplateColumn labels;
   std::vector<std::optional<Uuid>> state_id;
   BlobColumn task_inputs_json;
   std::vector<uint8_t> state_type;  // StateType value or kNullStateType
@@ -122,9 +153,8 @@ struct TaskRunTable {
   std::vector<Micros> start_time;
   std::vector<Micros> end_time;
   std::vector<int64_t> total_run_time_us;
-  BlobColumn state_json;  // "null" or the normalized State object
+  TemplateColumn state;
   std::vector<Micros> state_timestamp;
-  std::vector<int32_t> state_scheduled_time_null_offset;  // see records.h
   BlobColumn parameters_json;
   BlobColumn context_json;
   BlobColumn extras_json;
@@ -293,11 +323,24 @@ class Store {
 
   BuildReport report;
 
+  // Bytes held, in total and per part ("task_runs.state", "indexes.tags",
+  // ...; capacities, hash-map slots and dictionary arenas included).
   size_t MemoryBytes() const;
+  std::vector<std::pair<std::string, size_t>> MemoryBreakdown() const;
 };
 
-// Accumulates records, then builds a Store. A record whose id repeats one
-// already added replaces it (entities.md 4.1), and is counted.
+// Writes hole `hole` (a TaskRunHole value) of task-run row `row`, the text
+// the template columns replaced (`now` for kScheduledNow).
+void AppendTaskRunHole(const Store& store, RowId row, uint8_t hole, Micros now, std::string* out);
+// The full text of a template column of the task-run table at `row`.
+std::string RenderTaskRunText(const Store& store, const TemplateColumn& col, RowId row, Micros now);
+
+// Builds a Store from records, streaming: each Add writes the record into
+// the columns at once (dictionaries unfrozen, joins unresolved), so no record
+// is kept. A record whose id repeats one already added replaces it in place
+// (entities.md 4.1: the row keeps its position), and is counted. Build()
+// resolves joins, freezes dictionaries (dropping strings only replaced rows
+// used) and builds the indexes. Not thread-safe: one writer at a time.
 class StoreBuilder {
  public:
   StoreBuilder();

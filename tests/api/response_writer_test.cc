@@ -1,5 +1,6 @@
 #include "api/response_writer.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,45 +39,6 @@ Uuid Id(const char* text) {
   return u.value_or(Uuid{});
 }
 
-Micros Or(const std::optional<Micros>& t) { return t.value_or(kNullMicros); }
-
-// Appends one record as a row, column by column, as StoreBuilder would
-// (without joins or postings, which the writer never reads).
-void AddRow(Store* store, const TaskRunRecord& r) {
-  TaskRunTable& t = store->task_runs;
-  t.id.push_back(r.id);
-  t.created.push_back(Or(r.created));
-  t.updated.push_back(Or(r.updated));
-  t.name.push_back(store->task_run_names.Intern(r.name));
-  t.flow_run_id.push_back(r.flow_run_id);
-  t.flow_run_row.push_back(kNoRow);
-  t.task_key.push_back(store->task_keys.Intern(r.task_key));
-  t.dynamic_key.Append(std::string_view(r.dynamic_key));
-  t.cache_key.Append(r.cache_key);
-  t.cache_expiration.push_back(Or(r.cache_expiration));
-  t.task_version.Append(r.task_version);
-  t.empirical_policy_json.Append(std::string_view(r.empirical_policy_json));
-  for (const std::string& tag : r.tags) t.tags.codes.push_back(store->tags.Intern(tag));
-  t.tags.offsets.push_back(static_cast<uint32_t>(t.tags.codes.size()));
-  t.labels_json.Append(std::string_view(r.labels_json));
-  t.state_id.push_back(r.state_id);
-  t.task_inputs_json.Append(std::string_view(r.task_inputs_json));
-  t.state_type.push_back(r.state_type ? static_cast<uint8_t>(*r.state_type) : kNullStateType);
-  t.state_name.push_back(r.state_name ? store->state_names.Intern(*r.state_name) : kNullCode);
-  t.run_count.push_back(r.run_count);
-  t.flow_run_run_count.push_back(r.flow_run_run_count);
-  t.expected_start_time.push_back(Or(r.expected_start_time));
-  t.next_scheduled_start_time.push_back(Or(r.next_scheduled_start_time));
-  t.start_time.push_back(Or(r.start_time));
-  t.end_time.push_back(Or(r.end_time));
-  t.total_run_time_us.push_back(r.total_run_time_us);
-  t.state_json.Append(std::string_view(r.state_json));
-  t.state_timestamp.push_back(Or(r.state_timestamp));
-  t.state_scheduled_time_null_offset.push_back(r.state_scheduled_time_null_offset);
-  t.parameters_json.Append(std::string_view(r.parameters_json));
-  t.context_json.Append(std::string_view(r.context_json));
-  t.extras_json.Append(std::string_view(r.extras_json));
-}
 
 constexpr char kPolicy[] =
     R"({"max_retries":0,"retry_delay_seconds":0.0,"retries":null,"retry_delay":null,"retry_jitter_factor":null})";
@@ -169,22 +131,28 @@ std::string Field(const std::string& json, const std::string& key) {
 }
 
 TEST(ResponseWriterTest, T1RendersExactlyAsExampleOne) {
-  Store store;
-  AddRow(&store, T1());
+  StoreBuilder builder;
+  builder.AddTaskRun(T1());
+  auto built = builder.Build();
+  const Store& store = *built;
   // T1's computed fields do not depend on `now` (COMPLETED, started late).
   EXPECT_EQ(Paginated(store, 0, At("2024-05-01T12:00:00Z")), kT1Paginate);
   EXPECT_EQ(Paginated(store, 0, At("2030-01-01T00:00:00Z")), kT1Paginate);
 }
 
 TEST(ResponseWriterTest, FullShapeHasEveryKeyAndExtrasAfterState) {
-  Store store;
-  AddRow(&store, T1());
+  StoreBuilder builder;
+  builder.AddTaskRun(T1());
+  auto built = builder.Build();
+  const Store& store = *built;
   EXPECT_EQ(Full(store, 0, At("2024-05-01T12:00:00Z")), kT1Full);
 }
 
 TEST(ResponseWriterTest, RunningRowEstimatesRunTimeFromStateTimestamp) {
-  Store store;
-  AddRow(&store, T4());
+  StoreBuilder builder;
+  builder.AddTaskRun(T4());
+  auto built = builder.Build();
+  const Store& store = *built;
   std::string s = Paginated(store, 0, At("2024-05-01T10:05:30.5Z"));
   EXPECT_EQ(Field(s, "total_run_time"), "0.0");
   EXPECT_EQ(Field(s, "estimated_run_time"), "90.5");
@@ -200,20 +168,24 @@ TEST(ResponseWriterTest, RunningRowEstimatesRunTimeFromStateTimestamp) {
 }
 
 TEST(ResponseWriterTest, RunningWithoutTimestampUsesTotalRunTime) {
-  Store store;
+  StoreBuilder builder;
   TaskRunRecord r = T4();
   r.state_json = "null";
   r.state_timestamp.reset();
   r.total_run_time_us = 12500000;
-  AddRow(&store, r);
+  builder.AddTaskRun(r);
+  auto built = builder.Build();
+  const Store& store = *built;
   std::string s = Paginated(store, 0, At("2024-05-01T11:00:00Z"));
   EXPECT_EQ(Field(s, "estimated_run_time"), "12.5");
   EXPECT_EQ(Field(s, "state"), "null");
 }
 
 TEST(ResponseWriterTest, ScheduledRowIsLateOnlyAfterItsExpectedStart) {
-  Store store;
-  AddRow(&store, T6());
+  StoreBuilder builder;
+  builder.AddTaskRun(T6());
+  auto built = builder.Build();
+  const Store& store = *built;
   std::string s = Paginated(store, 0, At("2024-05-01T10:15:00Z"));
   EXPECT_EQ(Field(s, "estimated_start_time_delta"), "300.0");
   EXPECT_EQ(Field(s, "estimated_run_time"), "0.0");
@@ -225,11 +197,14 @@ TEST(ResponseWriterTest, ScheduledRowIsLateOnlyAfterItsExpectedStart) {
 }
 
 TEST(ResponseWriterTest, NullStateTypeCountsAsNotTerminal) {
-  Store store;
-  AddRow(&store, T7());
+  StoreBuilder builder;
+  builder.AddTaskRun(T7());
   TaskRunRecord done = T7();
+  done.id = Id("00000000-0000-4000-8000-0000000000f7");
   done.state_type = StateType::kCompleted;
-  AddRow(&store, done);
+  builder.AddTaskRun(done);
+  auto built = builder.Build();
+  const Store& store = *built;
   Micros now = At("2024-05-01T10:15:00.25Z");
   EXPECT_EQ(Field(Paginated(store, 0, now), "estimated_start_time_delta"), "720.25");
   EXPECT_EQ(Field(Paginated(store, 1, now), "estimated_start_time_delta"), "0.0");
@@ -248,8 +223,10 @@ TEST(ResponseWriterTest, NullScheduledTimeBecomesNow) {
   r.state_json = before + "null" + after;
   r.state_scheduled_time_null_offset = static_cast<int32_t>(before.size());
   r.state_timestamp = At("2024-05-01T09:00:00Z");
-  Store store;
-  AddRow(&store, r);
+  StoreBuilder builder;
+  builder.AddTaskRun(r);
+  auto built = builder.Build();
+  const Store& store = *built;
   Micros now = At("2024-05-01T10:15:00.123Z");
   std::string want = before + "\"2024-05-01T10:15:00.123000Z\"" + after;
   std::string s = Paginated(store, 0, now);
@@ -269,8 +246,10 @@ TEST(ResponseWriterTest, EscapesStringsAndWritesOptionalFields) {
   r.labels_json = R"({"x":1.50})";
   r.parameters_json = R"({"p":[1,2]})";
   r.context_json = R"({"c":null})";
-  Store store;
-  AddRow(&store, r);
+  StoreBuilder builder;
+  builder.AddTaskRun(r);
+  auto built = builder.Build();
+  const Store& store = *built;
   std::string s = Paginated(store, 0, 0);
   EXPECT_EQ(Field(s, "name"), "\"we\\\"ird\\n\xc3\xa9\"");
   EXPECT_EQ(Field(s, "task_key"), "\"k\\\\1\"");
@@ -295,12 +274,15 @@ TEST(ResponseWriterTest, EscapesStringsAndWritesOptionalFields) {
 
 class EnvelopeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    AddRow(&store_, T7());
-    AddRow(&store_, T6());
-    AddRow(&store_, T1());
+  static std::unique_ptr<Store> Make() {
+    StoreBuilder builder;
+    builder.AddTaskRun(T7());
+    builder.AddTaskRun(T6());
+    builder.AddTaskRun(T1());
+    return builder.Build();
   }
-  Store store_;
+  std::unique_ptr<Store> built_ = Make();
+  const Store& store_ = *built_;
 };
 
 TEST_F(EnvelopeTest, WrapsResultsInOrderWithCounts) {
@@ -344,8 +326,10 @@ TEST(ResponseWriterTest, PageCountIsCeiling) {
 }
 
 TEST(ResponseWriterTest, FullArrayJoinsObjects) {
-  Store store;
-  AddRow(&store, T1());
+  StoreBuilder builder;
+  builder.AddTaskRun(T1());
+  auto built = builder.Build();
+  const Store& store = *built;
   std::vector<RowId> rows = {0, 0};
   std::string s;
   AppendTaskRunFullArray(store, rows, 0, &s);

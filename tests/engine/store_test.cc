@@ -164,7 +164,7 @@ TEST(StoreBuilderTest, BuildsColumnsJoinsAndPostings) {
   EXPECT_EQ(t.cache_key.Get(3), "ck");
   EXPECT_EQ(t.extras_json.Get(3), ",\"x\":1");
   EXPECT_EQ(t.extras_json.Get(0), "");
-  EXPECT_EQ(t.state_json.Get(0), "null");
+  EXPECT_EQ(RenderTaskRunText(s, t.state, 0, 0), "null");
   EXPECT_EQ(t.dynamic_key.Get(2), "0");
 
   // Joins.

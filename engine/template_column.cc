@@ -1,0 +1,204 @@
+#include "engine/template_column.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace taskdex {
+namespace {
+
+bool Usable(std::string_view h) {
+  if (h.empty()) return false;
+  for (char c : h) {
+    if (static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  return true;
+}
+
+void AppendLiteral(std::string_view s, std::string* out) {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x20) {
+      out->append(s.data() + run, i - run);
+      out->push_back(kTemplateEscape);
+      out->push_back(s[i]);
+      run = i + 1;
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+}
+
+// Templates `text` (no forced hole) into `out`.
+void TemplateRange(std::string_view text, std::span<const std::string_view> holes,
+                   const std::vector<uint8_t>& usable, std::string* out) {
+  // Candidate first bytes; with a single one (a quote, in practice) memchr
+  // skips between candidates.
+  bool first[256] = {};
+  int distinct_first = 0;
+  unsigned char only_first = 0;
+  for (size_t k = 0; k < holes.size(); ++k) {
+    if (!usable[k]) continue;
+    unsigned char c = static_cast<unsigned char>(holes[k][0]);
+    if (!first[c]) {
+      first[c] = true;
+      ++distinct_first;
+      only_first = c;
+    }
+  }
+  if (distinct_first == 0) {
+    AppendLiteral(text, out);
+    return;
+  }
+  size_t literal_begin = 0;
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    if (distinct_first == 1) {
+      const void* hit = std::memchr(text.data() + i, only_first, n - i);
+      if (hit == nullptr) break;
+      i = static_cast<const char*>(hit) - text.data();
+    } else if (!first[static_cast<unsigned char>(text[i])]) {
+      ++i;
+      continue;
+    }
+    int matched = -1;
+    for (size_t k = 0; k < holes.size(); ++k) {
+      if (!usable[k]) continue;
+      std::string_view h = holes[k];
+      if (h.size() <= n - i && text[i] == h[0] && std::memcmp(text.data() + i, h.data(), h.size()) == 0) {
+        matched = static_cast<int>(k);
+        break;
+      }
+    }
+    if (matched < 0) {
+      ++i;
+      continue;
+    }
+    AppendLiteral(text.substr(literal_begin, i - literal_begin), out);
+    out->push_back(static_cast<char>(matched + 1));
+    i += holes[matched].size();
+    literal_begin = i;
+  }
+  AppendLiteral(text.substr(literal_begin), out);
+}
+
+}  // namespace
+
+std::string MakeTemplate(std::string_view text, std::span<const std::string_view> holes,
+                         ForcedHole forced) {
+  assert(holes.size() <= static_cast<size_t>(kMaxTemplateHoles));
+  std::vector<uint8_t> usable(holes.size());
+  for (size_t k = 0; k < holes.size(); ++k) usable[k] = Usable(holes[k]) ? 1 : 0;
+  std::string out;
+  out.reserve(text.size());
+  if (forced.offset < 0) {
+    TemplateRange(text, holes, usable, &out);
+    return out;
+  }
+  const size_t off = static_cast<size_t>(forced.offset);
+  TemplateRange(text.substr(0, off), holes, usable, &out);
+  out.push_back(static_cast<char>(forced.hole));
+  TemplateRange(text.substr(off + forced.size), holes, usable, &out);
+  return out;
+}
+
+std::string FillTemplate(std::string_view templ, std::span<const std::string_view> holes) {
+  std::string out;
+  for (size_t i = 0; i < templ.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(templ[i]);
+    if (c == static_cast<unsigned char>(kTemplateEscape) && i + 1 < templ.size()) {
+      out.push_back(templ[++i]);
+    } else if (c >= 1 && c <= kMaxTemplateHoles) {
+      if (c <= holes.size()) out.append(holes[c - 1]);
+    } else {
+      out.push_back(templ[i]);
+    }
+  }
+  return out;
+}
+
+uint32_t TemplateColumn::Intern(std::string&& templ) {
+  auto it = index_.find(templ);
+  if (it != index_.end()) return it->second;
+  const uint32_t code = static_cast<uint32_t>(templates_.size());
+  index_.emplace(templ, code);
+  templates_.push_back(std::move(templ));
+  return code;
+}
+
+void TemplateColumn::Set(RowId row, std::string_view text, std::span<const std::string_view> holes,
+                         ForcedHole forced) {
+  const uint32_t code = Intern(MakeTemplate(text, holes, forced));
+  if (row == codes_.size()) {
+    codes_.push_back(code);
+  } else {
+    codes_[row] = code;
+  }
+}
+
+void TemplateColumn::SetTemplate(RowId row, std::string_view templ) {
+  const uint32_t code = Intern(std::string(templ));
+  if (row == codes_.size()) {
+    codes_.push_back(code);
+  } else {
+    codes_[row] = code;
+  }
+}
+
+void TemplateColumn::Freeze() {
+  // Keep only used templates, numbered by first use.
+  std::vector<uint32_t> remap(templates_.size(), UINT32_MAX);
+  std::vector<std::string> used;
+  for (uint32_t& c : codes_) {
+    if (remap[c] == UINT32_MAX) {
+      remap[c] = static_cast<uint32_t>(used.size());
+      used.push_back(std::move(templates_[c]));
+    }
+    c = remap[c];
+  }
+  templates_ = std::move(used);
+  templates_.shrink_to_fit();
+  index_ = {};
+  codes_.shrink_to_fit();
+
+  literals_.clear();
+  segments_.clear();
+  first_segment_.assign(1, 0);
+  literal_bytes_.clear();
+  for (const std::string& t : templates_) {
+    Segment seg{static_cast<uint32_t>(literals_.size()), 0, 0};
+    for (size_t i = 0; i < t.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c == static_cast<unsigned char>(kTemplateEscape) && i + 1 < t.size()) {
+        literals_.push_back(t[++i]);
+      } else if (c >= 1 && c <= kMaxTemplateHoles) {
+        seg.size = static_cast<uint32_t>(literals_.size()) - seg.begin;
+        seg.hole = c;
+        segments_.push_back(seg);
+        seg = Segment{static_cast<uint32_t>(literals_.size()), 0, 0};
+      } else {
+        literals_.push_back(t[i]);
+      }
+    }
+    seg.size = static_cast<uint32_t>(literals_.size()) - seg.begin;
+    if (seg.size > 0 || segments_.size() == first_segment_.back()) segments_.push_back(seg);
+    first_segment_.push_back(static_cast<uint32_t>(segments_.size()));
+    literal_bytes_.push_back(static_cast<uint32_t>(literals_.size()) -
+                             segments_[first_segment_[first_segment_.size() - 2]].begin);
+  }
+  literals_.shrink_to_fit();
+  segments_.shrink_to_fit();
+}
+
+size_t TemplateColumn::MemoryBytes() const {
+  size_t n = codes_.capacity() * sizeof(uint32_t) + templates_.capacity() * sizeof(std::string) +
+             literals_.capacity() + segments_.capacity() * sizeof(Segment) +
+             first_segment_.capacity() * sizeof(uint32_t) +
+             literal_bytes_.capacity() * sizeof(uint32_t);
+  for (const std::string& t : templates_) n += t.capacity() > 15 ? t.capacity() : 0;
+  n += index_.capacity() * (sizeof(std::pair<std::string, uint32_t>) + 1);
+  for (const auto& [t, c] : index_) n += t.capacity() > 15 ? t.capacity() : 0;
+  return n;
+}
+
+}  // namespace taskdex
