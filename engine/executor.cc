@@ -10,8 +10,20 @@
 // not in the dictionary matches nothing, and `like_` runs once per distinct
 // dictionary value, then selects rows by code.
 //
-// Access paths are simple for now (column scans, id lookups, join postings);
-// a later planner swaps them without changing this shape.
+// Planner choices (each can be forced through ExecOptions so the
+// differential test covers it):
+//  - leaves: posting unions / sorted ranges / trigram candidates, or column
+//    scans, by estimated cardinality;
+//  - AND levels: smallest first with early exit; task-run time ranges wait
+//    for their siblings and check the smaller candidate set by reading the
+//    column when that is cheaper than materializing the range;
+//  - joins: flow, deployment and flow-run state sides go through task-run
+//    join postings (engine/index_build.cc), smallest side first; a side much
+//    larger than the rows found so far probes those rows' flow run instead;
+//  - page: a slice of the sort order when every row matches, a walk of the
+//    order with membership tests when the matches are dense, else a partial
+//    sort of the matches (a walk that meets clustered matches gives up after
+//    a budget). Count is the final bitmap's cardinality.
 
 #include "engine/executor.h"
 
@@ -1410,18 +1422,17 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
     // touches every match. Walk when that is clearly cheaper.
     const uint64_t need = offset + limit;
     const PageCutChoice forced = Options().page_cut;
-    // A partial sort costs about total * log2(need) comparisons; walking the
-    // order about need * n / total membership tests (nothing when every row
-    // matches: the page is then a slice).
-    // A membership test on the order's (random) rows costs several times
-    // one partial-sort step (sequential iteration, one key read): weighted.
-    constexpr double kVisitCost = 4;
+    // A partial sort touches every match; walking the order visits about
+    // need * n / total rows (nothing when every row matches: the page is
+    // then a slice). Measured at 1M (explain): one visit of the walk (order read plus a
+    // membership test) costs about one step of the partial sort (iterate a
+    // match, read its key, compare with the heap top); only the rows that
+    // enter the heap pay log2(need).
     const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
-    const double sort_cost =
-        static_cast<double>(total) * std::max(1.0, std::log2(static_cast<double>(need) + 1) / 2);
-    const bool walk =
-        forced == PageCutChoice::kWalkOrder ||
-        (forced == PageCutChoice::kAuto && (total == n || kVisitCost * walk_cost < sort_cost));
+    const double sort_cost = static_cast<double>(total) +
+                             static_cast<double>(need) * std::log2(static_cast<double>(need) + 1);
+    const bool walk = forced == PageCutChoice::kWalkOrder ||
+                      (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
     if (walk) {
       const SortedOrder& order = store.task_run_index.OrderFor(sort);
       std::vector<RowId> page;
@@ -1442,7 +1453,7 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
       const size_t budget = forced == PageCutChoice::kWalkOrder
                                 ? order.size()
                                 : static_cast<size_t>(std::min(
-                                      static_cast<double>(order.size()), 4 * walk_cost + 4096));
+                                      static_cast<double>(order.size()), 2 * walk_cost + 1024));
       StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
       uint64_t skipped = 0;
       const size_t end = order.ForEach(0, budget, [&](RowId r) {
