@@ -59,6 +59,9 @@ class Sink {
     out_->append(buf_, static_cast<size_t>(p_ - buf_));
     p_ = buf_;
   }
+  // The last day PutQuotedTime converted, as `"YYYY-MM-DD` (11 bytes).
+  int64_t cached_day = -1;
+  char cached_day_text[11];
   // Cold paths format into this string, then Put it.
   std::string& scratch() {
     scratch_.clear();
@@ -83,17 +86,40 @@ char* Put2(char* p, uint32_t v) {
   return p + 2;
 }
 
-void PutUuid(Sink& s, const Uuid& u) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  char* p = s.Room(38);
-  *p++ = '"';
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
-    *p++ = kHex[u.bytes[i] >> 4];
-    *p++ = kHex[u.bytes[i] & 0xF];
+// Lowercase hex of each byte value, two chars per byte.
+struct HexPairs {
+  char text[512];
+  constexpr HexPairs() : text() {
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      text[2 * b] = kHex[b >> 4];
+      text[2 * b + 1] = kHex[b & 0xF];
+    }
   }
-  *p++ = '"';
-  s.Advance(p);
+};
+constexpr HexPairs kHexPairs;
+
+void PutUuid(Sink& s, const Uuid& u) {
+  char* p = s.Room(38);
+  auto hex = [&u](char* dst, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      std::memcpy(dst, kHexPairs.text + 2 * u.bytes[i], 2);
+      dst += 2;
+    }
+    return dst;
+  };
+  p[0] = '"';
+  hex(p + 1, 0, 4);
+  p[9] = '-';
+  hex(p + 10, 4, 6);
+  p[14] = '-';
+  hex(p + 15, 6, 8);
+  p[19] = '-';
+  hex(p + 20, 8, 10);
+  p[24] = '-';
+  hex(p + 25, 10, 16);
+  p[37] = '"';
+  s.Advance(p + 38);
 }
 
 void PutOptionalUuid(Sink& s, const std::optional<Uuid>& u) {
@@ -103,6 +129,8 @@ void PutOptionalUuid(Sink& s, const std::optional<Uuid>& u) {
     s.Lit("null");
   }
 }
+
+void PutDate(char* p, int64_t days);
 
 // A quoted instant as AppendDatetime writes it (engine/datetime.h).
 void PutQuotedTime(Sink& s, Micros t) {
@@ -120,24 +148,13 @@ void PutQuotedTime(Sink& s, Micros t) {
   const int64_t in_day = t - days * kDay;
   const uint32_t secs = static_cast<uint32_t>(in_day / 1000000);
   const uint32_t us = static_cast<uint32_t>(in_day - int64_t{secs} * 1000000);
-  // civil_from_days (H. Hinnant) for days >= 0.
-  const int64_t z = days + 719468;
-  const int64_t era = z / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const uint32_t d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
-  const uint32_t m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
-  const uint32_t y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
   char* p = s.Room(32);
-  *p++ = '"';
-  p = Put2(p, y / 100);
-  p = Put2(p, y % 100);
-  *p++ = '-';
-  p = Put2(p, m);
-  *p++ = '-';
-  p = Put2(p, d);
+  if (days != s.cached_day) {
+    s.cached_day = days;
+    PutDate(s.cached_day_text, days);
+  }
+  std::memcpy(p, s.cached_day_text, 11);
+  p += 11;
   *p++ = 'T';
   p = Put2(p, secs / 3600);
   *p++ = ':';
@@ -153,6 +170,27 @@ void PutQuotedTime(Sink& s, Micros t) {
   *p++ = 'Z';
   *p++ = '"';
   s.Advance(p);
+}
+
+// `"YYYY-MM-DD` of a day since 1970 (civil_from_days, H. Hinnant), for days
+// in years 1970..9999.
+void PutDate(char* p, int64_t days) {
+  const int64_t z = days + 719468;
+  const int64_t era = z / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const uint32_t d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
+  const uint32_t m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
+  const uint32_t y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
+  *p++ = '"';
+  p = Put2(p, y / 100);
+  p = Put2(p, y % 100);
+  *p++ = '-';
+  p = Put2(p, m);
+  *p++ = '-';
+  Put2(p, d);
 }
 
 void PutTime(Sink& s, Micros t) {
