@@ -1,12 +1,17 @@
 // api/response_writer.cc
 //
-// Plain appends rather than a RapidJSON Writer: every number needs Python's
-// (or pydantic's) text form from engine/text_format, and opaque sub-documents
-// are spliced verbatim, so a Writer would add nothing but RawValue calls.
+// Plain byte writing rather than a RapidJSON Writer: every number needs
+// Python's (or pydantic's) text form, and opaque sub-documents are template
+// columns (engine/template_column.h) spliced from their literal runs and
+// holes. A row is written field by field into a fixed stack buffer (Sink)
+// that is flushed into the output string in large chunks: no allocation and
+// no out-of-line string call per field. Each field has one writer, shared by
+// the `/paginate` shape and the full shape.
 
 #include "api/response_writer.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "engine/datetime.h"
 #include "engine/text_format.h"
@@ -15,69 +20,526 @@
 namespace taskdex {
 namespace {
 
-void AppendUuid(std::string* out, const Uuid& u) {
-  char buf[38];
-  buf[0] = '"';
-  FormatUuid(u, buf + 1);
-  buf[37] = '"';
-  out->append(buf, sizeof(buf));
+// Buffered appends to `out`. REQUIRES for Room(n): n <= kRoomMax.
+class Sink {
+ public:
+  static constexpr size_t kRoomMax = 256;
+
+  explicit Sink(std::string* out) : out_(out) {}
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  ~Sink() { Flush(); }
+
+  // A pointer with at least n bytes of room; Advance() past what was written.
+  char* Room(size_t n) {
+    if (static_cast<size_t>(buf_ + sizeof(buf_) - p_) < n) Flush();
+    return p_;
+  }
+  void Advance(char* q) { p_ = q; }
+  void Put(const char* s, size_t n) {
+    if (n > kDirect) {
+      Flush();
+      out_->append(s, n);
+      return;
+    }
+    if (static_cast<size_t>(buf_ + sizeof(buf_) - p_) < n) Flush();
+    std::memcpy(p_, s, n);
+    p_ += n;
+  }
+  void Put(std::string_view s) { Put(s.data(), s.size()); }
+  template <size_t N>
+  void Lit(const char (&s)[N]) {
+    Put(s, N - 1);
+  }
+  void Char(char c) {
+    if (p_ == buf_ + sizeof(buf_)) Flush();
+    *p_++ = c;
+  }
+  void Flush() {
+    out_->append(buf_, static_cast<size_t>(p_ - buf_));
+    p_ = buf_;
+  }
+  // The last day PutQuotedTime converted, as `"YYYY-MM-DD` (11 bytes).
+  int64_t cached_day = -1;
+  char cached_day_text[11];
+  // Cold paths format into this string, then Put it.
+  std::string& scratch() {
+    scratch_.clear();
+    return scratch_;
+  }
+
+ private:
+  static constexpr size_t kDirect = 2048;
+  char buf_[16384];
+  char* p_ = buf_;
+  std::string* out_;
+  std::string scratch_;
+};
+
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+char* Put2(char* p, uint32_t v) {
+  std::memcpy(p, kDigitPairs + 2 * v, 2);
+  return p + 2;
 }
 
-void AppendOptionalUuid(std::string* out, const std::optional<Uuid>& u) {
+// Lowercase hex of each byte value, two chars per byte.
+struct HexPairs {
+  char text[512];
+  constexpr HexPairs() : text() {
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      text[2 * b] = kHex[b >> 4];
+      text[2 * b + 1] = kHex[b & 0xF];
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
+
+void PutUuid(Sink& s, const Uuid& u) {
+  char* p = s.Room(38);
+  auto hex = [&u](char* dst, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      std::memcpy(dst, kHexPairs.text + 2 * u.bytes[i], 2);
+      dst += 2;
+    }
+    return dst;
+  };
+  p[0] = '"';
+  hex(p + 1, 0, 4);
+  p[9] = '-';
+  hex(p + 10, 4, 6);
+  p[14] = '-';
+  hex(p + 15, 6, 8);
+  p[19] = '-';
+  hex(p + 20, 8, 10);
+  p[24] = '-';
+  hex(p + 25, 10, 16);
+  p[37] = '"';
+  s.Advance(p + 38);
+}
+
+void PutOptionalUuid(Sink& s, const std::optional<Uuid>& u) {
   if (u) {
-    AppendUuid(out, *u);
+    PutUuid(s, *u);
   } else {
-    out->append("null");
+    s.Lit("null");
   }
 }
 
-void AppendTimestamp(std::string* out, Micros t) {
-  if (t == kNullMicros) {
-    out->append("null");
+void PutDate(char* p, int64_t days);
+
+// A quoted instant as AppendDatetime writes it (engine/datetime.h).
+void PutQuotedTime(Sink& s, Micros t) {
+  constexpr int64_t kDay = int64_t{86400} * 1000000;
+  // Years 1970..9999 on the fast path; anything else goes through datetime.
+  if (t < 0 || t >= int64_t{253402300800} * 1000000) {
+    std::string& tmp = s.scratch();
+    tmp.push_back('"');
+    AppendDatetime(&tmp, t);
+    tmp.push_back('"');
+    s.Put(tmp);
     return;
   }
-  out->push_back('"');
-  AppendDatetime(out, t);
-  out->push_back('"');
+  const int64_t days = t / kDay;
+  const int64_t in_day = t - days * kDay;
+  const uint32_t secs = static_cast<uint32_t>(in_day / 1000000);
+  const uint32_t us = static_cast<uint32_t>(in_day - int64_t{secs} * 1000000);
+  char* p = s.Room(32);
+  if (days != s.cached_day) {
+    s.cached_day = days;
+    PutDate(s.cached_day_text, days);
+  }
+  std::memcpy(p, s.cached_day_text, 11);
+  p += 11;
+  *p++ = 'T';
+  p = Put2(p, secs / 3600);
+  *p++ = ':';
+  p = Put2(p, secs / 60 % 60);
+  *p++ = ':';
+  p = Put2(p, secs % 60);
+  if (us != 0) {
+    *p++ = '.';
+    p = Put2(p, us / 10000);
+    p = Put2(p, us / 100 % 100);
+    p = Put2(p, us % 100);
+  }
+  *p++ = 'Z';
+  *p++ = '"';
+  s.Advance(p);
 }
 
-void AppendNullableBlobString(std::string* out, const BlobColumn& col, RowId row) {
-  if (col.IsNull(row)) {
-    out->append("null");
+// `"YYYY-MM-DD` of a day since 1970 (civil_from_days, H. Hinnant), for days
+// in years 1970..9999.
+void PutDate(char* p, int64_t days) {
+  const int64_t z = days + 719468;
+  const int64_t era = z / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const uint32_t d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
+  const uint32_t m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
+  const uint32_t y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
+  *p++ = '"';
+  p = Put2(p, y / 100);
+  p = Put2(p, y % 100);
+  *p++ = '-';
+  p = Put2(p, m);
+  *p++ = '-';
+  Put2(p, d);
+}
+
+void PutTime(Sink& s, Micros t) {
+  if (t == kNullMicros) {
+    s.Lit("null");
   } else {
-    AppendJsonString(out, col.Get(row));
+    PutQuotedTime(s, t);
   }
 }
 
-void AppendInt64(std::string* out, int64_t v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, res.ptr);
-}
-
-void AppendUint64(std::string* out, uint64_t v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, res.ptr);
-}
-
-void AppendTags(std::string* out, const Store& store, RowId row) {
-  out->push_back('[');
-  bool first = true;
-  for (uint32_t code : store.task_runs.tags.Of(row)) {
-    if (!first) out->push_back(',');
-    first = false;
-    AppendJsonString(out, store.tags.Get(code));
+// A JSON string literal as AppendJsonString writes it.
+void PutJsonString(Sink& s, std::string_view v) {
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
+      std::string& tmp = s.scratch();
+      AppendJsonString(&tmp, v);
+      s.Put(tmp);
+      return;
+    }
   }
-  out->push_back(']');
+  s.Char('"');
+  s.Put(v);
+  s.Char('"');
 }
 
-// A template column of the row (engine/template_column.h), holes filled.
-void AppendText(std::string* out, const Store& store, const TemplateColumn& col, RowId row,
-                Micros now) {
-  col.Render(row, out, [&](uint8_t hole, std::string* o) {
-    AppendTaskRunHole(store, row, hole, now, o);
-  });
+void PutInt64(Sink& s, int64_t v) {
+  char* p = s.Room(24);
+  s.Advance(std::to_chars(p, p + 24, v).ptr);
+}
+
+void PutUint64(Sink& s, uint64_t v) {
+  char* p = s.Room(24);
+  s.Advance(std::to_chars(p, p + 24, v).ptr);
+}
+
+// A duration in microseconds as seconds, in Python's repr (pydantic=false)
+// or pydantic's JSON float form. For 100 <= |us| < 1e15 both are the plain
+// decimal with trailing zeros trimmed: a decimal of at most 15 significant
+// digits is the shortest text that round-trips to its double, and both
+// writers use fixed notation in that range. Other values take the general
+// formatter.
+void PutDuration(Sink& s, int64_t us, bool pydantic) {
+  if (us == 0) {
+    s.Lit("0.0");
+    return;
+  }
+  const uint64_t mag = us < 0 ? 0 - static_cast<uint64_t>(us) : static_cast<uint64_t>(us);
+  if (mag < 100 || mag >= uint64_t{1000000000000000}) {
+    std::string& tmp = s.scratch();
+    if (pydantic) {
+      AppendPydanticDurationSeconds(&tmp, us);
+    } else {
+      AppendDurationSeconds(&tmp, us);
+    }
+    s.Put(tmp);
+    return;
+  }
+  char* p = s.Room(32);
+  if (us < 0) *p++ = '-';
+  p = std::to_chars(p, p + 20, mag / 1000000).ptr;
+  *p++ = '.';
+  uint32_t frac = static_cast<uint32_t>(mag % 1000000);
+  if (frac == 0) {
+    *p++ = '0';
+  } else {
+    char digits[6];
+    Put2(digits, frac / 10000);
+    Put2(digits + 2, frac / 100 % 100);
+    Put2(digits + 4, frac % 100);
+    int n = 6;
+    while (digits[n - 1] == '0') --n;
+    std::memcpy(p, digits, static_cast<size_t>(n));
+    p += n;
+  }
+  s.Advance(p);
+}
+
+// The task-run table fields, each written once for both shapes.
+enum class Field : uint8_t {
+  kId,
+  kCreated,
+  kUpdated,
+  kName,
+  kFlowRunId,
+  kTaskKey,
+  kDynamicKey,
+  kCacheKey,
+  kCacheExpiration,
+  kTaskVersion,
+  kEmpiricalPolicy,
+  kTags,
+  kLabels,
+  kStateId,
+  kTaskInputs,
+  kStateType,
+  kStateName,
+  kRunCount,
+  kFlowRunRunCount,
+  kExpectedStartTime,
+  kNextScheduledStartTime,
+  kStartTime,
+  kEndTime,
+  kTotalRunTime,
+  kEstimatedRunTime,
+  kEstimatedStartTimeDelta,
+  kState,
+  kParameters,
+  kContext,
+};
+
+// `"key":` of each field, by Field value.
+constexpr std::string_view kKeys[] = {
+    "\"id\":",
+    "\"created\":",
+    "\"updated\":",
+    "\"name\":",
+    "\"flow_run_id\":",
+    "\"task_key\":",
+    "\"dynamic_key\":",
+    "\"cache_key\":",
+    "\"cache_expiration\":",
+    "\"task_version\":",
+    "\"empirical_policy\":",
+    "\"tags\":",
+    "\"labels\":",
+    "\"state_id\":",
+    "\"task_inputs\":",
+    "\"state_type\":",
+    "\"state_name\":",
+    "\"run_count\":",
+    "\"flow_run_run_count\":",
+    "\"expected_start_time\":",
+    "\"next_scheduled_start_time\":",
+    "\"start_time\":",
+    "\"end_time\":",
+    "\"total_run_time\":",
+    "\"estimated_run_time\":",
+    "\"estimated_start_time_delta\":",
+    "\"state\":",
+    "\"parameters\":",
+    "\"context\":",
+};
+
+// `TaskRunResponse` (paginate.md 8.2) and full `TaskRun` (9.1) key orders.
+constexpr Field kPaginateFields[] = {
+    Field::kId,           Field::kCreated,         Field::kUpdated,
+    Field::kName,         Field::kFlowRunId,       Field::kTaskKey,
+    Field::kStateId,      Field::kState,           Field::kTaskVersion,
+    Field::kParameters,   Field::kTaskInputs,      Field::kContext,
+    Field::kEmpiricalPolicy, Field::kTags,         Field::kStartTime,
+    Field::kEndTime,      Field::kTotalRunTime,    Field::kEstimatedRunTime,
+    Field::kEstimatedStartTimeDelta,
+};
+constexpr Field kFullFields[] = {
+    Field::kId,
+    Field::kCreated,
+    Field::kUpdated,
+    Field::kName,
+    Field::kFlowRunId,
+    Field::kTaskKey,
+    Field::kDynamicKey,
+    Field::kCacheKey,
+    Field::kCacheExpiration,
+    Field::kTaskVersion,
+    Field::kEmpiricalPolicy,
+    Field::kTags,
+    Field::kLabels,
+    Field::kStateId,
+    Field::kTaskInputs,
+    Field::kStateType,
+    Field::kStateName,
+    Field::kRunCount,
+    Field::kFlowRunRunCount,
+    Field::kExpectedStartTime,
+    Field::kNextScheduledStartTime,
+    Field::kStartTime,
+    Field::kEndTime,
+    Field::kTotalRunTime,
+    Field::kEstimatedRunTime,
+    Field::kEstimatedStartTimeDelta,
+    Field::kState,
+};
+
+class RowWriter {
+ public:
+  RowWriter(const Store& store, Micros now, bool pydantic, Sink& sink)
+      : store_(store), t_(store.task_runs), now_(now), pydantic_(pydantic), s_(sink) {}
+
+  template <size_t N>
+  void Row(RowId row, const Field (&fields)[N]) {
+    s_.Char('{');
+    for (size_t i = 0; i < N; ++i) {
+      if (i > 0) s_.Char(',');
+      s_.Put(kKeys[static_cast<int>(fields[i])]);
+      Value(row, fields[i]);
+    }
+  }
+
+ private:
+  void Text(RowId row, const TemplateColumn& col) {
+    const char* lit = col.literals();
+    for (const TemplateColumn::Segment& seg : col.Segments(row)) {
+      s_.Put(lit + seg.begin, seg.size);
+      if (seg.hole != 0) Hole(row, seg.hole);
+    }
+  }
+
+  // The text AppendTaskRunHole (engine/store.h) writes for `hole`.
+  void Hole(RowId row, uint8_t hole) {
+    switch (static_cast<TaskRunHole>(hole)) {
+      case TaskRunHole::kId:
+        return PutUuid(s_, t_.id[row]);
+      case TaskRunHole::kFlowRunId:
+        if (t_.flow_run_id[row]) PutUuid(s_, *t_.flow_run_id[row]);
+        return;
+      case TaskRunHole::kStateId:
+        if (t_.state_id[row]) PutUuid(s_, *t_.state_id[row]);
+        return;
+      case TaskRunHole::kStateTimestamp:
+        return HoleTime(t_.state_timestamp[row]);
+      case TaskRunHole::kStateType:
+        if (t_.state_type[row] != kNullStateType) PutStateType(row);
+        return;
+      case TaskRunHole::kStateName:
+        if (t_.state_name[row] != kNullCode) {
+          PutJsonString(s_, store_.state_names.Get(t_.state_name[row]));
+        }
+        return;
+      case TaskRunHole::kScheduledNow:
+        return PutQuotedTime(s_, now_);
+      case TaskRunHole::kExpectedStartTime:
+        return HoleTime(t_.expected_start_time[row]);
+      case TaskRunHole::kNextScheduledStartTime:
+        return HoleTime(t_.next_scheduled_start_time[row]);
+      case TaskRunHole::kStartTime:
+        return HoleTime(t_.start_time[row]);
+      case TaskRunHole::kEndTime:
+        return HoleTime(t_.end_time[row]);
+      case TaskRunHole::kCreated:
+        return HoleTime(t_.created[row]);
+      case TaskRunHole::kUpdated:
+        return HoleTime(t_.updated[row]);
+      case TaskRunHole::kCacheExpiration:
+        return HoleTime(t_.cache_expiration[row]);
+      case TaskRunHole::kCacheKey:
+        if (!t_.cache_key.IsNull(row)) PutJsonString(s_, t_.cache_key.Get(row));
+        return;
+    }
+  }
+  void HoleTime(Micros t) {
+    if (t != kNullMicros) PutQuotedTime(s_, t);
+  }
+  void PutStateType(RowId row) {
+    s_.Char('"');
+    s_.Put(StateTypeName(static_cast<taskdex::StateType>(t_.state_type[row])));
+    s_.Char('"');
+  }
+
+  void Value(RowId row, Field f) {
+    switch (f) {
+      case Field::kId:
+        return PutUuid(s_, t_.id[row]);
+      case Field::kCreated:
+        return PutTime(s_, t_.created[row]);
+      case Field::kUpdated:
+        return PutTime(s_, t_.updated[row]);
+      case Field::kName:
+        return PutJsonString(s_, store_.task_run_names.Get(t_.name[row]));
+      case Field::kFlowRunId:
+        return PutOptionalUuid(s_, t_.flow_run_id[row]);
+      case Field::kTaskKey:
+        return PutJsonString(s_, store_.task_keys.Get(t_.task_key[row]));
+      case Field::kDynamicKey:
+        return PutJsonString(s_, t_.dynamic_key.Get(row));
+      case Field::kCacheKey:
+        if (t_.cache_key.IsNull(row)) return s_.Lit("null");
+        return PutJsonString(s_, t_.cache_key.Get(row));
+      case Field::kCacheExpiration:
+        return PutTime(s_, t_.cache_expiration[row]);
+      case Field::kTaskVersion:
+        return Text(row, t_.task_version);
+      case Field::kEmpiricalPolicy:
+        return Text(row, t_.empirical_policy);
+      case Field::kTags: {
+        s_.Char('[');
+        bool first = true;
+        for (uint32_t code : t_.tags.Of(row)) {
+          if (!first) s_.Char(',');
+          first = false;
+          PutJsonString(s_, store_.tags.Get(code));
+        }
+        s_.Char(']');
+        return;
+      }
+      case Field::kLabels:
+        return Text(row, t_.labels);
+      case Field::kStateId:
+        return PutOptionalUuid(s_, t_.state_id[row]);
+      case Field::kTaskInputs:
+        return s_.Put(t_.task_inputs_json.Get(row));
+      case Field::kStateType:
+        if (t_.state_type[row] == kNullStateType) return s_.Lit("null");
+        return PutStateType(row);
+      case Field::kStateName:
+        if (t_.state_name[row] == kNullCode) return s_.Lit("null");
+        return PutJsonString(s_, store_.state_names.Get(t_.state_name[row]));
+      case Field::kRunCount:
+        return PutInt64(s_, t_.run_count[row]);
+      case Field::kFlowRunRunCount:
+        return PutInt64(s_, t_.flow_run_run_count[row]);
+      case Field::kExpectedStartTime:
+        return PutTime(s_, t_.expected_start_time[row]);
+      case Field::kNextScheduledStartTime:
+        return PutTime(s_, t_.next_scheduled_start_time[row]);
+      case Field::kStartTime:
+        return PutTime(s_, t_.start_time[row]);
+      case Field::kEndTime:
+        return PutTime(s_, t_.end_time[row]);
+      case Field::kTotalRunTime:
+        return PutDuration(s_, t_.total_run_time_us[row], pydantic_);
+      case Field::kEstimatedRunTime:
+        return PutDuration(s_, EstimatedRunTimeMicros(store_, row, now_), pydantic_);
+      case Field::kEstimatedStartTimeDelta:
+        return PutDuration(s_, EstimatedStartTimeDeltaMicros(store_, row, now_), pydantic_);
+      case Field::kState:
+        return Text(row, t_.state);
+      case Field::kParameters:
+        return s_.Put(t_.parameters_json.Get(row));
+      case Field::kContext:
+        return s_.Put(t_.context_json.Get(row));
+    }
+  }
+
+  const Store& store_;
+  const TaskRunTable& t_;
+  const Micros now_;
+  const bool pydantic_;
+  Sink& s_;
+};
+
+void WritePaginateRow(const Store& store, RowId row, Micros now, Sink& sink) {
+  RowWriter(store, now, false, sink).Row(row, kPaginateFields);
+  sink.Char('}');
+}
+
+void WriteFullRow(const Store& store, RowId row, Micros now, Sink& sink) {
+  RowWriter(store, now, true, sink).Row(row, kFullFields);
+  sink.Put(store.task_runs.extras_json.Get(row));
+  sink.Char('}');
 }
 
 }  // namespace
@@ -108,126 +570,24 @@ int64_t EstimatedStartTimeDeltaMicros(const Store& store, RowId row, Micros now)
 }
 
 void AppendTaskRunResponse(const Store& store, RowId row, Micros now, std::string* out) {
-  const TaskRunTable& t = store.task_runs;
-  out->append("{\"id\":");
-  AppendUuid(out, t.id[row]);
-  out->append(",\"created\":");
-  AppendTimestamp(out, t.created[row]);
-  out->append(",\"updated\":");
-  AppendTimestamp(out, t.updated[row]);
-  out->append(",\"name\":");
-  AppendJsonString(out, store.task_run_names.Get(t.name[row]));
-  out->append(",\"flow_run_id\":");
-  AppendOptionalUuid(out, t.flow_run_id[row]);
-  out->append(",\"task_key\":");
-  AppendJsonString(out, store.task_keys.Get(t.task_key[row]));
-  out->append(",\"state_id\":");
-  AppendOptionalUuid(out, t.state_id[row]);
-  out->append(",\"state\":");
-  AppendText(out, store, t.state, row, now);
-  out->append(",\"task_version\":");
-  AppendText(out, store, t.task_version, row, now);
-  out->append(",\"parameters\":");
-  out->append(t.parameters_json.Get(row));
-  out->append(",\"task_inputs\":");
-  out->append(t.task_inputs_json.Get(row));
-  out->append(",\"context\":");
-  out->append(t.context_json.Get(row));
-  out->append(",\"empirical_policy\":");
-  AppendText(out, store, t.empirical_policy, row, now);
-  out->append(",\"tags\":");
-  AppendTags(out, store, row);
-  out->append(",\"start_time\":");
-  AppendTimestamp(out, t.start_time[row]);
-  out->append(",\"end_time\":");
-  AppendTimestamp(out, t.end_time[row]);
-  out->append(",\"total_run_time\":");
-  AppendDurationSeconds(out, t.total_run_time_us[row]);
-  out->append(",\"estimated_run_time\":");
-  AppendDurationSeconds(out, EstimatedRunTimeMicros(store, row, now));
-  out->append(",\"estimated_start_time_delta\":");
-  AppendDurationSeconds(out, EstimatedStartTimeDeltaMicros(store, row, now));
-  out->push_back('}');
+  Sink sink(out);
+  WritePaginateRow(store, row, now, sink);
 }
 
 void AppendTaskRunFull(const Store& store, RowId row, Micros now, std::string* out) {
-  const TaskRunTable& t = store.task_runs;
-  out->append("{\"id\":");
-  AppendUuid(out, t.id[row]);
-  out->append(",\"created\":");
-  AppendTimestamp(out, t.created[row]);
-  out->append(",\"updated\":");
-  AppendTimestamp(out, t.updated[row]);
-  out->append(",\"name\":");
-  AppendJsonString(out, store.task_run_names.Get(t.name[row]));
-  out->append(",\"flow_run_id\":");
-  AppendOptionalUuid(out, t.flow_run_id[row]);
-  out->append(",\"task_key\":");
-  AppendJsonString(out, store.task_keys.Get(t.task_key[row]));
-  out->append(",\"dynamic_key\":");
-  AppendJsonString(out, t.dynamic_key.Get(row));
-  out->append(",\"cache_key\":");
-  AppendNullableBlobString(out, t.cache_key, row);
-  out->append(",\"cache_expiration\":");
-  AppendTimestamp(out, t.cache_expiration[row]);
-  out->append(",\"task_version\":");
-  AppendText(out, store, t.task_version, row, now);
-  out->append(",\"empirical_policy\":");
-  AppendText(out, store, t.empirical_policy, row, now);
-  out->append(",\"tags\":");
-  AppendTags(out, store, row);
-  out->append(",\"labels\":");
-  AppendText(out, store, t.labels, row, now);
-  out->append(",\"state_id\":");
-  AppendOptionalUuid(out, t.state_id[row]);
-  out->append(",\"task_inputs\":");
-  out->append(t.task_inputs_json.Get(row));
-  out->append(",\"state_type\":");
-  if (t.state_type[row] == kNullStateType) {
-    out->append("null");
-  } else {
-    out->push_back('"');
-    out->append(StateTypeName(static_cast<StateType>(t.state_type[row])));
-    out->push_back('"');
-  }
-  out->append(",\"state_name\":");
-  if (t.state_name[row] == kNullCode) {
-    out->append("null");
-  } else {
-    AppendJsonString(out, store.state_names.Get(t.state_name[row]));
-  }
-  out->append(",\"run_count\":");
-  AppendInt64(out, t.run_count[row]);
-  out->append(",\"flow_run_run_count\":");
-  AppendInt64(out, t.flow_run_run_count[row]);
-  out->append(",\"expected_start_time\":");
-  AppendTimestamp(out, t.expected_start_time[row]);
-  out->append(",\"next_scheduled_start_time\":");
-  AppendTimestamp(out, t.next_scheduled_start_time[row]);
-  out->append(",\"start_time\":");
-  AppendTimestamp(out, t.start_time[row]);
-  out->append(",\"end_time\":");
-  AppendTimestamp(out, t.end_time[row]);
-  out->append(",\"total_run_time\":");
-  AppendPydanticDurationSeconds(out, t.total_run_time_us[row]);
-  out->append(",\"estimated_run_time\":");
-  AppendPydanticDurationSeconds(out, EstimatedRunTimeMicros(store, row, now));
-  out->append(",\"estimated_start_time_delta\":");
-  AppendPydanticDurationSeconds(out, EstimatedStartTimeDeltaMicros(store, row, now));
-  out->append(",\"state\":");
-  AppendText(out, store, t.state, row, now);
-  out->append(t.extras_json.Get(row));
-  out->push_back('}');
+  Sink sink(out);
+  WriteFullRow(store, row, now, sink);
 }
 
 void AppendTaskRunFullArray(const Store& store, std::span<const RowId> rows, Micros now,
                             std::string* out) {
-  out->push_back('[');
+  Sink sink(out);
+  sink.Char('[');
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    AppendTaskRunFull(store, rows[i], now, out);
+    if (i > 0) sink.Char(',');
+    WriteFullRow(store, rows[i], now, sink);
   }
-  out->push_back(']');
+  sink.Char(']');
 }
 
 uint64_t PageCount(uint64_t count, int64_t limit) {
@@ -239,9 +599,8 @@ uint64_t PageCount(uint64_t count, int64_t limit) {
 void AppendPaginateResponse(const Store& store, std::span<const RowId> rows, uint64_t count,
                             int64_t limit, std::string_view page_text, Micros now,
                             std::string* out) {
-  // One reservation for the whole page: the spliced JSON blobs plus a
-  // generous bound for the fixed keys and formatted scalars of a row, so a
-  // 200-row page never regrows the buffer.
+  // One reservation for the whole page (a bound of the literal and blob
+  // bytes plus the formatted scalars), so the buffer is not regrown.
   const TaskRunTable& t = store.task_runs;
   size_t need = 128;
   for (RowId row : rows) {
@@ -252,20 +611,21 @@ void AppendPaginateResponse(const Store& store, std::span<const RowId> rows, uin
             store.task_keys.Get(t.task_key[row]).size() + 16 * t.tags.Of(row).size();
   }
   out->reserve(out->size() + need);
-  out->append("{\"results\":[");
+  Sink sink(out);
+  sink.Lit("{\"results\":[");
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    AppendTaskRunResponse(store, rows[i], now, out);
+    if (i > 0) sink.Char(',');
+    WritePaginateRow(store, rows[i], now, sink);
   }
-  out->append("],\"count\":");
-  AppendUint64(out, count);
-  out->append(",\"limit\":");
-  AppendInt64(out, limit);
-  out->append(",\"pages\":");
-  AppendUint64(out, PageCount(count, limit));
-  out->append(",\"page\":");
-  out->append(page_text);
-  out->push_back('}');
+  sink.Lit("],\"count\":");
+  PutUint64(sink, count);
+  sink.Lit(",\"limit\":");
+  PutInt64(sink, limit);
+  sink.Lit(",\"pages\":");
+  PutUint64(sink, PageCount(count, limit));
+  sink.Lit(",\"page\":");
+  sink.Put(page_text);
+  sink.Char('}');
 }
 
 }  // namespace taskdex

@@ -8,6 +8,7 @@
 #include "engine/records.h"
 #include "engine/snapshot_loader.h"
 #include "engine/store.h"
+#include "engine/text_format.h"
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
 
@@ -365,6 +366,61 @@ TEST(ResponseWriterTest, LoadedExampleSnapshotRendersT1Exactly) {
   // Minimal lines: no extras, so the full shape ends with the state.
   EXPECT_NE(Full(st, row("00000000-0000-4000-8000-000000000002"), now).find(",\"state\":null}"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace taskdex
+
+namespace taskdex {
+namespace {
+
+// The writer's own number and time formatting agrees with engine/text_format
+// and engine/datetime on every path (fast and fallback).
+TEST(ResponseWriterTest, DurationsAndTimesMatchTheEngineFormatters) {
+  const int64_t durations[] = {0,         1,          5,           10,          99,
+                               100,       101,        -100,        -500000,     55000000,
+                               2410871,   1000000,    123456789,   -99,         999999999999999,
+                               1000000000000000, 1234567890123456, INT64_C(-1000000000000001),
+                               86400000000, 7};
+  const Micros times[] = {0,
+                          1,
+                          -1,
+                          At("2024-05-01T10:01:00Z"),
+                          At("2024-05-01T10:01:00.000001Z"),
+                          At("2026-10-28T12:00:09.976501Z"),
+                          At("9999-12-31T23:59:59.999999Z"),
+                          At("0001-01-01T00:00:00Z"),
+                          At("1969-12-31T23:59:59.5Z"),
+                          At("2000-02-29T00:00:00Z")};
+  StoreBuilder builder;
+  int n = 0;
+  for (int64_t d : durations) {
+    for (Micros t : times) {
+      TaskRunRecord r = Minimal("00000000-0000-4000-8000-000000000000", "x");
+      r.id.bytes[15] = static_cast<uint8_t>(n);
+      r.id.bytes[14] = static_cast<uint8_t>(n >> 8);
+      ++n;
+      r.total_run_time_us = d;
+      r.created = t;
+      builder.AddTaskRun(std::move(r));
+    }
+  }
+  auto built = builder.Build();
+  RowId row = 0;
+  for (int64_t d : durations) {
+    for (Micros t : times) {
+      std::string want_py, want_pyd, want_time = "\"";
+      AppendDurationSeconds(&want_py, d);
+      AppendPydanticDurationSeconds(&want_pyd, d);
+      AppendDatetime(&want_time, t);
+      want_time += "\"";
+      std::string s = Paginated(*built, row, 0);
+      EXPECT_EQ(Field(s, "total_run_time"), want_py) << d;
+      EXPECT_EQ(Field(s, "created"), want_time) << t;
+      EXPECT_EQ(Field(Full(*built, row, 0), "total_run_time"), want_pyd) << d;
+      ++row;
+    }
+  }
 }
 
 }  // namespace

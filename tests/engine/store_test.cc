@@ -218,6 +218,51 @@ TEST(StoreBuilderTest, RepeatedIdsReplaceAndAreCounted) {
   EXPECT_EQ(s->deployment_names.Get(s->deployments.name[0]), "y");
 }
 
+TEST(StoreBuilderTest, ReplacedRowsRewriteEveryColumnInPlace) {
+  StoreBuilder b;
+  TaskRunRecord first = TaskRun(1, 1, "first", {"a", "b"});
+  first.cache_key = "old-key";
+  first.task_inputs_json = R"({"x":[]})";
+  first.state_json = R"({"id":null,"cache_key":"old-key"})";
+  first.labels_json = R"({"old":1})";
+  b.AddTaskRun(std::move(first));
+  TaskRunRecord other = TaskRun(2, 1, "other", {"c"});
+  other.cache_key = "other-key";
+  other.labels_json = R"({"run":"a0000001-0000-4000-8000-000000000000"})";
+  b.AddTaskRun(std::move(other));
+  TaskRunRecord second = TaskRun(1, 2, "second", {"d"});
+  second.cache_key = "new-key";
+  second.dynamic_key = "7";
+  second.parameters_json = R"({"p":1})";
+  second.state_json = R"({"id":null,"cache_key":"new-key"})";
+  second.labels_json = R"({"run":"a0000002-0000-4000-8000-000000000000"})";
+  b.AddTaskRun(std::move(second));
+  b.AddFlowRun(FlowRun(1, 1));
+  b.AddFlowRun(FlowRun(2, 1));
+  auto s = b.Build();
+  const TaskRunTable& t = s->task_runs;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(s->report.replaced_task_runs, 1u);
+  EXPECT_EQ(s->task_run_names.Get(t.name[0]), "second");
+  EXPECT_EQ(t.cache_key.Get(0), "new-key");
+  EXPECT_EQ(t.cache_key.Get(1), "other-key");
+  EXPECT_EQ(t.dynamic_key.Get(0), "7");
+  EXPECT_EQ(t.task_inputs_json.Get(0), "{}");
+  EXPECT_EQ(t.parameters_json.Get(0), R"({"p":1})");
+  std::vector<std::string> tags0;
+  for (uint32_t c : t.tags.Of(0)) tags0.push_back(std::string(s->tags.Get(c)));
+  EXPECT_EQ(tags0, std::vector<std::string>{"d"});
+  EXPECT_EQ(s->tags.size(), 2u);  // "a" and "b" dropped with the old row
+  EXPECT_EQ(t.flow_run_row[0], 1u);
+  EXPECT_EQ(RenderTaskRunText(*s, t.state, 0, 0), R"({"id":null,"cache_key":"new-key"})");
+  EXPECT_EQ(RenderTaskRunText(*s, t.labels, 0, 0),
+            R"({"run":"a0000002-0000-4000-8000-000000000000"})");
+  // The flow-run id became a hole shared by both rows' label templates.
+  EXPECT_EQ(t.labels.code(0), t.labels.code(1));
+  EXPECT_EQ(RenderTaskRunText(*s, t.labels, 1, 0),
+            R"({"run":"a0000001-0000-4000-8000-000000000000"})");
+}
+
 TEST(StoreBuilderTest, CountsDanglingReferences) {
   StoreBuilder b;
   b.AddFlow(Flow(1, "f"));
