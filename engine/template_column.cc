@@ -188,6 +188,7 @@ void TemplateColumn::Freeze() {
   }
   literals_.shrink_to_fit();
   segments_.shrink_to_fit();
+  templates_ = {};
 }
 
 size_t TemplateColumn::MemoryBytes() const {

@@ -75,14 +75,13 @@ class TemplateColumn {
   // Same with a ready template (e.g. a text without holes).
   void SetTemplate(RowId row, std::string_view templ);
   // Drops templates no row uses, builds the segment tables, releases the
-  // interning map. Codes are renumbered (first use order).
+  // interning map and the template strings. Codes are renumbered (first use
+  // order).
   void Freeze();
 
   uint32_t size() const { return static_cast<uint32_t>(codes_.size()); }
   uint32_t num_templates() const { return static_cast<uint32_t>(first_segment_.size() - 1); }
   uint32_t code(RowId row) const { return codes_[row]; }
-  // The encoded template of a code (for tests and statistics).
-  std::string_view Template(uint32_t code) const { return templates_[code]; }
   // Upper bound of the literal bytes of row `row` (holes not counted).
   uint32_t LiteralBytes(RowId row) const { return literal_bytes_[codes_[row]]; }
 
@@ -111,7 +110,7 @@ class TemplateColumn {
   uint32_t Intern(std::string&& templ);
 
   std::vector<uint32_t> codes_;         // by row
-  std::vector<std::string> templates_;  // by code (kept for Template())
+  std::vector<std::string> templates_;  // by code, until Freeze()
   absl::flat_hash_map<std::string, uint32_t> index_;  // until Freeze()
   // Frozen form.
   std::string literals_;
