@@ -12,8 +12,10 @@
 
 #include <charconv>
 #include <cstring>
+#include <string>
 
 #include "engine/datetime.h"
+#include "engine/task_run_fields.h"
 #include "engine/text_format.h"
 #include "engine/uuid.h"
 
@@ -269,70 +271,19 @@ void PutDuration(Sink& s, int64_t us, bool pydantic) {
 }
 
 // The task-run table fields, each written once for both shapes.
-enum class Field : uint8_t {
-  kId,
-  kCreated,
-  kUpdated,
-  kName,
-  kFlowRunId,
-  kTaskKey,
-  kDynamicKey,
-  kCacheKey,
-  kCacheExpiration,
-  kTaskVersion,
-  kEmpiricalPolicy,
-  kTags,
-  kLabels,
-  kStateId,
-  kTaskInputs,
-  kStateType,
-  kStateName,
-  kRunCount,
-  kFlowRunRunCount,
-  kExpectedStartTime,
-  kNextScheduledStartTime,
-  kStartTime,
-  kEndTime,
-  kTotalRunTime,
-  kEstimatedRunTime,
-  kEstimatedStartTimeDelta,
-  kState,
-  kParameters,
-  kContext,
-};
+using Field = TaskRunField;
 
 // `"key":` of each field, by Field value.
-constexpr std::string_view kKeys[] = {
-    "\"id\":",
-    "\"created\":",
-    "\"updated\":",
-    "\"name\":",
-    "\"flow_run_id\":",
-    "\"task_key\":",
-    "\"dynamic_key\":",
-    "\"cache_key\":",
-    "\"cache_expiration\":",
-    "\"task_version\":",
-    "\"empirical_policy\":",
-    "\"tags\":",
-    "\"labels\":",
-    "\"state_id\":",
-    "\"task_inputs\":",
-    "\"state_type\":",
-    "\"state_name\":",
-    "\"run_count\":",
-    "\"flow_run_run_count\":",
-    "\"expected_start_time\":",
-    "\"next_scheduled_start_time\":",
-    "\"start_time\":",
-    "\"end_time\":",
-    "\"total_run_time\":",
-    "\"estimated_run_time\":",
-    "\"estimated_start_time_delta\":",
-    "\"state\":",
-    "\"parameters\":",
-    "\"context\":",
-};
+const std::string* QuotedKeys() {
+  static const std::string* keys = [] {
+    auto* k = new std::string[kTaskRunFieldCount];
+    for (size_t i = 0; i < kTaskRunFieldCount; ++i) {
+      k[i] = "\"" + std::string(kTaskRunFieldNames[i]) + "\":";
+    }
+    return k;
+  }();
+  return keys;
+}
 
 // `TaskRunResponse` (paginate.md 8.2) and full `TaskRun` (9.1) key orders.
 constexpr Field kPaginateFields[] = {
@@ -384,7 +335,7 @@ class RowWriter {
     s_.Char('{');
     for (size_t i = 0; i < N; ++i) {
       if (i > 0) s_.Char(',');
-      s_.Put(kKeys[static_cast<int>(fields[i])]);
+      s_.Put(QuotedKeys()[static_cast<int>(fields[i])]);
       Value(row, fields[i]);
     }
   }

@@ -53,6 +53,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/internal/json_util.h"
 #include "engine/normalize.h"
+#include "engine/task_run_fields.h"
 #include "engine/uuid.h"
 #include "index/status_macros.h"
 
@@ -266,37 +267,7 @@ void AppendRawKey(const ondemand::raw_json_string& key, std::string* out) {
 
 // --- key tables -------------------------------------------------------------
 
-enum class TaskKey {
-  kId,
-  kCreated,
-  kUpdated,
-  kName,
-  kFlowRunId,
-  kTaskKey,
-  kDynamicKey,
-  kCacheKey,
-  kCacheExpiration,
-  kTaskVersion,
-  kEmpiricalPolicy,
-  kTags,
-  kLabels,
-  kStateId,
-  kTaskInputs,
-  kStateType,
-  kStateName,
-  kRunCount,
-  kFlowRunRunCount,
-  kExpectedStartTime,
-  kNextScheduledStartTime,
-  kStartTime,
-  kEndTime,
-  kTotalRunTime,
-  kEstimatedRunTime,
-  kEstimatedStartTimeDelta,
-  kState,
-  kParameters,
-  kContext,
-};
+using TaskKey = TaskRunField;
 
 struct StringViewHash {
   size_t operator()(std::string_view s) const {
@@ -306,37 +277,13 @@ struct StringViewHash {
 using TaskKeyMap = absl::flat_hash_map<std::string_view, TaskKey, StringViewHash>;
 
 const TaskKeyMap& TaskKeys() {
-  static const auto* keys = new TaskKeyMap{
-      {"id", TaskKey::kId},
-      {"created", TaskKey::kCreated},
-      {"updated", TaskKey::kUpdated},
-      {"name", TaskKey::kName},
-      {"flow_run_id", TaskKey::kFlowRunId},
-      {"task_key", TaskKey::kTaskKey},
-      {"dynamic_key", TaskKey::kDynamicKey},
-      {"cache_key", TaskKey::kCacheKey},
-      {"cache_expiration", TaskKey::kCacheExpiration},
-      {"task_version", TaskKey::kTaskVersion},
-      {"empirical_policy", TaskKey::kEmpiricalPolicy},
-      {"tags", TaskKey::kTags},
-      {"labels", TaskKey::kLabels},
-      {"state_id", TaskKey::kStateId},
-      {"task_inputs", TaskKey::kTaskInputs},
-      {"state_type", TaskKey::kStateType},
-      {"state_name", TaskKey::kStateName},
-      {"run_count", TaskKey::kRunCount},
-      {"flow_run_run_count", TaskKey::kFlowRunRunCount},
-      {"expected_start_time", TaskKey::kExpectedStartTime},
-      {"next_scheduled_start_time", TaskKey::kNextScheduledStartTime},
-      {"start_time", TaskKey::kStartTime},
-      {"end_time", TaskKey::kEndTime},
-      {"total_run_time", TaskKey::kTotalRunTime},
-      {"estimated_run_time", TaskKey::kEstimatedRunTime},
-      {"estimated_start_time_delta", TaskKey::kEstimatedStartTimeDelta},
-      {"state", TaskKey::kState},
-      {"parameters", TaskKey::kParameters},
-      {"context", TaskKey::kContext},
-  };
+  static const auto* keys = [] {
+    auto* map = new TaskKeyMap;
+    for (size_t i = 0; i < kTaskRunFieldCount; ++i) {
+      map->emplace(kTaskRunFieldNames[i], static_cast<TaskKey>(i));
+    }
+    return map;
+  }();
   return *keys;
 }
 
