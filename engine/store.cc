@@ -200,6 +200,8 @@ std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
                             x.has_expected_start_time.getSizeInBytes() +
                             flow_run_index.state_type.MemoryBytes() +
                             flow_run_index.tags.MemoryBytes());
+  add("index.join_postings", x.by_flow.MemoryBytes() + x.by_deployment.MemoryBytes() +
+                                 x.by_flow_run_state_type.MemoryBytes());
   add("index.sorted_orders",
       x.id_desc.MemoryBytes() + x.expected_start_time_asc.MemoryBytes() +
           x.expected_start_time_desc.MemoryBytes() + x.name_asc.MemoryBytes() +
@@ -244,7 +246,9 @@ size_t TaskRunIndexes::MemoryBytes() const {
          has_end_time.getSizeInBytes() + has_expected_start_time.getSizeInBytes() +
          id_desc.MemoryBytes() + expected_start_time_asc.MemoryBytes() +
          expected_start_time_desc.MemoryBytes() + name_asc.MemoryBytes() + name_desc.MemoryBytes() +
-         next_scheduled_start_time_asc.MemoryBytes() + end_time_desc.MemoryBytes();
+         next_scheduled_start_time_asc.MemoryBytes() + end_time_desc.MemoryBytes() +
+         by_flow.MemoryBytes() + by_deployment.MemoryBytes() +
+         by_flow_run_state_type.MemoryBytes();
 }
 
 namespace {

@@ -195,6 +195,13 @@ TEST(StoreBuilderTest, BuildsColumnsJoinsAndPostings) {
                 r.flow_runs_missing_parent_task_run + r.deployments_missing_flow,
             0u);
   EXPECT_GT(s.MemoryBytes(), 1000u);
+  // The join postings built at load are counted, under their own name.
+  size_t join_postings = 0;
+  for (const auto& [part, bytes] : s.MemoryBreakdown()) {
+    if (part == "index.join_postings") join_postings = bytes;
+  }
+  EXPECT_GT(join_postings, 0u);
+  EXPECT_GE(s.task_run_index.MemoryBytes(), join_postings);
 }
 
 TEST(StoreBuilderTest, RepeatedIdsReplaceAndAreCounted) {
