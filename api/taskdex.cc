@@ -1,6 +1,7 @@
 #include "api/taskdex.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 #include <variant>
 
@@ -8,6 +9,7 @@
 #include "api/paginate_request.h"
 #include "api/response_writer.h"
 #include "engine/datetime.h"
+#include "engine/huge_pages.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -35,6 +37,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
   LoadReport report;
   absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
   if (!store.ok()) return store.status();
+  // The built Store in 2 MiB pages (engine/huge_pages.h): scattered page
+  // rows stop missing the TLB. TASKDEX_HUGE_PAGES=0 keeps 4 KiB pages.
+  if (const char* env = std::getenv("TASKDEX_HUGE_PAGES"); env == nullptr || *env != '0') {
+    CollapseToHugePages();
+  }
   return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report)));
 }
 

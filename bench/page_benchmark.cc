@@ -5,15 +5,32 @@
 // rows), on SyntheticRecords (fixed seed) built outside the timed loop; the
 // page write also on data/sample (3,170 Prefect-shaped task runs with full
 // state objects, labels and task_inputs), the size of real pages.
+//
+// The page write twice more on a store too large for the caches (500,000
+// task runs from the generator, bench/generator.h, ~1 KB of columns per
+// row): "Cold" writes a different page of random rows each iteration, as a
+// server answering many different queries does, so nearly every column
+// entry, blob byte and dictionary string a row needs is a cache miss;
+// "Warm" rewrites one page, as the benchmark above does. Both report
+// ns_per_row. The snapshot is generated once into
+// /tmp/taskdex-page-bench-500k (~0.9 GB, reused by later runs), or taken from
+// $TASKDEX_PAGE_BENCH_SNAPSHOT (any snapshot directory, e.g. a 1M one).
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "api/response_writer.h"
 #include "benchmark/benchmark.h"
+#include "bench/generator.h"
 #include "bench/synthetic_records.h"
 #include "engine/executor.h"
+#include "engine/huge_pages.h"
 #include "engine/snapshot_loader.h"
 #include "engine/store.h"
 
@@ -108,6 +125,127 @@ BENCHMARK(BM_AppendPaginateResponseSample)
     ->ArgNames({"rows", "sort"})
     ->Args({200, 0})
     ->Args({200, 1})
+    ->Unit(benchmark::kMicrosecond);
+
+constexpr uint64_t kColdTaskRuns = 500000;
+constexpr Micros kColdNow = kGeneratorDefaultNow;
+
+// The large store, or null (the reason printed on stderr).
+const Store* ColdStore() {
+  static const Store* store = []() -> const Store* {
+    namespace fs = std::filesystem;
+    std::string dir;
+    if (const char* env = std::getenv("TASKDEX_PAGE_BENCH_SNAPSHOT"); env && *env) {
+      dir = env;
+    } else {
+      dir = "/tmp/taskdex-page-bench-500k";
+      std::error_code ec;
+      if (!fs::exists(dir + "/task_runs.ndjson", ec)) {
+        // Generate beside it, then rename: a concurrent or interrupted run
+        // never leaves a half-written directory under the final name.
+        const std::string tmp = dir + ".tmp-" + std::to_string(getpid());
+        GenerateOptions opt;
+        opt.task_runs = kColdTaskRuns;
+        opt.seed = 7;
+        opt.out_dir = tmp;
+        GenerateSummary summary;
+        if (absl::Status st = GenerateSnapshot(opt, &summary); !st.ok()) {
+          std::fprintf(stderr, "page_benchmark: generate: %s\n", st.ToString().c_str());
+          return nullptr;
+        }
+        fs::rename(tmp, dir, ec);
+        if (ec) fs::remove_all(tmp, ec);  // another run won the rename
+      }
+    }
+    auto loaded = LoadSnapshot(dir, LoadOptions{}, nullptr);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "page_benchmark: load %s: %s\n", dir.c_str(),
+                   loaded.status().ToString().c_str());
+      return nullptr;
+    }
+    if (const char* env = std::getenv("TASKDEX_PAGE_BENCH_HUGE"); env && *env == '1') {
+      HugePageReport r = CollapseToHugePages();
+      std::fprintf(stderr, "page_benchmark: huge pages: %zu MiB collapsed, %zu MiB refused\n",
+                   r.bytes_collapsed >> 20, r.bytes_failed >> 20);
+    }
+    return loaded->release();
+  }();
+  return store;
+}
+
+// `pages` pages of `rows` uniformly random rows (fixed seed).
+std::vector<std::vector<RowId>> RandomPages(uint32_t table_rows, size_t pages, size_t rows) {
+  uint64_t x = 0x2545F4914F6CDD1DULL;
+  std::vector<std::vector<RowId>> out(pages);
+  for (auto& page : out) {
+    page.resize(rows);
+    for (RowId& r : page) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      r = static_cast<RowId>(x % table_rows);
+    }
+  }
+  return out;
+}
+
+// Args: rows per page. Each iteration writes the next of 2^21 / rows pages
+// (2M row visits in all, 4 per row of the table), so a page comes back only
+// after the whole pool has gone through the caches.
+void BM_AppendPaginateResponseCold(benchmark::State& state) {
+  const Store* store = ColdStore();
+  if (store == nullptr) {
+    state.SkipWithError("no cold store (see stderr)");
+    return;
+  }
+  const auto rows = static_cast<size_t>(state.range(0));
+  const std::vector<std::vector<RowId>> pages =
+      RandomPages(store->task_runs.size(), (size_t{1} << 21) / rows, rows);
+  std::string out;
+  size_t next = 0;
+  for (auto _ : state) {
+    out.clear();
+    AppendPaginateResponse(*store, pages[next], store->task_runs.size(), state.range(0), "1",
+                           kColdNow, &out);
+    benchmark::DoNotOptimize(out.data());
+    if (++next == pages.size()) next = 0;
+  }
+  state.counters["ns_per_row"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * rows) * 1e-9,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_AppendPaginateResponseCold)
+    ->ArgName("rows")
+    ->Arg(10)
+    ->Arg(50)
+    ->Arg(200)
+    ->Unit(benchmark::kMicrosecond);
+
+// The same store and page sizes, one page of random rows rewritten.
+void BM_AppendPaginateResponseWarm(benchmark::State& state) {
+  const Store* store = ColdStore();
+  if (store == nullptr) {
+    state.SkipWithError("no cold store (see stderr)");
+    return;
+  }
+  const auto rows = static_cast<size_t>(state.range(0));
+  const std::vector<RowId> page = RandomPages(store->task_runs.size(), 1, rows)[0];
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    AppendPaginateResponse(*store, page, store->task_runs.size(), state.range(0), "1", kColdNow,
+                           &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["ns_per_row"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * rows) * 1e-9,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_AppendPaginateResponseWarm)
+    ->ArgName("rows")
+    ->Arg(10)
+    ->Arg(50)
+    ->Arg(200)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -112,6 +112,8 @@ std::optional<uint32_t> Dictionary::Find(std::string_view s) const {
 
 std::string_view Dictionary::Get(uint32_t code) const { return rep_->strings[code]; }
 
+const std::string_view* Dictionary::views() const { return rep_->strings.data(); }
+
 uint32_t Dictionary::size() const { return static_cast<uint32_t>(rep_->strings.size()); }
 
 size_t Dictionary::MemoryBytes() const {

@@ -56,6 +56,10 @@ class Dictionary {
 
   std::optional<uint32_t> Find(std::string_view s) const;
   std::string_view Get(uint32_t code) const;
+  // The strings by code: views()[code] == Get(code). For readers that
+  // prefetch (a hint needs the entry's address before it is read). Valid
+  // until the next Intern or Freeze.
+  const std::string_view* views() const;
   uint32_t size() const;
   size_t MemoryBytes() const;
 
@@ -79,6 +83,18 @@ class BlobColumn {
   }
   size_t size() const { return ends_.size(); }
   size_t MemoryBytes() const { return bytes_.capacity() + ends_.capacity() * 8; }
+  // Cache hints for a reader about to Get(r): the offsets of row r, then
+  // (once those are in cache) the first `max_bytes` of its bytes.
+  void PrefetchOffsets(RowId r) const {
+    __builtin_prefetch(ends_.data() + r);
+    __builtin_prefetch(ends_.data() + r - (r != 0));
+  }
+  void PrefetchBytes(RowId r, size_t max_bytes) const {
+    const std::string_view v = Get(r);
+    const size_t n = v.size() < max_bytes ? v.size() : max_bytes;
+    for (size_t i = 0; i < n; i += 64) __builtin_prefetch(v.data() + i);
+    if (n != 0) __builtin_prefetch(v.data() + n - 1);
+  }
   void ShrinkToFit() {
     bytes_.shrink_to_fit();
     ends_.shrink_to_fit();

@@ -103,6 +103,14 @@ class TemplateColumn {
                                                        first_segment_[c + 1] - first_segment_[c]);
   }
   const char* literals() const { return literals_.data(); }
+  // Cache hints for a reader about to render `row`: the row's code, then
+  // (once that is in cache) its template's entries in the segment tables.
+  void PrefetchCode(RowId row) const { __builtin_prefetch(codes_.data() + row); }
+  void PrefetchSegments(RowId row) const {
+    const uint32_t c = codes_[row];
+    __builtin_prefetch(first_segment_.data() + c);
+    __builtin_prefetch(literal_bytes_.data() + c);
+  }
 
   size_t MemoryBytes() const;
 

@@ -425,3 +425,95 @@ TEST(ResponseWriterTest, DurationsAndTimesMatchTheEngineFormatters) {
 
 }  // namespace
 }  // namespace taskdex
+
+namespace taskdex {
+namespace {
+
+// The page writers hint rows ahead of the row they write (RowPrefetcher in
+// response_writer.cc) and AppendPaginateResponse walks the page twice; the
+// bytes must be exactly the rows written one at a time, in page order, for
+// every page size around the lookahead and for repeated and reversed rows.
+class PageWriterTest : public ::testing::Test {
+ protected:
+  static const Store& Sample() {
+    static const Store* store = [] {
+      auto loaded = LoadSnapshot(std::string(TASKDEX_SOURCE_DIR) + "/data/sample",
+                                 LoadOptions{}, nullptr);
+      EXPECT_TRUE(loaded.ok()) << loaded.status();
+      return loaded.ok() ? loaded->release() : nullptr;
+    }();
+    return *store;
+  }
+
+  // `n` rows scattered over the table (a fixed sequence), with repeats.
+  static std::vector<RowId> Scattered(size_t n, uint32_t table_rows) {
+    std::vector<RowId> rows;
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < n; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      rows.push_back(static_cast<RowId>(x % table_rows));
+    }
+    if (n >= 4) rows[n - 1] = rows[0];  // a repeat
+    return rows;
+  }
+
+  static std::string RowByRowPaginate(const Store& st, const std::vector<RowId>& rows,
+                                      Micros now) {
+    std::string s = "{\"results\":[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i > 0) s += ",";
+      AppendTaskRunResponse(st, rows[i], now, &s);
+    }
+    return s + "],\"count\":3170,\"limit\":200,\"pages\":16,\"page\":1}";
+  }
+
+  static std::string RowByRowFull(const Store& st, const std::vector<RowId>& rows, Micros now) {
+    std::string s = "[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i > 0) s += ",";
+      AppendTaskRunFull(st, rows[i], now, &s);
+    }
+    return s + "]";
+  }
+
+  static constexpr Micros kNow = 1796083200000000;  // 2026-12-01T00:00:00Z
+};
+
+TEST_F(PageWriterTest, PaginatePagesEqualRowByRowOutput) {
+  const Store& st = Sample();
+  ASSERT_EQ(st.task_runs.size(), 3170u);
+  for (size_t n : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 50, 199, 200}) {
+    std::vector<RowId> rows = Scattered(n, st.task_runs.size());
+    std::string page = "prefix:";
+    AppendPaginateResponse(st, rows, 3170, 200, "1", kNow, &page);
+    EXPECT_EQ(page, "prefix:" + RowByRowPaginate(st, rows, kNow)) << n << " rows";
+  }
+}
+
+TEST_F(PageWriterTest, FullArraysEqualRowByRowOutput) {
+  const Store& st = Sample();
+  for (size_t n : {0, 1, 2, 3, 5, 6, 7, 8, 13, 200}) {
+    std::vector<RowId> rows = Scattered(n, st.task_runs.size());
+    std::string array = "prefix:";
+    AppendTaskRunFullArray(st, rows, kNow, &array);
+    EXPECT_EQ(array, "prefix:" + RowByRowFull(st, rows, kNow)) << n << " rows";
+  }
+}
+
+TEST_F(PageWriterTest, WholeTableInBothDirectionsEqualsRowByRowOutput) {
+  const Store& st = Sample();
+  std::vector<RowId> rows(st.task_runs.size());
+  for (RowId r = 0; r < rows.size(); ++r) rows[r] = r;
+  std::string all;
+  AppendTaskRunFullArray(st, rows, kNow, &all);
+  EXPECT_EQ(all, RowByRowFull(st, rows, kNow));
+  std::vector<RowId> reversed(rows.rbegin(), rows.rbegin() + 200);
+  std::string page;
+  AppendPaginateResponse(st, reversed, 3170, 200, "1", kNow, &page);
+  EXPECT_EQ(page, RowByRowPaginate(st, reversed, kNow));
+}
+
+}  // namespace
+}  // namespace taskdex
