@@ -20,6 +20,7 @@ HugePageReport CollapseToHugePages() {
   HugePageReport report;
 #ifdef __linux__
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  constexpr uintptr_t kMaxRegion = uintptr_t{1} << 40;  // 1 TiB
   std::FILE* maps = std::fopen("/proc/self/maps", "r");
   if (maps == nullptr) return report;
   // Read all lines first: collapsing changes the maps being read.
@@ -43,7 +44,9 @@ HugePageReport CollapseToHugePages() {
     const bool anonymous = inode == 0 && (path[0] == '\n' || path[0] == '\0' ||
                                           std::strncmp(path, "[heap]", 6) == 0);
     if (!anonymous || std::strncmp(perms, "rw-p", 4) != 0) continue;
-    if (end - begin < kHuge) continue;
+    // Huge reservations (sanitizer shadow memory, arenas reserved but never
+    // used) are not a Store: skip them rather than probe every span.
+    if (end - begin < kHuge || end - begin > kMaxRegion) continue;
     ranges.push_back({begin, end});
   }
   std::fclose(maps);
