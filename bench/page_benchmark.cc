@@ -16,7 +16,7 @@
 // /tmp/taskdex-page-bench-500k (~0.9 GB, reused by later runs), or taken from
 // $TASKDEX_PAGE_BENCH_SNAPSHOT (any snapshot directory, e.g. a 1M one).
 // TASKDEX_PAGE_BENCH_HUGE=1 collapses the loaded store into 2 MiB pages
-// first, as Engine::Open does (engine/huge_pages.h).
+// first, as Engine::Open does with TASKDEX_HUGE_PAGES=1 (engine/huge_pages.h).
 
 #include <unistd.h>
 
