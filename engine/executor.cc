@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "index/row_mask.h"
 
 namespace taskdex {
 namespace {
@@ -600,6 +601,28 @@ Bitmap FilterRows(const Bitmap& rows, P pred) {
   return FromSortedRows(keep);
 }
 
+// The same, for a predicate that reads one place per row, addr_of(r): the
+// rows are spread over a column larger than the caches, so the reads are
+// prefetched some rows ahead to overlap their misses.
+template <typename P, typename A>
+Bitmap FilterRows(const Bitmap& rows, P pred, A addr_of) {
+  constexpr uint32_t kAhead = 16;
+  std::vector<uint32_t> keep;
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(&rows.roaring, &it);
+  uint32_t buf[256];
+  while (true) {
+    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
+    for (uint32_t i = 0; i < got && i < kAhead; ++i) __builtin_prefetch(addr_of(buf[i]));
+    for (uint32_t i = 0; i < got; ++i) {
+      if (i + kAhead < got) __builtin_prefetch(addr_of(buf[i + kAhead]));
+      if (pred(buf[i])) keep.push_back(buf[i]);
+    }
+    if (got < 256) break;
+  }
+  return FromSortedRows(keep);
+}
+
 // A before_/after_ range on a task-run time column (inclusive bounds,
 // kNullMicros never matches), with the sorted order over the column when
 // there is one. An AND level defers these leaves until its other criteria
@@ -676,7 +699,9 @@ Pred ApplyRangeLeaves(Pred candidates, std::vector<RangeLeaf>& leaves) {
     if (filter) {
       StepTimer step(leaf.what, "filter candidates by column",
                      static_cast<int64_t>(candidates->cardinality()));
-      Bitmap b = FilterRows(*candidates, [&](uint32_t r) { return leaf.Contains(r); });
+      Bitmap b = FilterRows(
+          *candidates, [&](uint32_t r) { return leaf.Contains(r); },
+          [&](uint32_t r) { return &(*leaf.col)[r]; });
       step.Done(b.cardinality());
       candidates = std::move(b);
     } else if (candidates) {
@@ -830,11 +855,18 @@ Pred EvalTaskRunFlowRunId(const Store& s, const UuidRefFilter& f) {
     const uint32_t n = t.size();
     {
       if (UseIndex(true, true)) {
-        StepTimer step("task_runs.flow_run_id.is_null_", "complement of joined rows + check");
         const Bitmap unjoined = AllRows(n) - s.task_runs_with_flow_run;
-        Bitmap b = FilterRows(unjoined, [&](uint32_t r) {
-          return t.flow_run_id[r].has_value() != want_null;
-        });
+        if (s.report.orphan_task_runs == 0) {
+          // No orphans: the unjoined rows are exactly those with a NULL id.
+          StepTimer step("task_runs.flow_run_id.is_null_", "joined rows or their complement");
+          Bitmap b = want_null ? unjoined : s.task_runs_with_flow_run;
+          step.Done(b.cardinality());
+          return b;
+        }
+        StepTimer step("task_runs.flow_run_id.is_null_", "complement of joined rows + check");
+        Bitmap b = FilterRows(
+            unjoined, [&](uint32_t r) { return t.flow_run_id[r].has_value() != want_null; },
+            [&](uint32_t r) { return &t.flow_run_id[r]; });
         if (!want_null) b |= s.task_runs_with_flow_run;
         step.Done(b.cardinality());
         return b;
@@ -1314,13 +1346,41 @@ inline uint64_t IdPrefix(const Uuid& u) {
   return k;
 }
 
-template <typename KeyFn>
+// Calls f(batch, n) with the rows of `b` in ascending order, up to 256 at a
+// time.
+template <typename F>
+void ForEachRowBatch(const Bitmap& b, F f) {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(&b.roaring, &it);
+  uint32_t buf[256];
+  while (true) {
+    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
+    if (got > 0) f(buf, got);
+    if (got < 256) break;
+  }
+}
+
+// The page [offset, offset + limit) of `rows` ordered by (key, id DESC),
+// where a row's key is key_of(col[row]). The keys of a batch of rows are
+// read first, with prefetches some rows ahead: the rows are spread over a
+// column much larger than the caches, so each read is a miss, and issuing
+// them together overlaps their latencies.
+template <typename T, typename KeyFn>
 std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
-                           KeyFn key_of) {
+                           const T* col, KeyFn key_of) {
   const std::vector<Uuid>& ids = s.task_runs.id;
   auto less = [&](const SortEntry& a, const SortEntry& b) {
     if (a.key != b.key) return a.key < b.key;
     return ids[b.row] < ids[a.row];  // tie-break: id descending
+  };
+  constexpr uint32_t kPrefetchAhead = 16;
+  SortEntry batch_entries[256];
+  auto read_keys = [&](const uint32_t* batch, uint32_t got) {
+    for (uint32_t i = 0; i < got && i < kPrefetchAhead; ++i) __builtin_prefetch(&col[batch[i]]);
+    for (uint32_t i = 0; i < got; ++i) {
+      if (i + kPrefetchAhead < got) __builtin_prefetch(&col[batch[i + kPrefetchAhead]]);
+      batch_entries[i] = SortEntry{key_of(col[batch[i]]), batch[i]};
+    }
   };
   const uint64_t total = rows.cardinality();
   const uint64_t need = offset + limit;  // <= 2 * 2^32 after the caller's clamps
@@ -1328,21 +1388,27 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
   if (need * 8 < total) {
     // Keep the best `need` rows in a max-heap (the worst kept row on top).
     entries.reserve(need);
-    ForEachRow(rows, [&](uint32_t r) {
-      SortEntry e{key_of(r), r};
-      if (entries.size() < need) {
-        entries.push_back(e);
-        std::push_heap(entries.begin(), entries.end(), less);
-      } else if (less(e, entries.front())) {
-        std::pop_heap(entries.begin(), entries.end(), less);
-        entries.back() = e;
-        std::push_heap(entries.begin(), entries.end(), less);
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      for (uint32_t i = 0; i < got; ++i) {
+        const SortEntry& e = batch_entries[i];
+        if (entries.size() < need) {
+          entries.push_back(e);
+          std::push_heap(entries.begin(), entries.end(), less);
+        } else if (less(e, entries.front())) {
+          std::pop_heap(entries.begin(), entries.end(), less);
+          entries.back() = e;
+          std::push_heap(entries.begin(), entries.end(), less);
+        }
       }
     });
     std::sort_heap(entries.begin(), entries.end(), less);
   } else {
     entries.reserve(total);
-    ForEachRow(rows, [&](uint32_t r) { entries.push_back(SortEntry{key_of(r), r}); });
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      entries.insert(entries.end(), batch_entries, batch_entries + got);
+    });
     if (need < entries.size()) {
       std::nth_element(entries.begin(), entries.begin() + need, entries.end(), less);
       entries.resize(need);
@@ -1350,12 +1416,24 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
     std::sort(entries.begin(), entries.end(), less);
   }
   std::vector<RowId> page;
+  page.reserve(entries.size() > offset ? entries.size() - offset : 0);
   for (uint64_t i = offset; i < entries.size(); ++i) page.push_back(entries[i].row);
   return page;
 }
 
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit);
+
+// Walks of at least this many estimated visits test membership with a
+// RowMask (filling one costs about as much as this many contains calls).
+constexpr double kMaskMinWalk = 512;
+
+// One RowMask per thread, reused by every query (a fresh one would allocate
+// 128 KiB per million rows each time).
+RowMask& ThreadRowMask() {
+  thread_local RowMask mask;
+  return mask;
+}
 
 }  // namespace
 
@@ -1432,6 +1510,7 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
     const double sort_cost = static_cast<double>(total) +
                              static_cast<double>(need) * std::log2(static_cast<double>(need) + 1);
     const bool walk = forced == PageCutChoice::kWalkOrder ||
+                      forced == PageCutChoice::kWalkOrderMask ||
                       (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
     if (walk) {
       const SortedOrder& order = store.task_run_index.OrderFor(sort);
@@ -1450,21 +1529,38 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
       // The estimate assumes matches spread evenly over the order; when they
       // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
       // of visits and the partial sort takes over. A forced walk has no budget.
-      const size_t budget = forced == PageCutChoice::kWalkOrder
-                                ? order.size()
-                                : static_cast<size_t>(std::min(
-                                      static_cast<double>(order.size()), 2 * walk_cost + 1024));
-      StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
+      const bool forced_walk =
+          forced == PageCutChoice::kWalkOrder || forced == PageCutChoice::kWalkOrderMask;
+      const size_t budget = forced_walk ? order.size()
+                                        : static_cast<size_t>(std::min(
+                                              static_cast<double>(order.size()),
+                                              2 * walk_cost + 1024));
+      // A long walk first copies the matches into a flat bitset: a visit is
+      // then a load and a shift instead of Bitmap::contains' two binary
+      // searches (with their mispredicted branches).
+      const bool use_mask =
+          forced == PageCutChoice::kWalkOrderMask ||
+          (forced == PageCutChoice::kAuto && walk_cost >= kMaskMinWalk);
+      StepTimer step("page", use_mask ? "walk sort order (row mask)" : "walk sort order",
+                     static_cast<int64_t>(walk_cost));
       uint64_t skipped = 0;
-      const size_t end = order.ForEach(0, budget, [&](RowId r) {
-        if (!rows.contains(r)) return true;
+      auto visit = [&](bool member, RowId r) {
+        if (!member) return true;
         if (skipped < offset) {
           ++skipped;
           return true;
         }
         page.push_back(r);
         return page.size() < limit;
-      });
+      };
+      size_t end = 0;
+      if (use_mask) {
+        RowMask& mask = ThreadRowMask();
+        mask.Assign(rows);
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+      } else {
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(rows.contains(r), r); });
+      }
       step.Done(page.size());
       if (page.size() == limit || end == order.size()) return page;
     }
@@ -1503,25 +1599,26 @@ namespace {
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit) {
   const TaskRunTable& t = store.task_runs;
+  auto time_asc = [](Micros m) { return TimeKey(m); };
+  auto time_desc = [](Micros m) { return ~TimeKey(m); };
   switch (sort) {
     case TaskRunSort::kIdDesc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~IdPrefix(t.id[r]); });
+      return CutPage(store, rows, offset, limit, t.id.data(),
+                     [](const Uuid& id) { return ~IdPrefix(id); });
     case TaskRunSort::kExpectedStartTimeAsc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return TimeKey(t.expected_start_time[r]); });
+      return CutPage(store, rows, offset, limit, t.expected_start_time.data(), time_asc);
     case TaskRunSort::kExpectedStartTimeDesc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return ~TimeKey(t.expected_start_time[r]); });
+      return CutPage(store, rows, offset, limit, t.expected_start_time.data(), time_desc);
     case TaskRunSort::kNameAsc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return uint64_t{t.name[r]}; });
+      return CutPage(store, rows, offset, limit, t.name.data(),
+                     [](uint32_t code) { return uint64_t{code}; });
     case TaskRunSort::kNameDesc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~uint64_t{t.name[r]}; });
+      return CutPage(store, rows, offset, limit, t.name.data(),
+                     [](uint32_t code) { return ~uint64_t{code}; });
     case TaskRunSort::kNextScheduledStartTimeAsc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return TimeKey(t.next_scheduled_start_time[r]); });
+      return CutPage(store, rows, offset, limit, t.next_scheduled_start_time.data(), time_asc);
     case TaskRunSort::kEndTimeDesc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return ~TimeKey(t.end_time[r]); });
+      return CutPage(store, rows, offset, limit, t.end_time.data(), time_desc);
   }
   return {};
 }
