@@ -27,6 +27,7 @@
 #include "bench/bench_runner.h"
 #include "bench/commands.h"
 #include "bench/sqlite_compare.h"
+#include "engine/executor.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -61,6 +62,10 @@ Options:
                       after S seconds times the number of queries).
   --interleave        Run the queries round-robin, --repeat rounds (see
                       above).
+  --explain           After the timings, run the queries --repeat more times
+                      (round-robin with --interleave) with a plan trace and
+                      print each query's plan steps (access path, estimated
+                      and actual rows) with their median microseconds.
   --stage S           What is timed: `full` (default: parse, plan,
                       execute, write the answer) or `execute` (plan and
                       execute only: match, count and cut the page of the
@@ -121,6 +126,7 @@ struct Options {
   bool compare_sqlite = false;
   bool interleave = false;
   bool execute_only = false;
+  bool explain = false;
   std::optional<std::string> now;
   int threads = 0;
 };
@@ -176,6 +182,8 @@ int RunBench(int argc, char** argv) {
       opt.json = true;
     } else if (arg == "--interleave") {
       opt.interleave = true;
+    } else if (arg == "--explain") {
+      opt.explain = true;
     } else if (arg == "--stage") {
       auto v = value();
       if (!v || (*v != "full" && *v != "execute")) {
@@ -399,6 +407,62 @@ int RunBench(int argc, char** argv) {
   for (const QueryResult& r : results) {
     all.insert(all.end(), r.samples.begin(), r.samples.end());
     all_sqlite.insert(all_sqlite.end(), r.sqlite_samples.begin(), r.sqlite_samples.end());
+  }
+  if (opt.explain) {
+    // Per query, per plan step: the step as first seen and its durations.
+    std::vector<std::vector<PlanStep>> steps(bodies.size());
+    std::vector<std::vector<std::vector<double>>> step_micros(bodies.size());
+    std::vector<std::optional<PaginateQuery>> queries(bodies.size());
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      auto parsed = ParsePaginateBody(bodies[i].body);
+      if (const auto* request = std::get_if<PaginateRequest>(&parsed)) queries[i] = request->query;
+    }
+    auto run = [&](size_t i) {
+      if (!queries[i]) return;
+      std::vector<PlanStep> trace;
+      ExecOptions options;
+      options.trace = &trace;
+      (void)Paginate((*engine)->store(), *queries[i], options);
+      if (steps[i].empty()) {
+        steps[i] = trace;
+        step_micros[i].resize(trace.size());
+      }
+      for (size_t k = 0; k < trace.size() && k < steps[i].size(); ++k) {
+        step_micros[i][k].push_back(trace[k].micros);
+      }
+    };
+    for (int round = 0; round < opt.repeat; ++round) {
+      if (opt.interleave) {
+        for (size_t i = 0; i < bodies.size(); ++i) run(i);
+      } else if (round == 0) {
+        for (size_t i = 0; i < bodies.size(); ++i) {
+          for (int k = 0; k < opt.repeat; ++k) run(i);
+        }
+      }
+    }
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (opt.json) {
+        for (size_t k = 0; k < steps[i].size(); ++k) {
+          const PlanStep& st = steps[i][k];
+          std::printf("{\"event\":\"step\",\"name\":%s,\"what\":%s,\"path\":%s,"
+                      "\"estimate\":%lld,\"actual\":%llu,\"p50_us\":%.1f}\n",
+                      JsonQuote(bodies[i].name).c_str(), JsonQuote(st.what).c_str(),
+                      JsonQuote(st.path).c_str(), static_cast<long long>(st.estimate),
+                      static_cast<unsigned long long>(st.actual),
+                      Percentile(step_micros[i][k], 0.5));
+        }
+        continue;
+      }
+      std::printf("plan of %s:\n", bodies[i].name.c_str());
+      for (size_t k = 0; k < steps[i].size(); ++k) {
+        const PlanStep& st = steps[i][k];
+        std::printf("  %-34s %-34s est=%-10s actual=%-10llu p50 %.1f us\n", st.what.c_str(),
+                    st.path.c_str(),
+                    st.estimate < 0 ? "?" : std::to_string(st.estimate).c_str(),
+                    static_cast<unsigned long long>(st.actual),
+                    Percentile(step_micros[i][k], 0.5));
+      }
+    }
   }
   int mismatches = 0;
   // Pooled percentiles weigh fast queries more (they get more samples), so

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "index/posting_index.h"
 #include "index/row_mask.h"
 
 namespace taskdex {
@@ -275,7 +276,7 @@ Bitmap UnionAll(const std::vector<Bitmap>& parts) {
   std::vector<const Bitmap*> ptrs;
   ptrs.reserve(parts.size());
   for (const Bitmap& b : parts) ptrs.push_back(&b);
-  return Bitmap::fastunion(ptrs.size(), ptrs.data());
+  return UnionOf(ptrs);
 }
 
 // One filter level: collects its criteria and combines them with its
@@ -838,7 +839,7 @@ Bitmap TaskRunsWithFlowRunIdIn(const Store& s, const std::vector<Uuid>& ids) {
       unresolved.push_back(id);
     }
   }
-  Bitmap result = postings.empty() ? Bitmap() : Bitmap::fastunion(postings.size(), postings.data());
+  Bitmap result = UnionOf(postings);
   if (!unresolved.empty() && s.report.orphan_task_runs > 0) {
     result |= RowsWithRefIn(s.task_runs.flow_run_id, unresolved);
   }
@@ -1155,7 +1156,7 @@ Bitmap TaskRunsOfFlowRuns(const Store& s, const Bitmap& flow_runs) {
       std::vector<const Bitmap*> postings;
       postings.reserve(k);
       ForEachRow(flow_runs, [&](uint32_t r) { postings.push_back(&s.task_runs_of_flow_run[r]); });
-      Bitmap b = Bitmap::fastunion(postings.size(), postings.data());
+      Bitmap b = UnionOf(postings);
       step.Done(b.cardinality());
       return b;
     }
@@ -1360,14 +1361,14 @@ void ForEachRowBatch(const Bitmap& b, F f) {
   }
 }
 
-// The page [offset, offset + limit) of `rows` ordered by (key, id DESC),
-// where a row's key is key_of(col[row]). The keys of a batch of rows are
-// read first, with prefetches some rows ahead: the rows are spread over a
-// column much larger than the caches, so each read is a miss, and issuing
-// them together overlaps their latencies.
-template <typename T, typename KeyFn>
+// The page [offset, offset + limit) of `rows` ordered by (key_of(row), id
+// DESC). The keys of a batch of rows are read first, with prefetch(row)
+// issued some rows ahead: the rows are spread over columns much larger than
+// the caches, so each read is a miss, and issuing them together overlaps
+// their latencies.
+template <typename KeyFn, typename PrefetchFn>
 std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
-                           const T* col, KeyFn key_of) {
+                           KeyFn key_of, PrefetchFn prefetch) {
   const std::vector<Uuid>& ids = s.task_runs.id;
   auto less = [&](const SortEntry& a, const SortEntry& b) {
     if (a.key != b.key) return a.key < b.key;
@@ -1376,10 +1377,10 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
   constexpr uint32_t kPrefetchAhead = 16;
   SortEntry batch_entries[256];
   auto read_keys = [&](const uint32_t* batch, uint32_t got) {
-    for (uint32_t i = 0; i < got && i < kPrefetchAhead; ++i) __builtin_prefetch(&col[batch[i]]);
+    for (uint32_t i = 0; i < got && i < kPrefetchAhead; ++i) prefetch(batch[i]);
     for (uint32_t i = 0; i < got; ++i) {
-      if (i + kPrefetchAhead < got) __builtin_prefetch(&col[batch[i + kPrefetchAhead]]);
-      batch_entries[i] = SortEntry{key_of(col[batch[i]]), batch[i]};
+      if (i + kPrefetchAhead < got) prefetch(batch[i + kPrefetchAhead]);
+      batch_entries[i] = SortEntry{key_of(batch[i]), batch[i]};
     }
   };
   const uint64_t total = rows.cardinality();
@@ -1424,9 +1425,9 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit);
 
-// Walks of at least this many estimated visits test membership with a
-// RowMask (filling one costs about as much as this many contains calls).
-constexpr double kMaskMinWalk = 512;
+// Page-cut costs in visits of a walk with a RowMask (see SortedPage).
+constexpr double kContainsCost = 8;  // one visit with Bitmap::contains
+constexpr double kSortStepCost = 8;  // one match through the partial sort
 
 // One RowMask per thread, reused by every query (a fresh one would allocate
 // 128 KiB per million rows each time).
@@ -1496,19 +1497,26 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   const TaskRunTable& t = store.task_runs;
   const uint32_t n = t.size();
   if (store.task_run_index.built && store.task_run_index.OrderFor(sort).size() == n && n > 0) {
-    // Walking the order visits about need * n / total rows; a partial sort
-    // touches every match. Walk when that is clearly cheaper.
     const uint64_t need = offset + limit;
     const PageCutChoice forced = Options().page_cut;
-    // A partial sort touches every match; walking the order visits about
-    // need * n / total rows (nothing when every row matches: the page is
-    // then a slice). Measured at 1M (explain): one visit of the walk (order read plus a
-    // membership test) costs about one step of the partial sort (iterate a
-    // match, read its key, compare with the heap top); only the rows that
-    // enter the heap pay log2(need).
-    const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
-    const double sort_cost = static_cast<double>(total) +
-                             static_cast<double>(need) * std::log2(static_cast<double>(need) + 1);
+    // Walking the order visits about need * n / total rows (none when every
+    // row matches: the page is then a slice); a partial sort touches every
+    // match, and the rows that enter its heap pay log2(need) more. Costs in
+    // units of one visit of a walk with a RowMask (a sequential read of the
+    // order, a bit test), measured at 1M with `taskdex bench --interleave
+    // --stage execute --explain`: ~4 ns a visit with a mask, about
+    // n / 512 visits to fill the mask, 8 visits for one Bitmap::contains
+    // (binary searches, mispredicted branches), 8 visits for one step of
+    // the partial sort (its key is a cache miss, even with the prefetches).
+    const double visits = static_cast<double>(need) * n / static_cast<double>(total);
+    const double mask_fill = static_cast<double>(n) / 512;
+    const bool use_mask =
+        forced == PageCutChoice::kWalkOrderMask ||
+        (forced == PageCutChoice::kAuto && visits + mask_fill < kContainsCost * visits);
+    const double walk_cost = use_mask ? visits + mask_fill : kContainsCost * visits;
+    const double sort_cost =
+        kSortStepCost * (static_cast<double>(total) +
+                         static_cast<double>(need) * std::log2(static_cast<double>(need) + 1));
     const bool walk = forced == PageCutChoice::kWalkOrder ||
                       forced == PageCutChoice::kWalkOrderMask ||
                       (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
@@ -1534,15 +1542,12 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
       const size_t budget = forced_walk ? order.size()
                                         : static_cast<size_t>(std::min(
                                               static_cast<double>(order.size()),
-                                              2 * walk_cost + 1024));
+                                              2 * visits + 1024));
       // A long walk first copies the matches into a flat bitset: a visit is
       // then a load and a shift instead of Bitmap::contains' two binary
       // searches (with their mispredicted branches).
-      const bool use_mask =
-          forced == PageCutChoice::kWalkOrderMask ||
-          (forced == PageCutChoice::kAuto && walk_cost >= kMaskMinWalk);
       StepTimer step("page", use_mask ? "walk sort order (row mask)" : "walk sort order",
-                     static_cast<int64_t>(walk_cost));
+                     static_cast<int64_t>(visits));
       uint64_t skipped = 0;
       auto visit = [&](bool member, RowId r) {
         if (!member) return true;
@@ -1599,26 +1604,50 @@ namespace {
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit) {
   const TaskRunTable& t = store.task_runs;
-  auto time_asc = [](Micros m) { return TimeKey(m); };
-  auto time_desc = [](Micros m) { return ~TimeKey(m); };
+  // A time key: one column read.
+  auto by_time = [&](const std::vector<Micros>& col, bool desc) {
+    const Micros* c = col.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [c, desc](uint32_t r) { return desc ? ~TimeKey(c[r]) : TimeKey(c[r]); },
+        [c](uint32_t r) { __builtin_prefetch(&c[r]); });
+  };
+  // Names repeat, so most comparisons would tie and read two ids: the key
+  // carries the high half of the tie-break (the id's first 4 bytes,
+  // descending) below the name code; only equal halves compare whole ids.
+  auto by_name = [&](bool desc) {
+    const uint32_t* names = t.name.data();
+    const Uuid* ids = t.id.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [names, ids, desc](uint32_t r) {
+          const uint32_t code = desc ? ~names[r] : names[r];
+          return (uint64_t{code} << 32) | (~IdPrefix(ids[r]) >> 32);
+        },
+        [names, ids](uint32_t r) {
+          __builtin_prefetch(&names[r]);
+          __builtin_prefetch(&ids[r]);
+        });
+  };
   switch (sort) {
-    case TaskRunSort::kIdDesc:
-      return CutPage(store, rows, offset, limit, t.id.data(),
-                     [](const Uuid& id) { return ~IdPrefix(id); });
+    case TaskRunSort::kIdDesc: {
+      const Uuid* ids = t.id.data();
+      return CutPage(
+          store, rows, offset, limit, [ids](uint32_t r) { return ~IdPrefix(ids[r]); },
+          [ids](uint32_t r) { __builtin_prefetch(&ids[r]); });
+    }
     case TaskRunSort::kExpectedStartTimeAsc:
-      return CutPage(store, rows, offset, limit, t.expected_start_time.data(), time_asc);
+      return by_time(t.expected_start_time, false);
     case TaskRunSort::kExpectedStartTimeDesc:
-      return CutPage(store, rows, offset, limit, t.expected_start_time.data(), time_desc);
+      return by_time(t.expected_start_time, true);
     case TaskRunSort::kNameAsc:
-      return CutPage(store, rows, offset, limit, t.name.data(),
-                     [](uint32_t code) { return uint64_t{code}; });
+      return by_name(false);
     case TaskRunSort::kNameDesc:
-      return CutPage(store, rows, offset, limit, t.name.data(),
-                     [](uint32_t code) { return ~uint64_t{code}; });
+      return by_name(true);
     case TaskRunSort::kNextScheduledStartTimeAsc:
-      return CutPage(store, rows, offset, limit, t.next_scheduled_start_time.data(), time_asc);
+      return by_time(t.next_scheduled_start_time, false);
     case TaskRunSort::kEndTimeDesc:
-      return CutPage(store, rows, offset, limit, t.end_time.data(), time_desc);
+      return by_time(t.end_time, true);
   }
   return {};
 }
