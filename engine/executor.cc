@@ -21,9 +21,11 @@
 //    join postings (engine/index_build.cc), smallest side first; a side much
 //    larger than the rows found so far probes those rows' flow run instead;
 //  - page: a slice of the sort order when every row matches, a walk of the
-//    order with membership tests when the matches are dense, else a partial
-//    sort of the matches (a walk that meets clustered matches gives up after
-//    a budget). Count is the final bitmap's cardinality.
+//    order with membership tests (in a flat bitset of the matches, a
+//    RowMask, when the walk is long) when that visits fewer rows than a few
+//    times the matches, else a partial sort of the matches with prefetched
+//    keys (a walk that meets clustered matches gives up after a budget).
+//    Count is the final bitmap's cardinality.
 
 #include "engine/executor.h"
 
@@ -258,6 +260,20 @@ void ForEachRow(const Bitmap& b, F f) {
   while (true) {
     const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
     for (uint32_t i = 0; i < got; ++i) f(buf[i]);
+    if (got < 256) break;
+  }
+}
+
+// Calls f(batch, n) with the rows of `b` in ascending order, up to 256 at a
+// time.
+template <typename F>
+void ForEachRowBatch(const Bitmap& b, F f) {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(&b.roaring, &it);
+  uint32_t buf[256];
+  while (true) {
+    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
+    if (got > 0) f(buf, got);
     if (got < 256) break;
   }
 }
@@ -609,18 +625,13 @@ template <typename P, typename A>
 Bitmap FilterRows(const Bitmap& rows, P pred, A addr_of) {
   constexpr uint32_t kAhead = 16;
   std::vector<uint32_t> keep;
-  roaring_uint32_iterator_t it;
-  roaring_init_iterator(&rows.roaring, &it);
-  uint32_t buf[256];
-  while (true) {
-    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
-    for (uint32_t i = 0; i < got && i < kAhead; ++i) __builtin_prefetch(addr_of(buf[i]));
+  ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+    for (uint32_t i = 0; i < got && i < kAhead; ++i) __builtin_prefetch(addr_of(batch[i]));
     for (uint32_t i = 0; i < got; ++i) {
-      if (i + kAhead < got) __builtin_prefetch(addr_of(buf[i + kAhead]));
-      if (pred(buf[i])) keep.push_back(buf[i]);
+      if (i + kAhead < got) __builtin_prefetch(addr_of(batch[i + kAhead]));
+      if (pred(batch[i])) keep.push_back(batch[i]);
     }
-    if (got < 256) break;
-  }
+  });
   return FromSortedRows(keep);
 }
 
@@ -1345,20 +1356,6 @@ inline uint64_t IdPrefix(const Uuid& u) {
   uint64_t k = 0;
   for (int i = 0; i < 8; ++i) k = (k << 8) | u.bytes[i];
   return k;
-}
-
-// Calls f(batch, n) with the rows of `b` in ascending order, up to 256 at a
-// time.
-template <typename F>
-void ForEachRowBatch(const Bitmap& b, F f) {
-  roaring_uint32_iterator_t it;
-  roaring_init_iterator(&b.roaring, &it);
-  uint32_t buf[256];
-  while (true) {
-    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
-    if (got > 0) f(buf, got);
-    if (got < 256) break;
-  }
 }
 
 // The page [offset, offset + limit) of `rows` ordered by (key_of(row), id
