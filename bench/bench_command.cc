@@ -2,13 +2,15 @@
 //
 // `taskdex bench`: loads a snapshot, times request bodies through the same
 // path a server request takes (Engine::PaginateJson: parse, plan, execute,
-// write), and optionally checks and times each body on SQLite with Prefect's
+// write; or plan + execute only), one query after another or round-robin
+// over the file (--interleave), and optionally checks and times each body on SQLite with Prefect's
 // schema and SQL (bench/sqlite_compare.h).
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -25,6 +27,7 @@
 #include "bench/bench_runner.h"
 #include "bench/commands.h"
 #include "bench/sqlite_compare.h"
+#include "engine/executor.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -40,6 +43,12 @@ untimed warm-up, then up to --repeat timed runs or about --max-seconds per
 query. Prints per query p50 and p99 (microseconds), the samples and the
 answer's `count`, then p50 and p99 over all samples.
 
+By default each query runs --repeat times in a row, so its caches stay warm
+(the best case). With --interleave the whole file runs round-robin instead
+(query 1, 2, ..., N, 1, 2, ...: one untimed round, then --repeat timed
+rounds), so each sample pays the cache misses the other queries left behind,
+as a server under a mixed load does; the table is the same.
+
 FILE holds one body per line: a plain request body, or a named line
 {"name": "...", "body": {...}} (an object with exactly those two keys; the
 body may also be a JSON string holding the body text).
@@ -49,7 +58,19 @@ Options:
   --bodies FILE       Bodies file, one per line. Required.
   --repeat N          Timed runs per query, at most (default 200).
   --max-seconds S     Stop a query's runs after S seconds of samples
-                      (default 1.0).
+                      (default 1.0; with --interleave, stop the rounds
+                      after S seconds times the number of queries).
+  --interleave        Run the queries round-robin, --repeat rounds (see
+                      above).
+  --explain           After the timings, run the queries --repeat more times
+                      (round-robin with --interleave) with a plan trace and
+                      print each query's plan steps (access path, estimated
+                      and actual rows) with their median microseconds.
+  --stage S           What is timed: `full` (default: parse, plan,
+                      execute, write the answer) or `execute` (plan and
+                      execute only: match, count and cut the page of the
+                      body parsed beforehand; bodies that do not parse
+                      are timed in full).
   --json              Print JSON lines instead of the table.
   --compare-sqlite    Also load the data into in-memory SQLite with Prefect's
                       schema and indexes, translate each query into Prefect's
@@ -103,6 +124,9 @@ struct Options {
   double max_seconds = 1.0;
   bool json = false;
   bool compare_sqlite = false;
+  bool interleave = false;
+  bool execute_only = false;
+  bool explain = false;
   std::optional<std::string> now;
   int threads = 0;
 };
@@ -156,6 +180,16 @@ int RunBench(int argc, char** argv) {
       opt.max_seconds = d;
     } else if (arg == "--json") {
       opt.json = true;
+    } else if (arg == "--interleave") {
+      opt.interleave = true;
+    } else if (arg == "--explain") {
+      opt.explain = true;
+    } else if (arg == "--stage") {
+      auto v = value();
+      if (!v || (*v != "full" && *v != "execute")) {
+        return Usage("--stage needs `full` or `execute`");
+      }
+      opt.execute_only = *v == "execute";
     } else if (arg == "--compare-sqlite") {
       opt.compare_sqlite = true;
     } else if (arg == "--now") {
@@ -252,51 +286,23 @@ int RunBench(int argc, char** argv) {
     if (mirror) std::printf(" %12s %12s %8s", "sqlite_p50", "sqlite_p99", "ratio");
     std::printf("\n");
   }
-  for (const BenchBody& b : bodies) {
-    QueryResult r;
-    r.name = b.name;
-    Response first = (*engine)->PaginateJson(b.body, now);
-    r.status = first.status;
-    if (first.status == 200) r.count = ResponseCount(first.body);
-    r.samples = TimeRepeated([&] { (*engine)->PaginateJson(b.body, now); }, opt.repeat,
-                             opt.max_seconds);
-    all.insert(all.end(), r.samples.begin(), r.samples.end());
-    if (mirror && first.status == 200) {
-      auto parsed = ParsePaginateBody(b.body);
-      if (const auto* request = std::get_if<PaginateRequest>(&parsed)) {
-        r.compared = true;
-        const PageResult page = (*engine)->Paginate(request->query);
-        std::vector<Uuid> engine_ids;
-        for (RowId row : page.rows) engine_ids.push_back((*engine)->store().task_runs.id[row]);
-        const SqliteQuery sql = TranslateQuery(request->query);
-        auto answer = mirror->Run(sql);
-        if (!answer.ok()) {
-          std::fprintf(stderr, "taskdex bench: SQLite failed on %s: %s\n  body: %s\n",
-                       b.name.c_str(), std::string(answer.status().message()).c_str(),
-                       b.body.c_str());
-          r.match = false;
-        } else {
-          r.match = answer->ids == engine_ids && answer->count == page.count &&
-                    r.count == page.count;
-          if (!r.match) {
-            std::fprintf(stderr,
-                         "\n*** MISMATCH on %s ***\n  body: %s\n  taskdex: count %llu "
-                         "(response count %s), ids %s\n  sqlite:  count %llu, ids %s\n  sql: "
-                         "%s\n\n",
-                         b.name.c_str(), b.body.c_str(),
-                         static_cast<unsigned long long>(page.count),
-                         r.count ? std::to_string(*r.count).c_str() : "none",
-                         IdsText(engine_ids).c_str(),
-                         static_cast<unsigned long long>(answer->count),
-                         IdsText(answer->ids).c_str(), sql.page_sql.c_str());
-          }
-          r.sqlite_samples =
-              TimeRepeated([&] { (void)mirror->Run(sql); }, opt.repeat, opt.max_seconds);
-          all_sqlite.insert(all_sqlite.end(), r.sqlite_samples.begin(), r.sqlite_samples.end());
-        }
-        failed |= !r.match;
-      }
+  // The callables that are timed, per query: the request path (or, with
+  // --stage execute, plan + execute of the parsed body) and SQLite's.
+  std::vector<std::optional<PaginateQuery>> parsed_queries(bodies.size());
+  std::vector<std::optional<SqliteQuery>> sqlite_queries(bodies.size());
+  auto timed = [&](size_t i) -> std::function<void()> {
+    if (parsed_queries[i]) {
+      const PaginateQuery* query = &*parsed_queries[i];
+      return [&engine, query] { (void)(*engine)->Paginate(*query); };
     }
+    const std::string* body = &bodies[i].body;
+    return [&engine, body, now] { (void)(*engine)->PaginateJson(*body, now); };
+  };
+  auto sqlite_timed = [&](size_t i) -> std::function<void()> {
+    const SqliteQuery* sql = &*sqlite_queries[i];
+    return [&mirror, sql] { (void)mirror->Run(*sql); };
+  };
+  auto print = [&](const QueryResult& r) {
     const double p50 = Percentile(r.samples, 0.5), p99 = Percentile(r.samples, 0.99);
     const double sp50 = Percentile(r.sqlite_samples, 0.5);
     const double sp99 = Percentile(r.sqlite_samples, 0.99);
@@ -325,7 +331,138 @@ int RunBench(int argc, char** argv) {
       std::printf("\n");
     }
     std::fflush(stdout);
+  };
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    const BenchBody& b = bodies[i];
+    QueryResult r;
+    r.name = b.name;
+    Response first = (*engine)->PaginateJson(b.body, now);
+    r.status = first.status;
+    if (first.status == 200) r.count = ResponseCount(first.body);
+    auto parsed = ParsePaginateBody(b.body);
+    const auto* request = std::get_if<PaginateRequest>(&parsed);
+    if (opt.execute_only && request != nullptr) parsed_queries[i] = request->query;
+    if (!opt.interleave) {
+      r.samples = TimeRepeated(timed(i), opt.repeat, opt.max_seconds);
+    }
+    if (mirror && first.status == 200 && request != nullptr) {
+      r.compared = true;
+      const PageResult page = (*engine)->Paginate(request->query);
+      std::vector<Uuid> engine_ids;
+      for (RowId row : page.rows) engine_ids.push_back((*engine)->store().task_runs.id[row]);
+      const SqliteQuery sql = TranslateQuery(request->query);
+      auto answer = mirror->Run(sql);
+      if (!answer.ok()) {
+        std::fprintf(stderr, "taskdex bench: SQLite failed on %s: %s\n  body: %s\n",
+                     b.name.c_str(), std::string(answer.status().message()).c_str(),
+                     b.body.c_str());
+        r.match = false;
+      } else {
+        r.match = answer->ids == engine_ids && answer->count == page.count &&
+                  r.count == page.count;
+        if (!r.match) {
+          std::fprintf(stderr,
+                       "\n*** MISMATCH on %s ***\n  body: %s\n  taskdex: count %llu "
+                       "(response count %s), ids %s\n  sqlite:  count %llu, ids %s\n  sql: "
+                       "%s\n\n",
+                       b.name.c_str(), b.body.c_str(),
+                       static_cast<unsigned long long>(page.count),
+                       r.count ? std::to_string(*r.count).c_str() : "none",
+                       IdsText(engine_ids).c_str(),
+                       static_cast<unsigned long long>(answer->count),
+                       IdsText(answer->ids).c_str(), sql.page_sql.c_str());
+        }
+        sqlite_queries[i] = sql;
+        if (!opt.interleave) {
+          r.sqlite_samples = TimeRepeated(sqlite_timed(i), opt.repeat, opt.max_seconds);
+        }
+      }
+      failed |= !r.match;
+    }
+    if (!opt.interleave) print(r);
     results.push_back(std::move(r));
+  }
+  if (opt.interleave) {
+    const double budget = opt.max_seconds * static_cast<double>(bodies.size());
+    std::vector<std::function<void()>> fns;
+    for (size_t i = 0; i < bodies.size(); ++i) fns.push_back(timed(i));
+    std::vector<std::vector<double>> samples = TimeInterleaved(fns, opt.repeat, budget);
+    for (size_t i = 0; i < bodies.size(); ++i) results[i].samples = std::move(samples[i]);
+    std::vector<size_t> with_sqlite;
+    fns.clear();
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (sqlite_queries[i]) {
+        with_sqlite.push_back(i);
+        fns.push_back(sqlite_timed(i));
+      }
+    }
+    if (!fns.empty()) {
+      samples = TimeInterleaved(fns, opt.repeat, budget);
+      for (size_t j = 0; j < with_sqlite.size(); ++j) {
+        results[with_sqlite[j]].sqlite_samples = std::move(samples[j]);
+      }
+    }
+    for (const QueryResult& r : results) print(r);
+  }
+  for (const QueryResult& r : results) {
+    all.insert(all.end(), r.samples.begin(), r.samples.end());
+    all_sqlite.insert(all_sqlite.end(), r.sqlite_samples.begin(), r.sqlite_samples.end());
+  }
+  if (opt.explain) {
+    // Per query, per plan step: the step as first seen and its durations.
+    std::vector<std::vector<PlanStep>> steps(bodies.size());
+    std::vector<std::vector<std::vector<double>>> step_micros(bodies.size());
+    std::vector<std::optional<PaginateQuery>> queries(bodies.size());
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      auto parsed = ParsePaginateBody(bodies[i].body);
+      if (const auto* request = std::get_if<PaginateRequest>(&parsed)) queries[i] = request->query;
+    }
+    auto run = [&](size_t i) {
+      if (!queries[i]) return;
+      std::vector<PlanStep> trace;
+      ExecOptions options;
+      options.trace = &trace;
+      (void)Paginate((*engine)->store(), *queries[i], options);
+      if (steps[i].empty()) {
+        steps[i] = trace;
+        step_micros[i].resize(trace.size());
+      }
+      for (size_t k = 0; k < trace.size() && k < steps[i].size(); ++k) {
+        step_micros[i][k].push_back(trace[k].micros);
+      }
+    };
+    for (int round = 0; round < opt.repeat; ++round) {
+      if (opt.interleave) {
+        for (size_t i = 0; i < bodies.size(); ++i) run(i);
+      } else if (round == 0) {
+        for (size_t i = 0; i < bodies.size(); ++i) {
+          for (int k = 0; k < opt.repeat; ++k) run(i);
+        }
+      }
+    }
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (opt.json) {
+        for (size_t k = 0; k < steps[i].size(); ++k) {
+          const PlanStep& st = steps[i][k];
+          std::printf("{\"event\":\"step\",\"name\":%s,\"what\":%s,\"path\":%s,"
+                      "\"estimate\":%lld,\"actual\":%llu,\"p50_us\":%.1f}\n",
+                      JsonQuote(bodies[i].name).c_str(), JsonQuote(st.what).c_str(),
+                      JsonQuote(st.path).c_str(), static_cast<long long>(st.estimate),
+                      static_cast<unsigned long long>(st.actual),
+                      Percentile(step_micros[i][k], 0.5));
+        }
+        continue;
+      }
+      std::printf("plan of %s:\n", bodies[i].name.c_str());
+      for (size_t k = 0; k < steps[i].size(); ++k) {
+        const PlanStep& st = steps[i][k];
+        std::printf("  %-34s %-34s est=%-10s actual=%-10llu p50 %.1f us\n", st.what.c_str(),
+                    st.path.c_str(),
+                    st.estimate < 0 ? "?" : std::to_string(st.estimate).c_str(),
+                    static_cast<unsigned long long>(st.actual),
+                    Percentile(step_micros[i][k], 0.5));
+      }
+    }
   }
   int mismatches = 0;
   // Pooled percentiles weigh fast queries more (they get more samples), so
@@ -341,10 +478,17 @@ int RunBench(int argc, char** argv) {
   const double median_ratio = Percentile(ratios, 0.5);
   const double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99);
   const double sp50 = Percentile(all_sqlite, 0.5), sp99 = Percentile(all_sqlite, 0.99);
+  double sum = 0;
+  for (double v : all) sum += v;
+  const double mean = all.empty() ? 0 : sum / static_cast<double>(all.size());
+  const char* mode = opt.interleave ? "interleaved" : "repeated";
+  const char* stage = opt.execute_only ? "execute" : "full";
   if (opt.json) {
     std::string line = absl::StrFormat(
-        "{\"event\":\"overall\",\"queries\":%d,\"samples\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f",
-        static_cast<int>(results.size()), static_cast<int>(all.size()), p50, p99);
+        "{\"event\":\"overall\",\"mode\":\"%s\",\"stage\":\"%s\",\"queries\":%d,"
+        "\"samples\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f",
+        mode, stage, static_cast<int>(results.size()), static_cast<int>(all.size()), p50, p99,
+        mean);
     if (mirror) {
       absl::StrAppendFormat(&line,
                             ",\"sqlite_samples\":%d,\"sqlite_p50_us\":%.1f,\"sqlite_p99_us\":%.1f,"
@@ -354,8 +498,10 @@ int RunBench(int argc, char** argv) {
     }
     std::printf("%s}\n", line.c_str());
   } else {
-    std::printf("overall: %d queries, %d samples, p50 %.1f us, p99 %.1f us\n",
-                static_cast<int>(results.size()), static_cast<int>(all.size()), p50, p99);
+    std::printf("overall (%s, stage %s): %d queries, %d samples, p50 %.1f us, p99 %.1f us, "
+                "mean %.1f us\n",
+                mode, stage, static_cast<int>(results.size()), static_cast<int>(all.size()), p50,
+                p99, mean);
     if (mirror) {
       std::printf("sqlite overall: %d samples, p50 %.1f us, p99 %.1f us; "
                   "median_query_ratio %.1fx (median over queries of sqlite p50 / taskdex "

@@ -91,6 +91,27 @@ std::vector<double> TimeRepeated(const std::function<void()>& fn, int repeat,
   return out;
 }
 
+std::vector<std::vector<double>> TimeInterleaved(const std::vector<std::function<void()>>& fns,
+                                                 int rounds, double max_seconds) {
+  using Clock = std::chrono::steady_clock;
+  for (const auto& fn : fns) fn();  // warm-up round
+  std::vector<std::vector<double>> out(fns.size());
+  for (auto& samples : out) samples.reserve(static_cast<size_t>(std::max(rounds, 1)));
+  double total_us = 0;
+  for (int round = 0; round < std::max(rounds, 1); ++round) {
+    for (size_t i = 0; i < fns.size(); ++i) {
+      const auto start = Clock::now();
+      fns[i]();
+      const double us =
+          std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+      out[i].push_back(us);
+      total_us += us;
+    }
+    if (total_us >= max_seconds * 1e6) break;
+  }
+  return out;
+}
+
 std::optional<uint64_t> ResponseCount(std::string_view body) {
   // `count` follows `results` in the envelope, so the last `"count":` key
   // is the envelope's (a string containing it would be escaped).

@@ -3,8 +3,8 @@
 // The pieces of `taskdex bench` that are worth testing on their own: reading
 // a bodies file (plain request bodies, or `{"name": ..., "body": ...}`
 // lines as the generator writes them), timing a callable repeatedly,
-// percentiles, the `count` of a /paginate answer, and the process's
-// resident memory.
+// timing a list of callables round-robin (interleaved), percentiles, the
+// `count` of a /paginate answer, and the process's resident memory.
 //
 // Thread safety: free functions without shared state.
 
@@ -44,6 +44,15 @@ double Percentile(std::vector<double> samples, double q);
 // Returns the durations in microseconds.
 std::vector<double> TimeRepeated(const std::function<void()>& fn, int repeat,
                                  double max_seconds);
+
+// Runs every fns[i] once untimed (a warm-up round), then timed rounds that
+// each call fns[0], fns[1], ..., fns[n-1] in that order: `rounds` of them,
+// stopping early once `max_seconds` of timed runs have accumulated (at least
+// one round). Unlike TimeRepeated, a callable never runs twice in a row, so
+// each sample pays the cache misses left by the others (what a server sees
+// under a mixed load). Returns per callable its durations in microseconds.
+std::vector<std::vector<double>> TimeInterleaved(const std::vector<std::function<void()>>& fns,
+                                                 int rounds, double max_seconds);
 
 // The top-level `count` of a /paginate response body, or nullopt.
 std::optional<uint64_t> ResponseCount(std::string_view body);

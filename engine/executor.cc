@@ -21,9 +21,11 @@
 //    join postings (engine/index_build.cc), smallest side first; a side much
 //    larger than the rows found so far probes those rows' flow run instead;
 //  - page: a slice of the sort order when every row matches, a walk of the
-//    order with membership tests when the matches are dense, else a partial
-//    sort of the matches (a walk that meets clustered matches gives up after
-//    a budget). Count is the final bitmap's cardinality.
+//    order with membership tests (in a flat bitset of the matches, a
+//    RowMask, when the walk is long) when that visits fewer rows than a few
+//    times the matches, else a partial sort of the matches with prefetched
+//    keys (a walk that meets clustered matches gives up after a budget).
+//    Count is the final bitmap's cardinality.
 
 #include "engine/executor.h"
 
@@ -43,6 +45,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "index/posting_index.h"
+#include "index/row_mask.h"
 
 namespace taskdex {
 namespace {
@@ -260,6 +264,20 @@ void ForEachRow(const Bitmap& b, F f) {
   }
 }
 
+// Calls f(batch, n) with the rows of `b` in ascending order, up to 256 at a
+// time.
+template <typename F>
+void ForEachRowBatch(const Bitmap& b, F f) {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(&b.roaring, &it);
+  uint32_t buf[256];
+  while (true) {
+    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
+    if (got > 0) f(buf, got);
+    if (got < 256) break;
+  }
+}
+
 Bitmap IntersectSmallestFirst(std::vector<Bitmap>& parts) {
   std::sort(parts.begin(), parts.end(), [](const Bitmap& a, const Bitmap& b) {
     return a.cardinality() < b.cardinality();
@@ -274,7 +292,7 @@ Bitmap UnionAll(const std::vector<Bitmap>& parts) {
   std::vector<const Bitmap*> ptrs;
   ptrs.reserve(parts.size());
   for (const Bitmap& b : parts) ptrs.push_back(&b);
-  return Bitmap::fastunion(ptrs.size(), ptrs.data());
+  return UnionOf(ptrs);
 }
 
 // One filter level: collects its criteria and combines them with its
@@ -600,6 +618,23 @@ Bitmap FilterRows(const Bitmap& rows, P pred) {
   return FromSortedRows(keep);
 }
 
+// The same, for a predicate that reads one place per row, addr_of(r): the
+// rows are spread over a column larger than the caches, so the reads are
+// prefetched some rows ahead to overlap their misses.
+template <typename P, typename A>
+Bitmap FilterRows(const Bitmap& rows, P pred, A addr_of) {
+  constexpr uint32_t kAhead = 16;
+  std::vector<uint32_t> keep;
+  ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+    for (uint32_t i = 0; i < got && i < kAhead; ++i) __builtin_prefetch(addr_of(batch[i]));
+    for (uint32_t i = 0; i < got; ++i) {
+      if (i + kAhead < got) __builtin_prefetch(addr_of(batch[i + kAhead]));
+      if (pred(batch[i])) keep.push_back(batch[i]);
+    }
+  });
+  return FromSortedRows(keep);
+}
+
 // A before_/after_ range on a task-run time column (inclusive bounds,
 // kNullMicros never matches), with the sorted order over the column when
 // there is one. An AND level defers these leaves until its other criteria
@@ -676,7 +711,9 @@ Pred ApplyRangeLeaves(Pred candidates, std::vector<RangeLeaf>& leaves) {
     if (filter) {
       StepTimer step(leaf.what, "filter candidates by column",
                      static_cast<int64_t>(candidates->cardinality()));
-      Bitmap b = FilterRows(*candidates, [&](uint32_t r) { return leaf.Contains(r); });
+      Bitmap b = FilterRows(
+          *candidates, [&](uint32_t r) { return leaf.Contains(r); },
+          [&](uint32_t r) { return &(*leaf.col)[r]; });
       step.Done(b.cardinality());
       candidates = std::move(b);
     } else if (candidates) {
@@ -813,7 +850,7 @@ Bitmap TaskRunsWithFlowRunIdIn(const Store& s, const std::vector<Uuid>& ids) {
       unresolved.push_back(id);
     }
   }
-  Bitmap result = postings.empty() ? Bitmap() : Bitmap::fastunion(postings.size(), postings.data());
+  Bitmap result = UnionOf(postings);
   if (!unresolved.empty() && s.report.orphan_task_runs > 0) {
     result |= RowsWithRefIn(s.task_runs.flow_run_id, unresolved);
   }
@@ -830,11 +867,18 @@ Pred EvalTaskRunFlowRunId(const Store& s, const UuidRefFilter& f) {
     const uint32_t n = t.size();
     {
       if (UseIndex(true, true)) {
-        StepTimer step("task_runs.flow_run_id.is_null_", "complement of joined rows + check");
         const Bitmap unjoined = AllRows(n) - s.task_runs_with_flow_run;
-        Bitmap b = FilterRows(unjoined, [&](uint32_t r) {
-          return t.flow_run_id[r].has_value() != want_null;
-        });
+        if (s.report.orphan_task_runs == 0) {
+          // No orphans: the unjoined rows are exactly those with a NULL id.
+          StepTimer step("task_runs.flow_run_id.is_null_", "joined rows or their complement");
+          Bitmap b = want_null ? unjoined : s.task_runs_with_flow_run;
+          step.Done(b.cardinality());
+          return b;
+        }
+        StepTimer step("task_runs.flow_run_id.is_null_", "complement of joined rows + check");
+        Bitmap b = FilterRows(
+            unjoined, [&](uint32_t r) { return t.flow_run_id[r].has_value() != want_null; },
+            [&](uint32_t r) { return &t.flow_run_id[r]; });
         if (!want_null) b |= s.task_runs_with_flow_run;
         step.Done(b.cardinality());
         return b;
@@ -1123,7 +1167,7 @@ Bitmap TaskRunsOfFlowRuns(const Store& s, const Bitmap& flow_runs) {
       std::vector<const Bitmap*> postings;
       postings.reserve(k);
       ForEachRow(flow_runs, [&](uint32_t r) { postings.push_back(&s.task_runs_of_flow_run[r]); });
-      Bitmap b = Bitmap::fastunion(postings.size(), postings.data());
+      Bitmap b = UnionOf(postings);
       step.Done(b.cardinality());
       return b;
     }
@@ -1314,13 +1358,27 @@ inline uint64_t IdPrefix(const Uuid& u) {
   return k;
 }
 
-template <typename KeyFn>
+// The page [offset, offset + limit) of `rows` ordered by (key_of(row), id
+// DESC). The keys of a batch of rows are read first, with prefetch(row)
+// issued some rows ahead: the rows are spread over columns much larger than
+// the caches, so each read is a miss, and issuing them together overlaps
+// their latencies.
+template <typename KeyFn, typename PrefetchFn>
 std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
-                           KeyFn key_of) {
+                           KeyFn key_of, PrefetchFn prefetch) {
   const std::vector<Uuid>& ids = s.task_runs.id;
   auto less = [&](const SortEntry& a, const SortEntry& b) {
     if (a.key != b.key) return a.key < b.key;
     return ids[b.row] < ids[a.row];  // tie-break: id descending
+  };
+  constexpr uint32_t kPrefetchAhead = 16;
+  SortEntry batch_entries[256];
+  auto read_keys = [&](const uint32_t* batch, uint32_t got) {
+    for (uint32_t i = 0; i < got && i < kPrefetchAhead; ++i) prefetch(batch[i]);
+    for (uint32_t i = 0; i < got; ++i) {
+      if (i + kPrefetchAhead < got) prefetch(batch[i + kPrefetchAhead]);
+      batch_entries[i] = SortEntry{key_of(batch[i]), batch[i]};
+    }
   };
   const uint64_t total = rows.cardinality();
   const uint64_t need = offset + limit;  // <= 2 * 2^32 after the caller's clamps
@@ -1328,21 +1386,27 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
   if (need * 8 < total) {
     // Keep the best `need` rows in a max-heap (the worst kept row on top).
     entries.reserve(need);
-    ForEachRow(rows, [&](uint32_t r) {
-      SortEntry e{key_of(r), r};
-      if (entries.size() < need) {
-        entries.push_back(e);
-        std::push_heap(entries.begin(), entries.end(), less);
-      } else if (less(e, entries.front())) {
-        std::pop_heap(entries.begin(), entries.end(), less);
-        entries.back() = e;
-        std::push_heap(entries.begin(), entries.end(), less);
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      for (uint32_t i = 0; i < got; ++i) {
+        const SortEntry& e = batch_entries[i];
+        if (entries.size() < need) {
+          entries.push_back(e);
+          std::push_heap(entries.begin(), entries.end(), less);
+        } else if (less(e, entries.front())) {
+          std::pop_heap(entries.begin(), entries.end(), less);
+          entries.back() = e;
+          std::push_heap(entries.begin(), entries.end(), less);
+        }
       }
     });
     std::sort_heap(entries.begin(), entries.end(), less);
   } else {
     entries.reserve(total);
-    ForEachRow(rows, [&](uint32_t r) { entries.push_back(SortEntry{key_of(r), r}); });
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      entries.insert(entries.end(), batch_entries, batch_entries + got);
+    });
     if (need < entries.size()) {
       std::nth_element(entries.begin(), entries.begin() + need, entries.end(), less);
       entries.resize(need);
@@ -1350,12 +1414,24 @@ std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, 
     std::sort(entries.begin(), entries.end(), less);
   }
   std::vector<RowId> page;
+  page.reserve(entries.size() > offset ? entries.size() - offset : 0);
   for (uint64_t i = offset; i < entries.size(); ++i) page.push_back(entries[i].row);
   return page;
 }
 
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit);
+
+// Page-cut costs in visits of a walk with a RowMask (see SortedPage).
+constexpr double kContainsCost = 8;  // one visit with Bitmap::contains
+constexpr double kSortStepCost = 8;  // one match through the partial sort
+
+// One RowMask per thread, reused by every query (a fresh one would allocate
+// 128 KiB per million rows each time).
+RowMask& ThreadRowMask() {
+  thread_local RowMask mask;
+  return mask;
+}
 
 }  // namespace
 
@@ -1418,20 +1494,28 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   const TaskRunTable& t = store.task_runs;
   const uint32_t n = t.size();
   if (store.task_run_index.built && store.task_run_index.OrderFor(sort).size() == n && n > 0) {
-    // Walking the order visits about need * n / total rows; a partial sort
-    // touches every match. Walk when that is clearly cheaper.
     const uint64_t need = offset + limit;
     const PageCutChoice forced = Options().page_cut;
-    // A partial sort touches every match; walking the order visits about
-    // need * n / total rows (nothing when every row matches: the page is
-    // then a slice). Measured at 1M (explain): one visit of the walk (order read plus a
-    // membership test) costs about one step of the partial sort (iterate a
-    // match, read its key, compare with the heap top); only the rows that
-    // enter the heap pay log2(need).
-    const double walk_cost = static_cast<double>(need) * n / static_cast<double>(total);
-    const double sort_cost = static_cast<double>(total) +
-                             static_cast<double>(need) * std::log2(static_cast<double>(need) + 1);
+    // Walking the order visits about need * n / total rows (none when every
+    // row matches: the page is then a slice); a partial sort touches every
+    // match, and the rows that enter its heap pay log2(need) more. Costs in
+    // units of one visit of a walk with a RowMask (a sequential read of the
+    // order, a bit test), measured at 1M with `taskdex bench --interleave
+    // --stage execute --explain`: ~4 ns a visit with a mask, about
+    // n / 512 visits to fill the mask, 8 visits for one Bitmap::contains
+    // (binary searches, mispredicted branches), 8 visits for one step of
+    // the partial sort (its key is a cache miss, even with the prefetches).
+    const double visits = static_cast<double>(need) * n / static_cast<double>(total);
+    const double mask_fill = static_cast<double>(n) / 512;
+    const bool use_mask =
+        forced == PageCutChoice::kWalkOrderMask ||
+        (forced == PageCutChoice::kAuto && visits + mask_fill < kContainsCost * visits);
+    const double walk_cost = use_mask ? visits + mask_fill : kContainsCost * visits;
+    const double sort_cost =
+        kSortStepCost * (static_cast<double>(total) +
+                         static_cast<double>(need) * std::log2(static_cast<double>(need) + 1));
     const bool walk = forced == PageCutChoice::kWalkOrder ||
+                      forced == PageCutChoice::kWalkOrderMask ||
                       (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
     if (walk) {
       const SortedOrder& order = store.task_run_index.OrderFor(sort);
@@ -1450,21 +1534,35 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
       // The estimate assumes matches spread evenly over the order; when they
       // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
       // of visits and the partial sort takes over. A forced walk has no budget.
-      const size_t budget = forced == PageCutChoice::kWalkOrder
-                                ? order.size()
-                                : static_cast<size_t>(std::min(
-                                      static_cast<double>(order.size()), 2 * walk_cost + 1024));
-      StepTimer step("page", "walk sort order", static_cast<int64_t>(walk_cost));
+      const bool forced_walk =
+          forced == PageCutChoice::kWalkOrder || forced == PageCutChoice::kWalkOrderMask;
+      const size_t budget = forced_walk ? order.size()
+                                        : static_cast<size_t>(std::min(
+                                              static_cast<double>(order.size()),
+                                              2 * visits + 1024));
+      // A long walk first copies the matches into a flat bitset: a visit is
+      // then a load and a shift instead of Bitmap::contains' two binary
+      // searches (with their mispredicted branches).
+      StepTimer step("page", use_mask ? "walk sort order (row mask)" : "walk sort order",
+                     static_cast<int64_t>(visits));
       uint64_t skipped = 0;
-      const size_t end = order.ForEach(0, budget, [&](RowId r) {
-        if (!rows.contains(r)) return true;
+      auto visit = [&](bool member, RowId r) {
+        if (!member) return true;
         if (skipped < offset) {
           ++skipped;
           return true;
         }
         page.push_back(r);
         return page.size() < limit;
-      });
+      };
+      size_t end = 0;
+      if (use_mask) {
+        RowMask& mask = ThreadRowMask();
+        mask.Assign(rows);
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+      } else {
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(rows.contains(r), r); });
+      }
       step.Done(page.size());
       if (page.size() == limit || end == order.size()) return page;
     }
@@ -1503,25 +1601,50 @@ namespace {
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit) {
   const TaskRunTable& t = store.task_runs;
+  // A time key: one column read.
+  auto by_time = [&](const std::vector<Micros>& col, bool desc) {
+    const Micros* c = col.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [c, desc](uint32_t r) { return desc ? ~TimeKey(c[r]) : TimeKey(c[r]); },
+        [c](uint32_t r) { __builtin_prefetch(&c[r]); });
+  };
+  // Names repeat, so most comparisons would tie and read two ids: the key
+  // carries the high half of the tie-break (the id's first 4 bytes,
+  // descending) below the name code; only equal halves compare whole ids.
+  auto by_name = [&](bool desc) {
+    const uint32_t* names = t.name.data();
+    const Uuid* ids = t.id.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [names, ids, desc](uint32_t r) {
+          const uint32_t code = desc ? ~names[r] : names[r];
+          return (uint64_t{code} << 32) | (~IdPrefix(ids[r]) >> 32);
+        },
+        [names, ids](uint32_t r) {
+          __builtin_prefetch(&names[r]);
+          __builtin_prefetch(&ids[r]);
+        });
+  };
   switch (sort) {
-    case TaskRunSort::kIdDesc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~IdPrefix(t.id[r]); });
+    case TaskRunSort::kIdDesc: {
+      const Uuid* ids = t.id.data();
+      return CutPage(
+          store, rows, offset, limit, [ids](uint32_t r) { return ~IdPrefix(ids[r]); },
+          [ids](uint32_t r) { __builtin_prefetch(&ids[r]); });
+    }
     case TaskRunSort::kExpectedStartTimeAsc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return TimeKey(t.expected_start_time[r]); });
+      return by_time(t.expected_start_time, false);
     case TaskRunSort::kExpectedStartTimeDesc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return ~TimeKey(t.expected_start_time[r]); });
+      return by_time(t.expected_start_time, true);
     case TaskRunSort::kNameAsc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return uint64_t{t.name[r]}; });
+      return by_name(false);
     case TaskRunSort::kNameDesc:
-      return CutPage(store, rows, offset, limit, [&](uint32_t r) { return ~uint64_t{t.name[r]}; });
+      return by_name(true);
     case TaskRunSort::kNextScheduledStartTimeAsc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return TimeKey(t.next_scheduled_start_time[r]); });
+      return by_time(t.next_scheduled_start_time, false);
     case TaskRunSort::kEndTimeDesc:
-      return CutPage(store, rows, offset, limit,
-                     [&](uint32_t r) { return ~TimeKey(t.end_time[r]); });
+      return by_time(t.end_time, true);
   }
   return {};
 }

@@ -42,7 +42,9 @@ enum class JoinChoice : uint8_t {
   kProbeTaskRuns,
   kJoinPostings,
 };
-enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort };
+// kWalkOrder tests each visited row with Bitmap::contains, kWalkOrderMask
+// with a flat bitset of the matches built first (index/row_mask.h).
+enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort, kWalkOrderMask };
 // How a range leaf (task-run time before_/after_) of an AND level is
 // combined with its siblings: materialize its rows (sorted range or column
 // scan) and intersect, or check the range row by row on the siblings'

