@@ -783,6 +783,31 @@ struct HttpServer::Rep {
         load_bytes_done.load(), load_bytes_total.load(), load_lines.load());
   }
 
+  // Message framing (RFC 9112 6.3), before cpp-httplib reads the body.
+  // cpp-httplib 0.11.4 reads a body for every POST, PUT, PATCH and DELETE
+  // (detail::expect_content) and, without Content-Length or chunked
+  // Transfer-Encoding, reads until the client closes, so such a request
+  // waited for the read timeout and got 400. HTTP/1.1 says it has no body,
+  // which is what uvicorn (h11) serves Prefect with: an empty body at once.
+  // Server::routing calls the pre-routing handler before it reads the body,
+  // so adding `Content-Length: 0` here makes the library read nothing and
+  // the request goes through the same handlers as one that sent
+  // `Content-Length: 0` (the default_content_type rule treats both alike:
+  // no Content-Length > 0). The Request is the library's mutable local
+  // (Server::process_request), handed to us as const.
+  // Returns false for a Transfer-Encoding other than exactly "chunked"
+  // (h11: "Only Transfer-Encoding: chunked is supported"; uvicorn answers
+  // 400 and closes, RFC 9112 6.3 item 4), where cpp-httplib would also read
+  // until close.
+  static bool FrameBody(const httplib::Request& req) {
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    if (req.has_header("Transfer-Encoding")) {
+      return Lower(Trim(req.get_header_value("Transfer-Encoding"))) == "chunked";
+    }
+    if (!req.has_header("Content-Length")) headers.emplace("Content-Length", "0");
+    return true;
+  }
+
   // Which requests the basic-auth check applies to. Prefect adds the
   // middleware to the API app mounted at /api, so it sees every /api path,
   // routed or not (src/prefect/server/api/server.py, create_api_app,
@@ -855,6 +880,7 @@ absl::Status HttpServer::Start() {
     tls_request = RequestContext{};
     tls_request.start = Clock::now();
     tls_request.started = true;
+    const bool framed = Rep::FrameBody(req);
     if (req.has_header("Accept-Encoding")) {
       // Starlette's GZipMiddleware: "gzip" in Accept-Encoding. We compress
       // ourselves (>= 500 bytes), so hide the header from cpp-httplib.
@@ -869,6 +895,14 @@ absl::Status HttpServer::Start() {
       res.set_header("Connection", "close");
       res.set_header("Retry-After", "1");
       Rep::SetJson(res, 503, R"({"exception_message":"Service Unavailable"})");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!framed) {
+      // uvicorn's answer to a request h11 cannot frame (h11_impl.py,
+      // send_400_response); the unread body makes the connection unusable.
+      res.status = 400;
+      res.set_header("Connection", "close");
+      res.set_content("Invalid HTTP request received.", "text/plain; charset=utf-8");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (Rep::AuthRequired(req) && !rep->AuthOk(req)) {
