@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -56,8 +57,10 @@ struct ServerOptions {
   // connections cannot grow memory; while it does so it accepts nothing
   // else, which is the back-pressure (the kernel's listen backlog fills).
   int max_queued = 64;
-  // "user:pass"; empty: no authentication.
-  std::string auth_string;
+  // "user:pass" for HTTP basic auth; nullopt: no authentication. As in
+  // Prefect (`if auth_string is not None`), an empty string turns auth ON:
+  // only credentials that decode to "" pass (e.g. `Authorization: Basic =`).
+  std::optional<std::string> auth_string;
   size_t max_body_bytes = size_t{1} << 20;  // larger bodies: 413
   int slow_ms = 1000;                       // warn about slower requests
   LogLevel log_level = LogLevel::kInfo;

@@ -688,6 +688,35 @@ TEST_F(HttpServerTest, BasicAuth) {
   ExpectAnswer(with_auth("Basic"), 401, unauthorized);
 }
 
+// Prefect enables its middleware when the auth string `is not None`, so an
+// empty one (PREFECT_SERVER_API_AUTH_STRING= or --auth-string '') means auth
+// ON, and only credentials that decode to "" pass.
+TEST_F(HttpServerTest, EmptyAuthStringTurnsAuthOn) {
+  ServerOptions options;
+  options.auth_string = "";
+  StartServer(options);
+  const std::string unauthorized = R"({"exception_message":"Unauthorized"})";
+  auto with_auth = [&](const char* value) {
+    return Post("/api/task_runs/count", "{}", kJson, {{"Authorization", value}});
+  };
+  ExpectAnswer(Post("/api/task_runs/count", "{}"), 401, unauthorized);
+  ExpectAnswer(with_auth("Basic YWRtaW46c2VjcmV0"), 401, unauthorized);  // admin:secret
+  // base64("") is "", and "Basic " splits into one part: 401.
+  ExpectAnswer(with_auth("Basic "), 401, unauthorized);
+  // b64decode("=") and b64decode("!") are b"" (non-validating decode).
+  ExpectAnswer(with_auth("Basic ="), 200, "7");
+  ExpectAnswer(with_auth("Basic !"), 200, "7");
+  ExpectAnswer(Get("/api/health"), 200, "true");
+  ExpectAnswer(Get("/metrics"), 401, unauthorized);
+}
+
+TEST_F(HttpServerTest, NoAuthStringMeansNoAuth) {
+  StartServer();
+  ExpectAnswer(Post("/api/task_runs/count", "{}"), 200, "7");
+  ExpectAnswer(Post("/api/task_runs/count", "{}", kJson, {{"Authorization", "Basic ="}}), 200,
+               "7");
+}
+
 TEST_F(HttpServerTest, BodyLimitAndGzip) {
   ServerOptions options;
   options.max_body_bytes = 1000;
