@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -255,6 +256,10 @@ class ConnectionStream : public httplib::Stream {
       : sock_(sock),
         read_timeout_ms_(static_cast<int>(read_sec * 1000 + read_usec / 1000)),
         write_timeout_ms_(static_cast<int>(write_sec * 1000 + write_usec / 1000)) {
+    // set_tcp_nodelay(true) sets it on the listening socket, which Linux
+    // copies to accepted ones; set here too so it does not depend on that.
+    int one = 1;
+    setsockopt(sock_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     Address(true, &remote_ip_, &remote_port_);
     Address(false, &local_ip_, &local_port_);
   }

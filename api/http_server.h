@@ -10,7 +10,12 @@
 //
 // Requests are answered as Prefect does: the body is read per paginate.md 1.1
 // (empty body, default_content_type middleware, media-type rules), then the
-// X-PREFECT-API-VERSION check (1.2), then validation (3). Unknown paths give
+// X-PREFECT-API-VERSION check (1.2), then validation (3). Framing follows
+// RFC 9112 6.3 as uvicorn/h11 does: no Content-Length and no
+// Transfer-Encoding means an empty body, answered at once; a
+// Transfer-Encoding other than "chunked" is 400 and closes the connection.
+// An empty `Content-Type:` header is kept (not JSON: the body is ignored),
+// which cpp-httplib's parser alone would drop. Unknown paths give
 // 404 {"detail":"Not Found"}, known paths with another method 405
 // {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
 // only after toggling its trailing slash gets Starlette's 307 redirect.
