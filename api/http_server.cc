@@ -1,5 +1,12 @@
 #include "api/http_server.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -224,6 +231,251 @@ class BoundedPool : public httplib::TaskQueue {
   std::vector<std::thread> workers_;
 };
 
+// True when the request being served must close its connection after the
+// answer (set by the pre-routing handler; honoured by TaskdexServer). The
+// library decides keep-alive from the request alone, before routing, so a
+// `Connection: close` response header by itself did not close anything.
+thread_local bool tls_close_connection = false;
+
+// A connection's socket as cpp-httplib's Stream, for TaskdexServer. Behaves
+// like the library's detail::SocketStream: a 4 KiB read buffer kept across
+// the requests of a keep-alive connection, each read and write waiting at
+// most the read / write timeout. In addition it
+//  - watches the header lines the library's parser consumes, to see an
+//    empty `Content-Type:` line: cpp-httplib's detail::parse_header drops a
+//    header whose value is empty, so nothing after the parser can see it;
+//  - holds small writes (the status line and headers) and sends them with
+//    the body in one writev, one segment instead of two;
+//  - looks up the peer and local addresses once per connection, not once
+//    per request.
+// Thread safety: one connection, used by the one thread serving it.
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int sock, time_t read_sec, time_t read_usec, time_t write_sec,
+                   time_t write_usec)
+      : sock_(sock),
+        read_timeout_ms_(static_cast<int>(read_sec * 1000 + read_usec / 1000)),
+        write_timeout_ms_(static_cast<int>(write_sec * 1000 + write_usec / 1000)) {
+    // set_tcp_nodelay(true) sets it on the listening socket, which Linux
+    // copies to accepted ones; set here too so it does not depend on that.
+    int one = 1;
+    setsockopt(sock_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Address(true, &remote_ip_, &remote_port_);
+    Address(false, &local_ip_, &local_port_);
+  }
+
+  bool is_readable() const override { return Wait(POLLIN, read_timeout_ms_); }
+  bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (!pending_.empty() && !Flush()) return -1;
+    if (off_ == len_) {
+      if (!is_readable()) return -1;
+      ssize_t n;
+      do {
+        n = recv(sock_, buffer_, sizeof(buffer_), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      off_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    const size_t k = std::min(size, len_ - off_);
+    std::memcpy(ptr, buffer_ + off_, k);
+    off_ += k;
+    if (in_headers_) Watch(ptr, k);
+    return static_cast<ssize_t>(k);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (pending_.size() + size <= kHoldBytes) {
+      pending_.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    if (!is_writable()) return -1;
+    const size_t held = pending_.size();
+    iovec iov[2] = {{pending_.data(), held}, {const_cast<char*>(ptr), size}};
+    msghdr msg{};
+    msg.msg_iov = held > 0 ? iov : iov + 1;
+    msg.msg_iovlen = held > 0 ? 2 : 1;
+    ssize_t n;
+    do {
+      n = sendmsg(sock_, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    const size_t sent = static_cast<size_t>(n);
+    if (sent < held) {
+      pending_.erase(0, sent);
+      return 0;  // nothing of `ptr` went out; the caller writes it again
+    }
+    pending_.clear();
+    return static_cast<ssize_t>(sent - held);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = local_ip_;
+    port = local_port_;
+  }
+  socket_t socket() const override { return sock_; }
+
+  // Sends the held bytes. False on a write error or timeout.
+  bool Flush() {
+    size_t done = 0;
+    while (done < pending_.size()) {
+      if (!is_writable()) return false;
+      ssize_t n = send(sock_, pending_.data() + done, pending_.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    pending_.clear();
+    return true;
+  }
+
+  // Before each request: the next bytes read are its request line and
+  // headers.
+  void BeginRequest() {
+    in_headers_ = true;
+    line_.clear();
+    line_too_long_ = false;
+    content_type_seen_ = false;
+    first_content_type_empty_ = false;
+  }
+
+  // Whether the request's first Content-Type header line has an empty value
+  // (Starlette's headers.get returns the first one).
+  bool first_content_type_empty() const { return first_content_type_empty_; }
+
+  // Waits for the next request of a keep-alive connection, at most
+  // `timeout_sec`; false when it did not come, the peer closed, or `stop`
+  // turned false (the server stops: idle connections close at once).
+  bool WaitForRequest(time_t timeout_sec, const std::function<bool()>& running) {
+    if (off_ < len_) return true;  // pipelined: already here
+    const auto deadline = Clock::now() + std::chrono::seconds(timeout_sec);
+    while (running()) {
+      pollfd p{sock_, POLLIN, 0};
+      int r = poll(&p, 1, 10);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+      if (Clock::now() > deadline) return false;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kHoldBytes = 4096;
+
+  bool Wait(short events, int timeout_ms) const {
+    pollfd p{sock_, events, 0};
+    int r;
+    do {
+      r = poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+  }
+
+  void Address(bool peer, std::string* ip, int* port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    if ((peer ? getpeername(sock_, sa, &len) : getsockname(sock_, sa, &len)) != 0) return;
+    char host[NI_MAXHOST];
+    if (getnameinfo(sa, len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) *ip = host;
+    if (addr.ss_family == AF_INET) {
+      *port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      *port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    }
+  }
+
+  // Header lines as the parser consumes them (it reads them up to the blank
+  // line before it reads any body).
+  void Watch(const char* p, size_t n) {
+    static constexpr std::string_view kName = "content-type:";
+    for (size_t i = 0; i < n && in_headers_; ++i) {
+      const char c = p[i];
+      if (c != '\n') {
+        if (line_.size() < 64) {
+          line_.push_back(c);
+        } else {
+          line_too_long_ = true;
+        }
+        continue;
+      }
+      std::string_view line = line_;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty()) {
+        in_headers_ = false;  // end of the headers
+      } else if (!line_too_long_ && !content_type_seen_ && line.size() >= kName.size() &&
+                 Lower(line.substr(0, kName.size())) == kName) {
+        content_type_seen_ = true;
+        first_content_type_empty_ =
+            line.substr(kName.size()).find_first_not_of(" \t") == std::string_view::npos;
+      }
+      line_.clear();
+      line_too_long_ = false;
+    }
+  }
+
+  const int sock_;
+  const int read_timeout_ms_;
+  const int write_timeout_ms_;
+  char buffer_[4096];
+  size_t off_ = 0, len_ = 0;
+  std::string pending_;
+  std::string remote_ip_, local_ip_;
+  int remote_port_ = 0, local_port_ = 0;
+  bool in_headers_ = false;
+  std::string line_;
+  bool line_too_long_ = false;
+  bool content_type_seen_ = false;
+  bool first_content_type_empty_ = false;
+};
+
+// The stream of the connection this thread serves (for the pre-routing
+// handler), or nullptr.
+thread_local ConnectionStream* tls_stream = nullptr;
+
+// httplib::Server serving each connection through a ConnectionStream. The
+// library's per-connection loop (detail::process_server_socket) is not
+// reachable, but Server::process_and_close_socket is virtual and
+// Server::process_request (one request: parse, route, write) is protected,
+// so this loop replaces the library's with the same rules: at most
+// keep_alive_max_count requests, an idle keep-alive connection closes after
+// keep_alive_timeout, the library's own close decisions (Connection: close,
+// HTTP/1.0, errors) hold, and a handler can also ask for the close
+// (tls_close_connection).
+class TaskdexServer : public httplib::Server {
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    bool ret = false;
+    {
+      ConnectionStream strm(sock, read_timeout_sec_, read_timeout_usec_, write_timeout_sec_,
+                            write_timeout_usec_);
+      tls_stream = &strm;
+      auto running = [this] { return svr_sock_ != INVALID_SOCKET; };
+      size_t count = keep_alive_max_count_;
+      while (count > 0 && running() && strm.WaitForRequest(keep_alive_timeout_sec_, running)) {
+        bool connection_closed = false;
+        tls_close_connection = false;
+        strm.BeginRequest();
+        ret = process_request(strm, count == 1, connection_closed, nullptr);
+        if (!strm.Flush()) ret = false;
+        if (!ret || connection_closed || tls_close_connection) break;
+        --count;
+      }
+      tls_stream = nullptr;
+      tls_close_connection = false;
+    }
+    shutdown(sock, SHUT_RDWR);
+    close(sock);
+    return ret;
+  }
+};
+
 // Python's str.split() with no argument on a header value decoded as
 // Latin-1 (Starlette): runs of whitespace separate, ends are dropped.
 bool IsPythonSpace(unsigned char c) {
@@ -392,7 +644,7 @@ bool GzipCompress(std::string_view in, std::string* out) {
 
 struct HttpServer::Rep {
   ServerOptions options;
-  httplib::Server server;
+  TaskdexServer server;
   std::unique_ptr<Engine> engine_owner;
   std::atomic<const Engine*> engine{nullptr};
   std::atomic<bool> listener_exited{false};
@@ -428,7 +680,21 @@ struct HttpServer::Rep {
         body = std::move(gz);
       }
     }
-    res.set_content(std::move(body), "application/json");
+    SetBody(res, std::move(body), "application/json");
+  }
+
+  // Response::set_content in cpp-httplib 0.11.4 takes `const std::string&`
+  // only, so `set_content(std::move(body), ...)` copied the whole answer
+  // (~120 KB for a 200-row page); this moves it. Same effect otherwise:
+  // the body, and one Content-Type header.
+  static void SetBody(httplib::Response& res, std::string body, const char* content_type) {
+    res.body = std::move(body);
+    res.headers.erase("Content-Type");
+    res.headers.emplace("Content-Type", content_type);
+  }
+
+  bool LogEnabled(LogLevel level) const {
+    return options.log != nullptr && level >= options.log_level;
   }
 
   static void SetApi(httplib::Response& res, ApiResponse r) {
@@ -445,14 +711,14 @@ struct HttpServer::Rep {
   //   base64.b64decode(creds).decode("utf-8") == auth_string
   // and any exception (wrong number of parts, bad base64, bad UTF-8) is 401.
   bool AuthOk(const httplib::Request& req) const {
-    if (options.auth_string.empty()) return true;
+    if (!options.auth_string.has_value()) return true;
     if (!req.has_header("Authorization")) return false;
     const std::string header = req.get_header_value("Authorization");
     std::vector<std::string_view> parts = PythonSplit(header);
     if (parts.size() != 2 || parts[0] != "Basic") return false;
     std::string decoded;
     if (!PythonB64Decode(parts[1], &decoded) || !IsStrictUtf8(decoded)) return false;
-    return decoded == options.auth_string;
+    return decoded == *options.auth_string;
   }
 
   // paginate.md 1.1 steps 2-3: is the body to be read as JSON?
@@ -759,7 +1025,7 @@ struct HttpServer::Rep {
         tls_request.endpoint = "metrics";
         if (!get) return not_allowed("GET");
         res.status = 200;
-        return res.set_content(Metrics(), "text/plain; version=0.0.4");
+        return SetBody(res, Metrics(), "text/plain; version=0.0.4");
       case RouteId::kNone:
         break;
     }
@@ -781,6 +1047,31 @@ struct HttpServer::Rep {
     return absl::StrFormat(
         R"({"message":"Loading the snapshot","bytes_done":%d,"bytes_total":%d,"lines_done":%d})",
         load_bytes_done.load(), load_bytes_total.load(), load_lines.load());
+  }
+
+  // Message framing (RFC 9112 6.3), before cpp-httplib reads the body.
+  // cpp-httplib 0.11.4 reads a body for every POST, PUT, PATCH and DELETE
+  // (detail::expect_content) and, without Content-Length or chunked
+  // Transfer-Encoding, reads until the client closes, so such a request
+  // waited for the read timeout and got 400. HTTP/1.1 says it has no body,
+  // which is what uvicorn (h11) serves Prefect with: an empty body at once.
+  // Server::routing calls the pre-routing handler before it reads the body,
+  // so adding `Content-Length: 0` here makes the library read nothing and
+  // the request goes through the same handlers as one that sent
+  // `Content-Length: 0` (the default_content_type rule treats both alike:
+  // no Content-Length > 0). The Request is the library's mutable local
+  // (Server::process_request), handed to us as const.
+  // Returns false for a Transfer-Encoding other than exactly "chunked"
+  // (h11: "Only Transfer-Encoding: chunked is supported"; uvicorn answers
+  // 400 and closes, RFC 9112 6.3 item 4), where cpp-httplib would also read
+  // until close.
+  static bool FrameBody(const httplib::Request& req) {
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    if (req.has_header("Transfer-Encoding")) {
+      return Lower(Trim(req.get_header_value("Transfer-Encoding"))) == "chunked";
+    }
+    if (!req.has_header("Content-Length")) headers.emplace("Content-Length", "0");
+    return true;
   }
 
   // Which requests the basic-auth check applies to. Prefect adds the
@@ -815,14 +1106,16 @@ struct HttpServer::Rep {
       ++latency_count[e];
     }
     const double ms = seconds * 1000;
-    std::string line = absl::StrFormat(
-        "{\"level\":\"%s\",\"msg\":\"request\",\"method\":%s,\"path\":%s,\"status\":%d,"
-        "\"duration_ms\":%.3f,\"rows\":%s,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
-        "info", JsonString(req.method), JsonString(req.path), res.status, ms,
-        tls_request.rows < 0 ? std::string("null") : std::to_string(tls_request.rows),
-        req.body.size(), res.body.size(), JsonString(req.remote_addr));
-    Log(LogLevel::kInfo, line);
-    if (options.slow_ms >= 0 && ms > options.slow_ms) {
+    // Formatted only when written (serving at --log-level warning skips it).
+    if (LogEnabled(LogLevel::kInfo)) {
+      Log(LogLevel::kInfo, absl::StrFormat(
+          "{\"level\":\"%s\",\"msg\":\"request\",\"method\":%s,\"path\":%s,\"status\":%d,"
+          "\"duration_ms\":%.3f,\"rows\":%s,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
+          "info", JsonString(req.method), JsonString(req.path), res.status, ms,
+          tls_request.rows < 0 ? std::string("null") : std::to_string(tls_request.rows),
+          req.body.size(), res.body.size(), JsonString(req.remote_addr)));
+    }
+    if (options.slow_ms >= 0 && ms > options.slow_ms && LogEnabled(LogLevel::kWarning)) {
       Log(LogLevel::kWarning,
           absl::StrFormat("{\"level\":\"warning\",\"msg\":\"slow request\",\"method\":%s,"
                           "\"path\":%s,\"status\":%d,\"duration_ms\":%.3f,\"slow_ms\":%d}",
@@ -855,6 +1148,16 @@ absl::Status HttpServer::Start() {
     tls_request = RequestContext{};
     tls_request.start = Clock::now();
     tls_request.started = true;
+    const bool framed = Rep::FrameBody(req);
+    if (tls_stream != nullptr && tls_stream->first_content_type_empty()) {
+      // The parser dropped an empty `Content-Type:` (ConnectionStream saw
+      // it). For Prefect it is present, so default_content_type adds
+      // nothing, and it is not JSON: the body is ignored (paginate.md 1.1
+      // steps 2-3). Starlette reads the first Content-Type header.
+      auto& headers = const_cast<httplib::Request&>(req).headers;
+      headers.erase("Content-Type");
+      headers.emplace("Content-Type", "");
+    }
     if (req.has_header("Accept-Encoding")) {
       // Starlette's GZipMiddleware: "gzip" in Accept-Encoding. We compress
       // ourselves (>= 500 bytes), so hide the header from cpp-httplib.
@@ -866,9 +1169,19 @@ absl::Status HttpServer::Start() {
       // The worker queue is full (BoundedPool): Prefect's retryable answer.
       // Prefect's client retries 503s.
       tls_request.endpoint = "overloaded";
+      tls_close_connection = true;
       res.set_header("Connection", "close");
       res.set_header("Retry-After", "1");
       Rep::SetJson(res, 503, R"({"exception_message":"Service Unavailable"})");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!framed) {
+      // uvicorn's answer to a request h11 cannot frame (h11_impl.py,
+      // send_400_response); the unread body makes the connection unusable.
+      res.status = 400;
+      res.set_header("Connection", "close");
+      tls_close_connection = true;
+      res.set_content("Invalid HTTP request received.", "text/plain; charset=utf-8");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (Rep::AuthRequired(req) && !rep->AuthOk(req)) {
@@ -930,7 +1243,12 @@ absl::Status HttpServer::Start() {
            absl::StrFormat("{\"level\":\"info\",\"msg\":\"listening\",\"host\":%s,\"port\":%d,"
                            "\"threads\":%d,\"auth\":%s}",
                            JsonString(rep->options.host), port_, threads,
-                           rep->options.auth_string.empty() ? "false" : "true"));
+                           rep->options.auth_string.has_value() ? "true" : "false"));
+  if (rep->options.auth_string.has_value() && rep->options.auth_string->empty()) {
+    rep->Log(LogLevel::kWarning,
+             "{\"level\":\"warning\",\"msg\":\"the auth string is empty: basic auth is on, "
+             "and only credentials that decode to an empty string pass (as in Prefect)\"}");
+  }
   return absl::OkStatus();
 }
 

@@ -10,7 +10,12 @@
 //
 // Requests are answered as Prefect does: the body is read per paginate.md 1.1
 // (empty body, default_content_type middleware, media-type rules), then the
-// X-PREFECT-API-VERSION check (1.2), then validation (3). Unknown paths give
+// X-PREFECT-API-VERSION check (1.2), then validation (3). Framing follows
+// RFC 9112 6.3 as uvicorn/h11 does: no Content-Length and no
+// Transfer-Encoding means an empty body, answered at once; a
+// Transfer-Encoding other than "chunked" is 400 and closes the connection.
+// An empty `Content-Type:` header is kept (not JSON: the body is ignored),
+// which cpp-httplib's parser alone would drop. Unknown paths give
 // 404 {"detail":"Not Found"}, known paths with another method 405
 // {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
 // only after toggling its trailing slash gets Starlette's 307 redirect.
@@ -36,6 +41,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -56,8 +62,10 @@ struct ServerOptions {
   // connections cannot grow memory; while it does so it accepts nothing
   // else, which is the back-pressure (the kernel's listen backlog fills).
   int max_queued = 64;
-  // "user:pass"; empty: no authentication.
-  std::string auth_string;
+  // "user:pass" for HTTP basic auth; nullopt: no authentication. As in
+  // Prefect (`if auth_string is not None`), an empty string turns auth ON:
+  // only credentials that decode to "" pass (e.g. `Authorization: Basic =`).
+  std::optional<std::string> auth_string;
   size_t max_body_bytes = size_t{1} << 20;  // larger bodies: 413
   int slow_ms = 1000;                       // warn about slower requests
   LogLevel log_level = LogLevel::kInfo;

@@ -62,6 +62,9 @@ Options:
                          otherwise, on every /api path and /metrics;
                          GET /api/health and GET /api/ready are exempt
                          [TASKDEX_AUTH_STRING, then PREFECT_SERVER_API_AUTH_STRING].
+                         Set to an empty string (flag or variable), auth is
+                         still on, as in Prefect: only credentials decoding
+                         to "" pass. Unset the variables for no auth.
   --max-body-bytes N     Largest request body; larger ones get 413
                          (default 1048576) [TASKDEX_MAX_BODY_BYTES].
   --read-timeout-s N     Timeout of each read of a request (default 5)
@@ -90,6 +93,13 @@ int Usage(const std::string& message) {
 std::optional<std::string> Env(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+// Like Env, but a variable set to the empty string counts as set.
+std::optional<std::string> EnvSet(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return std::nullopt;
   return std::string(v);
 }
 
@@ -153,6 +163,11 @@ class ProgressPrinter {
 
 }  // namespace
 
+std::optional<std::string> AuthStringFromEnv() {
+  if (auto v = EnvSet("TASKDEX_AUTH_STRING")) return v;
+  return EnvSet("PREFECT_SERVER_API_AUTH_STRING");
+}
+
 int RunServe(int argc, char** argv) {
   ServerOptions server;
   std::optional<std::string> snapshot = Env("TASKDEX_SNAPSHOT");
@@ -173,8 +188,7 @@ int RunServe(int argc, char** argv) {
 
   // Environment first, flags override.
   if (auto v = Env("TASKDEX_HOST")) server.host = *v;
-  if (auto v = Env("PREFECT_SERVER_API_AUTH_STRING")) server.auth_string = *v;
-  if (auto v = Env("TASKDEX_AUTH_STRING")) server.auth_string = *v;
+  server.auth_string = AuthStringFromEnv();
   if (auto v = Env("TASKDEX_PORT"); v && !set_int("TASKDEX_PORT", *v, &server.port, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_THREADS"); v && !set_int("TASKDEX_THREADS", *v, &server.threads, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_QUEUED"); v && !set_int("TASKDEX_MAX_QUEUED", *v, &server.max_queued, 0)) return Usage(error);

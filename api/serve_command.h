@@ -8,7 +8,16 @@
 #ifndef TASKDEX_API_SERVE_COMMAND_H_
 #define TASKDEX_API_SERVE_COMMAND_H_
 
+#include <optional>
+#include <string>
+
 namespace taskdex {
+
+// The auth string the environment asks for: TASKDEX_AUTH_STRING, else
+// PREFECT_SERVER_API_AUTH_STRING. A variable set to "" counts as set (auth
+// on with empty credentials), as Prefect's `if auth_string is not None`
+// does for PREFECT_SERVER_API_AUTH_STRING=; nullopt when neither is set.
+std::optional<std::string> AuthStringFromEnv();
 
 // argv holds the options after "serve". Returns the process exit status.
 int RunServe(int argc, char** argv);
