@@ -124,14 +124,6 @@ void PutUuid(Sink& s, const Uuid& u) {
   s.Advance(p + 38);
 }
 
-void PutOptionalUuid(Sink& s, const std::optional<Uuid>& u) {
-  if (u) {
-    PutUuid(s, *u);
-  } else {
-    s.Lit("null");
-  }
-}
-
 void PutDate(char* p, int64_t days);
 
 // A quoted instant as AppendDatetime writes it (engine/datetime.h).
@@ -325,6 +317,30 @@ constexpr Field kFullFields[] = {
     Field::kState,
 };
 
+// EstimatedRunTimeMicros / EstimatedStartTimeDeltaMicros (response_writer.h)
+// on a row's TaskRunHot.
+int64_t EstimatedRunTime(const TaskRunHot& h, Micros now) {
+  if (h.state_type == static_cast<uint8_t>(StateType::kRunning) &&
+      h.state_timestamp != kNullMicros) {
+    return h.total_run_time_us + (now - h.state_timestamp);
+  }
+  return h.total_run_time_us;
+}
+
+int64_t EstimatedStartTimeDelta(const TaskRunHot& h, Micros now) {
+  const Micros start = h.start_time;
+  const Micros expected = h.expected_start_time;
+  if (start != kNullMicros && expected != kNullMicros && start > expected) {
+    return start - expected;
+  }
+  if (start == kNullMicros && expected != kNullMicros && expected < now) {
+    const uint8_t type = h.state_type;
+    const bool terminal = type != kNullStateType && IsTerminal(static_cast<StateType>(type));
+    if (!terminal) return now - expected;
+  }
+  return 0;
+}
+
 class RowWriter {
  public:
   RowWriter(const Store& store, Micros now, bool pydantic, Sink& sink)
@@ -332,6 +348,7 @@ class RowWriter {
 
   template <size_t N>
   void Row(RowId row, const Field (&fields)[N]) {
+    h_ = &t_.hot[row];
     s_.Char('{');
     for (size_t i = 0; i < N; ++i) {
       if (i > 0) s_.Char(',');
@@ -341,9 +358,10 @@ class RowWriter {
   }
 
  private:
-  void Text(RowId row, const TemplateColumn& col) {
+  void Text(RowId row, const TemplateColumn& col) { TextOfCode(row, col, col.code(row)); }
+  void TextOfCode(RowId row, const TemplateColumn& col, uint32_t code) {
     const char* lit = col.literals();
-    for (const TemplateColumn::Segment& seg : col.Segments(row)) {
+    for (const TemplateColumn::Segment& seg : col.SegmentsOfCode(code)) {
       s_.Put(lit + seg.begin, seg.size);
       if (seg.hole != 0) Hole(row, seg.hole);
     }
@@ -353,37 +371,37 @@ class RowWriter {
   void Hole(RowId row, uint8_t hole) {
     switch (static_cast<TaskRunHole>(hole)) {
       case TaskRunHole::kId:
-        return PutUuid(s_, t_.id[row]);
+        return PutUuid(s_, h_->id);
       case TaskRunHole::kFlowRunId:
-        if (t_.flow_run_id[row]) PutUuid(s_, *t_.flow_run_id[row]);
+        if (const Uuid* u = FlowRunId(row)) PutUuid(s_, *u);
         return;
       case TaskRunHole::kStateId:
-        if (t_.state_id[row]) PutUuid(s_, *t_.state_id[row]);
+        if (h_->flags & TaskRunHot::kHasStateId) PutUuid(s_, h_->state_id);
         return;
       case TaskRunHole::kStateTimestamp:
-        return HoleTime(t_.state_timestamp[row]);
+        return HoleTime(h_->state_timestamp);
       case TaskRunHole::kStateType:
-        if (t_.state_type[row] != kNullStateType) PutStateType(row);
+        if (h_->state_type != kNullStateType) PutStateType();
         return;
       case TaskRunHole::kStateName:
-        if (t_.state_name[row] != kNullCode) {
-          PutJsonString(s_, store_.state_names.Get(t_.state_name[row]));
+        if (h_->state_name != kNullCode) {
+          PutJsonString(s_, store_.state_names.Get(h_->state_name));
         }
         return;
       case TaskRunHole::kScheduledNow:
         return PutQuotedTime(s_, now_);
       case TaskRunHole::kExpectedStartTime:
-        return HoleTime(t_.expected_start_time[row]);
+        return HoleTime(h_->expected_start_time);
       case TaskRunHole::kNextScheduledStartTime:
         return HoleTime(t_.next_scheduled_start_time[row]);
       case TaskRunHole::kStartTime:
-        return HoleTime(t_.start_time[row]);
+        return HoleTime(h_->start_time);
       case TaskRunHole::kEndTime:
-        return HoleTime(t_.end_time[row]);
+        return HoleTime(h_->end_time);
       case TaskRunHole::kCreated:
-        return HoleTime(t_.created[row]);
+        return HoleTime(h_->created);
       case TaskRunHole::kUpdated:
-        return HoleTime(t_.updated[row]);
+        return HoleTime(h_->updated);
       case TaskRunHole::kCacheExpiration:
         return HoleTime(t_.cache_expiration[row]);
       case TaskRunHole::kCacheKey:
@@ -394,26 +412,35 @@ class RowWriter {
   void HoleTime(Micros t) {
     if (t != kNullMicros) PutQuotedTime(s_, t);
   }
-  void PutStateType(RowId row) {
+  void PutStateType() {
     s_.Char('"');
-    s_.Put(StateTypeName(static_cast<taskdex::StateType>(t_.state_type[row])));
+    s_.Put(StateTypeName(static_cast<taskdex::StateType>(h_->state_type)));
     s_.Char('"');
+  }
+  // The row's flow_run_id as stored, or nullptr for null: from the joined
+  // flow run's id (a small, cache-resident column) or, for a null or orphan
+  // reference, from the task-run column.
+  const Uuid* FlowRunId(RowId row) const {
+    if (h_->flow_run_row != kNoRow) return &store_.flow_runs.id[h_->flow_run_row];
+    const std::optional<Uuid>& u = t_.flow_run_id[row];
+    return u ? &*u : nullptr;
   }
 
   void Value(RowId row, Field f) {
     switch (f) {
       case Field::kId:
-        return PutUuid(s_, t_.id[row]);
+        return PutUuid(s_, h_->id);
       case Field::kCreated:
-        return PutTime(s_, t_.created[row]);
+        return PutTime(s_, h_->created);
       case Field::kUpdated:
-        return PutTime(s_, t_.updated[row]);
+        return PutTime(s_, h_->updated);
       case Field::kName:
-        return PutJsonString(s_, store_.task_run_names.Get(t_.name[row]));
+        return PutJsonString(s_, store_.task_run_names.Get(h_->name));
       case Field::kFlowRunId:
-        return PutOptionalUuid(s_, t_.flow_run_id[row]);
+        if (const Uuid* u = FlowRunId(row)) return PutUuid(s_, *u);
+        return s_.Lit("null");
       case Field::kTaskKey:
-        return PutJsonString(s_, store_.task_keys.Get(t_.task_key[row]));
+        return PutJsonString(s_, store_.task_keys.Get(h_->task_key));
       case Field::kDynamicKey:
         return PutJsonString(s_, t_.dynamic_key.Get(row));
       case Field::kCacheKey:
@@ -422,9 +449,9 @@ class RowWriter {
       case Field::kCacheExpiration:
         return PutTime(s_, t_.cache_expiration[row]);
       case Field::kTaskVersion:
-        return Text(row, t_.task_version);
+        return TextOfCode(row, t_.task_version, h_->task_version_code);
       case Field::kEmpiricalPolicy:
-        return Text(row, t_.empirical_policy);
+        return TextOfCode(row, t_.empirical_policy, h_->empirical_policy_code);
       case Field::kTags: {
         s_.Char('[');
         bool first = true;
@@ -439,35 +466,36 @@ class RowWriter {
       case Field::kLabels:
         return Text(row, t_.labels);
       case Field::kStateId:
-        return PutOptionalUuid(s_, t_.state_id[row]);
+        if (h_->flags & TaskRunHot::kHasStateId) return PutUuid(s_, h_->state_id);
+        return s_.Lit("null");
       case Field::kTaskInputs:
         return s_.Put(t_.task_inputs_json.Get(row));
       case Field::kStateType:
-        if (t_.state_type[row] == kNullStateType) return s_.Lit("null");
-        return PutStateType(row);
+        if (h_->state_type == kNullStateType) return s_.Lit("null");
+        return PutStateType();
       case Field::kStateName:
-        if (t_.state_name[row] == kNullCode) return s_.Lit("null");
-        return PutJsonString(s_, store_.state_names.Get(t_.state_name[row]));
+        if (h_->state_name == kNullCode) return s_.Lit("null");
+        return PutJsonString(s_, store_.state_names.Get(h_->state_name));
       case Field::kRunCount:
         return PutInt64(s_, t_.run_count[row]);
       case Field::kFlowRunRunCount:
         return PutInt64(s_, t_.flow_run_run_count[row]);
       case Field::kExpectedStartTime:
-        return PutTime(s_, t_.expected_start_time[row]);
+        return PutTime(s_, h_->expected_start_time);
       case Field::kNextScheduledStartTime:
         return PutTime(s_, t_.next_scheduled_start_time[row]);
       case Field::kStartTime:
-        return PutTime(s_, t_.start_time[row]);
+        return PutTime(s_, h_->start_time);
       case Field::kEndTime:
-        return PutTime(s_, t_.end_time[row]);
+        return PutTime(s_, h_->end_time);
       case Field::kTotalRunTime:
-        return PutDuration(s_, t_.total_run_time_us[row], pydantic_);
+        return PutDuration(s_, h_->total_run_time_us, pydantic_);
       case Field::kEstimatedRunTime:
-        return PutDuration(s_, EstimatedRunTimeMicros(store_, row, now_), pydantic_);
+        return PutDuration(s_, EstimatedRunTime(*h_, now_), pydantic_);
       case Field::kEstimatedStartTimeDelta:
-        return PutDuration(s_, EstimatedStartTimeDeltaMicros(store_, row, now_), pydantic_);
+        return PutDuration(s_, EstimatedStartTimeDelta(*h_, now_), pydantic_);
       case Field::kState:
-        return Text(row, t_.state);
+        return TextOfCode(row, t_.state, h_->state_code);
       case Field::kParameters:
         return s_.Put(t_.parameters_json.Get(row));
       case Field::kContext:
@@ -480,6 +508,7 @@ class RowWriter {
   const Micros now_;
   const bool pydantic_;
   Sink& s_;
+  const TaskRunHot* h_ = nullptr;  // of the row being written
 };
 
 // --- Cache hints --------------------------------------------------------------
@@ -511,29 +540,16 @@ class RowPrefetcher {
         full_(full) {}
 
   void Stage1(RowId r) const {
-    Hint(t_.id.data() + r);
-    Hint(t_.created.data() + r);
-    Hint(t_.updated.data() + r);
-    Hint(t_.name.data() + r);
-    Hint(t_.flow_run_id.data() + r);
-    Hint(t_.task_key.data() + r);
-    Hint(t_.state_id.data() + r);
-    Hint(t_.state_type.data() + r);
-    Hint(t_.state_name.data() + r);
-    Hint(t_.state_timestamp.data() + r);
-    Hint(t_.expected_start_time.data() + r);
-    Hint(t_.start_time.data() + r);
-    Hint(t_.end_time.data() + r);
-    Hint(t_.total_run_time_us.data() + r);
+    const char* hot = reinterpret_cast<const char*>(t_.hot.data() + r);
+    Hint(hot);
+    Hint(hot + 64);
     Hint(t_.tags.offsets.data() + r);
     Hint(t_.tags.offsets.data() + r + 1);
-    t_.state.PrefetchCode(r);
-    t_.task_version.PrefetchCode(r);
-    t_.empirical_policy.PrefetchCode(r);
     t_.parameters_json.PrefetchOffsets(r);
     t_.task_inputs_json.PrefetchOffsets(r);
     t_.context_json.PrefetchOffsets(r);
     if (full_) {
+      Hint(t_.flow_run_id.data() + r);
       Hint(t_.cache_expiration.data() + r);
       Hint(t_.next_scheduled_start_time.data() + r);
       Hint(t_.run_count.data() + r);
@@ -546,13 +562,14 @@ class RowPrefetcher {
   }
 
   void Stage2(RowId r) const {
-    Hint(names_ + t_.name[r]);
-    Hint(keys_ + t_.task_key[r]);
+    const TaskRunHot& h = t_.hot[r];
+    Hint(names_ + h.name);
+    Hint(keys_ + h.task_key);
     const uint32_t tags_begin = t_.tags.offsets[r];
     if (tags_begin != t_.tags.offsets[r + 1]) Hint(t_.tags.codes.data() + tags_begin);
-    t_.state.PrefetchSegments(r);
-    t_.task_version.PrefetchSegments(r);
-    t_.empirical_policy.PrefetchSegments(r);
+    t_.state.PrefetchSegmentsOfCode(h.state_code);
+    t_.task_version.PrefetchSegmentsOfCode(h.task_version_code);
+    t_.empirical_policy.PrefetchSegmentsOfCode(h.empirical_policy_code);
     t_.parameters_json.PrefetchBytes(r, kBlobBytes);
     t_.task_inputs_json.PrefetchBytes(r, kBlobBytes);
     t_.context_json.PrefetchBytes(r, kBlobBytes);
@@ -565,8 +582,9 @@ class RowPrefetcher {
   }
 
   void Stage3(RowId r) const {
-    Hint(names_[t_.name[r]].data());
-    Hint(keys_[t_.task_key[r]].data());
+    const TaskRunHot& h = t_.hot[r];
+    Hint(names_[h.name].data());
+    Hint(keys_[h.task_key].data());
   }
 
   // Calls visit(i) for i = 0 .. rows.size()-1 in order, hinting rows ahead.
@@ -667,11 +685,14 @@ void AppendPaginateResponse(const Store& store, std::span<const RowId> rows, uin
   size_t need = 128;
   prefetcher.ForEach(rows, [&](size_t i) {
     const RowId row = rows[i];
-    need += 1024 + 4 * 38 + t.state.LiteralBytes(row) + t.parameters_json.Get(row).size() +
-            t.task_inputs_json.Get(row).size() + t.context_json.Get(row).size() +
-            t.empirical_policy.LiteralBytes(row) + t.task_version.LiteralBytes(row) +
-            store.task_run_names.Get(t.name[row]).size() +
-            store.task_keys.Get(t.task_key[row]).size() + 16 * t.tags.Of(row).size();
+    const TaskRunHot& h = t.hot[row];
+    need += 1024 + 4 * 38 + t.state.LiteralBytesOfCode(h.state_code) +
+            t.parameters_json.Get(row).size() + t.task_inputs_json.Get(row).size() +
+            t.context_json.Get(row).size() +
+            t.empirical_policy.LiteralBytesOfCode(h.empirical_policy_code) +
+            t.task_version.LiteralBytesOfCode(h.task_version_code) +
+            store.task_run_names.Get(h.name).size() + store.task_keys.Get(h.task_key).size() +
+            16 * t.tags.Of(row).size();
   });
   out->reserve(out->size() + need);
   Sink sink(out);

@@ -146,6 +146,7 @@ std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
   auto add = [&out](std::string name, size_t bytes) { out.emplace_back(std::move(name), bytes); };
   const TaskRunTable& t = task_runs;
   add("task_runs.id", VectorBytes(t.id));
+  add("task_runs.hot", VectorBytes(t.hot));
   add("task_runs.created+updated", VectorBytes(t.created) + VectorBytes(t.updated));
   add("task_runs.name+task_key", VectorBytes(t.name) + VectorBytes(t.task_key));
   add("task_runs.flow_run_id+row", VectorBytes(t.flow_run_id) + VectorBytes(t.flow_run_row));
@@ -858,6 +859,36 @@ std::unique_ptr<Store> StoreBuilder::Build() {
                  {&s.flow_runs.work_queue_name, &s.deployments.work_queue_name});
   FreezeAndRemap(s.tags, {&s.task_runs.tags.codes, &s.flow_runs.tags.codes, &s.flows.tags.codes,
                           &s.deployments.tags.codes});
+
+  // The writer's row-major block (codes final: after the freezes).
+  {
+    TaskRunTable& t = s.task_runs;
+    const uint32_t n = t.size();
+    t.hot.assign(n, TaskRunHot{});
+    for (RowId row = 0; row < n; ++row) {
+      TaskRunHot& h = t.hot[row];
+      h.id = t.id[row];
+      if (t.state_id[row]) {
+        h.state_id = *t.state_id[row];
+        h.flags |= TaskRunHot::kHasStateId;
+      }
+      h.created = t.created[row];
+      h.updated = t.updated[row];
+      h.expected_start_time = t.expected_start_time[row];
+      h.start_time = t.start_time[row];
+      h.end_time = t.end_time[row];
+      h.state_timestamp = t.state_timestamp[row];
+      h.total_run_time_us = t.total_run_time_us[row];
+      h.flow_run_row = t.flow_run_row[row];
+      h.name = t.name[row];
+      h.task_key = t.task_key[row];
+      h.state_name = t.state_name[row];
+      h.state_code = t.state.code(row);
+      h.task_version_code = t.task_version.code(row);
+      h.empirical_policy_code = t.empirical_policy.code(row);
+      h.state_type = t.state_type[row];
+    }
+  }
 
   for (Bitmap& b : s.task_runs_of_flow_run) b.runOptimize();
   s.task_runs_with_flow_run.runOptimize();

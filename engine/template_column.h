@@ -102,6 +102,16 @@ class TemplateColumn {
     return std::span<const Segment>(segments_).subspan(first_segment_[c],
                                                        first_segment_[c + 1] - first_segment_[c]);
   }
+  // The same by template code (code(row)).
+  std::span<const Segment> SegmentsOfCode(uint32_t c) const {
+    return std::span<const Segment>(segments_).subspan(first_segment_[c],
+                                                       first_segment_[c + 1] - first_segment_[c]);
+  }
+  uint32_t LiteralBytesOfCode(uint32_t c) const { return literal_bytes_[c]; }
+  void PrefetchSegmentsOfCode(uint32_t c) const {
+    __builtin_prefetch(first_segment_.data() + c);
+    __builtin_prefetch(literal_bytes_.data() + c);
+  }
   const char* literals() const { return literals_.data(); }
   // Cache hints for a reader about to render `row`: the row's code, then
   // (once that is in cache) its template's entries in the segment tables.

@@ -270,6 +270,75 @@ TEST(StoreBuilderTest, ReplacedRowsRewriteEveryColumnInPlace) {
             R"({"run":"a0000001-0000-4000-8000-000000000000"})");
 }
 
+// TaskRunHot is a copy of the columns the page writer reads; every field
+// must match them, for joined, orphan and null flow runs, a replaced row and
+// null state fields.
+TEST(StoreBuilderTest, HotBlockMirrorsTheColumns) {
+  StoreBuilder b;
+  TaskRunRecord joined = TaskRun(1, 1, "joined", {"a"});
+  joined.created = 11;
+  joined.updated = 12;
+  joined.expected_start_time = 13;
+  joined.start_time = 14;
+  joined.end_time = 15;
+  joined.total_run_time_us = 16;
+  joined.state_id = Id('5', 1);
+  joined.state_type = StateType::kRunning;
+  joined.state_name = "Running";
+  joined.state_timestamp = 17;
+  joined.state_json = R"({"id":"x"})";
+  joined.task_version = "v1";
+  b.AddTaskRun(joined);
+  b.AddTaskRun(TaskRun(2, 9, "orphan"));           // flow run 9 is never added
+  b.AddTaskRun(TaskRun(3, std::nullopt, "none"));  // no flow run
+  TaskRunRecord replaced = TaskRun(2, 2, "orphan-no-more", {"b"});
+  replaced.state_type = StateType::kFailed;
+  replaced.state_name = "Failed";
+  b.AddTaskRun(replaced);  // row 1 now joins flow run 2
+  b.AddTaskRun(TaskRun(4, 9, "orphan"));
+  b.AddFlowRun(FlowRun(1, 1));
+  b.AddFlowRun(FlowRun(2, 1));
+  auto s = b.Build();
+  const TaskRunTable& t = s->task_runs;
+  ASSERT_EQ(t.size(), 4u);
+  ASSERT_EQ(t.hot.size(), 4u);
+  for (RowId r = 0; r < t.size(); ++r) {
+    SCOPED_TRACE(r);
+    const TaskRunHot& h = t.hot[r];
+    EXPECT_EQ(h.id, t.id[r]);
+    EXPECT_EQ((h.flags & TaskRunHot::kHasStateId) != 0, t.state_id[r].has_value());
+    if (t.state_id[r]) {
+      EXPECT_EQ(h.state_id, *t.state_id[r]);
+    }
+    EXPECT_EQ(h.created, t.created[r]);
+    EXPECT_EQ(h.updated, t.updated[r]);
+    EXPECT_EQ(h.expected_start_time, t.expected_start_time[r]);
+    EXPECT_EQ(h.start_time, t.start_time[r]);
+    EXPECT_EQ(h.end_time, t.end_time[r]);
+    EXPECT_EQ(h.state_timestamp, t.state_timestamp[r]);
+    EXPECT_EQ(h.total_run_time_us, t.total_run_time_us[r]);
+    EXPECT_EQ(h.flow_run_row, t.flow_run_row[r]);
+    if (h.flow_run_row != kNoRow) {
+      ASSERT_TRUE(t.flow_run_id[r].has_value());
+      EXPECT_EQ(s->flow_runs.id[h.flow_run_row], *t.flow_run_id[r]);
+    }
+    EXPECT_EQ(h.name, t.name[r]);
+    EXPECT_EQ(h.task_key, t.task_key[r]);
+    EXPECT_EQ(h.state_name, t.state_name[r]);
+    EXPECT_EQ(h.state_type, t.state_type[r]);
+    EXPECT_EQ(h.state_code, t.state.code(r));
+    EXPECT_EQ(h.task_version_code, t.task_version.code(r));
+    EXPECT_EQ(h.empirical_policy_code, t.empirical_policy.code(r));
+  }
+  EXPECT_EQ(t.hot[0].flow_run_row, 0u);
+  EXPECT_EQ(t.hot[1].flow_run_row, 1u);  // the replacement joined
+  EXPECT_EQ(t.hot[2].flow_run_row, kNoRow);
+  EXPECT_EQ(t.hot[3].flow_run_row, kNoRow);  // orphan: the column holds its id
+  EXPECT_TRUE(t.flow_run_id[3].has_value());
+  EXPECT_EQ(s->task_run_names.Get(t.hot[1].name), "orphan-no-more");
+  EXPECT_EQ(t.hot[1].state_type, static_cast<uint8_t>(StateType::kFailed));
+}
+
 TEST(StoreBuilderTest, CountsDanglingReferences) {
   StoreBuilder b;
   b.AddFlow(Flow(1, "f"));
