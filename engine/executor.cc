@@ -252,18 +252,6 @@ Bitmap ScanRows(uint32_t n, P pred) {
   return FromSortedRows(rows);
 }
 
-template <typename F>
-void ForEachRow(const Bitmap& b, F f) {
-  roaring_uint32_iterator_t it;
-  roaring_init_iterator(&b.roaring, &it);
-  uint32_t buf[256];
-  while (true) {
-    const uint32_t got = roaring_read_uint32_iterator(&it, buf, 256);
-    for (uint32_t i = 0; i < got; ++i) f(buf[i]);
-    if (got < 256) break;
-  }
-}
-
 // Calls f(batch, n) with the rows of `b` in ascending order, up to 256 at a
 // time.
 template <typename F>
@@ -276,6 +264,13 @@ void ForEachRowBatch(const Bitmap& b, F f) {
     if (got > 0) f(buf, got);
     if (got < 256) break;
   }
+}
+
+template <typename F>
+void ForEachRow(const Bitmap& b, F f) {
+  ForEachRowBatch(b, [&f](const uint32_t* rows, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) f(rows[i]);
+  });
 }
 
 Bitmap IntersectSmallestFirst(std::vector<Bitmap>& parts) {
