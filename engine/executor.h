@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/filter_ast.h"
+#include "engine/like_pattern.h"  // LikeMatches, for callers of the old header
 #include "engine/store.h"
 #include "index/bitmap.h"
 
@@ -45,11 +46,18 @@ enum class JoinChoice : uint8_t {
 // kWalkOrder tests each visited row with Bitmap::contains, kWalkOrderMask
 // with a flat bitset of the matches built first (index/row_mask.h).
 enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort, kWalkOrderMask };
-// How a range leaf (task-run time before_/after_) of an AND level is
-// combined with its siblings: materialize its rows (sorted range or column
-// scan) and intersect, or check the range row by row on the siblings'
-// (smaller) result by reading the column.
+// How the criteria of a task-run AND (the task-run filter's own criteria
+// and the flow-run, flow and deployment sides) are combined: after the first
+// (driving) criterion is materialized, each other one is either
+// materialized and intersected, or checked row by row on the candidates
+// left so far. kAuto chooses per criterion by cost (engine/plan_cost.h);
+// kMaterialize materializes every criterion; kFilterCandidates checks every
+// criterion after the driver (an OR level's children included).
 enum class ConjunctChoice : uint8_t { kAuto, kMaterialize, kFilterCandidates };
+// How `like_` finds the matching dictionary codes: the trigram candidates
+// verified one by one, a scan of the case-folded contiguous copy, or the
+// matcher on every dictionary entry.
+enum class LikeChoice : uint8_t { kAuto, kTrigram, kFoldedScan, kEntryScan };
 
 // One executed plan step, for Explain.
 struct PlanStep {
@@ -58,6 +66,9 @@ struct PlanStep {
   int64_t estimate = -1;  // estimated rows, -1 if unknown
   uint64_t actual = 0;    // rows produced
   double micros = 0;      // wall time of the step
+  // The alternatives the planner weighed for this step with their
+  // estimated costs, e.g. "check 0.4us < materialize 310us"; may be empty.
+  std::string alternatives;
 };
 
 struct ExecOptions {
@@ -65,6 +76,10 @@ struct ExecOptions {
   JoinChoice join = JoinChoice::kAuto;
   PageCutChoice page_cut = PageCutChoice::kAuto;
   ConjunctChoice conjunct = ConjunctChoice::kAuto;
+  LikeChoice like = LikeChoice::kAuto;
+  // Read and fill the Store's `like_` cache (engine/like_cache.h). Tests of
+  // forced paths turn it off so each path computes its own answer.
+  bool use_like_cache = true;
   std::vector<PlanStep>* trace = nullptr;  // filled when non-null
 };
 
@@ -80,14 +95,13 @@ PageResult Paginate(const Store& store, const PaginateQuery& query);
 PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options);
 
 // Runs `query` with a trace and renders the plan: one line per step with
-// its access path, estimated and actual rows and time.
+// its access path, estimated and actual rows and time, and under it the
+// alternatives the planner weighed with their estimated costs.
 std::string Explain(const Store& store, const PaginateQuery& query);
 
 uint64_t Count(const Store& store, const FilterSet& filters);
+uint64_t Count(const Store& store, const FilterSet& filters, const ExecOptions& options);
 
-// True if `text` matches `'%' + pattern + '%'` with PostgreSQL ILIKE rules
-// under the C locale (paginate.md 4.2). Exposed for tests.
-bool LikeMatches(std::string_view text, std::string_view pattern);
 
 }  // namespace taskdex
 

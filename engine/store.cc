@@ -210,6 +210,10 @@ std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
           x.expected_start_time_desc.MemoryBytes() + x.name_asc.MemoryBytes() +
           x.name_desc.MemoryBytes() + x.next_scheduled_start_time_asc.MemoryBytes() +
           x.end_time_desc.MemoryBytes());
+  add("index.folded_names", folded.task_run_names.MemoryBytes() +
+                                folded.flow_run_names.MemoryBytes() +
+                                folded.flow_names.MemoryBytes() +
+                                folded.deployment_names.MemoryBytes());
   add("index.trigrams", trigrams.task_run_names.MemoryBytes() +
                             trigrams.flow_run_names.MemoryBytes() +
                             trigrams.flow_names.MemoryBytes() +
@@ -342,6 +346,10 @@ void BuildIndexes(Store& s) {
   BuildTrigrams(s.flow_run_names, &s.trigrams.flow_run_names);
   BuildTrigrams(s.flow_names, &s.trigrams.flow_names);
   BuildTrigrams(s.deployment_names, &s.trigrams.deployment_names);
+  s.folded.task_run_names.Build(s.task_run_names);
+  s.folded.flow_run_names.Build(s.flow_run_names);
+  s.folded.flow_names.Build(s.flow_names);
+  s.folded.deployment_names.Build(s.deployment_names);
 }
 
 }  // namespace

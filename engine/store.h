@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "engine/like_cache.h"
+#include "engine/like_pattern.h"
 #include "engine/records.h"
 #include "engine/template_column.h"
 #include "engine/types.h"
@@ -324,6 +326,14 @@ struct NameTrigrams {
   TrigramIndex flow_names;
   TrigramIndex deployment_names;
 };
+// Case-folded contiguous copies of the name dictionaries, for `like_` scans
+// (engine/like_pattern.h). Empty (size 0) for a hand-made Store.
+struct FoldedNameSet {
+  FoldedNames task_run_names;
+  FoldedNames flow_run_names;
+  FoldedNames flow_names;
+  FoldedNames deployment_names;
+};
 
 // What Build() found while resolving references (entities.md 1.1, 4.1).
 struct BuildReport {
@@ -370,6 +380,9 @@ class Store {
   TaskRunIndexes task_run_index;
   FlowRunIndexes flow_run_index;
   NameTrigrams trigrams;
+  FoldedNameSet folded;
+  // `like_` results per (dictionary, pattern); filled by queries.
+  std::unique_ptr<LikeCache> like_cache = std::make_unique<LikeCache>();
 
   BuildReport report;
 

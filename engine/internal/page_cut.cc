@@ -1,0 +1,254 @@
+// engine/internal/page_cut.cc
+
+#include "engine/internal/page_cut.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "engine/plan_cost.h"
+#include "index/row_mask.h"
+
+namespace taskdex::engine_internal {
+namespace {
+
+using plan_cost::kContainsCost;
+using plan_cost::kMaskFillDiv;
+using plan_cost::kSortStepCost;
+
+
+struct SortEntry {
+  uint64_t key;  // primary key mapped so that ascending order is the wanted order
+  RowId row;
+};
+
+// NULL is larger than every instant (PostgreSQL).
+inline uint64_t TimeKey(Micros m) {
+  return m == kNullMicros ? UINT64_MAX : (static_cast<uint64_t>(m) ^ (uint64_t{1} << 63));
+}
+
+inline uint64_t IdPrefix(const Uuid& u) {
+  uint64_t k = 0;
+  for (int i = 0; i < 8; ++i) k = (k << 8) | u.bytes[i];
+  return k;
+}
+
+// The page [offset, offset + limit) of `rows` ordered by (key_of(row), id
+// DESC). The keys of a batch of rows are read first, with prefetch(row)
+// issued some rows ahead: the rows are spread over columns much larger than
+// the caches, so each read is a miss, and issuing them together overlaps
+// their latencies.
+template <typename KeyFn, typename PrefetchFn>
+std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
+                           KeyFn key_of, PrefetchFn prefetch) {
+  const std::vector<Uuid>& ids = s.task_runs.id;
+  auto less = [&](const SortEntry& a, const SortEntry& b) {
+    if (a.key != b.key) return a.key < b.key;
+    return ids[b.row] < ids[a.row];  // tie-break: id descending
+  };
+  constexpr uint32_t kPrefetchAhead = 16;
+  SortEntry batch_entries[256];
+  auto read_keys = [&](const uint32_t* batch, uint32_t got) {
+    for (uint32_t i = 0; i < got && i < kPrefetchAhead; ++i) prefetch(batch[i]);
+    for (uint32_t i = 0; i < got; ++i) {
+      if (i + kPrefetchAhead < got) prefetch(batch[i + kPrefetchAhead]);
+      batch_entries[i] = SortEntry{key_of(batch[i]), batch[i]};
+    }
+  };
+  const uint64_t total = rows.cardinality();
+  const uint64_t need = offset + limit;  // <= 2 * 2^32 after the caller's clamps
+  std::vector<SortEntry> entries;
+  if (need * 8 < total) {
+    // Keep the best `need` rows in a max-heap (the worst kept row on top).
+    entries.reserve(need);
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      for (uint32_t i = 0; i < got; ++i) {
+        const SortEntry& e = batch_entries[i];
+        if (entries.size() < need) {
+          entries.push_back(e);
+          std::push_heap(entries.begin(), entries.end(), less);
+        } else if (less(e, entries.front())) {
+          std::pop_heap(entries.begin(), entries.end(), less);
+          entries.back() = e;
+          std::push_heap(entries.begin(), entries.end(), less);
+        }
+      }
+    });
+    std::sort_heap(entries.begin(), entries.end(), less);
+  } else {
+    entries.reserve(total);
+    ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
+      read_keys(batch, got);
+      entries.insert(entries.end(), batch_entries, batch_entries + got);
+    });
+    if (need < entries.size()) {
+      std::nth_element(entries.begin(), entries.begin() + need, entries.end(), less);
+      entries.resize(need);
+    }
+    std::sort(entries.begin(), entries.end(), less);
+  }
+  std::vector<RowId> page;
+  page.reserve(entries.size() > offset ? entries.size() - offset : 0);
+  for (uint64_t i = offset; i < entries.size(); ++i) page.push_back(entries[i].row);
+  return page;
+}
+
+// One RowMask per thread, reused by every query (a fresh one would allocate
+// 128 KiB per million rows each time).
+RowMask& ThreadRowMask() {
+  thread_local RowMask mask;
+  return mask;
+}
+
+
+
+std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
+                                    uint64_t offset, uint64_t limit) {
+  const TaskRunTable& t = store.task_runs;
+  // A time key: one column read.
+  auto by_time = [&](const std::vector<Micros>& col, bool desc) {
+    const Micros* c = col.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [c, desc](uint32_t r) { return desc ? ~TimeKey(c[r]) : TimeKey(c[r]); },
+        [c](uint32_t r) { __builtin_prefetch(&c[r]); });
+  };
+  // Names repeat, so most comparisons would tie and read two ids: the key
+  // carries the high half of the tie-break (the id's first 4 bytes,
+  // descending) below the name code; only equal halves compare whole ids.
+  auto by_name = [&](bool desc) {
+    const uint32_t* names = t.name.data();
+    const Uuid* ids = t.id.data();
+    return CutPage(
+        store, rows, offset, limit,
+        [names, ids, desc](uint32_t r) {
+          const uint32_t code = desc ? ~names[r] : names[r];
+          return (uint64_t{code} << 32) | (~IdPrefix(ids[r]) >> 32);
+        },
+        [names, ids](uint32_t r) {
+          __builtin_prefetch(&names[r]);
+          __builtin_prefetch(&ids[r]);
+        });
+  };
+  switch (sort) {
+    case TaskRunSort::kIdDesc: {
+      const Uuid* ids = t.id.data();
+      return CutPage(
+          store, rows, offset, limit, [ids](uint32_t r) { return ~IdPrefix(ids[r]); },
+          [ids](uint32_t r) { __builtin_prefetch(&ids[r]); });
+    }
+    case TaskRunSort::kExpectedStartTimeAsc:
+      return by_time(t.expected_start_time, false);
+    case TaskRunSort::kExpectedStartTimeDesc:
+      return by_time(t.expected_start_time, true);
+    case TaskRunSort::kNameAsc:
+      return by_name(false);
+    case TaskRunSort::kNameDesc:
+      return by_name(true);
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return by_time(t.next_scheduled_start_time, false);
+    case TaskRunSort::kEndTimeDesc:
+      return by_time(t.end_time, true);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
+                                 uint64_t offset, uint64_t limit) {
+  const Store& store = ctx.store;
+  const uint64_t total = rows.cardinality();
+  if (limit == 0 || offset >= total) return {};
+  limit = std::min(limit, total - offset);
+  const TaskRunTable& t = store.task_runs;
+  const uint32_t n = t.size();
+  if (store.task_run_index.built && store.task_run_index.OrderFor(sort).size() == n && n > 0) {
+    const uint64_t need = offset + limit;
+    const PageCutChoice forced = ctx.options.page_cut;
+    // Walking the order visits about need * n / total rows (none when every
+    // row matches: the page is then a slice); a partial sort touches every
+    // match, and the rows that enter its heap pay log2(need) more. Costs in
+    // units of one visit of a walk with a RowMask (a sequential read of the
+    // order, a bit test), measured at 1M with `taskdex bench --interleave
+    // --stage execute --explain`: ~4 ns a visit with a mask, about
+    // n / 512 visits to fill the mask, 8 visits for one Bitmap::contains
+    // (binary searches, mispredicted branches), 8 visits for one step of
+    // the partial sort (its key is a cache miss, even with the prefetches).
+    const double visits = static_cast<double>(need) * n / static_cast<double>(total);
+    const double mask_fill = static_cast<double>(n) / kMaskFillDiv;
+    const bool use_mask =
+        forced == PageCutChoice::kWalkOrderMask ||
+        (forced == PageCutChoice::kAuto && visits + mask_fill < kContainsCost * visits);
+    const double walk_cost = use_mask ? visits + mask_fill : kContainsCost * visits;
+    const double sort_cost =
+        kSortStepCost * (static_cast<double>(total) +
+                         static_cast<double>(need) * std::log2(static_cast<double>(need) + 1));
+    const bool walk = forced == PageCutChoice::kWalkOrder ||
+                      forced == PageCutChoice::kWalkOrderMask ||
+                      (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
+    if (walk) {
+      const SortedOrder& order = store.task_run_index.OrderFor(sort);
+      std::vector<RowId> page;
+      page.reserve(limit);
+      if (total == n) {
+        // Every row matches: the page is a slice of the order.
+        StepTimer step(ctx, "page", "slice of sort order", static_cast<int64_t>(limit));
+        order.ForEach(offset, offset + limit, [&](RowId r) {
+          page.push_back(r);
+          return true;
+        });
+        step.Done(page.size());
+        return page;
+      }
+      // The estimate assumes matches spread evenly over the order; when they
+      // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
+      // of visits and the partial sort takes over. A forced walk has no budget.
+      const bool forced_walk =
+          forced == PageCutChoice::kWalkOrder || forced == PageCutChoice::kWalkOrderMask;
+      // The budget is at least the visits the partial sort would cost, so a
+      // walk that gives up has spent at most as much as the sort it falls
+      // back to (dense results: the walk reaches the page long before).
+      const double visit_cost = use_mask ? 1.0 : kContainsCost;
+      const size_t budget =
+          forced_walk ? order.size()
+                      : static_cast<size_t>(std::min(static_cast<double>(order.size()),
+                                                     std::max(2 * visits + 1024,
+                                                              sort_cost / visit_cost)));
+      // A long walk first copies the matches into a flat bitset: a visit is
+      // then a load and a shift instead of Bitmap::contains' two binary
+      // searches (with their mispredicted branches).
+      StepTimer step(ctx, "page", use_mask ? "walk sort order (row mask)" : "walk sort order",
+                     static_cast<int64_t>(visits));
+      uint64_t skipped = 0;
+      auto visit = [&](bool member, RowId r) {
+        if (!member) return true;
+        if (skipped < offset) {
+          ++skipped;
+          return true;
+        }
+        page.push_back(r);
+        return page.size() < limit;
+      };
+      size_t end = 0;
+      if (use_mask) {
+        RowMask& mask = ThreadRowMask();
+        mask.Assign(rows);
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+      } else {
+        end = order.ForEach(0, budget, [&](RowId r) { return visit(rows.contains(r), r); });
+      }
+      step.Done(page.size());
+      if (page.size() == limit || end == order.size()) return page;
+    }
+  }
+  StepTimer step(ctx, "page", "partial sort of matches", static_cast<int64_t>(total));
+  std::vector<RowId> page = SortedPageBySort(store, rows, sort, offset, limit);
+  step.Done(page.size());
+  return page;
+}
+
+
+}  // namespace taskdex::engine_internal

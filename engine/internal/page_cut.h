@@ -1,0 +1,32 @@
+// engine/internal/page_cut.h
+//
+// Cuts the page [offset, offset + limit) of a query's matches in its sort's
+// order (paginate.md 6-7): a slice of the sort order when every row
+// matches; a walk of the order testing membership (in a flat bitset of the
+// matches, a RowMask, when the walk is long) when that visits fewer rows
+// than sorting the matches would cost; else a partial sort of the matches
+// with prefetched keys. A walk whose matches cluster away from the start
+// gives up after a budget of visits (at least what the sort would cost) and
+// the partial sort takes over. Costs are engine/plan_cost.h's page-cut
+// constants. Ties break by id DESC; NULLs go where PostgreSQL puts them.
+//
+// Thread safety: reads a const Store; each thread keeps its own RowMask
+// (a scratch buffer reused across queries, never a parameter).
+
+#ifndef TASKDEX_ENGINE_INTERNAL_PAGE_CUT_H_
+#define TASKDEX_ENGINE_INTERNAL_PAGE_CUT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/internal/exec_context.h"
+#include "index/bitmap.h"
+
+namespace taskdex::engine_internal {
+
+std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
+                                 uint64_t offset, uint64_t limit);
+
+}  // namespace taskdex::engine_internal
+
+#endif  // TASKDEX_ENGINE_INTERNAL_PAGE_CUT_H_
