@@ -19,7 +19,9 @@
 #include "engine/executor.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -51,9 +53,21 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
 PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options) {
   const engine_internal::ExecContext ctx{store, options};
   PageResult result;
-  const Bitmap rows = engine_internal::MatchTaskRunRows(ctx, query.filters);
-  result.count = rows.cardinality();
   const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
+  std::vector<engine_internal::PlanNode> kids = engine_internal::PlanTaskRunRows(ctx, query.filters);
+  if (kids.size() == 1 && kids[0].exact_count) {
+    // One criterion whose count needs no rows: the page may come from a
+    // walk of the sort order that checks rows (dense results).
+    const uint64_t count = kids[0].exact_count();
+    if (std::optional<std::vector<RowId>> page = engine_internal::CutPageByChecking(
+            ctx, kids[0], count, query.sort, query.offset, limit)) {
+      result.count = count;
+      result.rows = std::move(*page);
+      return result;
+    }
+  }
+  const Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
+  result.count = rows.cardinality();
   result.rows = engine_internal::CutSortedPage(ctx, rows, query.sort, query.offset, limit);
   return result;
 }

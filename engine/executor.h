@@ -45,7 +45,18 @@ enum class JoinChoice : uint8_t {
 };
 // kWalkOrder tests each visited row with Bitmap::contains, kWalkOrderMask
 // with a flat bitset of the matches built first (index/row_mask.h).
-enum class PageCutChoice : uint8_t { kAuto, kWalkOrder, kPartialSort, kWalkOrderMask };
+// kWalkChecking: when the whole filter is one criterion whose count is
+// exact without its rows (disjoint postings: a state type, a flow run's or
+// flow's task runs), count from the postings and walk the sort order
+// checking each row, never materializing the matches (forced: whenever
+// possible, without a budget).
+enum class PageCutChoice : uint8_t {
+  kAuto,
+  kWalkOrder,
+  kPartialSort,
+  kWalkOrderMask,
+  kWalkChecking,
+};
 // How the criteria of a task-run AND (the task-run filter's own criteria
 // and the flow-run, flow and deployment sides) are combined: after the first
 // (driving) criterion is materialized, each other one is either

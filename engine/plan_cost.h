@@ -15,6 +15,10 @@
 #ifndef TASKDEX_ENGINE_PLAN_COST_H_
 #define TASKDEX_ENGINE_PLAN_COST_H_
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
 namespace taskdex::plan_cost {
 
 // A pass over a column with a cheap test per row, building a bitmap of the
@@ -29,10 +33,13 @@ inline constexpr double kProbeRowNs = 25;
 // A `like_` test of one candidate row: its name code, the string, the match.
 // BM_CheckLike.
 inline constexpr double kCheckLikeRowNs = 90;
-// A row produced by a posting union or a sorted-range copy, and a posting
-// opened by a union. BM_PostingUnion.
-inline constexpr double kPostingRowNs = 1.0;
-inline constexpr double kPostingOpenNs = 60;
+// A posting opened by a union of many postings (CRoaring's many-way union:
+// 6.3 ms for the task-run postings of 14k flow runs at 1M, `taskdex bench
+// --explain`, flow_run_or_no_deployment_or_tags), and a byte of bitmap
+// written by a union, copy, complement or AND (roaring containers: about 2
+// bytes a row when sparse, at most n/8 bytes when dense). BM_PostingUnion.
+inline constexpr double kPostingOpenNs = 400;
+inline constexpr double kBitmapByteNs = 0.5;
 // A row of an intersection's inputs (roaring AND). BM_Intersect.
 inline constexpr double kIntersectRowNs = 0.5;
 // `like_` over a dictionary: per byte of the folded copy (memchr/memmem)
@@ -51,6 +58,18 @@ inline constexpr unsigned kLikeSampleRows = 256;
 inline constexpr double kContainsCost = 8;
 inline constexpr double kSortStepCost = 8;
 inline constexpr double kMaskFillDiv = 512;
+// One visit of a walk of the sort order before the row's check (a
+// sequential read of the order). The same `taskdex bench --explain` runs.
+inline constexpr double kWalkVisitNs = 4;
+
+// Nanoseconds to write a bitmap of `rows` out of `n` rows.
+inline double BitmapNs(uint64_t rows, uint64_t n) {
+  return kBitmapByteNs * std::min(2.0 * static_cast<double>(rows), static_cast<double>(n) / 8 + 64);
+}
+// Nanoseconds of a union of `postings` postings holding `rows` rows in all.
+inline double UnionNs(size_t postings, uint64_t rows, uint64_t n) {
+  return kPostingOpenNs * static_cast<double>(postings) + BitmapNs(rows, n);
+}
 
 }  // namespace taskdex::plan_cost
 

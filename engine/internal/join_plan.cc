@@ -20,10 +20,6 @@ namespace {
 
 using namespace plan_cost;  // NOLINT
 
-double UnionNs(size_t postings, uint64_t rows) {
-  return kPostingOpenNs * static_cast<double>(postings) + kPostingRowNs * static_cast<double>(rows);
-}
-
 uint64_t Card(const Bitmap& b) { return b.cardinality(); }
 
 // ---------------------------------------------------------------------------
@@ -42,9 +38,9 @@ Bitmap TaskRunsOfFlowRuns(const ExecContext& ctx, const Bitmap& flow_runs) {
   const uint32_t n = s.task_runs.size();
   const bool have_postings = s.task_runs_of_flow_run.size() >= num_flow_runs;
   const uint64_t est = num_flow_runs == 0 ? 0 : k * n / num_flow_runs;
-  const double union_ns = UnionNs(k, est);
+  const double union_ns = UnionNs(k, est, n);
   const double complement_ns =
-      UnionNs(num_flow_runs - k, n - std::min<uint64_t>(est, n)) + kIntersectRowNs * n;
+      UnionNs(num_flow_runs - k, n - std::min<uint64_t>(est, n), n) + kIntersectRowNs * n;
   const double scan_ns = kScanRowNs * n;
   bool use_union = have_postings && union_ns <= scan_ns && union_ns <= complement_ns;
   bool use_complement = have_postings && !use_union && complement_ns < scan_ns;
@@ -107,10 +103,17 @@ PlanNode FlowRunSide(const ExecContext& ctx, const char* what, Bitmap flow_runs)
   PlanNode node;
   node.what = what;
   node.estimate = num_flow_runs == 0 ? 0 : k * n / num_flow_runs;
-  node.materialize_ns = std::min({UnionNs(k, node.estimate), kScanRowNs * n,
-                                  UnionNs(num_flow_runs - k, n - std::min<uint64_t>(node.estimate, n))});
+  node.materialize_ns = std::min({UnionNs(k, node.estimate, n), kScanRowNs * n,
+                                  UnionNs(num_flow_runs - k, n - std::min<uint64_t>(node.estimate, n), n)});
   node.path = "flow runs' task runs";
   auto rows = std::make_shared<const Bitmap>(std::move(flow_runs));
+  if (s.task_runs_of_flow_run.size() >= num_flow_runs) {
+    node.exact_count = [&s, rows] {
+      uint64_t total = 0;
+      ForEachRow(*rows, [&](uint32_t f) { total += s.task_runs_of_flow_run[f].cardinality(); });
+      return total;
+    };
+  }
   const ExecContext* c = &ctx;
   node.materialize = [c, rows] { return TaskRunsOfFlowRuns(*c, *rows); };
   auto bits = BitsOf(*rows, num_flow_runs);
@@ -148,13 +151,15 @@ std::optional<std::vector<uint32_t>> OnlyStateTypeCodes(const FlowRunFilter& f) 
 // deployment row, through `key_of_flow_run`) is in `keys`.
 PlanNode KeyedSide(const ExecContext& ctx, const char* what, const Bitmap& keys, uint32_t num_keys,
                    const PostingIndex& postings, const std::vector<RowId>& key_of_flow_run) {
+  const uint32_t n = ctx.store.task_runs.size();
   auto list = std::make_shared<std::vector<uint32_t>>();
   ForEachRow(keys, [&](uint32_t k) { list->push_back(k); });
   if (list->empty()) return NoRows(what);
   PlanNode node;
   node.what = what;
   node.estimate = postings.SumCardinality(*list);
-  node.materialize_ns = UnionNs(list->size(), node.estimate);
+  node.exact_count = [e = node.estimate] { return e; };
+  node.materialize_ns = UnionNs(list->size(), node.estimate, n);
   node.path = "task-run join postings";
   node.materialize = [list, &postings] { return postings.Union(*list); };
   auto bits = BitsOf(keys, num_keys);
@@ -183,6 +188,7 @@ void AddJoinSides(const ExecContext& ctx, const FilterSet& filters, std::vector<
   const TaskRunIndexes& x = s.task_run_index;
   const FlowRunTable& fr = s.flow_runs;
   const JoinChoice join = ctx.options.join;
+  const uint32_t n = s.task_runs.size();
   const bool join_postings =
       x.joins_built && (join == JoinChoice::kAuto || join == JoinChoice::kJoinPostings);
   if (!join_postings) {
@@ -210,7 +216,8 @@ void AddJoinSides(const ExecContext& ctx, const FilterSet& filters, std::vector<
       PlanNode node;
       node.what = "flow_runs.state.type";
       node.estimate = x.by_flow_run_state_type.SumCardinality(*list);
-      node.materialize_ns = UnionNs(list->size(), node.estimate);
+      node.exact_count = [e = node.estimate] { return e; };
+      node.materialize_ns = UnionNs(list->size(), node.estimate, n);
       node.path = "task-run join postings";
       node.materialize = [&x, list] { return x.by_flow_run_state_type.Union(*list); };
       const RowId* join_row = s.task_runs.flow_run_row.data();
@@ -229,7 +236,8 @@ void AddJoinSides(const ExecContext& ctx, const FilterSet& filters, std::vector<
       PlanNode node;
       node.what = "flow_runs (all)";
       node.estimate = Card(s.task_runs_with_flow_run);
-      node.materialize_ns = kPostingRowNs * static_cast<double>(node.estimate);
+      node.exact_count = [e = node.estimate] { return e; };
+      node.materialize_ns = BitmapNs(node.estimate, n);
       node.path = "joined task runs";
       node.materialize = [&s] { return s.task_runs_with_flow_run; };
       const RowId* join_row = s.task_runs.flow_run_row.data();

@@ -102,7 +102,7 @@ Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, 
     uint64_t est = 0;
     if (use_postings) {
       est = postings->SumCardinality(mask->list);
-      use_postings = k * kPostingOpenNs + kPostingRowNs * static_cast<double>(est) < scan_ns;
+      use_postings = UnionNs(mask->list.size(), est, n) < scan_ns;
     }
     if (ctx.UseIndex(true, use_postings)) {
       StepTimer step(ctx, "codes", "posting union", static_cast<int64_t>(est));

@@ -238,7 +238,20 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         mask.Assign(rows);
         end = order.ForEach(0, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
       } else {
-        end = order.ForEach(0, budget, [&](RowId r) { return visit(rows.contains(r), r); });
+        // The estimate assumed evenly spread matches; a walk that meets
+        // fewer than expected (e.g. the rows with a NULL end_time before the
+        // matches under END_TIME_DESC) switches to the mask once it has
+        // visited as many rows as the mask costs to fill, and goes on.
+        const size_t first_leg = forced_walk && forced == PageCutChoice::kWalkOrder
+                                     ? budget
+                                     : std::min(budget, static_cast<size_t>(
+                                                            std::max(4 * visits + 256, mask_fill)));
+        end = order.ForEach(0, first_leg, [&](RowId r) { return visit(rows.contains(r), r); });
+        if (page.size() < limit && end == first_leg && end < budget) {
+          RowMask& mask = ThreadRowMask();
+          mask.Assign(rows);
+          end = order.ForEach(end, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+        }
       }
       step.Done(page.size());
       if (page.size() == limit || end == order.size()) return page;
@@ -250,5 +263,47 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
   return page;
 }
 
+
+std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
+                                                    uint64_t count, TaskRunSort sort,
+                                                    uint64_t offset, uint64_t limit) {
+  const Store& store = ctx.store;
+  const uint32_t n = store.task_runs.size();
+  const PageCutChoice forced = ctx.options.page_cut;
+  if (forced != PageCutChoice::kAuto && forced != PageCutChoice::kWalkChecking) return std::nullopt;
+  if (!store.task_run_index.built || n == 0) return std::nullopt;
+  const SortedOrder& order = store.task_run_index.OrderFor(sort);
+  if (order.size() != n) return std::nullopt;
+  if (limit == 0 || offset >= count) return std::vector<RowId>();
+  limit = std::min(limit, count - offset);
+  const uint64_t need = offset + limit;
+  // Visits of an even spread, each a read of the order and a check.
+  const double visits = static_cast<double>(need) * n / static_cast<double>(count);
+  const double visit_ns = plan_cost::kWalkVisitNs + node.check_ns;
+  const bool forced_walk = forced == PageCutChoice::kWalkChecking;
+  if (!forced_walk && 2 * visits * visit_ns >= node.materialize_ns) return std::nullopt;
+  const size_t budget =
+      forced_walk ? order.size()
+                  : static_cast<size_t>(std::min(
+                        static_cast<double>(order.size()),
+                        std::max(4 * visits + 1024, node.materialize_ns / visit_ns)));
+  StepTimer step(ctx, "page", "walk sort order checking " + node.what,
+                 static_cast<int64_t>(visits));
+  std::vector<RowId> page;
+  page.reserve(limit);
+  uint64_t skipped = 0;
+  const size_t end = order.ForEach(0, budget, [&](RowId r) {
+    if (!node.check(r)) return true;
+    if (skipped < offset) {
+      ++skipped;
+      return true;
+    }
+    page.push_back(r);
+    return page.size() < limit;
+  });
+  step.Done(page.size());
+  if (page.size() == limit || end == order.size()) return page;
+  return std::nullopt;
+}
 
 }  // namespace taskdex::engine_internal

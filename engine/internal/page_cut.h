@@ -17,15 +17,26 @@
 #define TASKDEX_ENGINE_INTERNAL_PAGE_CUT_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "engine/internal/exec_context.h"
+#include "engine/internal/plan_node.h"
 #include "index/bitmap.h"
 
 namespace taskdex::engine_internal {
 
 std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
                                  uint64_t offset, uint64_t limit);
+
+// The page of the `count` rows that pass `node`, cut by walking the sort
+// order and checking each row -- the matches are never materialized (dense
+// results under any sort). nullopt when materializing the node would cost
+// less than the walk, or when the walk runs past its budget (the matches
+// cluster late in the order); the caller then materializes.
+std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
+                                                    uint64_t count, TaskRunSort sort,
+                                                    uint64_t offset, uint64_t limit);
 
 }  // namespace taskdex::engine_internal
 

@@ -40,12 +40,13 @@ PlanNode KnownRows(std::string what, Bitmap rows, double check_ns) {
   PlanNode node;
   node.what = std::move(what);
   node.estimate = rows.cardinality();
-  node.materialize_ns = kPostingRowNs * static_cast<double>(node.estimate);
+  node.materialize_ns = BitmapNs(node.estimate, node.estimate * 8);
   node.check_ns = check_ns;
   auto shared = std::make_shared<const Bitmap>(std::move(rows));
   node.path = "known rows";
   node.materialize = [shared] { return *shared; };
   node.check = [shared](RowId r) { return shared->contains(r); };
+  node.exact_count = [shared] { return shared->cardinality(); };
   return node;
 }
 
@@ -173,7 +174,7 @@ std::optional<PlanNode> MakeLevel(const ExecContext& ctx, BoolOp op, std::string
     double mat = 0;
     for (const PlanNode& k : *shared) {
       sum += k.estimate;
-      mat += k.materialize_ns + kPostingRowNs * static_cast<double>(k.estimate);
+      mat += k.materialize_ns + BitmapNs(k.estimate, n);
     }
     node.estimate = std::min<uint64_t>(sum, n);
     node.materialize_ns = mat;

@@ -42,6 +42,9 @@ struct PlanNode {
   // is its cheap upper bound until then.
   uint64_t estimate = 0;
   std::function<uint64_t()> estimate_fn;
+  // The exact number of rows without materializing them, when the node
+  // knows it (disjoint postings); may be empty.
+  std::function<uint64_t()> exact_count;
   double materialize_ns = 0;
   double check_ns = 0;  // per candidate row
   std::function<Bitmap()> materialize;

@@ -30,6 +30,7 @@ struct LeafSpec {
   std::string what;
   uint64_t estimate = 0;
   std::function<uint64_t()> estimate_fn;
+  bool exact = false;  // `estimate` is the exact row count
   bool has_index = false;
   double index_ns = 0;
   const char* index_path = "index";
@@ -45,6 +46,7 @@ PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
   node.what = std::move(spec.what);
   node.estimate = spec.estimate;
   node.estimate_fn = std::move(spec.estimate_fn);
+  if (spec.exact) node.exact_count = [e = spec.estimate] { return e; };
   node.check_ns = spec.check_ns;
   node.check = spec.check;
   node.check_addr = std::move(spec.addr);
@@ -59,10 +61,6 @@ PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
     node.materialize = [check = std::move(spec.check), n] { return ScanRows(n, check); };
   }
   return node;
-}
-
-double UnionNs(size_t postings, uint64_t rows) {
-  return kPostingOpenNs * static_cast<double>(postings) + kPostingRowNs * static_cast<double>(rows);
 }
 
 uint64_t Card(const Bitmap& b) { return b.cardinality(); }
@@ -85,7 +83,8 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
       spec.what = "task_runs.name.any_";
       spec.has_index = x.built;
       spec.estimate = x.built ? x.name.SumCardinality(m->list) : n;
-      spec.index_ns = UnionNs(m->list.size(), spec.estimate);
+      spec.exact = x.built;
+      spec.index_ns = UnionNs(m->list.size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, m] { return x.name.Union(m->list); };
       spec.check = [names, m](RowId r) { return m->Has(names[r]); };
@@ -186,7 +185,7 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
         }
       }
       spec.estimate = smallest;
-      spec.index_ns = UnionNs(w->size(), total) + kIntersectRowNs * static_cast<double>(total);
+      spec.index_ns = UnionNs(w->size(), total, n) + kIntersectRowNs * static_cast<double>(total);
       spec.index_path = "posting intersection";
       spec.index = [&x, w] {
         std::vector<const Bitmap*> parts;
@@ -219,7 +218,7 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
       spec.what = "task_runs.tags.any_";
       spec.has_index = x.built;
       spec.estimate = x.built ? std::min<uint64_t>(n, x.tags.SumCardinality(m->list)) : n;
-      spec.index_ns = UnionNs(m->list.size(), spec.estimate);
+      spec.index_ns = UnionNs(m->list.size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, m] { return x.tags.Union(m->list); };
       spec.check = [tags, m](RowId r) {
@@ -240,7 +239,8 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
     spec.has_index = x.built;
     const uint64_t with = x.built ? Card(x.has_tags) : n / 2;
     spec.estimate = want_empty ? n - std::min<uint64_t>(with, n) : with;
-    spec.index_ns = kPostingRowNs * static_cast<double>(spec.estimate);
+    spec.exact = x.built;
+    spec.index_ns = BitmapNs(spec.estimate, n);
     spec.index_path = "presence bitmap";
     spec.index = [&x, want_empty, n] { return want_empty ? AllRows(n) - x.has_tags : x.has_tags; };
     spec.check = [tags, want_empty](RowId r) { return tags->Of(r).empty() == want_empty; };
@@ -274,7 +274,8 @@ std::optional<PlanNode> StateNode(const ExecContext& ctx, const StateFilter& f) 
       spec.what = "task_runs.state.type";
       spec.has_index = x.built;
       spec.estimate = x.built ? x.state_type.SumCardinality(*codes) : n;
-      spec.index_ns = UnionNs(codes->size(), spec.estimate);
+      spec.exact = x.built;
+      spec.index_ns = UnionNs(codes->size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, codes] { return x.state_type.Union(*codes); };
       spec.check = [types, in, want](RowId r) {
@@ -300,8 +301,9 @@ std::optional<PlanNode> StateNode(const ExecContext& ctx, const StateFilter& f) 
         spec.has_index = x.built;
         const uint64_t in_rows = x.built ? x.state_name.SumCardinality(m->list) : n;
         spec.estimate = has_any ? in_rows : n;
-        spec.index_ns = has_any ? UnionNs(m->list.size(), in_rows)
-                                : UnionNs(x.state_name.num_codes(), n);
+        spec.exact = has_any && x.built;
+        spec.index_ns = has_any ? UnionNs(m->list.size(), in_rows, n)
+                                : UnionNs(x.state_name.num_codes(), n, n);
         spec.index_path = "posting union";
         const ExecContext* c = &ctx;
         if (has_any) {
@@ -336,6 +338,7 @@ void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vecto
     spec.what = std::string(what) + " range";
     spec.has_index = leaf->has_positions;
     spec.estimate = leaf->Estimate();
+    spec.exact = leaf->has_positions;
     spec.index_ns = kSortedRangeRowNs * static_cast<double>(spec.estimate);
     spec.index_path = "sorted range";
     spec.index = [leaf] { return leaf->order->RowsAt(leaf->first, leaf->last); };
@@ -350,7 +353,8 @@ void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vecto
     spec.has_index = x.built;
     const uint64_t with = x.built ? Card(present) : n / 2;
     spec.estimate = want_null ? n - std::min<uint64_t>(with, n) : with;
-    spec.index_ns = kPostingRowNs * static_cast<double>(spec.estimate);
+    spec.exact = x.built;
+    spec.index_ns = BitmapNs(spec.estimate, n);
     spec.index_path = "presence bitmap";
     spec.index = [&present, want_null, n] { return want_null ? AllRows(n) - present : present; };
     spec.check = [c, want_null](RowId r) { return (c[r] == kNullMicros) == want_null; };
@@ -406,7 +410,8 @@ std::optional<PlanNode> FlowRunIdNode(const ExecContext& ctx, const UuidRefFilte
     spec.has_index = true;
     const uint64_t joined = Card(s.task_runs_with_flow_run);
     spec.estimate = want_null ? n - std::min<uint64_t>(joined, n) : joined;
-    spec.index_ns = kPostingRowNs * n;
+    spec.exact = s.report.orphan_task_runs == 0;
+    spec.index_ns = BitmapNs(n, n);
     spec.index_path = s.report.orphan_task_runs == 0 ? "joined rows or their complement"
                                                      : "complement of joined rows + check";
     spec.index = [&s, want_null] { return FlowRunIdNullRows(s, want_null); };
@@ -462,7 +467,8 @@ Kids TaskRunKids(const ExecContext& ctx, const TaskRunFilter& f) {
       spec.what = "task_runs.subflow_runs.exists_";
       spec.has_index = true;
       spec.estimate = want ? Card(*with) : n - std::min<uint64_t>(Card(*with), n);
-      spec.index_ns = kPostingRowNs * static_cast<double>(spec.estimate);
+      spec.exact = true;
+      spec.index_ns = BitmapNs(spec.estimate, n);
       spec.index_path = "subflow bitmap";
       spec.index = [with, want, n] { return want ? *with : AllRows(n) - *with; };
       spec.check = [with, want](RowId r) { return with->contains(r) == want; };
@@ -477,7 +483,7 @@ Kids TaskRunKids(const ExecContext& ctx, const TaskRunFilter& f) {
 
 }  // namespace
 
-Bitmap MatchTaskRunRows(const ExecContext& ctx, const FilterSet& filters) {
+std::vector<PlanNode> PlanTaskRunRows(const ExecContext& ctx, const FilterSet& filters) {
   const uint32_t n = ctx.store.task_runs.size();
   std::vector<PlanNode> kids;
   if (filters.task_runs) {
@@ -494,7 +500,12 @@ Bitmap MatchTaskRunRows(const ExecContext& ctx, const FilterSet& filters) {
     }
   }
   if (filters.flows || filters.flow_runs || filters.deployments) AddJoinSides(ctx, filters, &kids);
-  return RunAnd(ctx, kids, n);
+  return kids;
+}
+
+Bitmap MatchTaskRunRows(const ExecContext& ctx, const FilterSet& filters) {
+  std::vector<PlanNode> kids = PlanTaskRunRows(ctx, filters);
+  return RunAnd(ctx, kids, ctx.store.task_runs.size());
 }
 
 }  // namespace taskdex::engine_internal

@@ -20,11 +20,17 @@
 #ifndef TASKDEX_ENGINE_INTERNAL_TASK_RUN_PLAN_H_
 #define TASKDEX_ENGINE_INTERNAL_TASK_RUN_PLAN_H_
 
+#include <vector>
+
 #include "engine/filter_ast.h"
 #include "engine/internal/exec_context.h"
+#include "engine/internal/plan_node.h"
 #include "index/bitmap.h"
 
 namespace taskdex::engine_internal {
+
+// The criteria of the AND that selects `filters`' task runs (empty: TRUE).
+std::vector<PlanNode> PlanTaskRunRows(const ExecContext& ctx, const FilterSet& filters);
 
 // Task-run rows selected by `filters` (paginate.md 5).
 Bitmap MatchTaskRunRows(const ExecContext& ctx, const FilterSet& filters);

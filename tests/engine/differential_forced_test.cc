@@ -76,6 +76,12 @@ std::vector<Mode> Modes() {
   add("like-entries+postings", AccessPathChoice::kAuto, JoinChoice::kPostings,
       PageCutChoice::kAuto);
   modes.back().options.like = LikeChoice::kEntryScan;
+  // Count from disjoint postings, page from a walk that checks rows.
+  add("walkchecking+probe", AccessPathChoice::kAuto, JoinChoice::kAuto,
+      PageCutChoice::kWalkChecking);
+  add("walkchecking+scanjoin+filter", AccessPathChoice::kScan, JoinChoice::kScanTaskRuns,
+      PageCutChoice::kWalkChecking);
+  modes.back().options.conjunct = ConjunctChoice::kFilterCandidates;
   for (Mode& m : modes) m.options.use_like_cache = false;
   add("auto+cache", AccessPathChoice::kAuto, JoinChoice::kAuto, PageCutChoice::kAuto);
   return modes;
