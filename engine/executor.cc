@@ -58,7 +58,9 @@ PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOp
   if (kids.size() == 1 && kids[0].exact_count) {
     // One criterion whose count needs no rows: the page may come from a
     // walk of the sort order that checks rows (dense results).
+    engine_internal::StepTimer step(ctx, kids[0].what, "exact count without rows");
     const uint64_t count = kids[0].exact_count();
+    step.Done(count);
     if (std::optional<std::vector<RowId>> page = engine_internal::CutPageByChecking(
             ctx, kids[0], count, query.sort, query.offset, limit)) {
       result.count = count;

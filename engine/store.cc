@@ -194,6 +194,7 @@ std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
   size_t joins = VectorBytes(task_runs_of_flow_run) + task_runs_with_flow_run.getSizeInBytes() +
                  task_runs_with_subflow.getSizeInBytes() + VectorBytes(flow_has_deployment);
   for (const Bitmap& b : task_runs_of_flow_run) joins += b.getSizeInBytes();
+  joins += VectorBytes(task_run_counts_of_flow_run);
   add("joins", joins);
   const TaskRunIndexes& x = task_run_index;
   add("index.postings", x.tags.MemoryBytes() + x.state_type.MemoryBytes() +
@@ -899,6 +900,10 @@ std::unique_ptr<Store> StoreBuilder::Build() {
   }
 
   for (Bitmap& b : s.task_runs_of_flow_run) b.runOptimize();
+  s.task_run_counts_of_flow_run.reserve(s.task_runs_of_flow_run.size());
+  for (const Bitmap& b : s.task_runs_of_flow_run) {
+    s.task_run_counts_of_flow_run.push_back(static_cast<uint32_t>(b.cardinality()));
+  }
   s.task_runs_with_flow_run.runOptimize();
   s.task_runs_with_subflow.runOptimize();
   BuildIndexes(s);

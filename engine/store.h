@@ -373,6 +373,9 @@ class Store {
 
   // Reverse joins.
   std::vector<Bitmap> task_runs_of_flow_run;  // by flow-run row
+  // task_runs_of_flow_run[f].cardinality(), flat: a count over many flow
+  // runs reads 4 bytes each instead of a bitmap header (a cache miss).
+  std::vector<uint32_t> task_run_counts_of_flow_run;
   Bitmap task_runs_with_flow_run;              // flow_run_row != kNoRow
   Bitmap task_runs_with_subflow;  // some flow run names it as parent_task_run_id
   std::vector<uint8_t> flow_has_deployment;  // by flow row (any deployment row)

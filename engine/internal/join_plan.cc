@@ -107,10 +107,13 @@ PlanNode FlowRunSide(const ExecContext& ctx, const char* what, Bitmap flow_runs)
                                   UnionNs(num_flow_runs - k, n - std::min<uint64_t>(node.estimate, n), n)});
   node.path = "flow runs' task runs";
   auto rows = std::make_shared<const Bitmap>(std::move(flow_runs));
-  if (s.task_runs_of_flow_run.size() >= num_flow_runs) {
+  if (s.task_run_counts_of_flow_run.size() >= num_flow_runs) {
     node.exact_count = [&s, rows] {
+      const uint32_t* counts = s.task_run_counts_of_flow_run.data();
       uint64_t total = 0;
-      ForEachRow(*rows, [&](uint32_t f) { total += s.task_runs_of_flow_run[f].cardinality(); });
+      ForEachRowBatch(*rows, [&](const uint32_t* batch, uint32_t got) {
+        for (uint32_t i = 0; i < got; ++i) total += counts[batch[i]];
+      });
       return total;
     };
   }
@@ -229,7 +232,12 @@ void AddJoinSides(const ExecContext& ctx, const FilterSet& filters, std::vector<
       node.check_addr = [join_row](RowId r) { return static_cast<const void*>(join_row + r); };
       node.check_ns = kProbeRowNs;
       kids->push_back(std::move(node));
-    } else if (Pred rows = EvalFlowRuns(ctx, *filters.flow_runs)) {
+    } else if (Pred rows = [&] {
+                 StepTimer step(ctx, "flow_runs", "filter on the flow-run table");
+                 Pred p = EvalFlowRuns(ctx, *filters.flow_runs);
+                 step.Done(p ? p->cardinality() : fr.size());
+                 return p;
+               }()) {
       kids->push_back(FlowRunSide(ctx, "flow_runs", std::move(*rows)));
     } else {
       // Every flow run passes: the task runs that have one.
