@@ -886,6 +886,9 @@ class GroupRenderer {
  public:
   explicit GroupRenderer(const World& w) : w_(w) {}
 
+  // The start time of flow run b + k of the last Render (kNone: not started).
+  Micros start_time(size_t k) const { return frs_[k].start; }
+
   // Renders flow runs [b, e) (one group) and their background task runs.
   // Returns the number of task-run lines written. `ids`, if non-null,
   // receives the flow-run ids.
@@ -1863,14 +1866,18 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// The flow-run ids of group g and its task-run lines, re-rendered.
-void RenderGroup(const World& w, size_t g, OutBuf* tasks, std::vector<Id>* ids) {
-  uint32_t b = w.group_starts[g];
-  uint32_t e = g + 1 < w.group_starts.size() ? w.group_starts[g + 1]
-                                             : static_cast<uint32_t>(w.plan.size());
+uint32_t GroupEnd(const World& w, size_t g) {
+  return g + 1 < w.group_starts.size() ? w.group_starts[g + 1]
+                                       : static_cast<uint32_t>(w.plan.size());
+}
+
+// The flow-run ids of group g and its task-run lines, re-rendered; returns
+// the start time of its top-level flow run.
+Micros RenderGroup(const World& w, size_t g, OutBuf* tasks, std::vector<Id>* ids) {
   GroupRenderer r(w);
   OutBuf flow_runs;
-  r.Render(b, e, tasks, &flow_runs, ids);
+  r.Render(w.group_starts[g], GroupEnd(w, g), tasks, &flow_runs, ids);
+  return r.start_time(0);
 }
 
 // Calls fn(id, name, flow_run_id) for each task-run line of `tasks`.
@@ -2021,6 +2028,18 @@ std::string QueriesFile(const World& w, uint64_t n) {
   facts.day_ago = TimeText(w.now - kDay);
   facts.two_days_ago = TimeText(w.now - 2 * kDay);
   facts.week_ago = TimeText(w.now - 7 * kDay);
+  // Six days around the start of the last flow run with a subflow.
+  facts.subflow_after = facts.week_ago;
+  facts.subflow_before = facts.day_ago;
+  for (size_t g = w.group_starts.size(); g-- > 0;) {
+    if (GroupEnd(w, g) - w.group_starts[g] < 2) continue;
+    OutBuf t;
+    Micros start = RenderGroup(w, g, &t, nullptr);
+    if (start == kNone) continue;
+    facts.subflow_after = TimeText(start - 3 * kDay);
+    facts.subflow_before = TimeText(start + 3 * kDay);
+    break;
+  }
   return QueryMixFile(facts);
 }
 

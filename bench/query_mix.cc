@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <utility>
 
@@ -219,9 +220,9 @@ std::string QueryMixFile(const QueryMixFacts& f) {
                  absl::StrFormat(R"({"limit":25,"deployments":{"operator":"or_","paused":{"eq_":true},"tags":{"all_":["%s"]}}})",
                                  f.paused_tag));
   // Subflow existence with a flow-run time range (COALESCE(start, expected)).
-  q.emplace_back("subflow_parents_last_week",
+  q.emplace_back("subflow_parents_six_days",
                  absl::StrFormat(R"({"sort":"EXPECTED_START_TIME_DESC","limit":25,"task_runs":{"subflow_runs":{"exists_":true}},"flow_runs":{"start_time":{"after_":"%s","before_":"%s"}}})",
-                                 f.week_ago, f.day_ago));
+                                 f.subflow_after, f.subflow_before));
   q.emplace_back("no_subflow_one_day",
                  absl::StrFormat(R"({"sort":"END_TIME_DESC","limit":25,"task_runs":{"subflow_runs":{"exists_":false}},"flow_runs":{"start_time":{"after_":"%s","before_":"%s"}}})",
                                  f.two_days_ago, f.day_ago));

@@ -41,6 +41,7 @@ struct QueryMixFacts {
   std::vector<std::string> tags;  // the tag vocabulary, commonest first
   std::string paused_tag;       // a tag of a paused deployment that has runs
   std::string now_text, day_ago, two_days_ago, week_ago;
+  std::string subflow_after, subflow_before;  // a range holding a subflow's parent
   std::string dated_fragment;   // "YYYY-MM-DD" inside templated names; empty: none
 };
 
