@@ -43,7 +43,7 @@ between the shapes.
 
 Options:
   --task-runs N     Number of task runs to write, 1..4294967295 (required).
-                    About 1.7 kB per task run: 10,000,000 take about 17 GB.
+                    About 1.9 kB per task run: 10,000,000 take about 19 GB.
   --out DIR         Output directory, created if absent (required). The four
                     files in it are replaced.
   --seed S          Seed of the data, an unsigned integer (default 1).
