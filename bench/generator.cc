@@ -1363,9 +1363,10 @@ class GroupRenderer {
     WriteTags(w_, o, tags, nt);
   }
 
-  // A task run's name into buf (room for 320 bytes): "<base>-<first
-  // characters of dyn>" (3 in the legacy shape, else the suffix width), or
-  // spec's template with the date of `exp` and a value from names_.
+  // A task run's name into buf: "<base>-<first characters of dyn>" (3 in
+  // the legacy shape, else the suffix width), or spec's template with the
+  // date of `exp` and a value from names_. At most 250 bytes (base is cut at
+  // 200); with no spec, at most base + 9.
   std::string_view ComposeName(char* buf, std::string_view base, std::string_view dyn,
                                const TaskNameSpec* spec, Micros exp) {
     W o{buf};

@@ -12,6 +12,8 @@
 #include <numeric>
 #include <set>
 
+#include "absl/strings/str_cat.h"
+
 namespace taskdex {
 namespace {
 
@@ -115,8 +117,8 @@ std::vector<std::string> TaskNameVocabulary(uint64_t seed, size_t n) {
     uint32_t c = order[i % kCombos];
     size_t v = c % std::size(kVerbs), rest = c / std::size(kVerbs);
     size_t nn = rest % std::size(kNouns), q = (rest / std::size(kNouns)) % std::size(kQualifiers);
-    std::string name = std::string(kVerbs[v]) + "_" + kNouns[nn] + kQualifiers[q];
-    if (i >= kCombos) name += "_" + std::to_string(i / kCombos + 1);
+    std::string name = absl::StrCat(kVerbs[v], "_", kNouns[nn], kQualifiers[q]);
+    if (i >= kCombos) absl::StrAppend(&name, "_", i / kCombos + 1);
     if (Below(&x, 100) < 15) name[0] = static_cast<char>(name[0] - 'a' + 'A');
     out.push_back(std::move(name));
   }

@@ -12,6 +12,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -87,7 +88,7 @@ std::string FragmentOf(const std::string& name) {
 }
 
 std::string QuotedList(const std::vector<std::string>& v) {
-  return "\"" + absl::StrJoin(v, "\",\"") + "\"";
+  return absl::StrCat("\"", absl::StrJoin(v, "\",\""), "\"");
 }
 
 uint64_t DeepPage(uint64_t matches, uint64_t limit, uint64_t want) {
@@ -230,7 +231,7 @@ std::string QueryMixFile(const QueryMixFacts& f) {
   for (const char* sort : {"ID_DESC", "EXPECTED_START_TIME_ASC", "EXPECTED_START_TIME_DESC",
                            "NAME_ASC", "NAME_DESC", "NEXT_SCHEDULED_START_TIME_ASC",
                            "END_TIME_DESC"}) {
-    std::string name = "dense_completed_" + std::string(sort);
+    std::string name = absl::StrCat("dense_completed_", sort);
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     q.emplace_back(name,
                    absl::StrFormat(R"({"sort":"%s","limit":25,"task_runs":{"state":{"type":{"any_":["COMPLETED"]}}}})",
@@ -252,7 +253,7 @@ std::string QueryMixFile(const QueryMixFacts& f) {
 
   std::string out;
   for (const auto& [name, body] : q) {
-    out += "{\"name\":\"" + name + "\",\"body\":" + body + "}\n";
+    absl::StrAppend(&out, "{\"name\":\"", name, "\",\"body\":", body, "}\n");
   }
   return out;
 }
