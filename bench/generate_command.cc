@@ -30,17 +30,38 @@ runs per flow run (median about 10), 2% task runs without a flow run, tags
 Zipf-distributed over 100 values, a realistic state mix. Everything lies in
 the 30 days before --now; the same options write the same bytes.
 
+Names (--shape realistic, the default) are Prefect 3's: a task run is
+"<task name>-<first 3 characters of its dynamic key, a random UUID>" over
+X
+runs' names with a date and a parameter value
+("load_orders-2026-11-03-customer-1842"): about 7 distinct names in 10 task
+runs. Flow runs are "<adjective>-<noun>" over 2,500 x 2,500 words.
+--shape legacy writes the generator's first shape byte for byte:
+"<step name>-<map index>" (about 2 distinct names in 100 task runs at 1M)
+and flow-run names from 34 x 30 words. Only names and dynamic keys differ
+between the shapes.
+
 Options:
   --task-runs N     Number of task runs to write, 1..4294967295 (required).
-                    About 1.7 kB per task run: 10,000,000 take about 17 GB.
+                    About 1.9 kB per task run: 10,000,000 take about 19 GB.
   --out DIR         Output directory, created if absent (required). The four
                     files in it are replaced.
   --seed S          Seed of the data, an unsigned integer (default 1).
   --now TIME        The dump time, e.g. 2026-11-27T12:00:00Z (default). Use it
                     as the engine's --now for the intended lateness values.
+  --shape S         realistic (default) or legacy: the names, see above.
+  --task-names N    Distinct task names, 1..1000000 (default 700; realistic
+                    shape only).
+  --name-suffix-width W
+                    Characters of the dynamic key after "<task name>-", 1..8
+                    (default 3), or 0: the map index as in the legacy shape
+                    (realistic shape only).
   --queries FILE    Also write request bodies for POST /api/task_runs/paginate,
-                    shaped like the Prefect UI's calls, with ids and names taken
-                    from the data: one {"name": ..., "body": ...} per line.
+                    shaped like the Prefect UI's calls and the planner's hard
+                    cases (short and mixed-case like_, like_ next to a selective
+                    filter, or_ at each level, dense results under each sort,
+                    deep pages), with ids and names taken from the data: one
+                    {"name": ..., "body": ...} per line.
   --threads N       Worker threads, 1..64 (default: all cores). The output
                     does not depend on it.
   --discard         Render every line but write no snapshot file (writes go
@@ -89,7 +110,8 @@ int RunGenerate(int argc, char** argv) {
       continue;
     }
     if (arg != "--task-runs" && arg != "--seed" && arg != "--now" && arg != "--out" &&
-        arg != "--queries" && arg != "--threads") {
+        arg != "--queries" && arg != "--threads" && arg != "--shape" &&
+        arg != "--task-names" && arg != "--name-suffix-width") {
       return Usage("unknown option: " + std::string(arg));
     }
     if (value == nullptr) return Usage(std::string(arg) + " needs a value");
@@ -117,6 +139,28 @@ int RunGenerate(int argc, char** argv) {
       opt.out_dir = value;
     } else if (arg == "--queries") {
       opt.queries_file = value;
+    } else if (arg == "--shape") {
+      if (std::string_view(value) == "realistic") {
+        opt.shape = GenerateShape::kRealistic;
+      } else if (std::string_view(value) == "legacy") {
+        opt.shape = GenerateShape::kLegacy;
+      } else {
+        return Usage("--shape needs realistic or legacy, got \"" + std::string(value) + "\"");
+      }
+    } else if (arg == "--task-names") {
+      uint64_t n = 0;
+      if (!ParseUint(value, 1000000, &n) || n == 0) {
+        return Usage("--task-names needs a number 1..1000000, got \"" + std::string(value) +
+                     "\"");
+      }
+      opt.task_names = static_cast<uint32_t>(n);
+    } else if (arg == "--name-suffix-width") {
+      uint64_t n = 0;
+      if (!ParseUint(value, 8, &n)) {
+        return Usage("--name-suffix-width needs a number 0..8, got \"" + std::string(value) +
+                     "\"");
+      }
+      opt.name_suffix_width = static_cast<int>(n);
     } else if (arg == "--threads") {
       uint64_t n = 0;
       if (!ParseUint(value, 64, &n) || n == 0) {
@@ -126,6 +170,10 @@ int RunGenerate(int argc, char** argv) {
     }
   }
   if (!have_n) return Usage("--task-runs N is required");
+  if (opt.shape == GenerateShape::kLegacy &&
+      (opt.task_names != 0 || opt.name_suffix_width != -1)) {
+    return Usage("--task-names and --name-suffix-width apply to --shape realistic only");
+  }
   if (opt.out_dir.empty() && !opt.discard) return Usage("--out DIR is required");
   if (!quiet) {
     opt.progress = [](uint64_t rows, uint64_t bytes, double seconds) {

@@ -9,6 +9,11 @@
 // the calling thread writes the buffers in chunk order. So the bytes do not
 // depend on the thread count, and memory stays bounded by the chunks in
 // flight. Numbers, UUIDs and datetimes are formatted by hand.
+//
+// Names: each group also has a second PRNG stream, (seed, group) again but
+// apart from the first, for the realistic shape's task-run names (which task
+// name a run takes, its dynamic key, template values), so the two shapes
+// differ in names and dynamic keys only. The legacy shape never draws from it.
 
 #include "bench/generator.h"
 
@@ -30,6 +35,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/name_model.h"
+#include "bench/query_mix.h"
 
 namespace taskdex {
 namespace {
@@ -360,8 +367,9 @@ constexpr int kNumDeployments = 200;
 constexpr int kFlowsWithoutDeployment = 5;
 
 struct Step {
-  std::string name;
+  std::string name;      // the first of `names` in the realistic shape
   std::string task_key;
+  std::vector<uint32_t> names;  // realistic shape: indexes into World::task_names
   bool map = false;
   Micros mean = kSec;
   int policy = 0;
@@ -466,6 +474,12 @@ struct World {
   std::vector<uint32_t> group_starts;  // flow-run index of each top-level run
   std::vector<Chunk> chunks;
   uint64_t in_flow_tasks = 0, autonomous_tasks = 0, subflows = 0;
+  // Names.
+  bool legacy = false;
+  int suffix_width = 0;                 // 0: the map index (legacy suffix)
+  std::vector<TaskNameSpec> task_names;  // realistic shape only
+  std::vector<std::string> task_keys;    // one per task name
+  std::vector<std::string> adjectives, nouns;  // flow-run names
 };
 
 // 0..5 distinct tag indexes, about 20% empty, Zipf over the vocabulary.
@@ -608,6 +622,38 @@ void BuildWorld(World& w) {
     w.flows[d.flow].deployments.push_back(i);
     w.deployments.push_back(std::move(d));
   }
+}
+
+// Realistic shape: the task-name vocabulary, spread over the flows' steps
+// (shared between steps when smaller, several names a step when larger), and
+// the flow-run words. Draws from its own stream: the world stays as legacy.
+void AssignNames(World& w, uint32_t count) {
+  std::vector<std::string> vocab = TaskNameVocabulary(w.seed, count);
+  std::vector<Step*> steps;
+  for (Flow& f : w.flows) {
+    for (Step& st : f.steps) steps.push_back(&st);
+  }
+  Rng r(w.seed, 0x7A5E);
+  w.task_names.resize(count);
+  w.task_keys.resize(count);
+  std::vector<bool> decided(count, false);
+  size_t rounds = std::max<size_t>(steps.size(), count);
+  for (size_t j = 0; j < rounds; ++j) {
+    Step& st = *steps[j % steps.size()];
+    uint32_t name = static_cast<uint32_t>(j % count);
+    if (!decided[name]) {
+      decided[name] = true;
+      w.task_names[name] = DrawTemplate(vocab[name], st.map, r.Next());
+      w.task_keys[name] = absl::StrFormat("%s-%08x", vocab[name], Fnv(vocab[name]));
+    }
+    st.names.push_back(name);
+  }
+  for (Step* st : steps) {
+    st->name = w.task_names[st->names[0]].name;
+    st->task_key = w.task_keys[st->names[0]];
+  }
+  w.adjectives = FlowRunAdjectives(w.seed, 2500);
+  w.nouns = FlowRunNouns(w.seed, 2500);
 }
 
 // ---- the plan ---------------------------------------------------------------------------
@@ -840,12 +886,17 @@ class GroupRenderer {
  public:
   explicit GroupRenderer(const World& w) : w_(w) {}
 
+  // The start time of flow run b + k of the last Render (kNone: not started).
+  Micros start_time(size_t k) const { return frs_[k].start; }
+
   // Renders flow runs [b, e) (one group) and their background task runs.
   // Returns the number of task-run lines written. `ids`, if non-null,
   // receives the flow-run ids.
   uint64_t Render(uint32_t b, uint32_t e, OutBuf* task_out, OutBuf* fr_out,
                   std::vector<Id>* ids) {
     Rng r(w_.seed, 0x1000000ULL + b);
+    Rng names(w_.seed, 0x2000000000ULL + b);  // realistic names only
+    names_ = &names;
     size_t n = e - b;
     if (frs_.size() < n) frs_.resize(n);
     for (size_t k = 0; k < n; ++k) {
@@ -882,6 +933,7 @@ class GroupRenderer {
         ++lines;
       }
     }
+    names_ = nullptr;
     return lines;
   }
 
@@ -1272,7 +1324,7 @@ class GroupRenderer {
   }
 
   void WriteTaskCommon(Rng& r, W& o, const Id& id, Micros created, Micros updated,
-                       std::string_view name_base, std::string_view dyn, const Id* flow_run,
+                       std::string_view name, std::string_view dyn, const Id* flow_run,
                        std::string_view task_key, const std::string* cache_key,
                        Micros cache_exp, const char* version, int policy) {
     o.Lit(R"({"id":)");
@@ -1282,9 +1334,7 @@ class GroupRenderer {
     o.Lit(R"(,"updated":)");
     o.Time(updated);
     o.Lit(R"(,"name":")");
-    o.Str(name_base);
-    o.Ch('-');
-    o.Str(dyn.substr(0, 3));
+    o.Str(name);
     o.Lit(R"(","flow_run_id":)");
     o.UuidOrNull(flow_run);
     o.Lit(R"(,"task_key":)");
@@ -1313,26 +1363,71 @@ class GroupRenderer {
     WriteTags(w_, o, tags, nt);
   }
 
+  // A task run's name into buf: "<base>-<first characters of dyn>" (3 in
+  // the legacy shape, else the suffix width), or spec's template with the
+  // date of `exp` and a value from names_. At most 250 bytes (base is cut at
+  // 200); with no spec, at most base + 9.
+  std::string_view ComposeName(char* buf, std::string_view base, std::string_view dyn,
+                               const TaskNameSpec* spec, Micros exp) {
+    W o{buf};
+    o.Str(base.substr(0, 200));
+    o.Ch('-');
+    NameTemplate tmpl = spec ? spec->tmpl : NameTemplate::kSuffix;
+    if (tmpl == NameTemplate::kSuffix) {
+      size_t width = w_.suffix_width == 0 ? 3 : static_cast<size_t>(w_.suffix_width);
+      o.Str(dyn.substr(0, width));
+    } else {
+      if (tmpl != NameTemplate::kParam) {
+        char day[40];
+        W t{day};
+        t.TimeRaw(exp);
+        o.Str(std::string_view(day, 10));
+      }
+      if (tmpl != NameTemplate::kDate) {
+        if (tmpl == NameTemplate::kDateParam) o.Ch('-');
+        o.Str(TemplateParams()[spec->param]);
+        o.Ch('-');
+        o.Uint(names_->Below(spec->values));
+      }
+    }
+    return std::string_view(buf, static_cast<size_t>(o.p - buf));
+  }
+
   void WriteTask(Rng& r, const FrSim& f, const TaskSim& t, const Id* child, OutBuf* out) {
     W o = Open(out, 8192);
     const Flow& flow = w_.flows[f.plan->flow];
-    char dyn[12];
-    W d{dyn};
-    d.Uint(static_cast<uint64_t>(t.dyn));
-    std::string_view dyn_text(dyn, static_cast<size_t>(d.p - dyn));
     std::string_view base_name;
     std::string_view task_key;
+    const TaskNameSpec* spec = nullptr;
     int policy = 0;
     if (t.step >= 0) {
-      base_name = flow.steps[t.step].name;
-      task_key = flow.steps[t.step].task_key;
-      policy = flow.steps[t.step].policy;
+      const Step& st = flow.steps[t.step];
+      base_name = st.name;
+      task_key = st.task_key;
+      policy = st.policy;
+      if (!w_.legacy) {
+        uint32_t k = st.names[st.names.size() == 1 ? 0 : names_->Below(st.names.size())];
+        spec = &w_.task_names[k];
+        base_name = spec->name;
+        task_key = w_.task_keys[k];
+      }
     } else {  // Prefect names a subflow's parent task after the child flow
       const FrSim& c = *(&f + 1);
       base_name = w_.flows[c.plan->flow].name;
       scratch_key_ = absl::StrFormat("%s-%08x", base_name, Fnv(base_name));
       task_key = scratch_key_;
     }
+    // The dynamic key: the map index (legacy), or a UUID (Prefect 3).
+    char dyn[40];
+    W d{dyn};
+    if (w_.suffix_width == 0) {
+      d.Uint(static_cast<uint64_t>(t.dyn));
+    } else {
+      d.UuidRaw(NewId(*names_));
+    }
+    std::string_view dyn_text(dyn, static_cast<size_t>(d.p - dyn));
+    char name[320];
+    std::string_view name_text = ComposeName(name, base_name, dyn_text, spec, t.exp);
     bool has_state = t.state != TState::kNoState;
     const std::string* cache_key = nullptr;
     Micros cache_exp = kNone;
@@ -1347,7 +1442,7 @@ class GroupRenderer {
     Micros created = t.exp - r.Range(200, 6 * kMs);
     Micros updated = std::min(w_.now, (has_state ? t.ts : t.exp) + r.Range(1 * kMs, 60 * kMs));
     updated = std::max(updated, created);
-    WriteTaskCommon(r, o, t.id, created, updated, base_name, dyn_text, &f.id, task_key,
+    WriteTaskCommon(r, o, t.id, created, updated, name_text, dyn_text, &f.id, task_key,
                     cache_key, cache_exp, flow.task_version, policy);
     o.Lit(R"(,"labels":)");
     WriteLabels(o, f, true);
@@ -1444,6 +1539,9 @@ class GroupRenderer {
     W d{dyn_text};
     d.UuidRaw(dyn);
     std::string_view name = kBackgroundTasks[which];
+    char full_name[64];
+    std::string_view name_text =
+        ComposeName(full_name, name, std::string_view(dyn_text, 36), nullptr, kNone);
     char key[64];
     W k{key};
     k.Str(name);
@@ -1495,7 +1593,7 @@ class GroupRenderer {
       }
     }
     Micros updated = std::max(created, std::min(now, ts + r.Range(1 * kMs, 60 * kMs)));
-    WriteTaskCommon(r, o, id, created, updated, name,
+    WriteTaskCommon(r, o, id, created, updated, name_text,
                     std::string_view(dyn_text, 36), nullptr,
                     std::string_view(key, static_cast<size_t>(k.p - key)), nullptr, kNone,
                     nullptr, 0);
@@ -1569,9 +1667,9 @@ class GroupRenderer {
     o.Lit(R"(,"updated":)");
     o.Time(updated);
     o.Lit(R"(,"name":")");
-    o.Str(kAdjectives[r.Below(std::size(kAdjectives))]);
+    o.Str(w_.adjectives[r.Below(w_.adjectives.size())]);
     o.Ch('-');
-    o.Str(kAnimals[r.Below(std::size(kAnimals))]);
+    o.Str(w_.nouns[r.Below(w_.nouns.size())]);
     o.Lit(R"(","flow_id":)");
     o.Uuid(flow.id);
     o.Lit(R"(,"state_id":)");
@@ -1673,6 +1771,7 @@ class GroupRenderer {
   }
 
   const World& w_;
+  Rng* names_ = nullptr;  // the group's name stream, during Render
   std::vector<FrSim> frs_;
   std::string scratch_key_, scratch_cache_;
 };
@@ -1768,8 +1867,60 @@ std::string Lower(std::string s) {
   return s;
 }
 
+uint32_t GroupEnd(const World& w, size_t g) {
+  return g + 1 < w.group_starts.size() ? w.group_starts[g + 1]
+                                       : static_cast<uint32_t>(w.plan.size());
+}
+
+// The flow-run ids of group g and its task-run lines, re-rendered; returns
+// the start time of its top-level flow run.
+Micros RenderGroup(const World& w, size_t g, OutBuf* tasks, std::vector<Id>* ids) {
+  GroupRenderer r(w);
+  OutBuf flow_runs;
+  r.Render(w.group_starts[g], GroupEnd(w, g), tasks, &flow_runs, ids);
+  return r.start_time(0);
+}
+
+// Calls fn(id, name, flow_run_id) for each task-run line of `tasks`.
+template <typename Fn>
+void ForEachTaskLine(const OutBuf& tasks, Fn fn) {
+  std::string_view all(tasks.buf.data(), tasks.used);
+  while (!all.empty()) {
+    size_t end = all.find('\n');
+    std::string_view line = all.substr(0, end);
+    all = end == std::string_view::npos ? std::string_view() : all.substr(end + 1);
+    size_t at = line.find(R"(,"name":")");
+    size_t fr = line.find(R"(,"flow_run_id":)");
+    if (line.size() < 43 || at == std::string_view::npos || fr == std::string_view::npos) continue;
+    at += 9;
+    std::string_view name = line.substr(at, line.find('"', at) - at);
+    std::string_view flow_run = line.substr(fr + 15, 38);
+    fn(line.substr(7, 36), name, flow_run);
+  }
+}
+
+// A "YYYY-MM-DD" inside a task-run name, or "".
+std::string DateIn(std::string_view name) {
+  for (size_t i = 0; i + 10 <= name.size(); ++i) {
+    std::string_view s = name.substr(i, 10);
+    auto digits = [&](size_t from, size_t len) {
+      for (size_t k = from; k < from + len; ++k) {
+        if (s[k] < '0' || s[k] > '9') return false;
+      }
+      return true;
+    };
+    if (digits(0, 4) && s[4] == '-' && digits(5, 2) && s[7] == '-' && digits(8, 2)) {
+      return std::string(s);
+    }
+  }
+  return "";
+}
+
 std::string QueriesFile(const World& w, uint64_t n) {
-  // The biggest top-level run with a deployment: its id comes from re-rendering its group.
+  QueryMixFacts facts;
+  facts.task_runs = n;
+  // The biggest top-level run with a deployment: its id and its task runs
+  // come from re-rendering its group.
   uint32_t big_group = 0, big_tasks = 0;
   for (size_t g = 0; g < w.group_starts.size(); ++g) {
     const FrPlan& p = w.plan[w.group_starts[g]];
@@ -1778,16 +1929,26 @@ std::string QueriesFile(const World& w, uint64_t n) {
       big_group = static_cast<uint32_t>(g);
     }
   }
-  std::string big_id;
   if (!w.group_starts.empty()) {
-    uint32_t b = w.group_starts[big_group];
-    uint32_t e = big_group + 1 < w.group_starts.size() ? w.group_starts[big_group + 1]
-                                                       : static_cast<uint32_t>(w.plan.size());
-    GroupRenderer g(w);
-    OutBuf t, f;
+    OutBuf t;
     std::vector<Id> ids;
-    g.Render(b, e, &t, &f, &ids);
-    big_id = IdText(ids[0]);
+    RenderGroup(w, big_group, &t, &ids);
+    facts.big_flow_run_id = IdText(ids[0]);
+    std::string quoted = "\"" + facts.big_flow_run_id + "\"";
+    ForEachTaskLine(t, [&](std::string_view id, std::string_view name, std::string_view fr) {
+      if (fr != quoted) return;
+      facts.big_task_ids.emplace_back(id);
+      facts.big_task_names.emplace_back(name);
+    });
+  }
+  // A date of a templated task-run name, from the first groups that have one.
+  for (size_t g = 0; !w.legacy && g < w.group_starts.size() && g < 64; ++g) {
+    OutBuf t;
+    RenderGroup(w, g, &t, nullptr);
+    ForEachTaskLine(t, [&](std::string_view, std::string_view name, std::string_view) {
+      if (facts.dated_fragment.empty()) facts.dated_fragment = DateIn(name);
+    });
+    if (!facts.dated_fragment.empty()) break;
   }
   // Task runs per flow and per deployment, from the plan.
   std::vector<uint64_t> per_flow(w.flows.size()), per_dep(w.deployments.size());
@@ -1808,17 +1969,27 @@ std::string QueriesFile(const World& w, uint64_t n) {
   for (int i : flows_by_use) {
     if (per_flow[i] > 0) rare_flow = i;
   }
-  std::string common_name = top.steps[0].name;
-  std::string rare_name = w.flows[rare_flow].steps[0].name;
+  facts.common_name = top.steps[0].name;
+  facts.rare_name = w.flows[rare_flow].steps[0].name;
   {
-    // The step name whose like_ (ASCII case-insensitive substring) matches the
-    // fewest task runs, at least one.
+    // The task name whose like_ (ASCII case-insensitive substring) matches the
+    // fewest task runs, at least one (a step's runs shared among its names).
     std::map<std::string, uint64_t> per_name;
     for (const FrPlan& p : w.plan) {
       const Flow& f = w.flows[p.flow];
       int batch[8] = {0};
       Batches(f, p.tasks, batch);  // close enough: a subflow parent has one task less
-      for (size_t i = 0; i < f.steps.size(); ++i) per_name[Lower(f.steps[i].name)] += batch[i];
+      for (size_t i = 0; i < f.steps.size(); ++i) {
+        const Step& st = f.steps[i];
+        if (w.legacy) {
+          per_name[Lower(st.name)] += batch[i];
+          continue;
+        }
+        for (size_t k = 0; k < st.names.size(); ++k) {
+          uint64_t share = batch[i] / st.names.size() + (k < batch[i] % st.names.size());
+          per_name[Lower(w.task_names[st.names[k]].name)] += share;
+        }
+      }
     }
     uint64_t best = UINT64_MAX;
     for (const auto& [name, count] : per_name) {
@@ -1829,93 +2000,48 @@ std::string QueriesFile(const World& w, uint64_t n) {
       }
       if (total < best) {
         best = total;
-        rare_name = name;
+        facts.rare_name = name;
       }
     }
   }
-  std::string upper = common_name;
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::string mixed_flow = top.name;
+  facts.mixed_flow = top.name;
   for (int i : flows_by_use) {
     const std::string& nm = w.flows[i].name;
     if (std::any_of(nm.begin(), nm.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      mixed_flow = nm;
+      facts.mixed_flow = nm;
       break;
     }
   }
-  std::string second_flow = w.flows[flows_by_use[1]].name;
-  std::string dep1 = IdText(w.deployments[deps_by_use[0]].id);
-  std::string dep2 = IdText(w.deployments[deps_by_use[1]].id);
-  std::string day_ago = TimeText(w.now - kDay);
-  std::string week_ago = TimeText(w.now - 7 * kDay);
-  std::string now_text = TimeText(w.now);
-  uint64_t deep = std::max<uint64_t>(1, n / 25 > 5 ? n / 25 - 5 : 1);
-  std::string like_flow = w.flows[flows_by_use[2]].name.substr(0, 3);
-  const char* a = R"("operator":"and_")";
-
-  std::vector<std::pair<std::string, std::string>> q = {
-      {"no_filter", "{}"},
-      {"flow_run_tasks_by_expected_start",
-       absl::StrFormat(R"({"sort":"EXPECTED_START_TIME_ASC","limit":50,"page":1,"flow_runs":{%s,"id":{"any_":["%s"]}}})",
-                       a, big_id)},
-      {"flow_run_tasks_via_flow_run_id",
-       absl::StrFormat(R"({"sort":"EXPECTED_START_TIME_DESC","limit":20,"page":2,"task_runs":{%s,"flow_run_id":{%s,"any_":["%s"]}}})",
-                       a, a, big_id)},
-      {"failed_last_day",
-       absl::StrFormat(R"({"sort":"EXPECTED_START_TIME_DESC","limit":25,"page":1,"task_runs":{%s,"state":{%s,"type":{"any_":["FAILED","CRASHED"]}},"expected_start_time":{"after_":"%s"}}})",
-                       a, a, day_ago)},
-      {"failed_last_week",
-       absl::StrFormat(R"({"sort":"END_TIME_DESC","limit":25,"task_runs":{"state":{"type":{"any_":["FAILED"]}},"start_time":{"after_":"%s","before_":"%s"}}})",
-                       week_ago, now_text)},
-      {"name_like_common",
-       absl::StrFormat(R"({"limit":50,"task_runs":{"name":{"like_":"%s"}}})", common_name)},
-      {"name_like_rare",
-       absl::StrFormat(R"({"limit":50,"task_runs":{"name":{"like_":"%s"}}})", rare_name)},
-      {"name_like_upper_case",
-       absl::StrFormat(R"({"sort":"NAME_ASC","limit":30,"task_runs":{"name":{"like_":"%s"}}})",
-                       upper)},
-      {"tags_all_common",
-       absl::StrFormat(R"({"task_runs":{"tags":{%s,"all_":["%s"]}}})", a, w.tags[0])},
-      {"tags_all_two",
-       absl::StrFormat(R"({"limit":100,"task_runs":{"tags":{"all_":["%s","%s"]}}})", w.tags[0],
-                       w.tags[1])},
-      {"tags_all_rare",
-       absl::StrFormat(R"({"task_runs":{"tags":{"all_":["%s"]}}})", w.tags[40])},
-      {"flow_name_any",
-       absl::StrFormat(R"({"sort":"END_TIME_DESC","limit":20,"flows":{%s,"name":{"any_":["%s","%s"]}}})",
-                       a, mixed_flow, second_flow)},
-      {"flow_name_like",
-       absl::StrFormat(R"({"flows":{"name":{"like_":"%s"}}})", like_flow)},
-      {"deployment_ids",
-       absl::StrFormat(R"({"deployments":{%s,"id":{"any_":["%s","%s"]}}})", a, dep1, dep2)},
-      {"deployments_paused", R"({"deployments":{"paused":{"eq_":true}}})"},
-      {"flow_run_state_types",
-       absl::StrFormat(R"({"sort":"EXPECTED_START_TIME_DESC","flow_runs":{%s,"state":{%s,"type":{"any_":["RUNNING","PENDING","PAUSED","CANCELLING"]}}}})",
-                       a, a)},
-      {"flow_run_state_failed",
-       R"({"flow_runs":{"state":{"type":{"any_":["FAILED","CRASHED"]}}}})"},
-      {"or_state_or_tags",
-       absl::StrFormat(R"({"sort":"NAME_DESC","limit":100,"task_runs":{"operator":"or_","state":{"type":{"any_":["FAILED"]}},"tags":{"all_":["%s"]}}})",
-                       w.tags[2])},
-      {"or_name_like",
-       absl::StrFormat(R"({"task_runs":{"operator":"or_","name":{"like_":"%s"},"flow_run_id":{"is_null_":true}}})",
-                       rare_name)},
-      {"subflow_parent_tasks", R"({"task_runs":{"subflow_runs":{"exists_":true}}})"},
-      {"deep_page", absl::StrFormat(R"({"limit":25,"page":%d})", deep)},
-      {"sort_id_desc", R"({"sort":"ID_DESC","limit":10})"},
-      {"sort_expected_start_time_asc", R"({"sort":"EXPECTED_START_TIME_ASC","limit":10})"},
-      {"sort_expected_start_time_desc", R"({"sort":"EXPECTED_START_TIME_DESC","limit":10})"},
-      {"sort_name_asc", R"({"sort":"NAME_ASC","limit":10})"},
-      {"sort_name_desc", R"({"sort":"NAME_DESC","limit":10})"},
-      {"sort_next_scheduled_start_time_asc",
-       R"({"sort":"NEXT_SCHEDULED_START_TIME_ASC","limit":10,"task_runs":{"state":{"type":{"any_":["SCHEDULED"]}}}})"},
-      {"sort_end_time_desc", R"({"sort":"END_TIME_DESC","limit":10})"},
-  };
-  std::string out;
-  for (const auto& [name, body] : q) {
-    out += "{\"name\":\"" + name + "\",\"body\":" + body + "}\n";
+  facts.second_flow = w.flows[flows_by_use[1]].name;
+  facts.like_flow = w.flows[flows_by_use[2]].name.substr(0, 3);
+  facts.dep1 = IdText(w.deployments[deps_by_use[0]].id);
+  facts.dep2 = IdText(w.deployments[deps_by_use[1]].id);
+  facts.tags = w.tags;
+  facts.paused_tag = w.tags[0];
+  for (int d : deps_by_use) {  // the most used paused deployment with a tag
+    const Deployment& dep = w.deployments[d];
+    if (per_dep[d] > 0 && dep.paused && dep.tags_json.size() > 4) {
+      facts.paused_tag = dep.tags_json.substr(2, dep.tags_json.find('"', 2) - 2);
+      break;
+    }
   }
-  return out;
+  facts.now_text = TimeText(w.now);
+  facts.day_ago = TimeText(w.now - kDay);
+  facts.two_days_ago = TimeText(w.now - 2 * kDay);
+  facts.week_ago = TimeText(w.now - 7 * kDay);
+  // Six days around the start of the last flow run with a subflow.
+  facts.subflow_after = facts.week_ago;
+  facts.subflow_before = facts.day_ago;
+  for (size_t g = w.group_starts.size(); g-- > 0;) {
+    if (GroupEnd(w, g) - w.group_starts[g] < 2) continue;
+    OutBuf t;
+    Micros start = RenderGroup(w, g, &t, nullptr);
+    if (start == kNone) continue;
+    facts.subflow_after = TimeText(start - 3 * kDay);
+    facts.subflow_before = TimeText(start + 3 * kDay);
+    break;
+  }
+  return QueryMixFile(facts);
 }
 
 // ---- files and the pipeline -------------------------------------------------------------
@@ -1955,6 +2081,19 @@ absl::Status GenerateSnapshot(const GenerateOptions& options, GenerateSummary* s
   if (options.out_dir.empty() && !options.discard) {
     return absl::InvalidArgumentError("out_dir: must not be empty");
   }
+  const bool legacy = options.shape == GenerateShape::kLegacy;
+  if (legacy && (options.task_names != 0 || options.name_suffix_width != -1)) {
+    return absl::InvalidArgumentError(
+        "task_names and name_suffix_width apply to the realistic shape only");
+  }
+  if (options.task_names > 1000000) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("task_names: must be in [1, 1000000], got %d", options.task_names));
+  }
+  if (options.name_suffix_width < -1 || options.name_suffix_width > 8) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "name_suffix_width: must be in [0, 8], got %d", options.name_suffix_width));
+  }
   if (!options.discard && ::mkdir(options.out_dir.c_str(), 0777) != 0 && errno != EEXIST) {
     return absl::InternalError(
         absl::StrFormat("cannot create %s: %s", options.out_dir, std::strerror(errno)));
@@ -1962,7 +2101,15 @@ absl::Status GenerateSnapshot(const GenerateOptions& options, GenerateSummary* s
   auto w = std::make_unique<World>();
   w->seed = options.seed;
   w->now = options.now;
+  w->legacy = legacy;
   BuildWorld(*w);
+  if (legacy) {
+    w->adjectives.assign(std::begin(kAdjectives), std::end(kAdjectives));
+    w->nouns.assign(std::begin(kAnimals), std::end(kAnimals));
+  } else {
+    w->suffix_width = options.name_suffix_width == -1 ? 3 : options.name_suffix_width;
+    AssignNames(*w, options.task_names == 0 ? kDefaultTaskNames : options.task_names);
+  }
   BuildPlan(*w, options.task_runs);
 
   GenerateSummary s;

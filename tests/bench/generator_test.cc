@@ -2,13 +2,15 @@
 //
 // The synthetic generator's contract: its snapshot loads cleanly, has the
 // promised shape, is a pure function of the seed, and its request bodies are
-// answered.
+// answered. Names: the realistic default is nearly unique and follows its
+// options; the legacy shape keeps the first generator's bytes.
 
 #include "bench/generator.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,9 +18,11 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/taskdex.h"
+#include "bench/name_model.h"
 #include "engine/datetime.h"
 #include "engine/text_format.h"
 #include "gtest/gtest.h"
@@ -74,8 +78,7 @@ std::string NewDir(const std::string& name) {
 }
 
 GenerateSummary Generate(const std::string& dir, uint64_t n, uint64_t seed, int threads = 2,
-                         const std::string& queries = "") {
-  GenerateOptions o;
+                         const std::string& queries = "", GenerateOptions o = {}) {
   o.task_runs = n;
   o.seed = seed;
   o.out_dir = dir;
@@ -269,6 +272,43 @@ TEST_F(GeneratorSnapshotTest, EveryQueryIsAnsweredAndMostReturnRows) {
   EXPECT_EQ(sorts.size(), 7u);
 }
 
+// The planner's hard shapes (issue 9) are in the mix, and match rows.
+TEST_F(GeneratorSnapshotTest, QueryMixHasThePlannerShapes) {
+  std::map<std::string, std::string> bodies;
+  for (const std::string& line : Lines(*queries_)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_TRUE(d.IsObject()) << line;
+    size_t at = line.find("\"body\":");
+    bodies[d["name"].GetString()] = line.substr(at + 7, line.size() - at - 8);
+  }
+  for (const char* name :
+       {"like_one_letter_common", "like_one_letter_rare_name_desc", "like_two_letters",
+        "like_mixed_case_name_asc", "like_date_fragment",
+        "one_flow_run_like_one_letter_no_subflow", "task_run_ids_like", "names_any_three_like",
+        "or_state_name_tags_like", "flow_run_or_no_deployment_or_tags",
+        "deployments_paused_with_tag", "subflow_parents_six_days",
+        "dense_completed_id_desc", "dense_completed_expected_start_time_asc",
+        "dense_completed_expected_start_time_desc", "dense_completed_name_asc",
+        "dense_completed_name_desc", "dense_completed_next_scheduled_start_time_asc",
+        "dense_completed_end_time_desc", "deep_page_completed_expected_desc",
+        "deep_page_tag_name_asc"}) {
+    auto it = bodies.find(name);
+    ASSERT_NE(it, bodies.end()) << name;
+    EXPECT_GT(Count(it->second), 0u) << name << ": " << it->second;
+  }
+  // Dense means most rows; a deep page is a full page past the first ones.
+  EXPECT_GT(Count(bodies["dense_completed_name_asc"]), kN / 2);
+  for (const char* name : {"deep_page_completed_expected_desc", "deep_page_tag_name_asc"}) {
+    Response r = engine_->PaginateJson(bodies[name], kNow);
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    ASSERT_TRUE(d.IsObject() && d.HasMember("page")) << r.body;
+    EXPECT_GT(d["page"].GetUint64(), 1u) << name;
+    EXPECT_EQ(d["results"].Size(), d["limit"].GetUint64()) << name;
+  }
+}
+
 TEST(GeneratorTest, SameSeedSameBytesWhateverTheThreads) {
   std::string a = NewDir("a"), b = NewDir("b"), c = NewDir("c");
   Generate(a, 2500, 42, 2, a + ".q");
@@ -283,6 +323,172 @@ TEST(GeneratorTest, SameSeedSameBytesWhateverTheThreads) {
   }
   EXPECT_EQ(Slurp(a + ".q"), Slurp(b + ".q"));
   EXPECT_NE(Slurp(a + ".q"), Slurp(c + ".q"));
+}
+
+std::vector<std::string> Names(const std::string& path) {
+  std::vector<std::string> out;
+  for (const std::string& line : Lines(path)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    out.push_back(d["name"].GetString());
+  }
+  return out;
+}
+
+double DistinctShare(const std::vector<std::string>& names) {
+  return static_cast<double>(std::set<std::string>(names.begin(), names.end()).size()) /
+         static_cast<double>(names.size());
+}
+
+TEST(GeneratorTest, RealisticNamesAreNearlyDistinctLegacyNamesAreNot) {
+  std::string real = NewDir("real"), legacy = NewDir("legacy");
+  Generate(real, 20000, 9);
+  GenerateOptions o;
+  o.shape = GenerateShape::kLegacy;
+  Generate(legacy, 20000, 9, 2, "", o);
+  double real_tasks = DistinctShare(Names(real + "/task_runs.ndjson"));
+  double legacy_tasks = DistinctShare(Names(legacy + "/task_runs.ndjson"));
+  double real_flows = DistinctShare(Names(real + "/flow_runs.ndjson"));
+  double legacy_flows = DistinctShare(Names(legacy + "/flow_runs.ndjson"));
+  EXPECT_GT(real_tasks, 0.9);     // ~0.98 (~0.78 at 1M)
+  EXPECT_LT(legacy_tasks, 0.35);  // ~0.26 (~0.02 at 1M)
+  EXPECT_GT(real_flows, 0.97);    // 2,500 x 2,500 words
+  EXPECT_LT(legacy_flows, 0.8);   // 34 x 30 words
+  // Only names and dynamic keys differ between the shapes.
+  EXPECT_EQ(Slurp(real + "/flows.ndjson"), Slurp(legacy + "/flows.ndjson"));
+  EXPECT_EQ(Slurp(real + "/deployments.ndjson"), Slurp(legacy + "/deployments.ndjson"));
+  std::vector<std::string> a = Lines(real + "/task_runs.ndjson");
+  std::vector<std::string> b = Lines(legacy + "/task_runs.ndjson");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); i += 97) {
+    rapidjson::Document da, db;
+    da.Parse(a[i].c_str());
+    db.Parse(b[i].c_str());
+    for (const char* key : {"id", "flow_run_id", "tags", "state_type", "expected_start_time",
+                            "end_time", "state"}) {
+      EXPECT_TRUE(da[key] == db[key]) << key << " line " << i;
+    }
+  }
+}
+
+uint64_t Fnv64(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// The legacy shape is the first generator's output: FNV-1a 64 of its files
+// for 2,500 task runs, seed 42, as the generator before the realistic shape
+// (commit 99d1870) wrote them; the query file keeps those 28 lines first.
+TEST(GeneratorTest, LegacyShapeKeepsThePreviousBytes) {
+  std::string dir = NewDir("pinned");
+  GenerateOptions o;
+  o.shape = GenerateShape::kLegacy;
+  Generate(dir, 2500, 42, 3, dir + ".q", o);
+  EXPECT_EQ(Fnv64(Slurp(dir + "/flows.ndjson")), 0x9990ae6093289232ULL);
+  EXPECT_EQ(Fnv64(Slurp(dir + "/deployments.ndjson")), 0xba76f6aafe6bd754ULL);
+  EXPECT_EQ(Fnv64(Slurp(dir + "/flow_runs.ndjson")), 0x4fd19e89a0eceaf0ULL);
+  EXPECT_EQ(Fnv64(Slurp(dir + "/task_runs.ndjson")), 0x9b9ae4f9b41c5398ULL);
+  std::vector<std::string> q = Lines(dir + ".q");
+  ASSERT_GT(q.size(), 28u);
+  std::string first;
+  for (size_t i = 0; i < 28; ++i) first += q[i] + "\n";
+  EXPECT_EQ(Fnv64(first), 0x5380efc269a32267ULL);
+  // Every body of the mix is answered on legacy data too.
+  auto engine = Engine::Open(dir);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (const std::string& line : q) {
+    size_t at = line.find("\"body\":");
+    Response r = (*engine)->PaginateJson(line.substr(at + 7, line.size() - at - 8), kNow);
+    EXPECT_EQ(r.status, 200) << line << " -> " << r.body;
+  }
+}
+
+bool Digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "<param>-<n>" with a template parameter word.
+bool ParamValue(std::string_view s) {
+  for (const char* p : TemplateParams()) {
+    std::string head = std::string(p) + "-";
+    if (s.substr(0, head.size()) == head && Digits(s.substr(head.size()))) return true;
+  }
+  return false;
+}
+
+// "YYYY-MM-DD", "YYYY-MM-DD-<param>-<n>" or "<param>-<n>".
+bool TemplatedRest(std::string_view s) {
+  bool date = s.size() >= 10 && Digits(s.substr(0, 4)) && s[4] == '-' &&
+              Digits(s.substr(5, 2)) && s[7] == '-' && Digits(s.substr(8, 2));
+  if (date) return s.size() == 10 || (s[10] == '-' && ParamValue(s.substr(11)));
+  return ParamValue(s);
+}
+
+// The task name `name` starts with (followed by '-'), or "".
+std::string PrefixOf(const std::string& name, const std::vector<std::string>& vocabulary) {
+  for (const std::string& v : vocabulary) {
+    if (name.compare(0, v.size() + 1, v + "-") == 0) return v;
+  }
+  return "";
+}
+
+TEST(GeneratorTest, TaskRunNamesFollowTheNameOptions) {
+  std::string dir = NewDir("names");
+  GenerateOptions o;
+  o.task_names = 7;
+  o.name_suffix_width = 5;
+  Generate(dir, 4000, 21, 2, "", o);
+  const std::vector<std::string> vocabulary = TaskNameVocabulary(21, 7);
+  std::set<std::string> parents;  // subflows' parent task runs: named after the child flow
+  for (const std::string& line : Lines(dir + "/flow_runs.ndjson")) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (d["parent_task_run_id"].IsString()) parents.insert(d["parent_task_run_id"].GetString());
+  }
+  std::set<std::string> prefixes;
+  int suffixed = 0, templated = 0, background = 0;
+  for (const std::string& line : Lines(dir + "/task_runs.ndjson")) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    std::string name = d["name"].GetString(), dyn = d["dynamic_key"].GetString();
+    if (d["flow_run_id"].IsNull() || parents.count(d["id"].GetString())) {
+      ++background;
+      EXPECT_EQ(name.substr(name.size() - 6), "-" + dyn.substr(0, 5)) << name;
+      continue;
+    }
+    std::string prefix = PrefixOf(name, vocabulary);
+    ASSERT_FALSE(prefix.empty()) << name << " has none of the 7 task names";
+    prefixes.insert(prefix);
+    std::string rest = name.substr(prefix.size() + 1);
+    if (rest == dyn.substr(0, 5)) {
+      ++suffixed;
+    } else {
+      EXPECT_TRUE(TemplatedRest(rest)) << name;
+      ++templated;
+    }
+  }
+  EXPECT_LE(prefixes.size(), 7u);
+  EXPECT_GE(prefixes.size(), 3u);
+  EXPECT_GT(suffixed, 100);
+  EXPECT_GT(templated, 100);
+  EXPECT_GT(background, 0);
+  // Width 0: the map index, an integer dynamic key, as in the legacy shape.
+  std::string zero = NewDir("width0");
+  o.name_suffix_width = 0;
+  Generate(zero, 500, 21, 2, "", o);
+  int integer_keys = 0;
+  for (const std::string& line : Lines(zero + "/task_runs.ndjson")) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    std::string dyn = d["dynamic_key"].GetString(), name = d["name"].GetString();
+    std::string prefix = PrefixOf(name, vocabulary);
+    if (!Digits(dyn) || prefix.empty()) continue;  // background and subflow parents
+    ++integer_keys;
+    std::string rest = name.substr(prefix.size() + 1);
+    EXPECT_TRUE(rest == dyn.substr(0, 3) || TemplatedRest(rest)) << name;
+  }
+  EXPECT_GT(integer_keys, 350);
 }
 
 TEST(GeneratorTest, ExactCountsForTinyAndOddSizes) {
@@ -326,6 +532,16 @@ TEST(GeneratorTest, RejectsBadOptions) {
   o.threads = 0;
   EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
   o.threads = 1;
+  o.name_suffix_width = 9;
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  o.name_suffix_width = -1;
+  o.shape = GenerateShape::kLegacy;
+  o.task_names = 10;  // the legacy shape has no name options
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  o.shape = GenerateShape::kRealistic;
+  o.task_names = 1000001;
+  EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  o.task_names = 0;
   o.out_dir = "/proc/no/such/dir";
   EXPECT_EQ(GenerateSnapshot(o, nullptr).code(), absl::StatusCode::kInternal);
 }
