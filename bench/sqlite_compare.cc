@@ -109,9 +109,12 @@ void PgIlikeFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 // ---------------------------------------------------------------------------
 // Translation.
 
+std::string JsonString(std::string_view s);
+
 class SqlBuilder {
  public:
-  explicit SqlBuilder(std::vector<SqliteQuery::Param>* params) : params_(params) {}
+  SqlBuilder(std::vector<SqliteQuery::Param>* params, SqlFlavor flavor)
+      : params_(params), flavor_(flavor) {}
 
   std::string Text(std::string_view s) {
     SqliteQuery::Param p;
@@ -150,11 +153,30 @@ class SqlBuilder {
     if (f.any) out->push_back(In(col, *f.any, Str));
     if (f.like && !f.like->empty()) out->push_back(Like(col, *f.like));
   }
+  // kPrefect: SQLAlchemy's ILIKE on SQLite, `lower(x) LIKE lower(y)`, with
+  // Prefect's unescaped '%' + s + '%'.
   std::string Like(std::string_view col, const std::string& s) {
+    if (flavor_ == SqlFlavor::kPrefect) {
+      return absl::StrCat("lower(", std::string(col), ") LIKE lower(",
+                          Text(absl::StrCat("%", s, "%")), ")");
+    }
     return absl::StrCat("pg_ilike(", std::string(col), ", ", Text(s), ")");
   }
   void Tags(std::string_view col, const TagsFilter& f, std::vector<std::string>* out) {
-    if (f.all && !f.all->empty()) {
+    if (f.all && !f.all->empty() && flavor_ == SqlFlavor::kPrefect) {
+      // Prefect's json_has_all_keys on SQLite (_json_contains_sqlite_fn).
+      std::vector<std::string> quoted;
+      for (const std::string& tag : *f.all) quoted.push_back(JsonString(tag));
+      const std::string list = absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
+      const std::string left = Text(list);
+      const std::string right = Text(list);
+      out->push_back(absl::StrCat(
+          "(SELECT count(DISTINCT \"left\".value) FROM json_each(", std::string(col),
+          ") AS \"left\" JOIN json_each(", left,
+          ") AS \"right\" ON \"left\".value = \"right\".value) >= "
+          "(SELECT count(DISTINCT \"right\".value) FROM json_each(",
+          right, ") AS \"right\")"));
+    } else if (f.all && !f.all->empty()) {
       std::vector<std::string> each;
       for (const std::string& tag : *f.all) {
         each.push_back(absl::StrCat("EXISTS (SELECT 1 FROM json_each(", std::string(col),
@@ -241,6 +263,7 @@ class SqlBuilder {
     return n;
   }
   std::vector<SqliteQuery::Param>* params_;
+  SqlFlavor flavor_;
 };
 
 std::string TaskRunPredicate(SqlBuilder& b, const TaskRunFilter& f) {
@@ -430,6 +453,39 @@ std::string DeploymentPredicate(SqlBuilder& b, const DeploymentFilter& f) {
   return SqlBuilder::Combine(f.op, c);
 }
 
+// Prefect's TaskRunSort.as_sql_sort: one term, no tie-break.
+std::string PrefectOrderBy(TaskRunSort sort) {
+  switch (sort) {
+    case TaskRunSort::kIdDesc:
+      return "t.id DESC";
+    case TaskRunSort::kExpectedStartTimeAsc:
+      return "t.expected_start_time ASC";
+    case TaskRunSort::kExpectedStartTimeDesc:
+      return "t.expected_start_time DESC";
+    case TaskRunSort::kNameAsc:
+      return "t.name ASC";
+    case TaskRunSort::kNameDesc:
+      return "t.name DESC";
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return "t.next_scheduled_start_time ASC";
+    case TaskRunSort::kEndTimeDesc:
+      return "t.end_time DESC";
+  }
+  return "t.id DESC";
+}
+
+// FlowRunFilter.only_filters_on_id() with a non-empty id.any_: Prefect's
+// fast path in _apply_task_run_filters.
+bool OnlyFlowRunIdAny(const FlowRunFilter& f) {
+  return f.id && f.id->any && !f.id->any->empty() &&
+         !(f.id->not_any && !f.id->not_any->empty()) && !f.name && !f.tags &&
+         !f.deployment_id && !f.work_queue_name && !f.flow_version && !f.state &&
+         !f.start_time && !f.end_time && !f.expected_start_time &&
+         !f.next_scheduled_start_time && !f.parent_flow_run_id && !f.parent_task_run_id &&
+         !f.idempotency_key && !f.created_by;
+}
+
+// The exact order (paginate.md 6.2): PostgreSQL NULL placement, id DESC.
 std::string OrderBy(TaskRunSort sort) {
   switch (sort) {
     case TaskRunSort::kIdDesc:
@@ -452,13 +508,17 @@ std::string OrderBy(TaskRunSort sort) {
 
 }  // namespace
 
-SqliteQuery TranslateQuery(const PaginateQuery& query) {
+SqliteQuery TranslateQuery(const PaginateQuery& query, SqlFlavor flavor) {
   SqliteQuery q;
-  SqlBuilder b(&q.params);
+  SqlBuilder b(&q.params, flavor);
   const FilterSet& fs = query.filters;
+  const bool prefect = flavor == SqlFlavor::kPrefect;
   std::vector<std::string> where;
   if (fs.task_runs) where.push_back(TaskRunPredicate(b, *fs.task_runs));
-  if (fs.flows || fs.flow_runs || fs.deployments) {
+  if (prefect && fs.flow_runs && !fs.flows && !fs.deployments &&
+      OnlyFlowRunIdAny(*fs.flow_runs)) {
+    where.push_back(b.In("t.flow_run_id", *fs.flow_runs->id->any, UuidToString));
+  } else if (fs.flows || fs.flow_runs || fs.deployments) {
     std::string from = "flow_run fr";
     if (fs.flows) absl::StrAppend(&from, " JOIN flow f ON f.id = fr.flow_id");
     if (fs.deployments) absl::StrAppend(&from, " JOIN deployment d ON d.id = fr.deployment_id");
@@ -472,8 +532,10 @@ SqliteQuery TranslateQuery(const PaginateQuery& query) {
   const std::string where_sql =
       where.empty() ? "" : absl::StrCat(" WHERE ", absl::StrJoin(where, " AND "));
   q.count_sql = absl::StrCat("SELECT count(*) FROM task_run t", where_sql);
-  q.page_sql = absl::StrCat("SELECT t.id FROM task_run t", where_sql, " ORDER BY ",
-                            OrderBy(query.sort), " LIMIT ? OFFSET ?");
+  q.page_sql = prefect ? absl::StrCat("SELECT t.* FROM task_run t", where_sql, " ORDER BY ",
+                                       PrefectOrderBy(query.sort), " LIMIT ? OFFSET ?")
+                       : absl::StrCat("SELECT t.id FROM task_run t", where_sql, " ORDER BY ",
+                                      OrderBy(query.sort), " LIMIT ? OFFSET ?");
   q.limit = query.limit;
   q.offset = query.offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
                  ? std::numeric_limits<int64_t>::max()
@@ -738,8 +800,8 @@ absl::Status SqliteMirror::Load(const SnapshotRecords& records) {
   return Exec("COMMIT");
 }
 
-absl::StatusOr<SqliteAnswer> SqliteMirror::Run(const PaginateQuery& query) {
-  return Run(TranslateQuery(query));
+absl::StatusOr<SqliteAnswer> SqliteMirror::Run(const PaginateQuery& query, SqlFlavor flavor) {
+  return Run(TranslateQuery(query, flavor));
 }
 
 absl::StatusOr<SqliteAnswer> SqliteMirror::Run(const SqliteQuery& q) {
