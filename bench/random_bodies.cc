@@ -459,15 +459,14 @@ class BodyGen {
       return Array(v);
     };
     const uint64_t r = rng_.Uniform(100);
-    if (r < 45 || !has_any) {
+    if (r >= 80) {
+      o.Add("is_null_", Bool(rng_.Percent(50)));
+    } else if (r < 45 || !has_any) {
       o.Add("all_", list(rng_.Percent(70) ? 1 : 2));
       if (rng_.Percent(20)) o.Add("is_null_", Bool(rng_.Percent(30)));
-    } else if (r < 80) {
-      o.Add("any_", list(1 + rng_.Uniform(3)));
     } else {
-      o.Add("is_null_", Bool(rng_.Percent(50)));
+      o.Add("any_", list(1 + rng_.Uniform(3)));
     }
-    if (!has_any && r >= 80) o.Add("is_null_", Bool(rng_.Percent(50)));
     return o.Text();
   }
 

@@ -16,11 +16,28 @@
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 
 namespace taskdex {
 namespace {
 
 constexpr int kBodies = 400;
+
+// True when no object in `v` repeats a key (JSON allows it; a body should
+// not rely on which one wins).
+bool UniqueKeys(const rapidjson::Value& v) {
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) {
+      if (!UniqueKeys(e)) return false;
+    }
+  }
+  if (!v.IsObject()) return true;
+  std::set<std::string> seen;
+  for (const auto& m : v.GetObject()) {
+    if (!seen.insert(m.name.GetString()).second || !UniqueKeys(m.value)) return false;
+  }
+  return true;
+}
 
 class RandomBodiesTest : public ::testing::Test {
  protected:
@@ -45,6 +62,10 @@ TEST_F(RandomBodiesTest, EveryBodyIsValidAndManyMatch) {
   int matching = 0, partial = 0;
   const uint64_t total = engine_->store().task_runs.size();
   for (const BenchBody& b : bodies) {
+    rapidjson::Document doc;
+    doc.Parse(b.body.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << b.body;
+    EXPECT_TRUE(UniqueKeys(doc)) << b.body;
     const Response r = engine_->PaginateJson(b.body, 0);
     ASSERT_EQ(r.status, 200) << b.name << ": " << b.body << "\n" << r.body;
     const std::optional<uint64_t> count = ResponseCount(r.body);
