@@ -87,6 +87,10 @@ enum class SqlFlavor : uint8_t {
 // Translates a query into SQL for this schema.
 SqliteQuery TranslateQuery(const PaginateQuery& query, SqlFlavor flavor = SqlFlavor::kExact);
 
+// A tag list as JSON text, as Python's json.dumps writes it (`["a", "b"]`):
+// what the mirror stores and what Prefect binds for tags `all_`.
+std::string TagsJson(const std::vector<std::string>& tags);
+
 // PostgreSQL `text ILIKE '%' || s || '%'` under the C locale (paginate.md 4.2).
 bool PgContainsILike(std::string_view text, std::string_view s);
 
