@@ -23,22 +23,6 @@
 namespace taskdex {
 namespace {
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 std::string IdsText(const std::vector<Uuid>& ids) {
   std::vector<std::string> parts;
   for (const Uuid& id : ids) parts.push_back(UuidToString(id));
@@ -52,7 +36,7 @@ struct QueryResult {
   std::vector<double> samples;
   std::vector<double> sqlite_samples;  // Prefect's SQL
   bool compared = false;
-  bool match = true;  // the exact SQL gave taskdex's ids and count
+  bool match = true;                      // the exact SQL gave taskdex's ids and count
   std::optional<uint64_t> prefect_count;  // the count by Prefect's SQL
 };
 
@@ -89,9 +73,9 @@ std::optional<SqliteQuery> CheckOnSqlite(const Engine& engine, SqliteMirror& mir
                  "\n*** MISMATCH on %s ***\n  body: %s\n  taskdex: count %llu "
                  "(response count %s), ids %s\n  sqlite:  count %llu, ids %s\n  sql: %s\n\n",
                  b.name.c_str(), b.body.c_str(), static_cast<unsigned long long>(page.count),
-                 r->count ? std::to_string(*r->count).c_str() : "none",
-                 IdsText(engine_ids).c_str(), static_cast<unsigned long long>(answer->count),
-                 IdsText(answer->ids).c_str(), exact.page_sql.c_str());
+                 r->count ? std::to_string(*r->count).c_str() : "none", IdsText(engine_ids).c_str(),
+                 static_cast<unsigned long long>(answer->count), IdsText(answer->ids).c_str(),
+                 exact.page_sql.c_str());
   }
   SqliteQuery prefect = TranslateQuery(query, SqlFlavor::kPrefect);
   auto prefect_answer = mirror.Run(prefect);
@@ -108,8 +92,8 @@ std::optional<SqliteQuery> CheckOnSqlite(const Engine& engine, SqliteMirror& mir
 
 }  // namespace
 
-bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
-                 const std::vector<BenchBody>& bodies, const QuerySetOptions& opt) {
+bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<BenchBody>& bodies,
+                 const QuerySetOptions& opt) {
   const bool table = opt.slowest <= 0;
   const Micros now = opt.now;
   std::vector<QueryResult> results;
@@ -160,8 +144,7 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
                   r.count ? std::to_string(*r.count).c_str() : "-",
                   static_cast<int>(r.samples.size()), p50, p99);
       if (r.compared) {
-        std::printf(" %12.1f %12.1f %7.2fx%s", sp50, sp99, Ratio(r),
-                    r.match ? "" : "  MISMATCH");
+        std::printf(" %12.1f %12.1f %7.2fx%s", sp50, sp99, Ratio(r), r.match ? "" : "  MISMATCH");
       }
       std::printf("\n");
     }
@@ -257,13 +240,12 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
       if (opt.json) {
         for (size_t k = 0; k < steps[i].size(); ++k) {
           const PlanStep& st = steps[i][k];
-          std::printf("{\"event\":\"step\",\"set\":\"%s\",\"name\":%s,\"what\":%s,\"path\":%s,"
-                      "\"estimate\":%lld,\"actual\":%llu,\"p50_us\":%.1f}\n",
-                      opt.set.c_str(), JsonQuote(bodies[i].name).c_str(),
-                      JsonQuote(st.what).c_str(), JsonQuote(st.path).c_str(),
-                      static_cast<long long>(st.estimate),
-                      static_cast<unsigned long long>(st.actual),
-                      Percentile(step_micros[i][k], 0.5));
+          std::printf(
+              "{\"event\":\"step\",\"set\":\"%s\",\"name\":%s,\"what\":%s,\"path\":%s,"
+              "\"estimate\":%lld,\"actual\":%llu,\"p50_us\":%.1f}\n",
+              opt.set.c_str(), JsonQuote(bodies[i].name).c_str(), JsonQuote(st.what).c_str(),
+              JsonQuote(st.path).c_str(), static_cast<long long>(st.estimate),
+              static_cast<unsigned long long>(st.actual), Percentile(step_micros[i][k], 0.5));
         }
         continue;
       }
@@ -271,10 +253,8 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
       for (size_t k = 0; k < steps[i].size(); ++k) {
         const PlanStep& st = steps[i][k];
         std::printf("  %-34s %-34s est=%-10s actual=%-10llu p50 %.1f us\n", st.what.c_str(),
-                    st.path.c_str(),
-                    st.estimate < 0 ? "?" : std::to_string(st.estimate).c_str(),
-                    static_cast<unsigned long long>(st.actual),
-                    Percentile(step_micros[i][k], 0.5));
+                    st.path.c_str(), st.estimate < 0 ? "?" : std::to_string(st.estimate).c_str(),
+                    static_cast<unsigned long long>(st.actual), Percentile(step_micros[i][k], 0.5));
       }
     }
   }
@@ -298,7 +278,8 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
   const double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99), max = Max(all);
   const double sp50 = Percentile(all_sqlite, 0.5), sp99 = Percentile(all_sqlite, 0.99);
   const double mean =
-      all.empty() ? 0 : std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size());
+      all.empty() ? 0
+                  : std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size());
   const char* mode = opt.interleave ? "interleaved" : "repeated";
   const char* stage = opt.execute_only ? "execute" : "full";
   if (opt.json) {
@@ -317,16 +298,18 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
     }
     std::printf("%s}\n", line.c_str());
   } else {
-    std::printf("overall %s (%s, stage %s): %d queries, %d samples, p50 %.1f us, p99 %.1f us, "
-                "max %.1f us, mean %.1f us\n",
-                opt.set.c_str(), mode, stage, static_cast<int>(results.size()),
-                static_cast<int>(all.size()), p50, p99, max, mean);
+    std::printf(
+        "overall %s (%s, stage %s): %d queries, %d samples, p50 %.1f us, p99 %.1f us, "
+        "max %.1f us, mean %.1f us\n",
+        opt.set.c_str(), mode, stage, static_cast<int>(results.size()),
+        static_cast<int>(all.size()), p50, p99, max, mean);
     if (mirror) {
-      std::printf("sqlite (the SQL Prefect sends) %s: %d samples, p50 %.1f us, p99 %.1f us; "
-                  "median_query_ratio %.2fx, min_query_ratio %.2fx (%s) (over queries, sqlite "
-                  "p50 / taskdex p50); %d mismatches with the exact SQL\n",
-                  opt.set.c_str(), static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio,
-                  min_ratio, min_name.c_str(), mismatches);
+      std::printf(
+          "sqlite (the SQL Prefect sends) %s: %d samples, p50 %.1f us, p99 %.1f us; "
+          "median_query_ratio %.2fx, min_query_ratio %.2fx (%s) (over queries, sqlite "
+          "p50 / taskdex p50); %d mismatches with the exact SQL\n",
+          opt.set.c_str(), static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio, min_ratio,
+          min_name.c_str(), mismatches);
     }
   }
   if (!table) {
@@ -337,25 +320,27 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return medians[a] > medians[b]; });
     order.resize(std::min(order.size(), static_cast<size_t>(opt.slowest)));
-    if (!opt.json) std::printf("slowest %d of %s by p50:\n", static_cast<int>(order.size()),
-                               opt.set.c_str());
+    if (!opt.json)
+      std::printf("slowest %d of %s by p50:\n", static_cast<int>(order.size()), opt.set.c_str());
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const QueryResult& r = results[order[rank]];
       const std::string& body = bodies[order[rank]].body;
       const std::string plan = engine.Explain(body);
       if (opt.json) {
-        std::printf("{\"event\":\"slowest\",\"set\":\"%s\",\"rank\":%d,\"name\":%s,"
-                    "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"count\":%s,"
-                    "\"body\":%s,\"plan\":%s}\n",
-                    opt.set.c_str(), static_cast<int>(rank + 1), JsonQuote(r.name).c_str(),
-                    medians[order[rank]], Percentile(r.samples, 0.99), Max(r.samples),
-                    r.count ? std::to_string(*r.count).c_str() : "null", JsonQuote(body).c_str(),
-                    JsonQuote(plan).c_str());
+        std::printf(
+            "{\"event\":\"slowest\",\"set\":\"%s\",\"rank\":%d,\"name\":%s,"
+            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"count\":%s,"
+            "\"body\":%s,\"plan\":%s}\n",
+            opt.set.c_str(), static_cast<int>(rank + 1), JsonQuote(r.name).c_str(),
+            medians[order[rank]], Percentile(r.samples, 0.99), Max(r.samples),
+            r.count ? std::to_string(*r.count).c_str() : "null", JsonQuote(body).c_str(),
+            JsonQuote(plan).c_str());
         continue;
       }
-      std::printf("%2d. %s: p50 %.1f us, p99 %.1f us, max %.1f us, count %s", static_cast<int>(rank + 1),
-                  r.name.c_str(), medians[order[rank]], Percentile(r.samples, 0.99),
-                  Max(r.samples), r.count ? std::to_string(*r.count).c_str() : "-");
+      std::printf("%2d. %s: p50 %.1f us, p99 %.1f us, max %.1f us, count %s",
+                  static_cast<int>(rank + 1), r.name.c_str(), medians[order[rank]],
+                  Percentile(r.samples, 0.99), Max(r.samples),
+                  r.count ? std::to_string(*r.count).c_str() : "-");
       if (r.compared) {
         std::printf(", sqlite p50 %.1f us (%.2fx)", Percentile(r.sqlite_samples, 0.5), Ratio(r));
       }

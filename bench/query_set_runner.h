@@ -41,8 +41,8 @@ struct QuerySetOptions {
 
 // Runs the set. Returns false when SQLite disagreed with taskdex on some
 // query or failed on it (each case is printed to stderr).
-bool RunQuerySet(const Engine& engine, SqliteMirror* mirror,
-                 const std::vector<BenchBody>& bodies, const QuerySetOptions& opt);
+bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<BenchBody>& bodies,
+                 const QuerySetOptions& opt);
 
 }  // namespace taskdex
 

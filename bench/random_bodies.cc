@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/datetime.h"
 #include "engine/uuid.h"
@@ -41,22 +40,6 @@ class Rng {
   uint64_t state_;
 };
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 std::string Array(const std::vector<std::string>& quoted) {
   return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
@@ -67,7 +50,7 @@ const char* Bool(bool b) { return b ? "true" : "false"; }
 class Obj {
  public:
   void Add(std::string_view key, std::string value_json) {
-    parts_.push_back(absl::StrCat(Quote(key), ": ", value_json));
+    parts_.push_back(absl::StrCat(JsonQuote(key), ": ", value_json));
   }
   std::string Text() const { return absl::StrCat("{", absl::StrJoin(parts_, ", "), "}"); }
 
@@ -116,8 +99,9 @@ class BodyGen {
     maybe(12, "deployments", &BodyGen::Deployments);
     if (!any && rng_.Percent(85)) body.Add("task_runs", TaskRuns());
     if (rng_.Percent(85)) {
-      body.Add("sort",
-               Quote(TaskRunSortName(static_cast<TaskRunSort>(rng_.Uniform(kNumTaskRunSorts)))));
+      body.Add(
+          "sort",
+          JsonQuote(TaskRunSortName(static_cast<TaskRunSort>(rng_.Uniform(kNumTaskRunSorts)))));
     }
     if (rng_.Percent(88)) {
       static constexpr int kCommon[] = {5, 10, 15, 20, 25, 50, 100, 200};
@@ -167,16 +151,14 @@ class BodyGen {
             {"id", [&] { return IdFilter(r.id, true); }},
             {"name", [&] { return Name(s_.flow_run_names, r.name); }},
             {"tags", [&] { return Tags(r.tags, true); }},
-            {"deployment_id",
-             [&] { return Ref(Ids(s_.deployments.id, 85), true); }},
+            {"deployment_id", [&] { return Ref(Ids(s_.deployments.id, 85), true); }},
             {"work_queue_name", [&] { return WorkQueue(true, true); }},
             {"flow_version", [&] { return Wrap("any_", BlobValues(r.flow_version, "1.0")); }},
             {"state", [&] { return State(true); }},
             {"start_time", [&] { return Time(r.start_time, true); }},
             {"end_time", [&] { return Time(r.end_time, true); }},
             {"expected_start_time", [&] { return Time(r.expected_start_time, false); }},
-            {"next_scheduled_start_time",
-             [&] { return Time(r.next_scheduled_start_time, false); }},
+            {"next_scheduled_start_time", [&] { return Time(r.next_scheduled_start_time, false); }},
             {"parent_flow_run_id", [&] { return Ref(ParentFlowRunIds(), false); }},
             {"parent_task_run_id", [&] { return Ref(ParentTaskRunIds(), true); }},
             {"idempotency_key",
@@ -209,30 +191,29 @@ class BodyGen {
   std::string Deployments() {
     const DeploymentTable& d = s_.deployments;
     return Node(
-        true,
-        {
-            {"id", [&] { return IdFilter(d.id, true); }},
-            {"name", [&] { return Name(s_.deployment_names, d.name); }},
-            {"flow_or_deployment_name",
-             [&] {
-               const bool flow = rng_.Percent(40) && s_.flows.size() > 0;
-               const std::string name =
-                   flow ? std::string(s_.flow_names.Get(s_.flows.name[Row(s_.flows.size())]))
-                        : PickName(s_.deployment_names, d.name);
-               return Wrap("like_", Quote(Fragment(name)));
-             }},
-            {"paused", [&] { return Wrap("eq_", Bool(rng_.Percent(30))); }},
-            {"tags", [&] { return Tags(d.tags, true); }},
-            {"work_queue_name", [&] { return WorkQueue(false, false); }},
-            {"concurrency_limit",
-             [&] {
-               Obj o;
-               if (rng_.Percent(50)) o.Add("ge_", std::to_string(rng_.Uniform(5)));
-               if (rng_.Percent(50)) o.Add("le_", std::to_string(5 + rng_.Uniform(20)));
-               if (rng_.Percent(30)) o.Add("is_null_", Bool(rng_.Percent(50)));
-               return o.Text();
-             }},
-        });
+        true, {
+                  {"id", [&] { return IdFilter(d.id, true); }},
+                  {"name", [&] { return Name(s_.deployment_names, d.name); }},
+                  {"flow_or_deployment_name",
+                   [&] {
+                     const bool flow = rng_.Percent(40) && s_.flows.size() > 0;
+                     const std::string name =
+                         flow ? std::string(s_.flow_names.Get(s_.flows.name[Row(s_.flows.size())]))
+                              : PickName(s_.deployment_names, d.name);
+                     return Wrap("like_", JsonQuote(Fragment(name)));
+                   }},
+                  {"paused", [&] { return Wrap("eq_", Bool(rng_.Percent(30))); }},
+                  {"tags", [&] { return Tags(d.tags, true); }},
+                  {"work_queue_name", [&] { return WorkQueue(false, false); }},
+                  {"concurrency_limit",
+                   [&] {
+                     Obj o;
+                     if (rng_.Percent(50)) o.Add("ge_", std::to_string(rng_.Uniform(5)));
+                     if (rng_.Percent(50)) o.Add("le_", std::to_string(5 + rng_.Uniform(20)));
+                     if (rng_.Percent(30)) o.Add("is_null_", Bool(rng_.Percent(50)));
+                     return o.Text();
+                   }},
+              });
   }
 
   // A composite or leaf node: `operator` (when the class has one) and 1..3
@@ -240,7 +221,8 @@ class BodyGen {
   std::string Node(bool has_operator, const std::vector<Field>& fields) {
     Obj o;
     if (has_operator) Operator(&o);
-    const uint64_t k = 1 + (rng_.Percent(55) ? 0 : rng_.Uniform(std::min<size_t>(3, fields.size())));
+    const uint64_t k =
+        1 + (rng_.Percent(55) ? 0 : rng_.Uniform(std::min<size_t>(3, fields.size())));
     std::vector<size_t> chosen;
     while (chosen.size() < k) {
       const size_t i = rng_.Uniform(fields.size());
@@ -281,7 +263,7 @@ class BodyGen {
     u.bytes[6] = 0x40;
     u.bytes[8] = 0x80;
     u.bytes[15] = static_cast<uint8_t>(1 + rng_.Uniform(3));
-    return Quote(UuidToString(u));
+    return JsonQuote(UuidToString(u));
   }
 
   // 1..10 ids of the pool's rows; each unknown with probability 100 - known%.
@@ -292,7 +274,7 @@ class BodyGen {
       if (pool.empty() || !rng_.Percent(known_percent)) {
         v.push_back(UnknownId());
       } else {
-        v.push_back(Quote(UuidToString(pool[Row(static_cast<uint32_t>(pool.size()))])));
+        v.push_back(JsonQuote(UuidToString(pool[Row(static_cast<uint32_t>(pool.size()))])));
       }
     }
     return Array(v);
@@ -329,9 +311,9 @@ class BodyGen {
         const uint32_t tr = s_.task_runs.size();
         const RowId fr = tr == 0 ? kNoRow : s_.task_runs.flow_run_row[Row(tr)];
         if (fr != kNoRow && rng_.Percent(85)) {
-          v.push_back(Quote(UuidToString(s_.flow_runs.id[fr])));
+          v.push_back(JsonQuote(UuidToString(s_.flow_runs.id[fr])));
         } else if (s_.flow_runs.size() > 0 && rng_.Percent(80)) {
-          v.push_back(Quote(UuidToString(s_.flow_runs.id[Row(s_.flow_runs.size())])));
+          v.push_back(JsonQuote(UuidToString(s_.flow_runs.id[Row(s_.flow_runs.size())])));
         } else {
           v.push_back(UnknownId());
         }
@@ -358,11 +340,11 @@ class BodyGen {
         const RowId parent = s_.flow_runs.parent_task_run_row[Row(s_.flow_runs.size())];
         if (parent == kNoRow) continue;
         const RowId fr = s_.task_runs.flow_run_row[parent];
-        if (fr != kNoRow) id = Quote(UuidToString(s_.flow_runs.id[fr]));
+        if (fr != kNoRow) id = JsonQuote(UuidToString(s_.flow_runs.id[fr]));
         break;
       }
       if (rng_.Percent(20) && s_.flow_runs.size() > 0) {
-        id = Quote(UuidToString(s_.flow_runs.id[Row(s_.flow_runs.size())]));
+        id = JsonQuote(UuidToString(s_.flow_runs.id[Row(s_.flow_runs.size())]));
       }
       v.push_back(std::move(id));
     }
@@ -378,11 +360,11 @@ class BodyGen {
       for (int tries = 0; tries < 16 && s_.flow_runs.size() > 0; ++tries) {
         const auto& parent = s_.flow_runs.parent_task_run_id[Row(s_.flow_runs.size())];
         if (!parent) continue;
-        id = Quote(UuidToString(*parent));
+        id = JsonQuote(UuidToString(*parent));
         break;
       }
       if (rng_.Percent(20) && s_.task_runs.size() > 0) {
-        id = Quote(UuidToString(s_.task_runs.id[Row(s_.task_runs.size())]));
+        id = JsonQuote(UuidToString(s_.task_runs.id[Row(s_.task_runs.size())]));
       }
       v.push_back(std::move(id));
     }
@@ -431,11 +413,11 @@ class BodyGen {
       for (uint64_t i = 0; i < n; ++i) {
         std::string name = PickName(dict, by_row);
         if (rng_.Percent(8)) name = FlipCase(rng_, name);  // must not match
-        v.push_back(Quote(name));
+        v.push_back(JsonQuote(name));
       }
       o.Add("any_", Array(v));
     }
-    if (r >= 35) o.Add("like_", Quote(Fragment(PickName(dict, by_row))));
+    if (r >= 35) o.Add("like_", JsonQuote(Fragment(PickName(dict, by_row))));
     return o.Text();
   }
 
@@ -444,10 +426,10 @@ class BodyGen {
     const uint32_t rows = static_cast<uint32_t>(lists.offsets.size() - 1);
     for (int tries = 0; tries < 8 && rows > 0 && rng_.Percent(80); ++tries) {
       const auto codes = lists.Of(Row(rows));
-      if (!codes.empty()) return Quote(s_.tags.Get(codes[rng_.Uniform(codes.size())]));
+      if (!codes.empty()) return JsonQuote(s_.tags.Get(codes[rng_.Uniform(codes.size())]));
     }
-    if (s_.tags.size() == 0) return Quote("prod");
-    return Quote(s_.tags.Get(static_cast<uint32_t>(rng_.Uniform(s_.tags.size()))));
+    if (s_.tags.size() == 0) return JsonQuote("prod");
+    return JsonQuote(s_.tags.Get(static_cast<uint32_t>(rng_.Uniform(s_.tags.size()))));
   }
 
   std::string Tags(const CodeLists& lists, bool has_any) {
@@ -474,7 +456,7 @@ class BodyGen {
     std::vector<std::string> v;
     const uint64_t n = 1 + rng_.Uniform(3);
     for (uint64_t i = 0; i < n; ++i) {
-      v.push_back(Quote(StateTypeName(static_cast<StateType>(rng_.Uniform(kNumStateTypes)))));
+      v.push_back(JsonQuote(StateTypeName(static_cast<StateType>(rng_.Uniform(kNumStateTypes)))));
     }
     return Array(v);
   }
@@ -485,7 +467,7 @@ class BodyGen {
     for (uint64_t i = 0; i < n; ++i) {
       const std::vector<uint32_t>& col =
           flow_run ? s_.flow_runs.state_name : s_.task_runs.state_name;
-      v.push_back(Quote(PickName(s_.state_names, col)));
+      v.push_back(JsonQuote(PickName(s_.state_names, col)));
     }
     return Array(v);
   }
@@ -519,7 +501,7 @@ class BodyGen {
       std::vector<std::string> v;
       const uint64_t n = 1 + rng_.Uniform(2);
       for (uint64_t i = 0; i < n; ++i) {
-        v.push_back(Quote(PickName(s_.work_queue_names, s_.flow_runs.work_queue_name)));
+        v.push_back(JsonQuote(PickName(s_.work_queue_names, s_.flow_runs.work_queue_name)));
       }
       o.Add("any_", Array(v));
     }
@@ -539,7 +521,7 @@ class BodyGen {
         value = std::string(col.Get(row));
         break;
       }
-      v.push_back(Quote(value));
+      v.push_back(JsonQuote(value));
     }
     return Array(v);
   }
@@ -554,7 +536,8 @@ class BodyGen {
       for (int tries = 0; tries < 16 && r.size() > 0 && v.empty(); ++tries) {
         const RowId row = Row(r.size());
         if (r.created_by_id.IsNull(row)) continue;
-        if (auto id = ParseUuid(r.created_by_id.Get(row))) v.push_back(Quote(UuidToString(*id)));
+        if (auto id = ParseUuid(r.created_by_id.Get(row)))
+          v.push_back(JsonQuote(UuidToString(*id)));
       }
       if (v.empty() || rng_.Percent(15)) v.push_back(UnknownId());
       o.Add("id_", Array(v));
@@ -586,16 +569,16 @@ class BodyGen {
       return o.Text();
     }
     if (r < 35) {
-      o.Add("after_", Quote(FormatDatetime(t)));
+      o.Add("after_", JsonQuote(FormatDatetime(t)));
     } else if (r < 60) {
-      o.Add("before_", Quote(FormatDatetime(t)));
+      o.Add("before_", JsonQuote(FormatDatetime(t)));
     } else {
       static constexpr Micros kWindows[] = {kMinute, 60 * kMinute, 24 * 60 * kMinute,
                                             7 * 24 * 60 * kMinute};
       Micros w = kWindows[rng_.Uniform(std::size(kWindows))];
       if (rng_.Percent(20)) w = std::max<Micros>(kMinute, (max_time_ - min_time_) / 10);
-      o.Add("after_", Quote(FormatDatetime(t - w / 2)));
-      o.Add("before_", Quote(FormatDatetime(t + w / 2)));
+      o.Add("after_", JsonQuote(FormatDatetime(t - w / 2)));
+      o.Add("before_", JsonQuote(FormatDatetime(t + w / 2)));
     }
     if (has_is_null && rng_.Percent(8)) o.Add("is_null_", "false");
     return o.Text();
