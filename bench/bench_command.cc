@@ -63,7 +63,7 @@ Options:
   --random N          N random bodies (--bodies or --random is required).
   --seed S            Seed of the random bodies (default 1).
   --slowest K         How many of the slowest random bodies to print
-                      (default 10).
+                      (default 10; 0: the per-query table instead).
   --repeat N          Timed runs per query, at most (default 200).
   --max-seconds S     Stop a query's runs after S seconds of samples
                       (default 1.0; with --interleave, stop the rounds
