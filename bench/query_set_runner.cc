@@ -272,6 +272,8 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
     ratios.push_back(Ratio(r));
     if (min_at == results.size() || Ratio(r) < Ratio(results[min_at])) min_at = i;
   }
+  const int sqlite_faster =
+      static_cast<int>(std::count_if(ratios.begin(), ratios.end(), [](double x) { return x < 1; }));
   const double median_ratio = Percentile(ratios, 0.5);
   const double min_ratio = ratios.empty() ? 0 : *std::min_element(ratios.begin(), ratios.end());
   const std::string min_name = min_at < results.size() ? results[min_at].name : "";
@@ -292,9 +294,9 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
       absl::StrAppendFormat(&line,
                             ",\"sqlite_samples\":%d,\"sqlite_p50_us\":%.1f,\"sqlite_p99_us\":%.1f,"
                             "\"median_query_ratio\":%.2f,\"min_query_ratio\":%.2f,"
-                            "\"min_query\":%s,\"mismatches\":%d",
+                            "\"min_query\":%s,\"sqlite_faster_queries\":%d,\"mismatches\":%d",
                             static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio,
-                            min_ratio, JsonQuote(min_name), mismatches);
+                            min_ratio, JsonQuote(min_name), sqlite_faster, mismatches);
     }
     std::printf("%s}\n", line.c_str());
   } else {
@@ -307,9 +309,10 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
       std::printf(
           "sqlite (the SQL Prefect sends) %s: %d samples, p50 %.1f us, p99 %.1f us; "
           "median_query_ratio %.2fx, min_query_ratio %.2fx (%s) (over queries, sqlite "
-          "p50 / taskdex p50); %d mismatches with the exact SQL\n",
+          "p50 / taskdex p50); SQLite faster on %d of %d queries; %d mismatches with the exact "
+          "SQL\n",
           opt.set.c_str(), static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio, min_ratio,
-          min_name.c_str(), mismatches);
+          min_name.c_str(), sqlite_faster, static_cast<int>(ratios.size()), mismatches);
     }
   }
   if (!table) {
