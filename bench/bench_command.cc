@@ -1,47 +1,51 @@
 // bench/bench_command.cc
 //
-// `taskdex bench`: loads a snapshot, times request bodies through the same
-// path a server request takes (Engine::PaginateJson: parse, plan, execute,
-// write; or plan + execute only), one query after another or round-robin
-// over the file (--interleave), and optionally checks and times each body on SQLite with Prefect's
-// schema and SQL (bench/sqlite_compare.h).
+// `taskdex bench`: parses the options, loads a snapshot (and, with
+// --compare-sqlite, an SQLite mirror of it), then times the bodies of a file
+// and/or N random bodies drawn from the loaded data (bench/random_bodies.h),
+// each set by bench/query_set_runner.h.
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "api/paginate_request.h"
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
 #include "bench/commands.h"
+#include "bench/query_set_runner.h"
+#include "bench/random_bodies.h"
 #include "bench/sqlite_compare.h"
-#include "engine/executor.h"
-#include "engine/uuid.h"
 
 namespace taskdex {
 namespace {
 
 constexpr char kBenchHelp[] = R"(Usage:
   taskdex bench --snapshot DIR --bodies FILE [options]
+  taskdex bench --snapshot DIR --random N [--seed S] [options]
 
 Loads the snapshot DIR (prints load time, task runs/s, MB/s of NDJSON and the
 resident memory after load), then runs every body of FILE through the
 /paginate request path (parse, plan, execute, write the JSON answer): one
 untimed warm-up, then up to --repeat timed runs or about --max-seconds per
 query. Prints per query p50 and p99 (microseconds), the samples and the
-answer's `count`, then p50 and p99 over all samples.
+answer's `count`, then p50, p99 and max over all samples.
+
+--random N draws N valid random bodies from the loaded data (every filter
+field, `operator` at every level, all sorts, limit 1..200, deep pages;
+deterministic for the data and --seed) and runs them round-robin as
+--interleave does (always); with --bodies too, both sets run and are
+reported separately. For the random set
+only the overall line and the --slowest bodies (by p50) are printed, each
+with its body text and its plan.
 
 By default each query runs --repeat times in a row, so its caches stay warm
 (the best case). With --interleave the whole file runs round-robin instead
@@ -55,7 +59,11 @@ body may also be a JSON string holding the body text).
 
 Options:
   --snapshot DIR      Snapshot directory (task_runs.ndjson, ...). Required.
-  --bodies FILE       Bodies file, one per line. Required.
+  --bodies FILE       Bodies file, one per line.
+  --random N          N random bodies (--bodies or --random is required).
+  --seed S            Seed of the random bodies (default 1).
+  --slowest K         How many of the slowest random bodies to print
+                      (default 10; 0: the per-query table instead).
   --repeat N          Timed runs per query, at most (default 200).
   --max-seconds S     Stop a query's runs after S seconds of samples
                       (default 1.0; with --interleave, stop the rounds
@@ -73,11 +81,15 @@ Options:
                       are timed in full).
   --json              Print JSON lines instead of the table.
   --compare-sqlite    Also load the data into in-memory SQLite with Prefect's
-                      schema and indexes, translate each query into Prefect's
-                      SQL (page + count), check that both give the same ids
-                      in order and the same count, and time SQLite too
-                      (same --repeat/--max-seconds). A mismatch is printed
-                      with the body and both answers, and the exit code is 1.
+                      schema and indexes. Each query is checked once,
+                      untimed, with SQL that gives the exact answer (same
+                      ids in order, same count; a mismatch is printed with
+                      the body and both answers, and the exit code is 1),
+                      and timed (same --repeat/--max-seconds) with the
+                      statements Prefect itself sends on SQLite (its ORDER
+                      BY, EXISTS joins, LIKE, json_each, count). Prints per
+                      query the ratio SQLite p50 / taskdex p50, and over
+                      queries median_query_ratio and min_query_ratio.
   --now T             The clock for computed fields (RFC 3339), default: now.
   --threads N         Loader threads (0: all cores, default).
   -h, --help          Show this help.
@@ -95,28 +107,6 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string IdsText(const std::vector<Uuid>& ids) {
-  std::vector<std::string> parts;
-  for (const Uuid& id : ids) parts.push_back(UuidToString(id));
-  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
-}
-
 struct Options {
   std::string snapshot;
   std::string bodies;
@@ -129,16 +119,9 @@ struct Options {
   bool explain = false;
   std::optional<std::string> now;
   int threads = 0;
-};
-
-struct QueryResult {
-  std::string name;
-  int status = 0;
-  std::optional<uint64_t> count;
-  std::vector<double> samples;
-  std::vector<double> sqlite_samples;
-  bool compared = false;
-  bool match = true;
+  int random = 0;  // --random N
+  uint64_t seed = 1;
+  int slowest = 10;
 };
 
 }  // namespace
@@ -190,6 +173,15 @@ int RunBench(int argc, char** argv) {
         return Usage("--stage needs `full` or `execute`");
       }
       opt.execute_only = *v == "execute";
+    } else if (arg == "--random") {
+      if (!number(1, 1e7, &d)) return Usage("--random needs a number of bodies >= 1");
+      opt.random = static_cast<int>(d);
+    } else if (arg == "--seed") {
+      if (!number(0, 9007199254740992.0, &d)) return Usage("--seed needs a number >= 0");
+      opt.seed = static_cast<uint64_t>(d);
+    } else if (arg == "--slowest") {
+      if (!number(0, 1e6, &d)) return Usage("--slowest needs a number >= 0");
+      opt.slowest = static_cast<int>(d);
     } else if (arg == "--compare-sqlite") {
       opt.compare_sqlite = true;
     } else if (arg == "--now") {
@@ -203,18 +195,23 @@ int RunBench(int argc, char** argv) {
     }
   }
   if (opt.snapshot.empty()) return Usage("--snapshot DIR is required");
-  if (opt.bodies.empty()) return Usage("--bodies FILE is required");
+  if (opt.bodies.empty() && opt.random == 0) {
+    return Usage("--bodies FILE or --random N is required");
+  }
   Micros now = NowMicros();
   if (opt.now) {
     auto parsed = ParseInstant(*opt.now);
     if (!parsed.ok()) return Usage(absl::StrCat("--now: ", parsed.status().message()));
     now = *parsed;
   }
-  std::ifstream in(opt.bodies, std::ios::binary);
-  if (!in) return Usage(absl::StrCat("cannot read ", opt.bodies));
-  const std::string bodies_text((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
-  const std::vector<BenchBody> bodies = ParseBodiesFile(bodies_text);
+  std::vector<BenchBody> bodies;
+  if (!opt.bodies.empty()) {
+    std::ifstream in(opt.bodies, std::ios::binary);
+    if (!in) return Usage(absl::StrCat("cannot read ", opt.bodies));
+    const std::string bodies_text((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+    bodies = ParseBodiesFile(bodies_text);
+  }
 
   // --- load ---
   LoadOptions load_options;
@@ -277,243 +274,34 @@ int RunBench(int argc, char** argv) {
   std::fflush(stdout);
 
   // --- queries ---
-  std::vector<QueryResult> results;
-  std::vector<double> all, all_sqlite;
-  bool failed = false;
-  if (!opt.json) {
-    std::printf("%-32s %6s %10s %6s %10s %10s", "query", "status", "count", "n", "p50_us",
-                "p99_us");
-    if (mirror) std::printf(" %12s %12s %8s", "sqlite_p50", "sqlite_p99", "ratio");
-    std::printf("\n");
+  QuerySetOptions set_options;
+  set_options.repeat = opt.repeat;
+  set_options.max_seconds = opt.max_seconds;
+  set_options.json = opt.json;
+  set_options.interleave = opt.interleave;
+  set_options.execute_only = opt.execute_only;
+  set_options.explain = opt.explain;
+  set_options.now = now;
+  bool ok = true;
+  if (!opt.bodies.empty()) {
+    set_options.set = "bodies";
+    ok &= RunQuerySet(**engine, mirror.get(), bodies, set_options);
   }
-  // The callables that are timed, per query: the request path (or, with
-  // --stage execute, plan + execute of the parsed body) and SQLite's.
-  std::vector<std::optional<PaginateQuery>> parsed_queries(bodies.size());
-  std::vector<std::optional<SqliteQuery>> sqlite_queries(bodies.size());
-  auto timed = [&](size_t i) -> std::function<void()> {
-    if (parsed_queries[i]) {
-      const PaginateQuery* query = &*parsed_queries[i];
-      return [&engine, query] { (void)(*engine)->Paginate(*query); };
+  if (opt.random > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<BenchBody> random =
+        RandomBodies((*engine)->store()).Generate(opt.seed, opt.random);
+    if (!opt.json) {
+      std::printf("random: %d bodies, seed %llu, drawn in %.3f s\n", opt.random,
+                  static_cast<unsigned long long>(opt.seed), SecondsSince(start));
     }
-    const std::string* body = &bodies[i].body;
-    return [&engine, body, now] { (void)(*engine)->PaginateJson(*body, now); };
-  };
-  auto sqlite_timed = [&](size_t i) -> std::function<void()> {
-    const SqliteQuery* sql = &*sqlite_queries[i];
-    return [&mirror, sql] { (void)mirror->Run(*sql); };
-  };
-  auto print = [&](const QueryResult& r) {
-    const double p50 = Percentile(r.samples, 0.5), p99 = Percentile(r.samples, 0.99);
-    const double sp50 = Percentile(r.sqlite_samples, 0.5);
-    const double sp99 = Percentile(r.sqlite_samples, 0.99);
-    if (opt.json) {
-      std::string line = absl::StrFormat(
-          "{\"event\":\"query\",\"name\":%s,\"status\":%d,\"count\":%s,\"samples\":%d,"
-          "\"p50_us\":%.1f,\"p99_us\":%.1f",
-          JsonQuote(r.name), r.status, r.count ? std::to_string(*r.count) : "null",
-          static_cast<int>(r.samples.size()), p50, p99);
-      if (r.compared) {
-        absl::StrAppendFormat(&line,
-                              ",\"sqlite_samples\":%d,\"sqlite_p50_us\":%.1f,"
-                              "\"sqlite_p99_us\":%.1f,\"ratio\":%.2f,\"match\":%s",
-                              static_cast<int>(r.sqlite_samples.size()), sp50, sp99,
-                              p50 > 0 ? sp50 / p50 : 0.0, r.match ? "true" : "false");
-      }
-      std::printf("%s}\n", line.c_str());
-    } else {
-      std::printf("%-32s %6d %10s %6d %10.1f %10.1f", r.name.c_str(), r.status,
-                  r.count ? std::to_string(*r.count).c_str() : "-",
-                  static_cast<int>(r.samples.size()), p50, p99);
-      if (r.compared) {
-        std::printf(" %12.1f %12.1f %7.1fx%s", sp50, sp99, p50 > 0 ? sp50 / p50 : 0.0,
-                    r.match ? "" : "  MISMATCH");
-      }
-      std::printf("\n");
-    }
-    std::fflush(stdout);
-  };
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    const BenchBody& b = bodies[i];
-    QueryResult r;
-    r.name = b.name;
-    Response first = (*engine)->PaginateJson(b.body, now);
-    r.status = first.status;
-    if (first.status == 200) r.count = ResponseCount(first.body);
-    auto parsed = ParsePaginateBody(b.body);
-    const auto* request = std::get_if<PaginateRequest>(&parsed);
-    if (opt.execute_only && request != nullptr) parsed_queries[i] = request->query;
-    if (!opt.interleave) {
-      r.samples = TimeRepeated(timed(i), opt.repeat, opt.max_seconds);
-    }
-    if (mirror && first.status == 200 && request != nullptr) {
-      r.compared = true;
-      const PageResult page = (*engine)->Paginate(request->query);
-      std::vector<Uuid> engine_ids;
-      for (RowId row : page.rows) engine_ids.push_back((*engine)->store().task_runs.id[row]);
-      const SqliteQuery sql = TranslateQuery(request->query);
-      auto answer = mirror->Run(sql);
-      if (!answer.ok()) {
-        std::fprintf(stderr, "taskdex bench: SQLite failed on %s: %s\n  body: %s\n",
-                     b.name.c_str(), std::string(answer.status().message()).c_str(),
-                     b.body.c_str());
-        r.match = false;
-      } else {
-        r.match = answer->ids == engine_ids && answer->count == page.count &&
-                  r.count == page.count;
-        if (!r.match) {
-          std::fprintf(stderr,
-                       "\n*** MISMATCH on %s ***\n  body: %s\n  taskdex: count %llu "
-                       "(response count %s), ids %s\n  sqlite:  count %llu, ids %s\n  sql: "
-                       "%s\n\n",
-                       b.name.c_str(), b.body.c_str(),
-                       static_cast<unsigned long long>(page.count),
-                       r.count ? std::to_string(*r.count).c_str() : "none",
-                       IdsText(engine_ids).c_str(),
-                       static_cast<unsigned long long>(answer->count),
-                       IdsText(answer->ids).c_str(), sql.page_sql.c_str());
-        }
-        sqlite_queries[i] = sql;
-        if (!opt.interleave) {
-          r.sqlite_samples = TimeRepeated(sqlite_timed(i), opt.repeat, opt.max_seconds);
-        }
-      }
-      failed |= !r.match;
-    }
-    if (!opt.interleave) print(r);
-    results.push_back(std::move(r));
+    // Always round-robin: a random body must not find its own postings warm.
+    set_options.set = "random";
+    set_options.slowest = opt.slowest;
+    set_options.interleave = true;
+    ok &= RunQuerySet(**engine, mirror.get(), random, set_options);
   }
-  if (opt.interleave) {
-    const double budget = opt.max_seconds * static_cast<double>(bodies.size());
-    std::vector<std::function<void()>> fns;
-    for (size_t i = 0; i < bodies.size(); ++i) fns.push_back(timed(i));
-    std::vector<std::vector<double>> samples = TimeInterleaved(fns, opt.repeat, budget);
-    for (size_t i = 0; i < bodies.size(); ++i) results[i].samples = std::move(samples[i]);
-    std::vector<size_t> with_sqlite;
-    fns.clear();
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      if (sqlite_queries[i]) {
-        with_sqlite.push_back(i);
-        fns.push_back(sqlite_timed(i));
-      }
-    }
-    if (!fns.empty()) {
-      samples = TimeInterleaved(fns, opt.repeat, budget);
-      for (size_t j = 0; j < with_sqlite.size(); ++j) {
-        results[with_sqlite[j]].sqlite_samples = std::move(samples[j]);
-      }
-    }
-    for (const QueryResult& r : results) print(r);
-  }
-  for (const QueryResult& r : results) {
-    all.insert(all.end(), r.samples.begin(), r.samples.end());
-    all_sqlite.insert(all_sqlite.end(), r.sqlite_samples.begin(), r.sqlite_samples.end());
-  }
-  if (opt.explain) {
-    // Per query, per plan step: the step as first seen and its durations.
-    std::vector<std::vector<PlanStep>> steps(bodies.size());
-    std::vector<std::vector<std::vector<double>>> step_micros(bodies.size());
-    std::vector<std::optional<PaginateQuery>> queries(bodies.size());
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      auto parsed = ParsePaginateBody(bodies[i].body);
-      if (const auto* request = std::get_if<PaginateRequest>(&parsed)) queries[i] = request->query;
-    }
-    auto run = [&](size_t i) {
-      if (!queries[i]) return;
-      std::vector<PlanStep> trace;
-      ExecOptions options;
-      options.trace = &trace;
-      (void)Paginate((*engine)->store(), *queries[i], options);
-      if (steps[i].empty()) {
-        steps[i] = trace;
-        step_micros[i].resize(trace.size());
-      }
-      for (size_t k = 0; k < trace.size() && k < steps[i].size(); ++k) {
-        step_micros[i][k].push_back(trace[k].micros);
-      }
-    };
-    for (int round = 0; round < opt.repeat; ++round) {
-      if (opt.interleave) {
-        for (size_t i = 0; i < bodies.size(); ++i) run(i);
-      } else if (round == 0) {
-        for (size_t i = 0; i < bodies.size(); ++i) {
-          for (int k = 0; k < opt.repeat; ++k) run(i);
-        }
-      }
-    }
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      if (opt.json) {
-        for (size_t k = 0; k < steps[i].size(); ++k) {
-          const PlanStep& st = steps[i][k];
-          std::printf("{\"event\":\"step\",\"name\":%s,\"what\":%s,\"path\":%s,"
-                      "\"estimate\":%lld,\"actual\":%llu,\"p50_us\":%.1f}\n",
-                      JsonQuote(bodies[i].name).c_str(), JsonQuote(st.what).c_str(),
-                      JsonQuote(st.path).c_str(), static_cast<long long>(st.estimate),
-                      static_cast<unsigned long long>(st.actual),
-                      Percentile(step_micros[i][k], 0.5));
-        }
-        continue;
-      }
-      std::printf("plan of %s:\n", bodies[i].name.c_str());
-      for (size_t k = 0; k < steps[i].size(); ++k) {
-        const PlanStep& st = steps[i][k];
-        std::printf("  %-34s %-34s est=%-10s actual=%-10llu p50 %.1f us\n", st.what.c_str(),
-                    st.path.c_str(),
-                    st.estimate < 0 ? "?" : std::to_string(st.estimate).c_str(),
-                    static_cast<unsigned long long>(st.actual),
-                    Percentile(step_micros[i][k], 0.5));
-      }
-    }
-  }
-  int mismatches = 0;
-  // Pooled percentiles weigh fast queries more (they get more samples), so
-  // the comparison's headline is the median of the per-query p50 ratios.
-  std::vector<double> ratios;
-  for (const QueryResult& r : results) {
-    mismatches += !r.match;
-    const double q50 = Percentile(r.samples, 0.5);
-    if (!r.sqlite_samples.empty() && q50 > 0) {
-      ratios.push_back(Percentile(r.sqlite_samples, 0.5) / q50);
-    }
-  }
-  const double median_ratio = Percentile(ratios, 0.5);
-  const double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99);
-  const double sp50 = Percentile(all_sqlite, 0.5), sp99 = Percentile(all_sqlite, 0.99);
-  double sum = 0;
-  for (double v : all) sum += v;
-  const double mean = all.empty() ? 0 : sum / static_cast<double>(all.size());
-  const char* mode = opt.interleave ? "interleaved" : "repeated";
-  const char* stage = opt.execute_only ? "execute" : "full";
-  if (opt.json) {
-    std::string line = absl::StrFormat(
-        "{\"event\":\"overall\",\"mode\":\"%s\",\"stage\":\"%s\",\"queries\":%d,"
-        "\"samples\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f",
-        mode, stage, static_cast<int>(results.size()), static_cast<int>(all.size()), p50, p99,
-        mean);
-    if (mirror) {
-      absl::StrAppendFormat(&line,
-                            ",\"sqlite_samples\":%d,\"sqlite_p50_us\":%.1f,\"sqlite_p99_us\":%.1f,"
-                            "\"median_query_ratio\":%.2f,\"mismatches\":%d",
-                            static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio,
-                            mismatches);
-    }
-    std::printf("%s}\n", line.c_str());
-  } else {
-    std::printf("overall (%s, stage %s): %d queries, %d samples, p50 %.1f us, p99 %.1f us, "
-                "mean %.1f us\n",
-                mode, stage, static_cast<int>(results.size()), static_cast<int>(all.size()), p50,
-                p99, mean);
-    if (mirror) {
-      std::printf("sqlite overall: %d samples, p50 %.1f us, p99 %.1f us; "
-                  "median_query_ratio %.1fx (median over queries of sqlite p50 / taskdex "
-                  "p50); %d mismatches\n",
-                  static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio, mismatches);
-    }
-  }
-  if (mismatches > 0) {
-    std::fprintf(stderr, "taskdex bench: %d MISMATCH(ES) between taskdex and SQLite\n",
-                 mismatches);
-  }
-  return failed ? 1 : 0;
+  return ok ? 0 : 1;
 }
 
 }  // namespace taskdex

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -110,6 +111,22 @@ std::vector<std::vector<double>> TimeInterleaved(const std::vector<std::function
     if (total_us >= max_seconds * 1e6) break;
   }
   return out;
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
 }
 
 std::optional<uint64_t> ResponseCount(std::string_view body) {

@@ -4,7 +4,8 @@
 // a bodies file (plain request bodies, or `{"name": ..., "body": ...}`
 // lines as the generator writes them), timing a callable repeatedly,
 // timing a list of callables round-robin (interleaved), percentiles, the
-// `count` of a /paginate answer, and the process's resident memory.
+// `count` of a /paginate answer, a JSON string literal, and the process's
+// resident memory.
 //
 // Thread safety: free functions without shared state.
 
@@ -53,6 +54,10 @@ std::vector<double> TimeRepeated(const std::function<void()>& fn, int repeat,
 // under a mixed load). Returns per callable its durations in microseconds.
 std::vector<std::vector<double>> TimeInterleaved(const std::vector<std::function<void()>>& fns,
                                                  int rounds, double max_seconds);
+
+// `s` as a JSON string literal, quotes included (`"`, `\` and control
+// characters escaped; other bytes, UTF-8 included, as they are).
+std::string JsonQuote(std::string_view s);
 
 // The top-level `count` of a /paginate response body, or nullopt.
 std::optional<uint64_t> ResponseCount(std::string_view body);

@@ -26,6 +26,12 @@ TEST(PercentileTest, NearestRank) {
   EXPECT_EQ(Percentile(hundred, 0.99), 100);
 }
 
+TEST(JsonQuoteTest, EscapesQuotesBackslashesAndControls) {
+  EXPECT_EQ(JsonQuote(""), "\"\"");
+  EXPECT_EQ(JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
 TEST(ParseBodyLineTest, PlainAndNamed) {
   auto plain = ParseBodyLine(R"({"limit": 5})", 3);
   ASSERT_TRUE(plain.has_value());

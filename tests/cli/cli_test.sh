@@ -97,6 +97,15 @@ check "bench finds no mismatch" contains "$TMP/out" '"mismatches":0'
 check "bench table exits 0" test $rc -eq 0
 check "bench table prints median_query_ratio" contains "$TMP/out" 'median_query_ratio'
 check "bench table prints MB/s" contains "$TMP/out" 'MB/s'
+check "bench table prints min_query_ratio" contains "$TMP/out" 'min_query_ratio'
+# --random: valid bodies drawn from the data, checked against SQLite too.
+"$TASKDEX" bench --snapshot "$TMP/gen" --random 40 --seed 3 --repeat 1 --max-seconds 0.01 \
+  --compare-sqlite --json --now 2026-11-27T12:00:00Z >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "bench --random exits 0" test $rc -eq 0
+check "bench --random: 40 bodies, all 200" \
+  test "$(grep -c '"set":"random","name":"random[0-9]*","status":200,' "$TMP/out")" -eq 40
+check "bench --random prints the slowest bodies" contains "$TMP/out" '"event":"slowest"'
+check "bench --random finds no mismatch" contains "$TMP/out" '"mismatches":0'
 
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
