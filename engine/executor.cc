@@ -62,15 +62,19 @@ PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOp
     const uint64_t count = kids[0].exact_count();
     step.Done(count);
     if (std::optional<std::vector<RowId>> page = engine_internal::CutPageByChecking(
-            ctx, kids[0], count, query.sort, query.offset, limit)) {
+            ctx, kids[0], count, query.sort, query.offset, limit,
+            engine_internal::SortWindow(ctx, kids, query.sort))) {
       result.count = count;
       result.rows = std::move(*page);
       return result;
     }
   }
+  std::optional<engine_internal::OrderWindow> window;
+  if (store.task_run_index.built) window = engine_internal::SortWindow(ctx, kids, query.sort);
   const Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
   result.count = rows.cardinality();
-  result.rows = engine_internal::CutSortedPage(ctx, rows, query.sort, query.offset, limit);
+  result.rows =
+      engine_internal::CutSortedPage(ctx, rows, query.sort, query.offset, limit, window);
   return result;
 }
 

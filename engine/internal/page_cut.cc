@@ -157,8 +157,54 @@ std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, Task
 
 }  // namespace
 
+OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_kids,
+                       TaskRunSort sort) {
+  const Store& store = ctx.store;
+  const TaskRunTable& t = store.task_runs;
+  const TaskRunIndexes& x = store.task_run_index;
+  const SortedOrder& order = x.OrderFor(sort);
+  OrderWindow whole{0, order.size()};
+  const void* column = nullptr;
+  switch (sort) {
+    case TaskRunSort::kExpectedStartTimeAsc:
+    case TaskRunSort::kExpectedStartTimeDesc:
+      column = &t.expected_start_time;
+      break;
+    case TaskRunSort::kEndTimeDesc:
+      column = &t.end_time;
+      break;
+    case TaskRunSort::kNameAsc:
+    case TaskRunSort::kNameDesc:
+      column = &t.name;
+      break;
+    case TaskRunSort::kIdDesc:
+    case TaskRunSort::kNextScheduledStartTimeAsc:
+      return whole;
+  }
+  bool bounded = false;
+  int64_t lo = INT64_MIN;
+  int64_t hi = INT64_MAX;
+  for (const PlanNode& k : and_kids) {
+    if (k.key_column != column) continue;
+    bounded = true;
+    lo = std::max(lo, k.key_lo);
+    hi = std::min(hi, k.key_hi);
+  }
+  if (!bounded || !x.built || order.size() != t.size()) return whole;
+  if (lo > hi) return OrderWindow{0, 0};
+  std::pair<size_t, size_t> range;
+  if (column == &t.name) {
+    range = order.Range(lo, hi, TaskRunCodeKeys{&t.name, &t.id});
+  } else {
+    range = order.Range(lo, hi,
+                        TaskRunTimeKeys{static_cast<const std::vector<Micros>*>(column), &t.id});
+  }
+  return OrderWindow{range.first, range.second};
+}
+
 std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
-                                 uint64_t offset, uint64_t limit) {
+                                 uint64_t offset, uint64_t limit,
+                                 std::optional<OrderWindow> window_in) {
   const Store& store = ctx.store;
   const uint64_t total = rows.cardinality();
   if (limit == 0 || offset >= total) return {};
@@ -168,6 +214,9 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
   if (store.task_run_index.built && store.task_run_index.OrderFor(sort).size() == n && n > 0) {
     const uint64_t need = offset + limit;
     const PageCutChoice forced = ctx.options.page_cut;
+    const SortedOrder& order = store.task_run_index.OrderFor(sort);
+    const OrderWindow window = window_in.value_or(OrderWindow{0, order.size()});
+    const size_t span = window.last - window.first;
     // Walking the order visits about need * n / total rows (none when every
     // row matches: the page is then a slice); a partial sort touches every
     // match, and the rows that enter its heap pay log2(need) more. Costs in
@@ -177,7 +226,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
     // n / 512 visits to fill the mask, 8 visits for one Bitmap::contains
     // (binary searches, mispredicted branches), 8 visits for one step of
     // the partial sort (its key is a cache miss, even with the prefetches).
-    const double visits = static_cast<double>(need) * n / static_cast<double>(total);
+    const double visits = static_cast<double>(need) * span / static_cast<double>(total);
     const double mask_fill = static_cast<double>(n) / kMaskFillDiv;
     const bool use_mask =
         forced == PageCutChoice::kWalkOrderMask ||
@@ -190,10 +239,9 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
                       forced == PageCutChoice::kWalkOrderMask ||
                       (forced == PageCutChoice::kAuto && (total == n || walk_cost < sort_cost));
     if (walk) {
-      const SortedOrder& order = store.task_run_index.OrderFor(sort);
       std::vector<RowId> page;
       page.reserve(limit);
-      if (total == n) {
+      if (total == n && span == n) {
         // Every row matches: the page is a slice of the order.
         StepTimer step(ctx, "page", "slice of sort order", static_cast<int64_t>(limit));
         order.ForEach(offset, offset + limit, [&](RowId r) {
@@ -213,10 +261,11 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
       // back to (dense results: the walk reaches the page long before).
       const double visit_cost = use_mask ? 1.0 : kContainsCost;
       const size_t budget =
-          forced_walk ? order.size()
-                      : static_cast<size_t>(std::min(static_cast<double>(order.size()),
+          forced_walk ? span
+                      : static_cast<size_t>(std::min(static_cast<double>(span),
                                                      std::max(2 * visits + 1024,
                                                               sort_cost / visit_cost)));
+      const size_t stop = window.first + budget;
       // A long walk first copies the matches into a flat bitset: a visit is
       // then a load and a shift instead of Bitmap::contains' two binary
       // searches (with their mispredicted branches).
@@ -236,25 +285,27 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
       if (use_mask) {
         RowMask& mask = ThreadRowMask();
         mask.Assign(rows);
-        end = order.ForEach(0, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+        end = order.ForEach(window.first, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
       } else {
         // The estimate assumed evenly spread matches; a walk that meets
         // fewer than expected (e.g. the rows with a NULL end_time before the
         // matches under END_TIME_DESC) switches to the mask once it has
         // visited as many rows as the mask costs to fill, and goes on.
-        const size_t first_leg = forced_walk && forced == PageCutChoice::kWalkOrder
-                                     ? budget
-                                     : std::min(budget, static_cast<size_t>(
-                                                            std::max(4 * visits + 256, mask_fill)));
-        end = order.ForEach(0, first_leg, [&](RowId r) { return visit(rows.contains(r), r); });
-        if (page.size() < limit && end == first_leg && end < budget) {
+        const size_t first_leg =
+            window.first + (forced_walk && forced == PageCutChoice::kWalkOrder
+                                ? budget
+                                : std::min(budget, static_cast<size_t>(
+                                                       std::max(4 * visits + 256, mask_fill))));
+        end = order.ForEach(window.first, first_leg,
+                            [&](RowId r) { return visit(rows.contains(r), r); });
+        if (page.size() < limit && end == first_leg && end < stop) {
           RowMask& mask = ThreadRowMask();
           mask.Assign(rows);
-          end = order.ForEach(end, budget, [&](RowId r) { return visit(mask.Contains(r), r); });
+          end = order.ForEach(end, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
         }
       }
       step.Done(page.size());
-      if (page.size() == limit || end == order.size()) return page;
+      if (page.size() == limit || end == window.last) return page;
     }
   }
   StepTimer step(ctx, "page", "partial sort of matches", static_cast<int64_t>(total));
@@ -266,7 +317,8 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
 
 std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
                                                     uint64_t count, TaskRunSort sort,
-                                                    uint64_t offset, uint64_t limit) {
+                                                    uint64_t offset, uint64_t limit,
+                                                    OrderWindow window) {
   const Store& store = ctx.store;
   const uint32_t n = store.task_runs.size();
   const PageCutChoice forced = ctx.options.page_cut;
@@ -278,21 +330,22 @@ std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, cons
   limit = std::min(limit, count - offset);
   const uint64_t need = offset + limit;
   // Visits of an even spread, each a read of the order and a check.
-  const double visits = static_cast<double>(need) * n / static_cast<double>(count);
+  const size_t span = window.last - window.first;
+  const double visits = static_cast<double>(need) * span / static_cast<double>(count);
   const double visit_ns = plan_cost::kWalkVisitNs + node.check_ns;
   const bool forced_walk = forced == PageCutChoice::kWalkChecking;
   if (!forced_walk && 2 * visits * visit_ns >= node.materialize_ns) return std::nullopt;
   const size_t budget =
-      forced_walk ? order.size()
+      forced_walk ? span
                   : static_cast<size_t>(std::min(
-                        static_cast<double>(order.size()),
+                        static_cast<double>(span),
                         std::max(4 * visits + 1024, node.materialize_ns / visit_ns)));
   StepTimer step(ctx, "page", "walk sort order checking " + node.what,
                  static_cast<int64_t>(visits));
   std::vector<RowId> page;
   page.reserve(limit);
   uint64_t skipped = 0;
-  const size_t end = order.ForEach(0, budget, [&](RowId r) {
+  const size_t end = order.ForEach(window.first, window.first + budget, [&](RowId r) {
     if (!node.check(r)) return true;
     if (skipped < offset) {
       ++skipped;
@@ -302,7 +355,7 @@ std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, cons
     return page.size() < limit;
   });
   step.Done(page.size());
-  if (page.size() == limit || end == order.size()) return page;
+  if (page.size() == limit || end == window.last) return page;
   return std::nullopt;
 }
 

@@ -26,8 +26,20 @@
 
 namespace taskdex::engine_internal {
 
+// Positions [first, last) of a sort's order that hold every match: the
+// whole order, or, when a criterion of the top-level AND bounds the sort's
+// own key (a time range under its time sort, names under a NAME sort), the
+// binary-searched range of those keys. A walk of the order visits only it.
+struct OrderWindow {
+  size_t first = 0;
+  size_t last = 0;
+};
+OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_kids,
+                       TaskRunSort sort);
+
 std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
-                                 uint64_t offset, uint64_t limit);
+                                 uint64_t offset, uint64_t limit,
+                                 std::optional<OrderWindow> window = std::nullopt);
 
 // The page of the `count` rows that pass `node`, cut by walking the sort
 // order and checking each row -- the matches are never materialized (dense
@@ -36,7 +48,8 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
 // cluster late in the order); the caller then materializes.
 std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
                                                     uint64_t count, TaskRunSort sort,
-                                                    uint64_t offset, uint64_t limit);
+                                                    uint64_t offset, uint64_t limit,
+                                                    OrderWindow window);
 
 }  // namespace taskdex::engine_internal
 

@@ -55,6 +55,13 @@ struct PlanNode {
   // forced probe of the join).
   bool force_check = false;
   bool estimated = false;
+  // Every row it yields has a key of `key_column` (a task-run column,
+  // identified by its vector's address) in [key_lo, key_hi], non-NULL: a
+  // page in that column's order is cut from that key range alone (the
+  // sort-order window of page_cut.h). nullptr: no such bound.
+  const void* key_column = nullptr;
+  int64_t key_lo = 0;
+  int64_t key_hi = 0;
 
   uint64_t Estimate() {
     if (estimate_fn && !estimated) {

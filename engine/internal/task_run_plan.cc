@@ -39,6 +39,9 @@ struct LeafSpec {
   double check_ns = kCheckRowNs;
   std::function<bool(RowId)> check;
   std::function<const void*(RowId)> addr;
+  const void* key_column = nullptr;  // see PlanNode::key_column
+  int64_t key_lo = 0;
+  int64_t key_hi = 0;
 };
 
 PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
@@ -50,6 +53,9 @@ PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
   node.check_ns = spec.check_ns;
   node.check = spec.check;
   node.check_addr = std::move(spec.addr);
+  node.key_column = spec.key_column;
+  node.key_lo = spec.key_lo;
+  node.key_hi = spec.key_hi;
   const double scan_ns = spec.scan_row_ns * n;
   if (ctx.UseIndex(spec.has_index, spec.index_ns <= scan_ns)) {
     node.materialize_ns = spec.index_ns;
@@ -89,6 +95,9 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
       spec.index = [&x, m] { return x.name.Union(m->list); };
       spec.check = [names, m](RowId r) { return m->Has(names[r]); };
       spec.addr = [names](RowId r) { return static_cast<const void*>(names + r); };
+      spec.key_column = &t.name;
+      spec.key_lo = m->list.front();
+      spec.key_hi = m->list.back();
       kids->push_back(Leaf(ctx, std::move(spec), n));
     }
   }
@@ -111,6 +120,11 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
     if (codes) {
       node.check = [names, codes](RowId r) { return codes->Has(names[r]); };
       node.check_ns = kCheckRowNs;
+      if (!codes->list.empty()) {
+        node.key_column = &t.name;
+        node.key_lo = codes->list.front();
+        node.key_hi = codes->list.back();
+      }
     } else {
       node.check = [names, dict, pattern](RowId r) { return pattern->Matches(dict->Get(names[r])); };
       node.check_ns = kCheckLikeRowNs;
@@ -344,6 +358,9 @@ void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vecto
     spec.index = [leaf] { return leaf->order->RowsAt(leaf->first, leaf->last); };
     spec.check = [leaf](RowId r) { return leaf->Contains(r); };
     spec.addr = [c](RowId r) { return static_cast<const void*>(c + r); };
+    spec.key_column = &col;
+    spec.key_lo = leaf->lo;
+    spec.key_hi = leaf->hi;
     kids->push_back(Leaf(ctx, std::move(spec), n));
   }
   if (f.is_null) {
