@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "index/bitmap.h"
+#include "index/bitmap_builder.h"
 
 namespace taskdex {
 
@@ -132,18 +133,28 @@ class SortedOrder {
     return {first, last};
   }
 
-  // The rows at positions [first, last) as a Bitmap.
+  // The rows at positions [first, last) as a Bitmap. The rows come in key
+  // order, not row order: a few are sorted and added; many are set in a
+  // flat bitset (BitmapBuilder), which costs no sort.
   Bitmap RowsAt(size_t first, size_t last) const {
     std::vector<RowId> rows;
     rows.reserve(last > first ? last - first : 0);
+    RowId max_row = 0;
     ForEach(first, last, [&](RowId r) {
       rows.push_back(r);
+      max_row = std::max(max_row, r);
       return true;
     });
-    std::sort(rows.begin(), rows.end());
-    Bitmap b;
-    if (!rows.empty()) b.addMany(rows.size(), rows.data());
-    return b;
+    if (rows.empty()) return Bitmap();
+    if (rows.size() * 64 < static_cast<size_t>(max_row)) {
+      std::sort(rows.begin(), rows.end());
+      Bitmap b;
+      b.addMany(rows.size(), rows.data());
+      return b;
+    }
+    BitmapBuilder builder(max_row + 1);
+    for (RowId r : rows) builder.Set(r);
+    return builder.Build();
   }
 
   // Calls f(row) for positions first, first+1, ... < last in order while f

@@ -34,6 +34,7 @@
 #include "engine/like_cache.h"
 #include "engine/store.h"
 #include "index/bitmap.h"
+#include "index/bitmap_builder.h"
 #include "index/posting_index.h"
 
 namespace taskdex::engine_internal {
@@ -48,11 +49,22 @@ using Pred = std::optional<Bitmap>;
 // Rows r in [0, n) with pred(r).
 template <typename P>
 Bitmap ScanRows(uint32_t n, P pred) {
-  std::vector<uint32_t> rows;
-  for (uint32_t r = 0; r < n; ++r) {
-    if (pred(r)) rows.push_back(r);
+  // A word of 64 predicate bits at a time into a flat bitset, no branch per
+  // row (index/bitmap_builder.h: a dense result costs no add per row).
+  BitmapBuilder builder(n);
+  uint64_t* words = builder.words();
+  uint32_t base = 0;
+  for (; base + 64 <= n; base += 64) {
+    uint64_t word = 0;
+    for (uint32_t i = 0; i < 64; ++i) word |= uint64_t{pred(base + i) ? 1u : 0u} << i;
+    words[base >> 6] = word;
   }
-  return FromSortedRows(rows);
+  if (base < n) {
+    uint64_t word = 0;
+    for (uint32_t i = 0; base + i < n; ++i) word |= uint64_t{pred(base + i) ? 1u : 0u} << i;
+    words[base >> 6] = word;
+  }
+  return builder.Build();
 }
 
 
@@ -163,6 +175,15 @@ Pred EvalTime(const TimeFilter& f, uint32_t n, KeyFn range_key, const std::vecto
 // (small) candidate set, reading the column instead of an index.
 template <typename P>
 Bitmap FilterRows(const Bitmap& rows, P pred) {
+  if (rows.isEmpty()) return Bitmap();
+  const uint32_t max_row = rows.maximum();
+  if (rows.cardinality() * 64 > max_row) {  // dense: a flat bitset, no add per row
+    BitmapBuilder builder(max_row + 1);
+    ForEachRow(rows, [&](uint32_t r) {
+      if (pred(r)) builder.Set(r);
+    });
+    return builder.Build();
+  }
   std::vector<uint32_t> keep;
   ForEachRow(rows, [&](uint32_t r) {
     if (pred(r)) keep.push_back(r);
@@ -176,15 +197,25 @@ Bitmap FilterRows(const Bitmap& rows, P pred) {
 template <typename P, typename A>
 Bitmap FilterRows(const Bitmap& rows, P pred, A addr_of) {
   constexpr uint32_t kAhead = 16;
+  if (rows.isEmpty()) return Bitmap();
+  const uint32_t max_row = rows.maximum();
+  const bool dense = rows.cardinality() * 64 > max_row;
   std::vector<uint32_t> keep;
+  BitmapBuilder builder(dense ? max_row + 1 : 0);
   ForEachRowBatch(rows, [&](const uint32_t* batch, uint32_t got) {
     for (uint32_t i = 0; i < got && i < kAhead; ++i) __builtin_prefetch(addr_of(batch[i]));
     for (uint32_t i = 0; i < got; ++i) {
       if (i + kAhead < got) __builtin_prefetch(addr_of(batch[i + kAhead]));
-      if (pred(batch[i])) keep.push_back(batch[i]);
+      if (pred(batch[i])) {
+        if (dense) {
+          builder.Set(batch[i]);
+        } else {
+          keep.push_back(batch[i]);
+        }
+      }
     }
   });
-  return FromSortedRows(keep);
+  return dense ? builder.Build() : FromSortedRows(keep);
 }
 
 // A before_/after_ range on a task-run time column (inclusive bounds,

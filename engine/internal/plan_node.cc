@@ -101,7 +101,10 @@ Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
   for (size_t i = 1; i < kids.size() && !candidates->isEmpty(); ++i) {
     PlanNode& k = kids[i];
     const uint64_t c = candidates->cardinality();
-    const double check_cost = static_cast<double>(c) * k.check_ns;
+    double check_cost = static_cast<double>(c) * k.check_ns;
+    const bool prepare =
+        k.prepare_check && k.prepare_ns + static_cast<double>(c) * k.prepared_check_ns < check_cost;
+    if (prepare) check_cost = k.prepare_ns + static_cast<double>(c) * k.prepared_check_ns;
     const double mat_cost = MaterializeAndIntersect(k, c);
     bool check = check_cost <= mat_cost;
     if (k.force_check || forced == ConjunctChoice::kFilterCandidates) check = true;
@@ -112,7 +115,12 @@ Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
                                         Us(mat_cost))
                       : std::string();
     if (check) {
-      StepTimer step(ctx, k.what, "check candidates", static_cast<int64_t>(c), alternatives);
+      if (prepare) {
+        k.check = k.prepare_check();
+        k.check_ns = k.prepared_check_ns;
+      }
+      StepTimer step(ctx, k.what, prepare ? "check candidates (prepared)" : "check candidates",
+                     static_cast<int64_t>(c), alternatives);
       Bitmap b = CheckRows(*candidates, k);
       step.Done(b.cardinality());
       candidates = std::move(b);

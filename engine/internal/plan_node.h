@@ -54,6 +54,12 @@ struct PlanNode {
   // Must be checked, never materialized, once there are candidates (a
   // forced probe of the join).
   bool force_check = false;
+  // Optional: a cheaper check bought once (a like_'s codes computed from the
+  // dictionary, then a bit test per row): costs prepare_ns, then
+  // prepared_check_ns a row. RunAnd buys it when that costs less.
+  std::function<std::function<bool(RowId)>()> prepare_check;
+  double prepare_ns = 0;
+  double prepared_check_ns = 0;
   bool estimated = false;
   // Every row it yields has a key of `key_column` (a task-run column,
   // identified by its vector's address) in [key_lo, key_hi], non-NULL: a

@@ -128,6 +128,16 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
     } else {
       node.check = [names, dict, pattern](RowId r) { return pattern->Matches(dict->Get(names[r])); };
       node.check_ns = kCheckLikeRowNs;
+      // Many candidates: find the codes once, then test a bit per row.
+      const ExecContext* pc = &ctx;
+      node.prepare_check = [pc, like, names] {
+        const Store& st = pc->store;
+        CodeMask m = LikeCodes(*pc, st.task_run_names, like,
+                               st.task_run_index.built ? &st.trigrams.task_run_names : nullptr,
+                               &st.folded.task_run_names);
+        return std::function<bool(RowId)>([names, m](RowId r) { return m->Has(names[r]); });
+      };
+      node.prepared_check_ns = kCheckRowNs;
     }
     node.check_addr = [names](RowId r) { return static_cast<const void*>(names + r); };
     // Estimate: the share of evenly spaced sample rows that match.
@@ -147,6 +157,7 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
                      ? kLikeScanByteNs * static_cast<double>(s.folded.task_run_names.bytes())
                      : kLikeEntryNs * dict->size());
     node.materialize_ns = scan_ns + kScanRowNs * n;
+    node.prepare_ns = scan_ns;
     node.path = codes ? "cached codes -> rows" : "dictionary -> codes -> rows";
     const ExecContext* c = &ctx;
     node.materialize = [c, like, use_cache] {
