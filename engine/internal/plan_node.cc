@@ -151,7 +151,13 @@ std::optional<PlanNode> MakeLevel(const ExecContext& ctx, BoolOp op, std::string
   PlanNode node;
   node.what = std::move(what);
   double check_ns = 0;
-  for (const PlanNode& k : *shared) check_ns += k.check_ns;
+  double prepare_ns = 0;
+  double prepared_check_ns = 0;
+  for (const PlanNode& k : *shared) {
+    check_ns += k.check_ns;
+    prepare_ns += k.prepare_check ? k.prepare_ns : 0;
+    prepared_check_ns += k.prepare_check ? k.prepared_check_ns : k.check_ns;
+  }
   node.check_ns = check_ns;
   const ExecContext* c = &ctx;
   if (op == BoolOp::kAnd) {
@@ -202,6 +208,21 @@ std::optional<PlanNode> MakeLevel(const ExecContext& ctx, BoolOp op, std::string
         if (k.check(r)) return true;
       }
       return false;
+    };
+  }
+  if (prepare_ns > 0) {
+    // Buying a child's cheaper check buys the level's: the level's check
+    // reads each child's (replaced) check.
+    node.prepare_ns = prepare_ns;
+    node.prepared_check_ns = prepared_check_ns;
+    node.prepare_check = [shared, check = node.check] {
+      for (PlanNode& k : *shared) {
+        if (!k.prepare_check) continue;
+        k.check = k.prepare_check();
+        k.check_ns = k.prepared_check_ns;
+        k.prepare_check = nullptr;
+      }
+      return check;
     };
   }
   return node;

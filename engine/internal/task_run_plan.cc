@@ -39,10 +39,19 @@ struct LeafSpec {
   double check_ns = kCheckRowNs;
   std::function<bool(RowId)> check;
   std::function<const void*(RowId)> addr;
+  std::function<Bitmap()> scan;  // ScanRows with the check inlined (SetCheck)
   const void* key_column = nullptr;  // see PlanNode::key_column
   int64_t key_lo = 0;
   int64_t key_hi = 0;
 };
+
+// Sets the leaf's check and its full scan, which inlines the check (a call
+// through std::function per row would cost more than the test).
+template <typename F>
+void SetCheck(LeafSpec* spec, uint32_t n, F check) {
+  spec->check = check;
+  spec->scan = [n, check] { return ScanRows(n, check); };
+}
 
 PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
   PlanNode node;
@@ -64,7 +73,11 @@ PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
   } else {
     node.materialize_ns = scan_ns;
     node.path = "column scan";
-    node.materialize = [check = std::move(spec.check), n] { return ScanRows(n, check); };
+    if (spec.scan) {
+      node.materialize = std::move(spec.scan);
+    } else {
+      node.materialize = [check = std::move(spec.check), n] { return ScanRows(n, check); };
+    }
   }
   return node;
 }
@@ -93,7 +106,7 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
       spec.index_ns = UnionNs(m->list.size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, m] { return x.name.Union(m->list); };
-      spec.check = [names, m](RowId r) { return m->Has(names[r]); };
+      SetCheck(&spec, n, [names, m](RowId r) { return m->Has(names[r]); });
       spec.addr = [names](RowId r) { return static_cast<const void*>(names + r); };
       spec.key_column = &t.name;
       spec.key_lo = m->list.front();
@@ -222,13 +235,13 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
         for (size_t i = 1; i < parts.size() && !b.isEmpty(); ++i) b &= *parts[i];
         return b;
       };
-      spec.check = [tags, w](RowId r) {
+      SetCheck(&spec, n, [tags, w](RowId r) {
         std::span<const uint32_t> have = tags->Of(r);
         for (uint32_t c : *w) {
           if (std::find(have.begin(), have.end(), c) == have.end()) return false;
         }
         return true;
-      };
+      });
       spec.check_ns = 2 * kCheckRowNs;
       spec.scan_row_ns = 3 * kScanRowNs;
       kids.push_back(Leaf(ctx, std::move(spec), n));
@@ -246,12 +259,12 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
       spec.index_ns = UnionNs(m->list.size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, m] { return x.tags.Union(m->list); };
-      spec.check = [tags, m](RowId r) {
+      SetCheck(&spec, n, [tags, m](RowId r) {
         for (uint32_t c : tags->Of(r)) {
           if (m->Has(c)) return true;
         }
         return false;
-      };
+      });
       spec.check_ns = 2 * kCheckRowNs;
       spec.scan_row_ns = 3 * kScanRowNs;
       kids.push_back(Leaf(ctx, std::move(spec), n));
@@ -268,7 +281,7 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
     spec.index_ns = BitmapNs(spec.estimate, n);
     spec.index_path = "presence bitmap";
     spec.index = [&x, want_empty, n] { return want_empty ? AllRows(n) - x.has_tags : x.has_tags; };
-    spec.check = [tags, want_empty](RowId r) { return tags->Of(r).empty() == want_empty; };
+    SetCheck(&spec, n, [tags, want_empty](RowId r) { return tags->Of(r).empty() == want_empty; });
     kids.push_back(Leaf(ctx, std::move(spec), n));
   }
   return MakeLevel(ctx, f.op, "task_runs.tags", std::move(kids), n);
@@ -303,10 +316,10 @@ std::optional<PlanNode> StateNode(const ExecContext& ctx, const StateFilter& f) 
       spec.index_ns = UnionNs(codes->size(), spec.estimate, n);
       spec.index_path = "posting union";
       spec.index = [&x, codes] { return x.state_type.Union(*codes); };
-      spec.check = [types, in, want](RowId r) {
+      SetCheck(&spec, n, [types, in, want](RowId r) {
         const uint8_t v = types[r];
         return v != kNullStateType && v < kNumStateTypes && (*in)[v] == want;
-      };
+      });
       spec.addr = [types](RowId r) { return static_cast<const void*>(types + r); };
       kids.push_back(Leaf(ctx, std::move(spec), n));
     }
@@ -333,13 +346,13 @@ std::optional<PlanNode> StateNode(const ExecContext& ctx, const StateFilter& f) 
         const ExecContext* c = &ctx;
         if (has_any) {
           spec.index = [&x, m] { return x.state_name.Union(m->list); };
-          spec.check = [codes, m](RowId r) { return m->Has(codes[r]); };
+          SetCheck(&spec, n, [codes, m](RowId r) { return m->Has(codes[r]); });
         } else {
           spec.index = [c, m] {
             return RowsWithOtherCode(*c, c->store.task_runs.state_name, m,
                                      &c->store.task_run_index.state_name);
           };
-          spec.check = [codes, m](RowId r) { return codes[r] != kNullCode && !m->Has(codes[r]); };
+          SetCheck(&spec, n, [codes, m](RowId r) { return codes[r] != kNullCode && !m->Has(codes[r]); });
         }
         spec.addr = [codes](RowId r) { return static_cast<const void*>(codes + r); };
         kids.push_back(Leaf(ctx, std::move(spec), n));
@@ -367,7 +380,11 @@ void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vecto
     spec.index_ns = kSortedRangeRowNs * static_cast<double>(spec.estimate);
     spec.index_path = "sorted range";
     spec.index = [leaf] { return leaf->order->RowsAt(leaf->first, leaf->last); };
-    spec.check = [leaf](RowId r) { return leaf->Contains(r); };
+    // NULL is kNullMicros = INT64_MIN, below every lower bound.
+    SetCheck(&spec, n, [c, lo = leaf->lo, hi = leaf->hi](RowId r) {
+      const Micros v = c[r];
+      return v >= lo && v <= hi;
+    });
     spec.addr = [c](RowId r) { return static_cast<const void*>(c + r); };
     spec.key_column = &col;
     spec.key_lo = leaf->lo;
@@ -385,7 +402,7 @@ void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vecto
     spec.index_ns = BitmapNs(spec.estimate, n);
     spec.index_path = "presence bitmap";
     spec.index = [&present, want_null, n] { return want_null ? AllRows(n) - present : present; };
-    spec.check = [c, want_null](RowId r) { return (c[r] == kNullMicros) == want_null; };
+    SetCheck(&spec, n, [c, want_null](RowId r) { return (c[r] == kNullMicros) == want_null; });
     spec.addr = [c](RowId r) { return static_cast<const void*>(c + r); };
     kids->push_back(Leaf(ctx, std::move(spec), n));
   }
@@ -443,7 +460,7 @@ std::optional<PlanNode> FlowRunIdNode(const ExecContext& ctx, const UuidRefFilte
     spec.index_path = s.report.orphan_task_runs == 0 ? "joined rows or their complement"
                                                      : "complement of joined rows + check";
     spec.index = [&s, want_null] { return FlowRunIdNullRows(s, want_null); };
-    spec.check = [ids, want_null](RowId r) { return ids[r].has_value() != want_null; };
+    SetCheck(&spec, n, [ids, want_null](RowId r) { return ids[r].has_value() != want_null; });
     spec.addr = [ids](RowId r) { return static_cast<const void*>(ids + r); };
     return Leaf(ctx, std::move(spec), n);
   }
@@ -499,7 +516,7 @@ Kids TaskRunKids(const ExecContext& ctx, const TaskRunFilter& f) {
       spec.index_ns = BitmapNs(spec.estimate, n);
       spec.index_path = "subflow bitmap";
       spec.index = [with, want, n] { return want ? *with : AllRows(n) - *with; };
-      spec.check = [with, want](RowId r) { return with->contains(r) == want; };
+      SetCheck(&spec, n, [with, want](RowId r) { return with->contains(r) == want; });
       spec.check_ns = 2 * kCheckRowNs;
       spec.scan_row_ns = 4 * kScanRowNs;
       kids.push_back(Leaf(ctx, std::move(spec), n));
