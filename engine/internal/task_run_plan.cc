@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "engine/internal/join_plan.h"
 #include "engine/internal/leaf_eval.h"
 #include "engine/internal/plan_node.h"
@@ -66,13 +67,20 @@ PlanNode Leaf(const ExecContext& ctx, LeafSpec spec, uint32_t n) {
   node.key_lo = spec.key_lo;
   node.key_hi = spec.key_hi;
   const double scan_ns = spec.scan_row_ns * n;
+  // For Explain: the two ways to materialize, with their estimated costs.
+  const std::string weighed =
+      !ctx.tracing() ? std::string()
+      : spec.has_index
+          ? absl::StrFormat(" [%s %.1fus, column scan %.1fus]", spec.index_path,
+                            spec.index_ns / 1000, scan_ns / 1000)
+          : absl::StrFormat(" [column scan %.1fus, no index]", scan_ns / 1000);
   if (ctx.UseIndex(spec.has_index, spec.index_ns <= scan_ns)) {
     node.materialize_ns = spec.index_ns;
-    node.path = spec.index_path;
+    node.path = spec.index_path + weighed;
     node.materialize = std::move(spec.index);
   } else {
     node.materialize_ns = scan_ns;
-    node.path = "column scan";
+    node.path = "column scan" + weighed;
     if (spec.scan) {
       node.materialize = std::move(spec.scan);
     } else {
