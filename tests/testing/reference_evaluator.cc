@@ -102,25 +102,22 @@ uint32_t FoldAscii(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' :
 
 class Criteria {
  public:
-  void Add(bool c) { list_.push_back(c); }
-  size_t size() const { return list_.size(); }
+  void Add(bool c) {
+    ++size_;
+    if (c) ++true_;
+  }
+  size_t size() const { return size_; }
   // TRUE if empty; else AND or OR of the criteria.
   bool Result(BoolOp op) const {
-    if (list_.empty()) return true;
-    if (op == BoolOp::kAnd) {
-      for (bool c : list_) {
-        if (!c) return false;
-      }
-      return true;
-    }
-    for (bool c : list_) {
-      if (c) return true;
-    }
-    return false;
+    if (size_ == 0) return true;
+    if (op == BoolOp::kAnd) return true_ == size_;
+    return true_ > 0;
   }
 
  private:
-  std::vector<bool> list_;
+  // The list itself is not needed: AND is "all true", OR "some true".
+  size_t size_ = 0;
+  size_t true_ = 0;
 };
 
 template <typename T>
@@ -176,7 +173,7 @@ bool IdPred(const IdFilter& f, const Uuid& id) {
 
 bool NamePred(const NameFilter& f, const std::string& name) {
   Criteria c;
-  AddAny(c, f.any, std::optional<std::string>(name));
+  if (f.any.has_value()) AddAny(c, f.any, std::optional<std::string>(name));  // (copy only then)
   AddLike(c, f.like, name);
   return c.Result(BoolOp::kAnd);
 }
@@ -537,9 +534,10 @@ bool RefLikeMatches(std::string_view text, std::string_view pattern) {
   const std::vector<uint32_t> chars = CodePoints(text);
   const size_t nt = tokens.size();
   const size_t nc = chars.size();
-  // m[i][j]: tokens[i..] match chars[j..] exactly.
-  std::vector<std::vector<bool>> m(nt + 1, std::vector<bool>(nc + 1, false));
-  m[nt][nc] = true;
+  // m[i * (nc + 1) + j]: tokens[i..] match chars[j..] exactly.
+  std::vector<char> m((nt + 1) * (nc + 1), 0);
+  auto at_ij = [&](size_t i, size_t j) -> char& { return m[i * (nc + 1) + j]; };
+  at_ij(nt, nc) = 1;
   for (size_t i = nt; i > 0; --i) {
     const LikeToken& tok = tokens[i - 1];
     for (size_t j = nc + 1; j > 0; --j) {
@@ -548,19 +546,19 @@ bool RefLikeMatches(std::string_view text, std::string_view pattern) {
       bool match = false;
       switch (tok.kind) {
         case LikeToken::kAnyRun:
-          match = m[i][at] || (have_char && m[i - 1][at + 1]);
+          match = at_ij(i, at) || (have_char && at_ij(i - 1, at + 1));
           break;
         case LikeToken::kAnyOne:
-          match = have_char && m[i][at + 1];
+          match = have_char && at_ij(i, at + 1);
           break;
         case LikeToken::kLiteral:
-          match = have_char && FoldAscii(chars[at]) == FoldAscii(tok.literal) && m[i][at + 1];
+          match = have_char && FoldAscii(chars[at]) == FoldAscii(tok.literal) && at_ij(i, at + 1);
           break;
       }
-      m[i - 1][at] = match;
+      at_ij(i - 1, at) = match ? 1 : 0;
     }
   }
-  return m[0][0];
+  return at_ij(0, 0) != 0;
 }
 
 std::string RefUuidText(const Uuid& u) {
