@@ -143,6 +143,20 @@ std::string Show(const char* who, const Answer& a, int64_t limit) {
          " ids [" + DescribeIds(a.ids) + "]\n";
 }
 
+// Where two pages first differ, since pages of 200 ids are hard to compare
+// by eye.
+std::string FirstDifference(const std::vector<Uuid>& want, const std::vector<Uuid>& got) {
+  size_t i = 0;
+  while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
+  if (i == want.size() && i == got.size()) return "ids agree\n";
+  auto at = [&](const std::vector<Uuid>& v) {
+    return i < v.size() ? DescribeIds({v[i]}) : std::string("(end)");
+  };
+  return "ids first differ at position " + std::to_string(i) + ": reference " + at(want) +
+         ", engine " + at(got) + " (lengths " + std::to_string(want.size()) + " and " +
+         std::to_string(got.size()) + ")\n";
+}
+
 std::string FailureReport(uint64_t seed, int set, uint32_t task_runs, int q,
                           const SnapshotRecords& data, const Store& store,
                           const PaginateQuery& query, const std::vector<Uuid>& want_ids,
@@ -156,7 +170,9 @@ std::string FailureReport(uint64_t seed, int set, uint32_t task_runs, int q,
   out += "reference: count " + std::to_string(want_count) + " pages " +
          std::to_string(RefPages(want_count, query.limit)) + " ids [" + DescribeIds(want_ids) +
          "]\n";
-  out += Show("engine   ", RunEngine(store, query), query.limit);
+  const Answer got = RunEngine(store, query);
+  out += Show("engine   ", got, query.limit);
+  out += FirstDifference(want_ids, got.ids);
   out += "plan:\n" + Explain(store, query);
 
   SnapshotRecords small = data;
