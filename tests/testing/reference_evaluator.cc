@@ -102,25 +102,22 @@ uint32_t FoldAscii(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' :
 
 class Criteria {
  public:
-  void Add(bool c) { list_.push_back(c); }
-  size_t size() const { return list_.size(); }
+  void Add(bool c) {
+    ++size_;
+    if (c) ++true_;
+  }
+  size_t size() const { return size_; }
   // TRUE if empty; else AND or OR of the criteria.
   bool Result(BoolOp op) const {
-    if (list_.empty()) return true;
-    if (op == BoolOp::kAnd) {
-      for (bool c : list_) {
-        if (!c) return false;
-      }
-      return true;
-    }
-    for (bool c : list_) {
-      if (c) return true;
-    }
-    return false;
+    if (size_ == 0) return true;
+    if (op == BoolOp::kAnd) return true_ == size_;
+    return true_ > 0;
   }
 
  private:
-  std::vector<bool> list_;
+  // The list itself is not needed: AND is "all true", OR "some true".
+  size_t size_ = 0;
+  size_t true_ = 0;
 };
 
 template <typename T>
@@ -176,7 +173,7 @@ bool IdPred(const IdFilter& f, const Uuid& id) {
 
 bool NamePred(const NameFilter& f, const std::string& name) {
   Criteria c;
-  AddAny(c, f.any, std::optional<std::string>(name));
+  if (f.any.has_value()) AddAny(c, f.any, std::optional<std::string>(name));  // (copy only then)
   AddLike(c, f.like, name);
   return c.Result(BoolOp::kAnd);
 }
@@ -254,44 +251,42 @@ bool UuidRefPred(const UuidRefFilter& f, const std::optional<Uuid>& value) {
 }
 
 // ---------------------------------------------------------------------------
-// The data, with last-record-wins lookups.
+// The data, with last-record-wins lookups (RefData, below).
 
 template <typename R>
-bool IsLastWithItsId(const std::vector<R>& rows, size_t i) {
-  for (size_t j = i + 1; j < rows.size(); ++j) {
-    if (rows[j].id == rows[i].id) return false;
-  }
-  return true;
+absl::flat_hash_map<Uuid, size_t> LastIndexById(const std::vector<R>& rows) {
+  absl::flat_hash_map<Uuid, size_t> last;
+  for (size_t i = 0; i < rows.size(); ++i) last[rows[i].id] = i;  // a later one overwrites
+  return last;
 }
 
 template <typename R>
-const R* FindLast(const std::vector<R>& rows, const Uuid& id) {
-  for (size_t i = rows.size(); i > 0; --i) {
-    if (rows[i - 1].id == id) return &rows[i - 1];
-  }
-  return nullptr;
+const R* FindLast(const std::vector<R>& rows, const absl::flat_hash_map<Uuid, size_t>& last,
+                  const Uuid& id) {
+  const auto it = last.find(id);
+  return it == last.end() ? nullptr : &rows[it->second];
 }
 
 class Evaluator {
  public:
-  explicit Evaluator(const SnapshotRecords& r) : r_(r) {}
+  explicit Evaluator(const RefData& d) : d_(d) {}
 
   // paginate.md 5.
   bool Selected(const FilterSet& fs, const TaskRunRecord& t) const {
     if (fs.task_runs.has_value() && !TaskRunPred(*fs.task_runs, t)) return false;
     if (fs.flows.has_value() || fs.flow_runs.has_value() || fs.deployments.has_value()) {
       if (!t.flow_run_id.has_value()) return false;
-      const FlowRunRecord* run = FindLast(r_.flow_runs, *t.flow_run_id);
+      const FlowRunRecord* run = d_.FindFlowRun(*t.flow_run_id);
       if (run == nullptr) return false;
       if (fs.flow_runs.has_value() && !FlowRunPred(*fs.flow_runs, *run)) return false;
       if (fs.flows.has_value()) {
-        const FlowRecord* flow = FindLast(r_.flows, run->flow_id);
+        const FlowRecord* flow = d_.FindFlow(run->flow_id);
         if (flow == nullptr) return false;
         if (!FlowPred(*fs.flows, *flow)) return false;
       }
       if (fs.deployments.has_value()) {
         if (!run->deployment_id.has_value()) return false;
-        const DeploymentRecord* dep = FindLast(r_.deployments, *run->deployment_id);
+        const DeploymentRecord* dep = d_.FindDeployment(*run->deployment_id);
         if (dep == nullptr) return false;
         if (!DeploymentPred(*fs.deployments, *dep)) return false;
       }
@@ -321,11 +316,7 @@ class Evaluator {
   bool SubflowRunsPred(const SubflowRunsFilter& f, const TaskRunRecord& t) const {
     Criteria c;
     if (f.exists.has_value()) {
-      bool any_child = false;
-      for (size_t i = 0; i < r_.flow_runs.size(); ++i) {
-        if (!IsLastWithItsId(r_.flow_runs, i)) continue;
-        if (r_.flow_runs[i].parent_task_run_id == std::optional<Uuid>(t.id)) any_child = true;
-      }
+      const bool any_child = d_.IsSubflowParent(t.id);
       c.Add(*f.exists ? any_child : !any_child);
     }
     return c.Result(BoolOp::kAnd);
@@ -390,7 +381,7 @@ class Evaluator {
     if (f.any.has_value()) {
       bool match = false;
       if (r.parent_task_run_id.has_value()) {
-        const TaskRunRecord* parent = FindLast(r_.task_runs, *r.parent_task_run_id);
+        const TaskRunRecord* parent = d_.FindTaskRun(*r.parent_task_run_id);
         if (parent != nullptr && parent->flow_run_id.has_value() &&
             Contains(*f.any, *parent->flow_run_id)) {
           match = true;
@@ -430,11 +421,7 @@ class Evaluator {
       Criteria child;
       if (f.deployment->is_null.has_value()) {
         // The whole deployment table, not the flow run's own deployment.
-        bool has_deployment = false;
-        for (size_t i = 0; i < r_.deployments.size(); ++i) {
-          if (!IsLastWithItsId(r_.deployments, i)) continue;
-          if (r_.deployments[i].flow_id == flow.id) has_deployment = true;
-        }
+        const bool has_deployment = d_.FlowHasDeployment(flow.id);
         child.Add(*f.deployment->is_null ? !has_deployment : has_deployment);
       }
       c.Add(child.Result(f.deployment->op));
@@ -454,7 +441,7 @@ class Evaluator {
       const std::optional<std::string>& like = f.flow_or_deployment_name->like;
       if (like.has_value() && !like->empty()) {
         bool match = RefLikeMatches(d.name, *like);
-        const FlowRecord* flow = FindLast(r_.flows, d.flow_id);
+        const FlowRecord* flow = d_.FindFlow(d.flow_id);
         if (flow != nullptr && RefLikeMatches(flow->name, *like)) match = true;
         child.Add(match);
       }
@@ -472,7 +459,7 @@ class Evaluator {
     return c.Result(f.op);
   }
 
-  const SnapshotRecords& r_;
+  const RefData& d_;
 };
 
 // ---------------------------------------------------------------------------
@@ -529,12 +516,12 @@ bool SortsBefore(const TaskRunRecord& a, const TaskRunRecord& b, TaskRunSort sor
   return b.id < a.id;
 }
 
-std::vector<const TaskRunRecord*> MatchingRows(const SnapshotRecords& records,
-                                               const FilterSet& filters) {
-  Evaluator evaluator(records);
+std::vector<const TaskRunRecord*> MatchingRows(const RefData& data, const FilterSet& filters) {
+  const SnapshotRecords& records = data.records();
+  Evaluator evaluator(data);
   std::vector<const TaskRunRecord*> rows;
   for (size_t i = 0; i < records.task_runs.size(); ++i) {
-    if (!IsLastWithItsId(records.task_runs, i)) continue;
+    if (!data.IsLastTaskRun(i)) continue;
     if (evaluator.Selected(filters, records.task_runs[i])) rows.push_back(&records.task_runs[i]);
   }
   return rows;
@@ -547,9 +534,10 @@ bool RefLikeMatches(std::string_view text, std::string_view pattern) {
   const std::vector<uint32_t> chars = CodePoints(text);
   const size_t nt = tokens.size();
   const size_t nc = chars.size();
-  // m[i][j]: tokens[i..] match chars[j..] exactly.
-  std::vector<std::vector<bool>> m(nt + 1, std::vector<bool>(nc + 1, false));
-  m[nt][nc] = true;
+  // m[i * (nc + 1) + j]: tokens[i..] match chars[j..] exactly.
+  std::vector<char> m((nt + 1) * (nc + 1), 0);
+  auto at_ij = [&](size_t i, size_t j) -> char& { return m[i * (nc + 1) + j]; };
+  at_ij(nt, nc) = 1;
   for (size_t i = nt; i > 0; --i) {
     const LikeToken& tok = tokens[i - 1];
     for (size_t j = nc + 1; j > 0; --j) {
@@ -558,19 +546,19 @@ bool RefLikeMatches(std::string_view text, std::string_view pattern) {
       bool match = false;
       switch (tok.kind) {
         case LikeToken::kAnyRun:
-          match = m[i][at] || (have_char && m[i - 1][at + 1]);
+          match = at_ij(i, at) || (have_char && at_ij(i - 1, at + 1));
           break;
         case LikeToken::kAnyOne:
-          match = have_char && m[i][at + 1];
+          match = have_char && at_ij(i, at + 1);
           break;
         case LikeToken::kLiteral:
-          match = have_char && FoldAscii(chars[at]) == FoldAscii(tok.literal) && m[i][at + 1];
+          match = have_char && FoldAscii(chars[at]) == FoldAscii(tok.literal) && at_ij(i, at + 1);
           break;
       }
-      m[i - 1][at] = match;
+      at_ij(i - 1, at) = match ? 1 : 0;
     }
   }
-  return m[0][0];
+  return at_ij(0, 0) != 0;
 }
 
 std::string RefUuidText(const Uuid& u) {
@@ -590,14 +578,59 @@ uint64_t RefPages(uint64_t count, int64_t limit) {
   return count / l + (count % l != 0 ? 1 : 0);
 }
 
+RefData::RefData(const SnapshotRecords& records)
+    : records_(records),
+      last_flow_(LastIndexById(records.flows)),
+      last_deployment_(LastIndexById(records.deployments)),
+      last_flow_run_(LastIndexById(records.flow_runs)),
+      last_task_run_(LastIndexById(records.task_runs)),
+      is_last_task_run_(records.task_runs.size(), false) {
+  for (const auto& [id, i] : last_task_run_) is_last_task_run_[i] = true;
+  for (const auto& [id, i] : last_flow_run_) {
+    const std::optional<Uuid>& parent = records.flow_runs[i].parent_task_run_id;
+    if (parent.has_value()) subflow_parents_.insert(*parent);
+  }
+  for (const auto& [id, i] : last_deployment_) {
+    flows_with_deployment_.insert(records.deployments[i].flow_id);
+  }
+}
+
+const FlowRecord* RefData::FindFlow(const Uuid& id) const {
+  return FindLast(records_.flows, last_flow_, id);
+}
+const DeploymentRecord* RefData::FindDeployment(const Uuid& id) const {
+  return FindLast(records_.deployments, last_deployment_, id);
+}
+const FlowRunRecord* RefData::FindFlowRun(const Uuid& id) const {
+  return FindLast(records_.flow_runs, last_flow_run_, id);
+}
+const TaskRunRecord* RefData::FindTaskRun(const Uuid& id) const {
+  return FindLast(records_.task_runs, last_task_run_, id);
+}
+bool RefData::IsLastTaskRun(size_t i) const { return is_last_task_run_[i]; }
+bool RefData::IsSubflowParent(const Uuid& task_run_id) const {
+  return subflow_parents_.count(task_run_id) != 0;
+}
+bool RefData::FlowHasDeployment(const Uuid& flow_id) const {
+  return flows_with_deployment_.count(flow_id) != 0;
+}
+
 std::vector<Uuid> RefMatchingIds(const SnapshotRecords& records, const FilterSet& filters) {
+  return RefMatchingIds(RefData(records), filters);
+}
+
+std::vector<Uuid> RefMatchingIds(const RefData& data, const FilterSet& filters) {
   std::vector<Uuid> ids;
-  for (const TaskRunRecord* row : MatchingRows(records, filters)) ids.push_back(row->id);
+  for (const TaskRunRecord* row : MatchingRows(data, filters)) ids.push_back(row->id);
   return ids;
 }
 
 ReferenceResult RefPaginate(const SnapshotRecords& records, const PaginateQuery& query) {
-  std::vector<const TaskRunRecord*> rows = MatchingRows(records, query.filters);
+  return RefPaginate(RefData(records), query);
+}
+
+ReferenceResult RefPaginate(const RefData& data, const PaginateQuery& query) {
+  std::vector<const TaskRunRecord*> rows = MatchingRows(data, query.filters);
   std::stable_sort(rows.begin(), rows.end(),
                    [&](const TaskRunRecord* a, const TaskRunRecord* b) {
                      return SortsBefore(*a, *b, query.sort);

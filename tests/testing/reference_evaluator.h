@@ -7,9 +7,12 @@
 // matches are ordered with std::stable_sort and a comparator implementing
 // paginate.md 6.2, then `offset` rows are skipped and `limit` taken.
 //
-// Written to be obviously right, not fast: lookups are linear scans, like_
-// is a dynamic program over code points. Test-only; never link it into the
-// engine. Pure functions, thread-safe.
+// Written to be obviously right, not fast: every task run is checked with
+// every criterion, like_ is a dynamic program over code points. The only
+// preparation is RefData's lookups by id (hash maps), built once per data set
+// so that data sets of ~100k task runs stay affordable (a query costs one
+// pass over the task runs and a sort of the matches). Test-only; never link
+// it into the engine. Pure functions and const RefData: thread-safe.
 //
 // Repeated ids: like the StoreBuilder, a later record with the same id
 // replaces an earlier one (entities.md 4.1), so only the last record of each
@@ -18,11 +21,14 @@
 #ifndef TASKDEX_TESTS_TESTING_REFERENCE_EVALUATOR_H_
 #define TASKDEX_TESTS_TESTING_REFERENCE_EVALUATOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "engine/filter_ast.h"
 #include "engine/records.h"
 #include "engine/types.h"
@@ -37,11 +43,48 @@ struct ReferenceResult {
   std::vector<Uuid> all_ids;  // every match, in sort order (the page comes from it)
 };
 
+// A data set with its lookups by id prepared: the last record of each id,
+// the task runs some flow run names as parent (subflow_runs, 4.4.8) and the
+// flows some deployment names (flows.deployment.is_null_, 4.6). Holds a
+// reference to `records`, which must outlive it and not change.
+class RefData {
+ public:
+  explicit RefData(const SnapshotRecords& records);
+  RefData(const RefData&) = delete;
+  RefData& operator=(const RefData&) = delete;
+
+  const SnapshotRecords& records() const { return records_; }
+  // The last record with this id, or nullptr.
+  const FlowRecord* FindFlow(const Uuid& id) const;
+  const DeploymentRecord* FindDeployment(const Uuid& id) const;
+  const FlowRunRecord* FindFlowRun(const Uuid& id) const;
+  const TaskRunRecord* FindTaskRun(const Uuid& id) const;
+  // True if records().task_runs[i] is the last record of its id.
+  bool IsLastTaskRun(size_t i) const;
+  // A (last) flow run has parent_task_run_id == task_run_id.
+  bool IsSubflowParent(const Uuid& task_run_id) const;
+  // A (last) deployment has flow_id == flow_id.
+  bool FlowHasDeployment(const Uuid& flow_id) const;
+
+ private:
+  using LastIndex = absl::flat_hash_map<Uuid, size_t>;  // id -> index of its last record
+  const SnapshotRecords& records_;
+  LastIndex last_flow_;
+  LastIndex last_deployment_;
+  LastIndex last_flow_run_;
+  LastIndex last_task_run_;
+  std::vector<bool> is_last_task_run_;  // by index into records_.task_runs
+  absl::flat_hash_set<Uuid> subflow_parents_;
+  absl::flat_hash_set<Uuid> flows_with_deployment_;
+};
+
 // Answers `query` over `records` (paginate.md 5-7).
 ReferenceResult RefPaginate(const SnapshotRecords& records, const PaginateQuery& query);
+ReferenceResult RefPaginate(const RefData& data, const PaginateQuery& query);
 
 // The task runs selected by `filters`, in record order (last record of each id).
 std::vector<Uuid> RefMatchingIds(const SnapshotRecords& records, const FilterSet& filters);
+std::vector<Uuid> RefMatchingIds(const RefData& data, const FilterSet& filters);
 
 // `pages` of paginate.md 7: ceil(count / limit), and 0 when limit is 0.
 uint64_t RefPages(uint64_t count, int64_t limit);

@@ -2,6 +2,7 @@
 
 #include "tests/testing/shrink.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -158,18 +159,45 @@ class Simplifier {
   bool applied_ = false;
 };
 
-// Tries removing each record of `rows`; keeps removals that still fail.
+// Calls `still_fails` until `max_checks` calls have been made; after that
+// every check answers false, so no further change is kept.
+class BudgetedCheck {
+ public:
+  BudgetedCheck(const FailurePredicate& still_fails, int max_checks)
+      : still_fails_(still_fails), left_(max_checks) {}
+  bool exhausted() const { return left_ <= 0; }
+  bool operator()(const SnapshotRecords& data, const PaginateQuery& query) {
+    if (left_ <= 0) return false;
+    --left_;
+    return still_fails_(data, query);
+  }
+
+ private:
+  const FailurePredicate& still_fails_;
+  int left_;
+};
+
+// Tries removing runs of records of `rows`, halving the run length from half
+// the table down to one record (so a data set of 100k records sheds most of
+// them in a few dozen checks); keeps removals that still fail.
 template <typename R>
-bool ShrinkRows(const FailurePredicate& still_fails, SnapshotRecords* data,
-                const PaginateQuery& query, std::vector<R> SnapshotRecords::*rows) {
+bool ShrinkRows(BudgetedCheck& still_fails, SnapshotRecords* data, const PaginateQuery& query,
+                std::vector<R> SnapshotRecords::*rows) {
   bool progress = false;
-  for (size_t i = (data->*rows).size(); i > 0; --i) {
-    SnapshotRecords candidate = *data;
-    (candidate.*rows).erase((candidate.*rows).begin() + static_cast<std::ptrdiff_t>(i - 1));
-    if (still_fails(candidate, query)) {
-      *data = std::move(candidate);
-      progress = true;
+  for (size_t chunk = std::max<size_t>(1, (data->*rows).size() / 2);; chunk /= 2) {
+    for (size_t end = (data->*rows).size(); end > 0 && !still_fails.exhausted();) {
+      const size_t begin = end >= chunk ? end - chunk : 0;
+      SnapshotRecords candidate = *data;
+      std::vector<R>& v = candidate.*rows;
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(begin),
+              v.begin() + static_cast<std::ptrdiff_t>(end));
+      if (still_fails(candidate, query)) {
+        *data = std::move(candidate);
+        progress = true;
+      }
+      end = begin;
     }
+    if (chunk <= 1 || still_fails.exhausted()) break;
   }
   return progress;
 }
@@ -188,11 +216,12 @@ std::vector<FilterSet> FilterSimplifications(const FilterSet& filters) {
   return out;
 }
 
-void ShrinkFailure(const FailurePredicate& still_fails, SnapshotRecords* data,
-                   PaginateQuery* query) {
+void ShrinkFailure(const FailurePredicate& check, SnapshotRecords* data, PaginateQuery* query,
+                   int max_checks) {
+  BudgetedCheck still_fails(check, max_checks);
   bool progress = true;
   int rounds = 0;
-  while (progress && rounds++ < 50) {
+  while (progress && rounds++ < 50 && !still_fails.exhausted()) {
     progress = false;
     // The query first: fewer filters make record removals more likely to stick.
     for (const FilterSet& candidate : FilterSimplifications(query->filters)) {

@@ -26,10 +26,13 @@ using FailurePredicate = std::function<bool(const SnapshotRecords&, const Pagina
 // produce, since nothing is ever added.
 std::vector<FilterSet> FilterSimplifications(const FilterSet& filters);
 
-// Greedily shrinks (*data, *query) while `still_fails` holds.
+// Greedily shrinks (*data, *query) while `still_fails` holds, calling it at
+// most `max_checks` times (each call builds a store; at ~100k task runs a
+// call costs a fraction of a second, so scale tests pass a budget). Records
+// go in runs, halving from half a table down to one.
 // REQUIRES: still_fails(*data, *query) is true on entry.
 void ShrinkFailure(const FailurePredicate& still_fails, SnapshotRecords* data,
-                   PaginateQuery* query);
+                   PaginateQuery* query, int max_checks = 1 << 30);
 
 }  // namespace taskdex
 
