@@ -17,6 +17,7 @@
 #ifndef TASKDEX_ENGINE_LIKE_CACHE_H_
 #define TASKDEX_ENGINE_LIKE_CACHE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -33,10 +34,13 @@
 namespace taskdex {
 
 // The codes of one dictionary that match one pattern.
+// A few codes are a sorted list; many also a bitset over the dictionary
+// (when it is no larger than the list), so that a test is one bit.
 struct CodeSet {
   std::vector<uint32_t> list;   // ascending
-  std::vector<uint64_t> bits;   // bit c set iff c is in list (dictionary size bits)
+  std::vector<uint64_t> bits;   // empty, or bit c set iff c is in list
   bool Has(uint32_t code) const {
+    if (bits.empty()) return std::binary_search(list.begin(), list.end(), code);
     const size_t w = code >> 6;
     return w < bits.size() && ((bits[w] >> (code & 63)) & 1) != 0;
   }

@@ -72,6 +72,16 @@ LikePattern::LikePattern(std::string_view s) {
     }
     if (plain) single_literal_ = std::move(lit);
   }
+  std::string run;
+  for (const Token& t : tokens_) {
+    if (t.kind == Kind::kLiteral) {
+      run += t.literal;
+    } else {
+      if (run.size() > longest_literal_.size()) longest_literal_ = run;
+      run.clear();
+    }
+  }
+  if (run.size() > longest_literal_.size()) longest_literal_ = run;
 }
 
 bool LikePattern::Matches(std::string_view text) const {
@@ -149,6 +159,35 @@ void FoldedNames::Build(const Dictionary& dict) {
   starts_.push_back(bytes_.size());
 }
 
+template <typename F>
+void FoldedNames::ForEachHolding(const std::string& lit, F f) const {
+  // Every entry ends with a NUL and the literal holds none, so a hit never
+  // spans two entries. After a hit the search resumes at the next entry.
+  const char* base = bytes_.data();
+  const char* end = base + bytes_.size();
+  const char* pos = base;
+  const size_t len = lit.size();
+  const char first = lit[0];
+  uint32_t code = 0;
+  while (pos < end) {
+    const char* hit;
+    if (len == 1) {
+      hit = static_cast<const char*>(std::memchr(pos, first, static_cast<size_t>(end - pos)));
+    } else {
+      hit = static_cast<const char*>(
+          memmem(pos, static_cast<size_t>(end - pos), lit.data(), len));
+    }
+    if (hit == nullptr) break;
+    const uint64_t off = static_cast<uint64_t>(hit - base);
+    // The entry holding `off`: the last start <= off, at or after `code`.
+    const auto it = std::upper_bound(starts_.begin() + code, starts_.end(), off);
+    const uint32_t c = static_cast<uint32_t>(it - starts_.begin()) - 1;
+    f(c);
+    code = c + 1;
+    pos = base + starts_[code];
+  }
+}
+
 std::vector<uint32_t> FoldedNames::Match(const LikePattern& pattern) const {
   std::vector<uint32_t> out;
   const uint32_t n = size();
@@ -158,36 +197,23 @@ std::vector<uint32_t> FoldedNames::Match(const LikePattern& pattern) const {
     for (uint32_t c = 0; c < n; ++c) out[c] = c;
     return out;
   }
-  if (!lit || has_nul_ || lit->find('\0') != std::string::npos) {
-    for (uint32_t c = 0; c < n; ++c) {
-      if (pattern.Matches(Entry(c))) out.push_back(c);
-    }
+  auto searchable = [this](const std::string& s) {
+    return !s.empty() && !has_nul_ && s.find('\0') == std::string::npos;
+  };
+  if (lit && searchable(*lit)) {
+    ForEachHolding(*lit, [&](uint32_t c) { out.push_back(c); });
     return out;
   }
-  // Every entry ends with a NUL and the literal holds none, so a hit never
-  // spans two entries. After a hit the search resumes at the next entry.
-  const char* base = bytes_.data();
-  const char* end = base + bytes_.size();
-  const char* pos = base;
-  const size_t len = lit->size();
-  const char first = (*lit)[0];
-  uint32_t code = 0;
-  while (pos < end) {
-    const char* hit;
-    if (len == 1) {
-      hit = static_cast<const char*>(std::memchr(pos, first, static_cast<size_t>(end - pos)));
-    } else {
-      hit = static_cast<const char*>(
-          memmem(pos, static_cast<size_t>(end - pos), lit->data(), len));
-    }
-    if (hit == nullptr) break;
-    const uint64_t off = static_cast<uint64_t>(hit - base);
-    // The entry holding `off`: the last start <= off, at or after `code`.
-    const auto it = std::upper_bound(starts_.begin() + code, starts_.end(), off);
-    const uint32_t c = static_cast<uint32_t>(it - starts_.begin()) - 1;
-    out.push_back(c);
-    code = c + 1;
-    pos = base + starts_[code];
+  const std::string& run = pattern.longest_literal();
+  if (searchable(run)) {
+    // Only the entries holding the longest literal run can match.
+    ForEachHolding(run, [&](uint32_t c) {
+      if (pattern.Matches(Entry(c))) out.push_back(c);
+    });
+    return out;
+  }
+  for (uint32_t c = 0; c < n; ++c) {
+    if (pattern.Matches(Entry(c))) out.push_back(c);
   }
   return out;
 }

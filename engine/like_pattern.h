@@ -10,7 +10,9 @@
 // of names is a scan at memory speed instead of a call per entry: a pattern
 // that is one literal run (the common case: "fetch", "a", "Lo") is found
 // with memchr/memmem and each hit mapped to its code by binary search; other
-// patterns run Matches() entry by entry on the folded bytes. Why not the
+// patterns find the entries holding their longest literal run the same way
+// and run Matches() on those only (a pattern of wildcards alone runs it on
+// every entry). Why not the
 // trigram index alone: a pattern under three bytes has no trigram, and a
 // common fragment's candidates are most of the dictionary anyway.
 //
@@ -41,6 +43,10 @@ class LikePattern {
   // (escapes resolved), so that it matches exactly the texts whose folded
   // form contains L. nullopt for patterns with `_` or an inner `%`.
   const std::optional<std::string>& single_literal() const { return single_literal_; }
+  // The longest run of consecutive literals (folded, escapes resolved):
+  // every matching text's folded form contains it. Empty when the pattern
+  // has no literal (`_`, `%_%`).
+  const std::string& longest_literal() const { return longest_literal_; }
 
  private:
   enum class Kind : uint8_t { kAnySeq, kOneChar, kLiteral };
@@ -53,6 +59,7 @@ class LikePattern {
 
   std::vector<Token> tokens_;
   std::optional<std::string> single_literal_;
+  std::string longest_literal_;
 };
 
 // True if `text` matches `'%' + pattern + '%'` (LikePattern(pattern)).
@@ -73,6 +80,10 @@ class FoldedNames {
   std::vector<uint32_t> Match(const LikePattern& pattern) const;
 
  private:
+  // Calls f(code) for each entry whose folded string contains `lit` (no
+  // NUL in it), ascending, each once.
+  template <typename F>
+  void ForEachHolding(const std::string& lit, F f) const;
   std::string_view Entry(uint32_t code) const {
     return std::string_view(bytes_).substr(starts_[code], starts_[code + 1] - starts_[code] - 1);
   }

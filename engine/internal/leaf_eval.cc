@@ -11,8 +11,10 @@ namespace taskdex::engine_internal {
 
 CodeMask MakeCodeMask(std::vector<uint32_t> list, uint32_t dict_size) {
   auto m = std::make_shared<CodeSet>();
-  m->bits.assign((static_cast<size_t>(dict_size) + 63) / 64, 0);
-  for (uint32_t c : list) m->bits[c >> 6] |= uint64_t{1} << (c & 63);
+  if (list.size() * 32 >= dict_size) {
+    m->bits.assign((static_cast<size_t>(dict_size) + 63) / 64, 0);
+    for (uint32_t c : list) m->bits[c >> 6] |= uint64_t{1} << (c & 63);
+  }
   m->list = std::move(list);
   return m;
 }

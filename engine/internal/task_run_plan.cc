@@ -130,6 +130,14 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
     if (rows) {
       PlanNode node = KnownRows("task_runs.name.like_", *rows, kCheckRowNs * 2);
       node.path = "cached rows";
+      // The matching codes bound the rows' names: a NAME sort walks only
+      // that part of its order (page_cut.h SortWindow).
+      if (CodeMask codes = s.like_cache->FindCodes(&s.task_run_names, like);
+          codes && !codes->list.empty()) {
+        node.key_column = &t.name;
+        node.key_lo = codes->list.front();
+        node.key_hi = codes->list.back();
+      }
       kids->push_back(std::move(node));
       return;
     }

@@ -86,6 +86,13 @@ TEST(FoldedNamesTest, SingleLiteralIsFoundInEveryEntryThatHoldsIt) {
   EXPECT_FALSE(LikePattern("ab\\").single_literal().has_value());
 }
 
+TEST(FoldedNamesTest, LongestLiteralRunNarrowsWildcardPatterns) {
+  EXPECT_EQ(LikePattern("_or").longest_literal(), "or");
+  EXPECT_EQ(LikePattern("t_Ex%abc").longest_literal(), "abc");
+  EXPECT_EQ(LikePattern("a\\_bc").longest_literal(), "a_bc");
+  EXPECT_EQ(LikePattern("_%_").longest_literal(), "");
+}
+
 TEST(LikeCacheTest, KeepsCodesAndRowsPerColumnAndPattern) {
   LikeCache cache;
   int column_a = 0, column_b = 0;
