@@ -64,6 +64,14 @@ PlanNode NoRows(std::string what) {
 
 Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
   if (kids.empty()) return AllRows(n);
+  if (kids.size() == 1) {
+    // Nothing to choose: no estimate (a like_ would sample rows for it).
+    PlanNode& d = kids[0];
+    StepTimer step(ctx, d.what, "only criterion: " + d.path);
+    Bitmap b = d.materialize();
+    step.Done(b.cardinality());
+    return b;
+  }
   const ConjunctChoice forced = ctx.options.conjunct;
   // The driver: the node whose materialization plus the checks of the
   // others on its rows costs least. A lazy estimate is computed only for a
