@@ -19,6 +19,19 @@ CodeMask MakeCodeMask(std::vector<uint32_t> list, uint32_t dict_size) {
   return m;
 }
 
+bool AllCodesOf(const Dictionary& dict, const std::vector<std::string>& values,
+                std::vector<uint32_t>* codes) {
+  codes->clear();
+  for (const std::string& v : values) {
+    std::optional<uint32_t> code = dict.Find(v);
+    if (!code) return false;
+    codes->push_back(*code);
+  }
+  std::sort(codes->begin(), codes->end());
+  codes->erase(std::unique(codes->begin(), codes->end()), codes->end());
+  return true;
+}
+
 CodeMask CodesOf(const Dictionary& dict, const std::vector<std::string>& values) {
   std::vector<uint32_t> list;
   for (const std::string& v : values) {
@@ -177,17 +190,7 @@ Pred EvalTags(const ExecContext& ctx, const TagsFilter& f, const Dictionary& dic
   Level level(f.op);
   if (f.all && !f.all->empty()) {
     std::vector<uint32_t> want;
-    bool all_known = true;
-    for (const std::string& v : *f.all) {
-      std::optional<uint32_t> code = dict.Find(v);
-      if (!code) {
-        all_known = false;
-        break;
-      }
-      want.push_back(*code);
-    }
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
+    const bool all_known = AllCodesOf(dict, *f.all, &want);
     if (!all_known) {
       level.Add(Bitmap());
     } else if (postings != nullptr && ctx.UseIndex(true, true)) {

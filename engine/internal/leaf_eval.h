@@ -257,6 +257,11 @@ CodeMask MakeCodeMask(std::vector<uint32_t> list, uint32_t dict_size);
 
 CodeMask CodesOf(const Dictionary& dict, const std::vector<std::string>& values);
 
+// The codes of every one of `values` (sorted, unique) into *codes; false if
+// some value is not in the dictionary (a tags.all_ that matches nothing).
+bool AllCodesOf(const Dictionary& dict, const std::vector<std::string>& values,
+                std::vector<uint32_t>* codes);
+
 CodeMask LikeCodes(const ExecContext& ctx, const Dictionary& dict, std::string_view like,
                    const TrigramIndex* trigrams, const FoldedNames* folded);
 

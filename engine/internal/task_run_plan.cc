@@ -212,17 +212,7 @@ std::optional<PlanNode> TagsNode(const ExecContext& ctx, const TagsFilter& f) {
   Kids kids;
   if (f.all && !f.all->empty()) {
     std::vector<uint32_t> want;
-    bool all_known = true;
-    for (const std::string& v : *f.all) {
-      std::optional<uint32_t> code = s.tags.Find(v);
-      if (!code) {
-        all_known = false;
-        break;
-      }
-      want.push_back(*code);
-    }
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
+    const bool all_known = AllCodesOf(s.tags, *f.all, &want);
     if (!all_known) {
       kids.push_back(NoRows("task_runs.tags.all_"));
     } else {
