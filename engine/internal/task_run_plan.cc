@@ -550,7 +550,22 @@ std::vector<PlanNode> PlanTaskRunRows(const ExecContext& ctx, const FilterSet& f
       kids.push_back(std::move(*level));
     }
   }
-  if (filters.flows || filters.flow_runs || filters.deployments) AddJoinSides(ctx, filters, &kids);
+  if (!(filters.flows || filters.flow_runs || filters.deployments)) return kids;
+  // A selective task-run side runs first: the join's sides evaluate their
+  // filters on the whole flow-run, flow and deployment tables, which an
+  // empty task-run side never needs (and a small one is checked on).
+  uint64_t smallest = n;
+  for (const PlanNode& k : kids) smallest = std::min(smallest, k.estimate);
+  if (!kids.empty() && smallest <= kSmallTaskRunSide) {
+    Bitmap rows = RunAnd(ctx, kids, n);
+    kids.clear();
+    if (rows.isEmpty()) {
+      kids.push_back(NoRows("task_runs (none: the join is not evaluated)"));
+      return kids;
+    }
+    kids.push_back(KnownRows("task_runs (materialized first)", std::move(rows), 2 * kCheckRowNs));
+  }
+  AddJoinSides(ctx, filters, &kids);
   return kids;
 }
 
