@@ -1,4 +1,5 @@
 #include "engine/store.h"
+#include "engine/sort_spec.h"
 
 #include <algorithm>
 #include <cassert>
@@ -320,22 +321,26 @@ void BuildIndexes(Store& s) {
   x.has_end_time = NonNull(t.end_time);
   x.has_expected_start_time = NonNull(t.expected_start_time);
 
-  using Opts = SortedOrder::Options;
-  x.id_desc = SortedOrder(Opts{});
+  // Direction and NULL placement of each order from engine/sort_spec.h.
+  auto opts = [](TaskRunSort sort) {
+    const SortSpec spec = SortSpecOf(sort);
+    return SortedOrder::Options{spec.descending, spec.nulls_first};
+  };
+  x.id_desc = SortedOrder(SortedOrder::Options{});  // the key is the tie-break alone
   x.id_desc.Build(n, TaskRunIdKeys{&t.id});
   const TaskRunTimeKeys expected{&t.expected_start_time, &t.id};
-  x.expected_start_time_asc = SortedOrder(Opts{false, false});
+  x.expected_start_time_asc = SortedOrder(opts(TaskRunSort::kExpectedStartTimeAsc));
   x.expected_start_time_asc.Build(n, expected);
-  x.expected_start_time_desc = SortedOrder(Opts{true, true});
+  x.expected_start_time_desc = SortedOrder(opts(TaskRunSort::kExpectedStartTimeDesc));
   x.expected_start_time_desc.Build(n, expected);
   const TaskRunCodeKeys names{&t.name, &t.id};
-  x.name_asc = SortedOrder(Opts{false, false});
+  x.name_asc = SortedOrder(opts(TaskRunSort::kNameAsc));
   x.name_asc.Build(n, names);
-  x.name_desc = SortedOrder(Opts{true, true});
+  x.name_desc = SortedOrder(opts(TaskRunSort::kNameDesc));
   x.name_desc.Build(n, names);
-  x.next_scheduled_start_time_asc = SortedOrder(Opts{false, false});
+  x.next_scheduled_start_time_asc = SortedOrder(opts(TaskRunSort::kNextScheduledStartTimeAsc));
   x.next_scheduled_start_time_asc.Build(n, TaskRunTimeKeys{&t.next_scheduled_start_time, &t.id});
-  x.end_time_desc = SortedOrder(Opts{true, true});
+  x.end_time_desc = SortedOrder(opts(TaskRunSort::kEndTimeDesc));
   x.end_time_desc.Build(n, TaskRunTimeKeys{&t.end_time, &t.id});
   x.built = true;
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/plan_cost.h"
+#include "engine/sort_spec.h"
 #include "index/row_mask.h"
 
 namespace taskdex::engine_internal {
@@ -23,7 +24,8 @@ struct SortEntry {
   RowId row;
 };
 
-// NULL is larger than every instant (PostgreSQL).
+// An instant as an unsigned key in time order (NULL, kNullMicros, maps to the
+// largest; the partial sort places NULLs itself, from engine/sort_spec.h).
 inline uint64_t TimeKey(Micros m) {
   return m == kNullMicros ? UINT64_MAX : (static_cast<uint64_t>(m) ^ (uint64_t{1} << 63));
 }
@@ -102,17 +104,39 @@ RowMask& ThreadRowMask() {
   return mask;
 }
 
+// The task-run time column of a sort key, or nullptr (id, name).
+const std::vector<Micros>* TimeColumn(const TaskRunTable& t, SortKey key) {
+  switch (key) {
+    case SortKey::kExpectedStartTime:
+      return &t.expected_start_time;
+    case SortKey::kNextScheduledStartTime:
+      return &t.next_scheduled_start_time;
+    case SortKey::kEndTime:
+      return &t.end_time;
+    case SortKey::kId:
+    case SortKey::kName:
+      break;
+  }
+  return nullptr;
+}
+
 
 
 std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, TaskRunSort sort,
                                     uint64_t offset, uint64_t limit) {
   const TaskRunTable& t = store.task_runs;
   // A time key: one column read.
-  auto by_time = [&](const std::vector<Micros>& col, bool desc) {
+  const SortSpec spec = SortSpecOf(sort);
+  auto by_time = [&](const std::vector<Micros>& col) {
     const Micros* c = col.data();
+    const bool desc = spec.descending;
+    const uint64_t null_key = spec.nulls_first ? 0 : UINT64_MAX;
     return CutPage(
         store, rows, offset, limit,
-        [c, desc](uint32_t r) { return desc ? ~TimeKey(c[r]) : TimeKey(c[r]); },
+        [c, desc, null_key](uint32_t r) {
+          if (c[r] == kNullMicros) return null_key;
+          return desc ? ~TimeKey(c[r]) : TimeKey(c[r]);
+        },
         [c](uint32_t r) { __builtin_prefetch(&c[r]); });
   };
   // Names repeat, so most comparisons would tie and read two ids: the key
@@ -132,25 +156,19 @@ std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, Task
           __builtin_prefetch(&ids[r]);
         });
   };
-  switch (sort) {
-    case TaskRunSort::kIdDesc: {
+  switch (spec.key) {
+    case SortKey::kId: {
       const Uuid* ids = t.id.data();
       return CutPage(
           store, rows, offset, limit, [ids](uint32_t r) { return ~IdPrefix(ids[r]); },
           [ids](uint32_t r) { __builtin_prefetch(&ids[r]); });
     }
-    case TaskRunSort::kExpectedStartTimeAsc:
-      return by_time(t.expected_start_time, false);
-    case TaskRunSort::kExpectedStartTimeDesc:
-      return by_time(t.expected_start_time, true);
-    case TaskRunSort::kNameAsc:
-      return by_name(false);
-    case TaskRunSort::kNameDesc:
-      return by_name(true);
-    case TaskRunSort::kNextScheduledStartTimeAsc:
-      return by_time(t.next_scheduled_start_time, false);
-    case TaskRunSort::kEndTimeDesc:
-      return by_time(t.end_time, true);
+    case SortKey::kName:
+      return by_name(spec.descending);
+    case SortKey::kExpectedStartTime:
+    case SortKey::kNextScheduledStartTime:
+    case SortKey::kEndTime:
+      return by_time(*TimeColumn(t, spec.key));
   }
   return {};
 }
@@ -164,23 +182,10 @@ OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_
   const TaskRunIndexes& x = store.task_run_index;
   const SortedOrder& order = x.OrderFor(sort);
   OrderWindow whole{0, order.size()};
-  const void* column = nullptr;
-  switch (sort) {
-    case TaskRunSort::kExpectedStartTimeAsc:
-    case TaskRunSort::kExpectedStartTimeDesc:
-      column = &t.expected_start_time;
-      break;
-    case TaskRunSort::kEndTimeDesc:
-      column = &t.end_time;
-      break;
-    case TaskRunSort::kNameAsc:
-    case TaskRunSort::kNameDesc:
-      column = &t.name;
-      break;
-    case TaskRunSort::kIdDesc:
-    case TaskRunSort::kNextScheduledStartTimeAsc:
-      return whole;
-  }
+  const SortKey key = SortSpecOf(sort).key;
+  const void* column = key == SortKey::kName ? static_cast<const void*>(&t.name)
+                                             : static_cast<const void*>(TimeColumn(t, key));
+  if (column == nullptr) return whole;
   bool bounded = false;
   int64_t lo = INT64_MIN;
   int64_t hi = INT64_MAX;
