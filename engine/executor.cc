@@ -86,11 +86,6 @@ uint64_t Count(const Store& store, const FilterSet& filters) {
   return MatchTaskRuns(store, filters).cardinality();
 }
 
-uint64_t Count(const Store& store, const FilterSet& filters, const ExecOptions& options) {
-  const engine_internal::ExecContext ctx{store, options};
-  return engine_internal::MatchTaskRunRows(ctx, filters).cardinality();
-}
-
 std::string Explain(const Store& store, const PaginateQuery& query) {
   std::vector<PlanStep> trace;
   ExecOptions options;

@@ -111,7 +111,6 @@ PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOp
 std::string Explain(const Store& store, const PaginateQuery& query);
 
 uint64_t Count(const Store& store, const FilterSet& filters);
-uint64_t Count(const Store& store, const FilterSet& filters, const ExecOptions& options);
 
 
 }  // namespace taskdex

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "engine/executor.h"
@@ -46,12 +47,16 @@ struct ExecContext {
 class StepTimer {
  public:
   using Clock = std::chrono::steady_clock;
-  StepTimer(const ExecContext& ctx, std::string what, std::string path, int64_t estimate = -1,
-            std::string alternatives = {})
+  // Nothing is copied unless the context traces (`path_prefix` + `path`
+  // is the step's path).
+  StepTimer(const ExecContext& ctx, std::string_view what, std::string_view path,
+            int64_t estimate = -1, std::string alternatives = {},
+            std::string_view path_prefix = {})
       : trace_(ctx.options.trace) {
     if (trace_ == nullptr) return;
-    step_.what = std::move(what);
-    step_.path = std::move(path);
+    step_.what = std::string(what);
+    step_.path = std::string(path_prefix);
+    step_.path += path;
     step_.estimate = estimate;
     step_.alternatives = std::move(alternatives);
     start_ = Clock::now();

@@ -345,8 +345,8 @@ std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, cons
                   : static_cast<size_t>(std::min(
                         static_cast<double>(span),
                         std::max(4 * visits + 1024, node.materialize_ns / visit_ns)));
-  StepTimer step(ctx, "page", "walk sort order checking " + node.what,
-                 static_cast<int64_t>(visits));
+  StepTimer step(ctx, "page", node.what, static_cast<int64_t>(visits), {},
+                 "walk sort order checking ");
   std::vector<RowId> page;
   page.reserve(limit);
   uint64_t skipped = 0;

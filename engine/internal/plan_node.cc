@@ -67,7 +67,7 @@ Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
   if (kids.size() == 1) {
     // Nothing to choose: no estimate (a like_ would sample rows for it).
     PlanNode& d = kids[0];
-    StepTimer step(ctx, d.what, "only criterion: " + d.path);
+    StepTimer step(ctx, d.what, d.path, -1, {}, "only criterion: ");
     Bitmap b = d.materialize();
     step.Done(b.cardinality());
     return b;
@@ -96,10 +96,11 @@ Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
   std::optional<Bitmap> candidates;
   {
     PlanNode& d = kids[0];
-    StepTimer step(ctx, d.what, "driver: " + d.path, static_cast<int64_t>(d.estimate),
+    StepTimer step(ctx, d.what, d.path, static_cast<int64_t>(d.estimate),
                    ctx.tracing() ? absl::StrFormat("materialize %.1fus, est %d rows",
                                                    Us(d.materialize_ns), d.estimate)
-                                 : std::string());
+                                 : std::string(),
+                   "driver: ");
     candidates = d.materialize();
     step.Done(candidates->cardinality());
   }
@@ -133,8 +134,8 @@ Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
       step.Done(b.cardinality());
       candidates = std::move(b);
     } else {
-      StepTimer step(ctx, k.what, "intersect: " + k.path, static_cast<int64_t>(k.estimate),
-                     alternatives);
+      StepTimer step(ctx, k.what, k.path, static_cast<int64_t>(k.estimate), alternatives,
+                     "intersect: ");
       *candidates &= k.materialize();
       step.Done(candidates->cardinality());
     }
@@ -205,7 +206,7 @@ std::optional<PlanNode> MakeLevel(const ExecContext& ctx, BoolOp op, std::string
       std::vector<Bitmap> rows;
       rows.reserve(shared->size());
       for (PlanNode& k : *shared) {
-        StepTimer step(*c, k.what, "or_ branch: " + k.path, static_cast<int64_t>(k.estimate));
+        StepTimer step(*c, k.what, k.path, static_cast<int64_t>(k.estimate), {}, "or_ branch: ");
         rows.push_back(k.materialize());
         step.Done(rows.back().cardinality());
       }
