@@ -2,6 +2,8 @@
 
 #include "bench/sqlite_compare.h"
 
+#include "bench/bench_runner.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -526,32 +528,11 @@ SqliteQuery TranslateQuery(const PaginateQuery& query, SqlFlavor flavor) {
   return q;
 }
 
-namespace {
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-  return out;
-}
-
-}  // namespace
-
 std::string TagsJson(const std::vector<std::string>& tags) {
   std::string out = "[";
   for (size_t i = 0; i < tags.size(); ++i) {
     if (i > 0) out += ", ";
-    out += JsonString(tags[i]);
+    out += JsonQuote(tags[i]);  // bench/bench_runner.h
   }
   out += "]";
   return out;
