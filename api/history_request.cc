@@ -127,8 +127,7 @@ std::variant<HistoryRequest, ApiResponse> ParseHistoryBody(std::string_view body
   return result;
 }
 
-void AppendHistoryJson(const Store& store, const std::vector<HistoryInterval>& intervals,
-                       std::string* out) {
+void AppendHistoryJson(const std::vector<HistoryInterval>& intervals, std::string* out) {
   out->push_back('[');
   bool first = true;
   for (const HistoryInterval& iv : intervals) {
@@ -147,10 +146,10 @@ void AppendHistoryJson(const Store& store, const std::vector<HistoryInterval>& i
       out->append("{\"state_type\":");
       AppendJsonString(out, StateTypeName(s.state_type));
       out->append(",\"state_name\":");
-      if (s.state_name == kNullCode) {
+      if (!s.state_name) {
         out->append("null");
       } else {
-        AppendJsonString(out, store.state_names.Get(s.state_name));
+        AppendJsonString(out, *s.state_name);
       }
       out->append(",\"count_runs\":");
       out->append(std::to_string(s.count_runs));
@@ -165,14 +164,20 @@ void AppendHistoryJson(const Store& store, const std::vector<HistoryInterval>& i
   out->push_back(']');
 }
 
-std::string HistoryResponseJson(const Store& store, const HistoryRequest& request, Micros now) {
-  Bitmap rows = MatchTaskRuns(store, request.filters);
-  std::vector<HistoryInterval> intervals = TaskRunHistory(
-      store, rows, request.start, request.end, request.interval_micros,
-      [&](RowId r) { return EstimatedRunTimeMicros(store, r, now); },
-      [&](RowId r) { return EstimatedStartTimeDeltaMicros(store, r, now); });
+std::string HistoryResponseJson(const Version& version, const HistoryRequest& request,
+                                Micros now) {
+  const std::vector<Bitmap> rows = MatchTaskRuns(version, request.filters);
+  std::vector<HistorySource> sources;
+  for (size_t i = 0; i < version.segments.size(); ++i) {
+    const Store* store = version.segments[i].store.get();
+    sources.push_back(
+        {store, &rows[i], [store, now](RowId r) { return EstimatedRunTimeMicros(*store, r, now); },
+         [store, now](RowId r) { return EstimatedStartTimeDeltaMicros(*store, r, now); }});
+  }
+  std::vector<HistoryInterval> intervals =
+      TaskRunHistory(sources, request.start, request.end, request.interval_micros);
   std::string out;
-  AppendHistoryJson(store, intervals, &out);
+  AppendHistoryJson(intervals, &out);
   return out;
 }
 

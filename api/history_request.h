@@ -26,6 +26,7 @@
 #include "api/paginate_request.h"
 #include "engine/filter_ast.h"
 #include "engine/history.h"
+#include "engine/version.h"
 #include "engine/store.h"
 
 namespace taskdex {
@@ -49,11 +50,11 @@ std::variant<HistoryRequest, ApiResponse> ParseHistoryBody(std::string_view body
 
 // The response: [{"interval_start":..,"interval_end":..,"states":[{"state_type",
 // "state_name","count_runs","sum_estimated_run_time","sum_estimated_lateness"}]}].
-void AppendHistoryJson(const Store& store, const std::vector<HistoryInterval>& intervals,
-                       std::string* out);
+void AppendHistoryJson(const std::vector<HistoryInterval>& intervals, std::string* out);
 
-// Runs a validated request against `store` and writes the 200 body.
-std::string HistoryResponseJson(const Store& store, const HistoryRequest& request, Micros now);
+// Runs a validated request against one version and writes the 200 body.
+std::string HistoryResponseJson(const Version& version, const HistoryRequest& request,
+                                Micros now);
 
 }  // namespace taskdex
 

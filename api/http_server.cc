@@ -29,6 +29,7 @@
 #include "api/json_value.h"
 #include "api/paginate_request.h"
 #include "api/response_writer.h"
+#include "api/version_writer.h"
 #include "engine/uuid.h"
 #include "httplib.h"
 
@@ -589,6 +590,42 @@ RouteId MatchPath(std::string_view path) {
   return RouteId::kNone;
 }
 
+// The live store's gauges and counters (engine/live_store.h), Prometheus
+// text.
+std::string LiveMetrics(const LiveStats& s) {
+  std::string out;
+  out +=
+      "# HELP taskdex_version The live store's current version number.\n"
+      "# TYPE taskdex_version gauge\n";
+  out += absl::StrFormat("taskdex_version %d\n", s.version);
+  out += "# HELP taskdex_segments Segments in the current version.\n# TYPE taskdex_segments gauge\n";
+  out += absl::StrFormat("taskdex_segments %d\n", s.segments);
+  out +=
+      "# HELP taskdex_task_runs Task runs that count in the current version.\n"
+      "# TYPE taskdex_task_runs gauge\n";
+  out += absl::StrFormat("taskdex_task_runs %d\n", s.task_runs);
+  out +=
+      "# HELP taskdex_tombstones Replaced or deleted task-run rows still held by segments.\n"
+      "# TYPE taskdex_tombstones gauge\n";
+  out += absl::StrFormat("taskdex_tombstones %d\n", s.tombstones);
+  out += "# HELP taskdex_merges_total Segment merges published.\n# TYPE taskdex_merges_total counter\n";
+  out += absl::StrFormat("taskdex_merges_total %d\n", s.merges);
+  out +=
+      "# HELP taskdex_merge_seconds_total Time spent in merges.\n"
+      "# TYPE taskdex_merge_seconds_total counter\n";
+  out += absl::StrFormat("taskdex_merge_seconds_total %.6f\n", s.merge_seconds_total);
+  out +=
+      "# HELP taskdex_apply_seconds Batches applied and the time they took.\n"
+      "# TYPE taskdex_apply_seconds summary\n";
+  out += absl::StrFormat("taskdex_apply_seconds_sum %.6f\ntaskdex_apply_seconds_count %d\n",
+                         s.apply_micros_total / 1e6, s.applies);
+  out +=
+      "# HELP taskdex_apply_seconds_max The slowest batch applied.\n"
+      "# TYPE taskdex_apply_seconds_max gauge\n";
+  out += absl::StrFormat("taskdex_apply_seconds_max %.6f\n", s.apply_micros_max / 1e6);
+  return out;
+}
+
 }  // namespace
 
 std::string CheckApiVersion(std::string_view value) {
@@ -797,6 +834,8 @@ struct HttpServer::Rep {
     }
     const RequestFields& f = std::get<RequestFields>(result);
     const Micros now = NowMicros();
+    // One version for the page, its count and its rows' JSON.
+    const std::shared_ptr<const Version> at = e->Pin();
     std::string body;
     switch (kind) {
       case BodyKind::kPaginate: {
@@ -805,21 +844,20 @@ struct HttpServer::Rep {
         q.sort = f.sort;
         q.limit = f.limit;
         q.offset = f.offset;
-        PageResult page = e->Paginate(q);
+        const TaskRunPage page = e->Paginate(q, at);
         tls_request.rows = static_cast<int64_t>(page.rows.size());
-        AppendPaginateResponse(e->store(), page.rows, page.count, f.limit, f.page_text, now,
-                               &body);
+        AppendPaginateResponse(*at, page.rows, page.count, f.limit, f.page_text, now, &body);
         break;
       }
       case BodyKind::kFilter: {
-        std::vector<RowId> rows =
-            e->Filter(f.filters, f.sort, f.offset, static_cast<uint64_t>(f.limit));
-        tls_request.rows = static_cast<int64_t>(rows.size());
-        AppendTaskRunFullArray(e->store(), rows, now, &body);
+        const TaskRunPage page =
+            e->Filter(f.filters, f.sort, f.offset, static_cast<uint64_t>(f.limit), at);
+        tls_request.rows = static_cast<int64_t>(page.rows.size());
+        AppendTaskRunFullArray(*at, page.rows, now, &body);
         break;
       }
       case BodyKind::kCount: {
-        uint64_t n = e->Count(f.filters);
+        uint64_t n = e->Count(f.filters, *at);
         tls_request.rows = 0;
         body = absl::StrFormat("%d", n);
         break;
@@ -845,7 +883,7 @@ struct HttpServer::Rep {
       return;
     }
     const HistoryRequest& h = std::get<HistoryRequest>(result);
-    SetJson(res, 200, HistoryResponseJson(e->store(), h, NowMicros()));
+    SetJson(res, 200, HistoryResponseJson(*e->Pin(), h, NowMicros()));
   }
 
   void HandleRead(const httplib::Request& req, httplib::Response& res, std::string_view id) {
@@ -925,7 +963,9 @@ struct HttpServer::Rep {
       out +=
           "# HELP taskdex_memory_bytes Memory held by the store.\n"
           "# TYPE taskdex_memory_bytes gauge\n";
-      out += absl::StrFormat("taskdex_memory_bytes %d\n", e->store().MemoryBytes());
+      const LiveStats live = e->Stats();
+      out += absl::StrFormat("taskdex_memory_bytes %d\n", live.memory_bytes);
+      out += LiveMetrics(live);
       out += "# HELP taskdex_load_seconds Time the load took.\n# TYPE taskdex_load_seconds gauge\n";
       out += absl::StrFormat("taskdex_load_seconds %.3f\n", r.seconds);
     }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "api/paginate_request.h"
 #include "api/response_writer.h"
+#include "api/version_writer.h"
 #include "engine/datetime.h"
 #include "engine/huge_pages.h"
 #include "engine/uuid.h"
@@ -29,11 +30,19 @@ absl::StatusOr<Micros> ParseInstant(std::string_view text) {
   return r.value;
 }
 
-Engine::Engine(std::unique_ptr<Store> store, LoadReport report)
-    : store_(std::move(store)), report_(std::move(report)) {}
+std::vector<Uuid> TaskRunPage::Ids() const {
+  std::vector<Uuid> ids;
+  ids.reserve(rows.size());
+  for (const RowRef& r : rows) ids.push_back(version->segments[r.segment].store->task_runs.id[r.row]);
+  return ids;
+}
+
+Engine::Engine(std::unique_ptr<Store> store, LoadReport report, LiveStore::Options live)
+    : live_(std::make_unique<LiveStore>(std::move(store), live)), report_(std::move(report)) {}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot_dir,
-                                                     const LoadOptions& options) {
+                                                     const LoadOptions& options,
+                                                     LiveStore::Options live) {
   LoadReport report;
   absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
   if (!store.ok()) return store.status();
@@ -45,10 +54,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
   if (const char* env = std::getenv("TASKDEX_HUGE_PAGES"); env != nullptr && *env == '1') {
     CollapseToHugePages();
   }
-  return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report)));
+  return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report), live));
 }
 
-std::unique_ptr<Engine> Engine::FromRecords(SnapshotRecords records) {
+std::unique_ptr<Engine> Engine::FromRecords(SnapshotRecords records, LiveStore::Options live) {
   LoadReport report;
   report.flows = records.flows.size();
   report.deployments = records.deployments.size();
@@ -58,19 +67,23 @@ std::unique_ptr<Engine> Engine::FromRecords(SnapshotRecords records) {
   builder.AddAll(std::move(records));
   std::unique_ptr<Store> store = builder.Build();
   report.build = store->report;
-  return std::unique_ptr<Engine>(new Engine(std::move(store), std::move(report)));
+  return std::unique_ptr<Engine>(new Engine(std::move(store), std::move(report), live));
 }
 
 Response Engine::PaginateJson(std::string_view body, Micros now) const {
+  return PaginateJson(body, now, *Pin());
+}
+
+Response Engine::PaginateJson(std::string_view body, Micros now, const Version& at) const {
   std::variant<PaginateRequest, ApiResponse> parsed = ParsePaginateBody(body);
   if (auto* error = std::get_if<ApiResponse>(&parsed)) {
     return Response{error->status, std::move(error->body)};
   }
   const PaginateRequest& request = std::get<PaginateRequest>(parsed);
-  PageResult page = taskdex::Paginate(*store_, request.query);
+  const VersionPage page = taskdex::Paginate(at, request.query, ExecOptions{});
   Response response;
-  AppendPaginateResponse(*store_, page.rows, page.count, request.query.limit, request.page_text,
-                         now, &response.body);
+  AppendPaginateResponse(at, page.rows, page.count, request.query.limit, request.page_text, now,
+                         &response.body);
   return response;
 }
 
@@ -79,19 +92,35 @@ std::string Engine::Explain(std::string_view body) const {
   if (auto* error = std::get_if<ApiResponse>(&parsed)) {
     return "no plan: status " + std::to_string(error->status) + " " + error->body + "\n";
   }
-  return taskdex::Explain(*store_, std::get<PaginateRequest>(parsed).query);
+  return taskdex::Explain(*Pin(), std::get<PaginateRequest>(parsed).query);
 }
 
-PageResult Engine::Paginate(const PaginateQuery& query) const {
-  return taskdex::Paginate(*store_, query);
+TaskRunPage Engine::Paginate(const PaginateQuery& query) const { return Paginate(query, Pin()); }
+
+TaskRunPage Engine::Paginate(const PaginateQuery& query, std::shared_ptr<const Version> at) const {
+  VersionPage page = taskdex::Paginate(*at, query, ExecOptions{});
+  return TaskRunPage{std::move(at), std::move(page.rows), page.count};
 }
 
-uint64_t Engine::Count(const FilterSet& filters) const { return taskdex::Count(*store_, filters); }
+uint64_t Engine::Count(const FilterSet& filters) const { return Count(filters, *Pin()); }
 
-std::vector<RowId> Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
-                                  uint64_t limit) const {
-  Bitmap rows = MatchTaskRuns(*store_, filters);
-  return SortedPage(*store_, rows, sort, offset, limit);
+uint64_t Engine::Count(const FilterSet& filters, const Version& at) const {
+  return taskdex::Count(at, filters);
+}
+
+TaskRunPage Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
+                           uint64_t limit) const {
+  return Filter(filters, sort, offset, limit, Pin());
+}
+
+TaskRunPage Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
+                           uint64_t limit, std::shared_ptr<const Version> at) const {
+  PaginateQuery query;
+  query.filters = filters;
+  query.sort = sort;
+  query.offset = offset;
+  query.limit = static_cast<int64_t>(limit);
+  return Paginate(query, std::move(at));
 }
 
 absl::StatusOr<std::string> Engine::TaskRunJson(std::string_view id, Micros now) const {
@@ -100,18 +129,13 @@ absl::StatusOr<std::string> Engine::TaskRunJson(std::string_view id, Micros now)
   if (!uuid) {
     return absl::InvalidArgumentError(absl::StrFormat("task run id: %s", reason));
   }
-  auto it = store_->task_run_by_id.find(*uuid);
-  if (it == store_->task_run_by_id.end()) {
+  std::shared_ptr<const Version> v = Pin();
+  std::optional<RowRef> at = FindTaskRun(*v, *uuid);
+  if (!at) {
     return absl::NotFoundError(absl::StrFormat("task run %s not found", UuidToString(*uuid)));
   }
   std::string out;
-  AppendTaskRunFull(*store_, it->second, now, &out);
-  return out;
-}
-
-std::string Engine::TaskRunResponseJson(RowId row, Micros now) const {
-  std::string out;
-  AppendTaskRunResponse(*store_, row, now, &out);
+  AppendTaskRunFull(*v->segments[at->segment].store, at->row, now, &out);
   return out;
 }
 

@@ -13,8 +13,12 @@
 // and body, errors in Prefect's shape); the typed calls (Paginate, Count,
 // Filter, TaskRunJson) skip JSON parsing for callers that build a FilterSet.
 //
-// Thread safety: an Engine is immutable after Open; every const method may be
-// called from many threads at once.
+// Live updates: Apply takes batches of upserts and deletes while queries
+// run; each batch publishes a new version (engine/live_store.h), and every
+// query reads one version whole.
+//
+// Thread safety: every method may be called from many threads at once;
+// Apply calls serialize among themselves, never with readers.
 
 #ifndef TASKDEX_API_TASKDEX_H_
 #define TASKDEX_API_TASKDEX_H_
@@ -29,10 +33,13 @@
 #include "absl/status/statusor.h"
 #include "engine/executor.h"
 #include "engine/filter_ast.h"
+#include "engine/live_store.h"
+#include "engine/mutation.h"
 #include "engine/records.h"
 #include "engine/snapshot_loader.h"
 #include "engine/store.h"
 #include "engine/types.h"
+#include "engine/version.h"
 
 namespace taskdex {
 
@@ -48,44 +55,71 @@ Micros NowMicros();
 // other forms of paginate.md 2.2). Errors: InvalidArgument.
 absl::StatusOr<Micros> ParseInstant(std::string_view text);
 
+// A page of task runs and the version it was cut from, which it keeps
+// alive: rows are (segment, row) of that version (engine/version.h).
+struct TaskRunPage {
+  std::shared_ptr<const Version> version;
+  std::vector<RowRef> rows;  // in sort order
+  uint64_t count = 0;        // every match, ignoring offset and limit
+  std::vector<Uuid> Ids() const;
+};
+
 class Engine {
  public:
   // Loads a snapshot directory (entities.md 4). Errors: NotFound (no
   // task_runs.ndjson), InvalidArgument ("<file>:<line>: <key>: <reason>").
+  // `live` sets the live store (background merges).
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& snapshot_dir,
-                                                      const LoadOptions& options = {});
+                                                      const LoadOptions& options = {},
+                                                      LiveStore::Options live = {});
   // Builds an engine from records already in memory (tests, other sources).
-  static std::unique_ptr<Engine> FromRecords(SnapshotRecords records);
+  static std::unique_ptr<Engine> FromRecords(SnapshotRecords records,
+                                             LiveStore::Options live = {});
+
+  // The current version, for readers that make several calls on one
+  // version (a page, then its count, then its rows' JSON).
+  std::shared_ptr<const Version> Pin() const { return live_->Pin(); }
 
   // POST /api/task_runs/paginate: `body` is the raw request body (0 bytes
-  // means no body); `now` is the clock for the computed fields.
+  // means no body); `now` is the clock for the computed fields. Reads one
+  // version (the current one, or `at`).
   Response PaginateJson(std::string_view body, Micros now) const;
+  Response PaginateJson(std::string_view body, Micros now, const Version& at) const;
 
   // The query plan of a paginate body (--explain): one line per executed
-  // step with its access path, estimated and actual rows and time. A body
-  // that fails validation gives its error message instead.
+  // step with its access path, estimated and actual rows and time, per
+  // segment. A body that fails validation gives its error message instead.
   std::string Explain(std::string_view body) const;
 
-  // Typed forms. Count and page come from the same data.
-  PageResult Paginate(const PaginateQuery& query) const;
+  // Typed forms. Without `at` each pins the current version.
+  TaskRunPage Paginate(const PaginateQuery& query) const;
+  TaskRunPage Paginate(const PaginateQuery& query, std::shared_ptr<const Version> at) const;
   uint64_t Count(const FilterSet& filters) const;
-  // Matching task-run rows in `sort` order, [offset, offset + limit).
-  std::vector<RowId> Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
-                            uint64_t limit) const;
+  uint64_t Count(const FilterSet& filters, const Version& at) const;
+  // Matching task runs in `sort` order, [offset, offset + limit).
+  TaskRunPage Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset,
+                     uint64_t limit) const;
+  TaskRunPage Filter(const FilterSet& filters, TaskRunSort sort, uint64_t offset, uint64_t limit,
+                     std::shared_ptr<const Version> at) const;
 
   // GET /api/task_runs/{id}: the full TaskRun object (paginate.md 9.1).
   // Errors: InvalidArgument (not a UUID), NotFound (no such task run).
   absl::StatusOr<std::string> TaskRunJson(std::string_view id, Micros now) const;
-  // One result of Paginate/Filter, as /paginate writes it (19 keys).
-  std::string TaskRunResponseJson(RowId row, Micros now) const;
 
-  const Store& store() const { return *store_; }
+  // Applies a batch of upserts and deletes atomically (engine/mutation.h,
+  // engine/live_store.h): readers see all of it or none, from the version
+  // it publishes before returning. Thread-safe; writers serialize.
+  absl::StatusOr<ApplyResult> Apply(const Batch& batch) { return live_->Apply(batch); }
+  // Merges every segment into one (tombstones reclaimed).
+  void MergeAll() { live_->MergeAll(); }
+  LiveStats Stats() const { return live_->Stats(); }
+
   const LoadReport& load_report() const { return report_; }
 
  private:
-  Engine(std::unique_ptr<Store> store, LoadReport report);
+  Engine(std::unique_ptr<Store> store, LoadReport report, LiveStore::Options live);
 
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<LiveStore> live_;
   LoadReport report_;
 };
 

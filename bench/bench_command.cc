@@ -290,7 +290,7 @@ int RunBench(int argc, char** argv) {
   if (opt.random > 0) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<BenchBody> random =
-        RandomBodies((*engine)->store()).Generate(opt.seed, opt.random);
+        RandomBodies(*(*engine)->Pin()->segments.at(0).store).Generate(opt.seed, opt.random);
     if (!opt.json) {
       std::printf("random: %d bodies, seed %llu, drawn in %.3f s\n", opt.random,
                   static_cast<unsigned long long>(opt.seed), SecondsSince(start));

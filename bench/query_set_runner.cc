@@ -56,9 +56,8 @@ std::optional<SqliteQuery> CheckOnSqlite(const Engine& engine, SqliteMirror& mir
                                          const BenchBody& b, const PaginateQuery& query,
                                          QueryResult* r) {
   r->compared = true;
-  const PageResult page = engine.Paginate(query);
-  std::vector<Uuid> engine_ids;
-  for (RowId row : page.rows) engine_ids.push_back(engine.store().task_runs.id[row]);
+  const TaskRunPage page = engine.Paginate(query);
+  const std::vector<Uuid> engine_ids = page.Ids();
   const SqliteQuery exact = TranslateQuery(query, SqlFlavor::kExact);
   auto answer = mirror.Run(exact);
   if (!answer.ok()) {
@@ -218,7 +217,7 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
       std::vector<PlanStep> trace;
       ExecOptions options;
       options.trace = &trace;
-      (void)Paginate(engine.store(), *queries[i], options);
+      (void)Paginate(*engine.Pin(), *queries[i], options);
       if (steps[i].empty()) {
         steps[i] = trace;
         step_micros[i].resize(trace.size());

@@ -14,10 +14,12 @@
 //    partial sort);
 //  - engine/like_pattern.cc, like_cache.cc: `like_` matching and caching;
 //  - engine/plan_cost.h: the cost constants.
-// Count is the cardinality of the final bitmap.
+// Count is the cardinality of the final bitmap. A segment of a live store
+// has tombstones (`dead`): they are one more criterion of the AND.
 
 #include "engine/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -28,6 +30,7 @@
 #include "engine/internal/exec_context.h"
 #include "engine/internal/page_cut.h"
 #include "engine/internal/task_run_plan.h"
+#include "engine/plan_cost.h"
 
 namespace taskdex {
 namespace {
@@ -37,11 +40,37 @@ const ExecOptions& DefaultOptions() {
   return kDefault;
 }
 
+// The rows of a segment that still count: all of [0, n) but `dead`. ANDed
+// with the criteria like any other node, so the planner checks it on few
+// candidates and materializes it for many.
+engine_internal::PlanNode LiveRowsNode(uint32_t n, const Bitmap* dead, uint64_t dead_rows) {
+  engine_internal::PlanNode live;
+  live.what = "live rows";
+  live.path = "all rows but the tombstones";
+  live.estimate = n - std::min<uint64_t>(n, dead_rows);
+  live.materialize_ns = plan_cost::kBitmapByteNs * static_cast<double>(dead->getSizeInBytes()) +
+                        plan_cost::kPostingOpenNs;
+  live.materialize = [n, dead] {
+    Bitmap rows = AllRows(n);
+    rows -= *dead;
+    return rows;
+  };
+  live.check = [dead](RowId r) { return !dead->contains(r); };
+  live.check_ns = plan_cost::kCheckRowNs;
+  return live;
+}
+
 }  // namespace
 
 Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters) {
   const engine_internal::ExecContext ctx{store, DefaultOptions()};
   return engine_internal::MatchTaskRunRows(ctx, filters);
+}
+
+Bitmap MatchTaskRuns(const Store& store, const Bitmap* dead, const FilterSet& filters) {
+  Bitmap rows = MatchTaskRuns(store, filters);
+  if (dead != nullptr) rows -= *dead;
+  return rows;
 }
 
 std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSort sort,
@@ -50,25 +79,42 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   return engine_internal::CutSortedPage(ctx, rows, sort, offset, limit);
 }
 
-PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options) {
+PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery& query,
+                    const ExecOptions& options) {
+  if (dead != nullptr && dead->isEmpty()) dead = nullptr;
   const engine_internal::ExecContext ctx{store, options};
   PageResult result;
   const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
   std::vector<engine_internal::PlanNode> kids = engine_internal::PlanTaskRunRows(ctx, query.filters);
-  if (kids.size() == 1 && kids[0].exact_count) {
+  const uint64_t dead_rows = dead == nullptr ? 0 : dead->cardinality();
+  if (kids.size() == 1 && kids[0].exact_count &&
+      static_cast<double>(dead_rows) * kids[0].check_ns < kids[0].materialize_ns) {
     // One criterion whose count needs no rows: the page may come from a
-    // walk of the sort order that checks rows (dense results).
+    // walk of the sort order that checks rows (dense results). Dead rows
+    // are few here: each is checked and taken off the count.
     engine_internal::StepTimer step(ctx, kids[0].what, "exact count without rows");
-    const uint64_t count = kids[0].exact_count();
+    uint64_t count = kids[0].exact_count();
+    engine_internal::PlanNode live_only;
+    const engine_internal::PlanNode* node = &kids[0];
+    if (dead != nullptr) {
+      live_only = kids[0];
+      ForEachRow(*dead, [&](RowId r) { count -= live_only.check(r) ? 1 : 0; });
+      live_only.check = [check = std::move(live_only.check), dead](RowId r) {
+        return !dead->contains(r) && check(r);
+      };
+      live_only.check_ns += plan_cost::kCheckRowNs;
+      node = &live_only;
+    }
     step.Done(count);
     if (std::optional<std::vector<RowId>> page = engine_internal::CutPageByChecking(
-            ctx, kids[0], count, query.sort, query.offset, limit,
+            ctx, *node, count, query.sort, query.offset, limit,
             engine_internal::SortWindow(ctx, kids, query.sort))) {
       result.count = count;
       result.rows = std::move(*page);
       return result;
     }
   }
+  if (dead != nullptr) kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
   std::optional<engine_internal::OrderWindow> window;
   if (store.task_run_index.built) window = engine_internal::SortWindow(ctx, kids, query.sort);
   const Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
@@ -76,6 +122,10 @@ PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOp
   result.rows =
       engine_internal::CutSortedPage(ctx, rows, query.sort, query.offset, limit, window);
   return result;
+}
+
+PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options) {
+  return Paginate(store, nullptr, query, options);
 }
 
 PageResult Paginate(const Store& store, const PaginateQuery& query) {

@@ -97,6 +97,14 @@ struct ExecOptions {
 // Task-run rows selected by `filters` (paginate.md 5).
 Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters);
 
+// The forms over one segment of a live store (engine/version.h): `dead`
+// holds the task-run rows that no longer count (replaced or deleted since
+// the segment was built, or only carried for a join); every result leaves
+// them out. nullptr or empty: every row counts.
+Bitmap MatchTaskRuns(const Store& store, const Bitmap* dead, const FilterSet& filters);
+PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery& query,
+                    const ExecOptions& options);
+
 // Rows [offset, offset+limit) of `rows` in `sort` order.
 std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSort sort,
                               uint64_t offset, uint64_t limit);

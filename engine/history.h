@@ -17,6 +17,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/store.h"
@@ -29,7 +32,9 @@ inline constexpr int kMaxHistoryIntervals = 500;
 
 struct HistoryState {
   StateType state_type = StateType::kScheduled;
-  uint32_t state_name = kNullCode;  // code in Store::state_names
+  // A view into a Store's state-name dictionary (valid while that Store
+  // lives); nullopt for a NULL state name.
+  std::optional<std::string_view> state_name;
   uint64_t count_runs = 0;
   int64_t sum_estimated_run_time_us = 0;  // sum of max(0, x)
   int64_t sum_estimated_lateness_us = 0;  // sum of max(0, x)
@@ -48,11 +53,17 @@ std::vector<HistoryInterval> MakeHistoryIntervals(Micros start, Micros end, int6
 // Per-row microseconds of estimated_run_time / estimated_start_time_delta.
 using RowMicrosFn = std::function<int64_t(RowId)>;
 
-// Fills the intervals with the task runs of `rows`.
-std::vector<HistoryInterval> TaskRunHistory(const Store& store, const Bitmap& rows, Micros start,
-                                            Micros end, int64_t interval_us,
-                                            const RowMicrosFn& estimated_run_time,
-                                            const RowMicrosFn& estimated_lateness);
+// The task runs `rows` of `store` (one segment of a version).
+struct HistorySource {
+  const Store* store;
+  const Bitmap* rows;
+  RowMicrosFn estimated_run_time;
+  RowMicrosFn estimated_lateness;
+};
+
+// Fills the intervals with the task runs of every source.
+std::vector<HistoryInterval> TaskRunHistory(std::span<const HistorySource> sources, Micros start,
+                                            Micros end, int64_t interval_us);
 
 }  // namespace taskdex
 

@@ -62,6 +62,8 @@ struct TaskRunRecord {
   // Unknown keys of the line, in line order, as `,"key":value,"key2":value`
   // (leading comma; empty when none), values verbatim and minified.
   std::string extras_json;
+
+  bool operator==(const TaskRunRecord&) const = default;
 };
 
 struct FlowRunRecord {
@@ -87,12 +89,16 @@ struct FlowRunRecord {
   std::optional<Micros> start_time;
   std::optional<Micros> end_time;
   std::optional<Uuid> parent_task_run_id;
+
+  bool operator==(const FlowRunRecord&) const = default;
 };
 
 struct FlowRecord {
   Uuid id;
   std::string name;
   std::vector<std::string> tags;
+
+  bool operator==(const FlowRecord&) const = default;
 };
 
 struct DeploymentRecord {
@@ -102,6 +108,8 @@ struct DeploymentRecord {
   bool paused = false;
   std::vector<std::string> tags;
   std::optional<std::string> work_queue_name;
+
+  bool operator==(const DeploymentRecord&) const = default;
 };
 
 // Every record of a data set, ids unique within each vector.

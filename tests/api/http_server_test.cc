@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "api/response_writer.h"
 #include "api/taskdex.h"
+#include "api/version_writer.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -444,10 +445,10 @@ TEST_F(HttpServerTest, FilterCountAndRead) {
   auto r = Post("/api/task_runs/filter", R"({"limit":2,"offset":1,"sort":"NAME_ASC"})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  std::vector<RowId> rows = engine->Filter({}, TaskRunSort::kNameAsc, 1, 2);
-  ASSERT_EQ(rows.size(), 2u);
+  const TaskRunPage page = engine->Filter({}, TaskRunSort::kNameAsc, 1, 2);
+  ASSERT_EQ(page.rows.size(), 2u);
   std::string want;
-  AppendTaskRunFullArray(engine->store(), rows, NowMicros(), &want);
+  AppendTaskRunFullArray(*page.version, page.rows, NowMicros(), &want);
   EXPECT_EQ(StripClock(r->body), StripClock(want));
   ExpectAnswer(
       Post("/api/task_runs/filter", R"({"offset":-1})"), 422,

@@ -56,11 +56,11 @@ class RandomBodiesTest : public ::testing::Test {
 Engine* RandomBodiesTest::engine_ = nullptr;
 
 TEST_F(RandomBodiesTest, EveryBodyIsValidAndManyMatch) {
-  const RandomBodies gen(engine_->store());
+  const RandomBodies gen(*engine_->Pin()->segments.at(0).store);
   const std::vector<BenchBody> bodies = gen.Generate(1, kBodies);
   ASSERT_EQ(bodies.size(), static_cast<size_t>(kBodies));
   int matching = 0, partial = 0;
-  const uint64_t total = engine_->store().task_runs.size();
+  const uint64_t total = engine_->Pin()->segments.at(0).store->task_runs.size();
   for (const BenchBody& b : bodies) {
     rapidjson::Document doc;
     doc.Parse(b.body.c_str());
@@ -79,9 +79,9 @@ TEST_F(RandomBodiesTest, EveryBodyIsValidAndManyMatch) {
 }
 
 TEST_F(RandomBodiesTest, SameSeedSameBodiesOtherSeedOthers) {
-  const RandomBodies gen(engine_->store());
+  const RandomBodies gen(*engine_->Pin()->segments.at(0).store);
   const std::vector<BenchBody> a = gen.Generate(7, 50);
-  const std::vector<BenchBody> b = RandomBodies(engine_->store()).Generate(7, 50);
+  const std::vector<BenchBody> b = RandomBodies(*engine_->Pin()->segments.at(0).store).Generate(7, 50);
   const std::vector<BenchBody> c = gen.Generate(8, 50);
   int same_as_other_seed = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -93,7 +93,7 @@ TEST_F(RandomBodiesTest, SameSeedSameBodiesOtherSeedOthers) {
 }
 
 TEST_F(RandomBodiesTest, DrawsEveryFieldOperatorAndSort) {
-  const RandomBodies gen(engine_->store());
+  const RandomBodies gen(*engine_->Pin()->segments.at(0).store);
   std::string all;
   for (const BenchBody& b : gen.Generate(1, kBodies)) all += b.body;
   // Every field of paginate.md 4.4-4.7 and the leaf operators.

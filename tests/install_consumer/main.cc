@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   taskdex::Response r = (*engine)->PaginateJson(R"({"limit": 1})", taskdex::NowMicros());
   taskdex::PaginateQuery q;
   q.filters.task_runs.emplace().tags.emplace().all = std::vector<std::string>{"io"};
-  taskdex::PageResult page = (*engine)->Paginate(q);
+  taskdex::TaskRunPage page = (*engine)->Paginate(q);
   std::cout << "status " << r.status << " tagged_io " << page.count << "\n";
   return r.status == 200 ? 0 : 1;
 }
