@@ -56,7 +56,7 @@ constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                              0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
 constexpr const char* kEndpoints[] = {"paginate", "filter",  "count",  "read",
                                       "history",  "health",  "ready",  "livez",
-                                      "readyz",   "metrics", "overloaded", "other"};
+                                      "readyz",   "metrics", "apply",  "overloaded", "other"};
 constexpr size_t kNumEndpoints = sizeof(kEndpoints) / sizeof(kEndpoints[0]);
 
 size_t EndpointIndex(std::string_view name) {
@@ -568,7 +568,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 // The routes taskdex serves (paths only; methods are checked per route).
 enum class RouteId : uint8_t {
-  kNone, kPaginate, kFilter, kCount, kHistory, kRead, kHealth, kReady, kLivez, kReadyz, kMetrics
+  kNone, kPaginate, kFilter, kCount, kHistory, kRead, kHealth, kReady, kLivez, kReadyz, kMetrics,
+  kApply
 };
 
 constexpr std::string_view kTaskRunsPrefix = "/api/task_runs/";
@@ -587,6 +588,7 @@ RouteId MatchPath(std::string_view path) {
   if (path == "/livez") return RouteId::kLivez;
   if (path == "/readyz") return RouteId::kReadyz;
   if (path == "/metrics") return RouteId::kMetrics;
+  if (path == "/taskdex/v1/apply") return RouteId::kApply;
   return RouteId::kNone;
 }
 
@@ -683,7 +685,7 @@ struct HttpServer::Rep {
   ServerOptions options;
   TaskdexServer server;
   std::unique_ptr<Engine> engine_owner;
-  std::atomic<const Engine*> engine{nullptr};
+  std::atomic<Engine*> engine{nullptr};
   std::atomic<bool> listener_exited{false};
   std::string expected_auth;  // "Basic <base64>" compared after decoding
 
@@ -866,6 +868,17 @@ struct HttpServer::Rep {
     SetJson(res, 200, std::move(body));
   }
 
+  // POST /taskdex/v1/apply: the body is a change file, applied as one
+  // batch (Engine::ApplyJson). Off unless ServerOptions::enable_writes.
+  void HandleApply(const httplib::Request& req, httplib::Response& res) {
+    if (!options.enable_writes) {
+      return SetDetail(res, 403, "Writes are disabled: start taskdex serve with --enable-writes");
+    }
+    if (ReadyEngine(res) == nullptr) return;
+    Response r = engine.load(std::memory_order_acquire)->ApplyJson(req.body);
+    SetJson(res, r.status, std::move(r.body));
+  }
+
   void HandleHistory(const httplib::Request& req, httplib::Response& res) {
     const Engine* e = ReadyEngine(res);
     if (e == nullptr) return;
@@ -1024,6 +1037,8 @@ struct HttpServer::Rep {
         return post_route("count", [&] { HandleQuery(req, res, BodyKind::kCount); });
       case RouteId::kHistory:
         return post_route("history", [&] { HandleHistory(req, res); });
+      case RouteId::kApply:
+        return post_route("apply", [&] { HandleApply(req, res); });
       case RouteId::kRead:
         tls_request.endpoint = "read";
         if (get) return HandleRead(req, res, std::string_view(path).substr(kTaskRunsPrefix.size()));

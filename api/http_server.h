@@ -73,6 +73,9 @@ struct ServerOptions {
   int write_timeout_seconds = 5;  // per write
   int keep_alive_seconds = 5;     // idle keep-alive connections are closed after this
   int64_t default_limit = kDefaultLimit;
+  // POST /taskdex/v1/apply (a change file as body, behind the same auth as
+  // the API) is answered only when true; else 403.
+  bool enable_writes = false;
   FILE* log = stderr;  // request log (JSON lines); nullptr: none
 };
 

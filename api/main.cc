@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -31,6 +32,7 @@ Commands:
   generate  Write a synthetic snapshot of N task runs (and matching request bodies).
   bench     Time request bodies against a snapshot (optionally against SQLite too).
   serve     Serve Prefect's task-run read API over HTTP from a snapshot.
+  apply     Load a snapshot, apply a change file (upserts, deletes), answer bodies.
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -103,6 +105,31 @@ bool ReadAll(const std::string& path, std::string* out) {
 
 bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+// Answers one request body per line of `input` (JSON Lines; a line
+// {"name":..,"body":..} stands for its body), printing
+// {"status":..,"body":..} per line.
+void AnswerBodyLines(const taskdex::Engine& engine, std::string_view input, taskdex::Micros now,
+                     bool explain) {
+  std::string out;
+  size_t start = 0;
+  while (start < input.size()) {
+    size_t end = input.find('\n', start);
+    if (end == std::string::npos) end = input.size();
+    std::string_view line(input.data() + start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (IsBlank(line)) continue;
+    std::optional<taskdex::BenchBody> named = taskdex::ParseBodyLine(line, 0);
+    const std::string_view body = named ? std::string_view(named->body) : line;
+    if (explain) std::fputs(engine.Explain(body).c_str(), stderr);
+    taskdex::Response r = engine.PaginateJson(body, now);
+    out.clear();
+    out.append("{\"status\":").append(std::to_string(r.status)).append(",\"body\":");
+    out.append(r.body).append("}\n");
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
 }
 
 int RunQuery(int argc, char** argv) {
@@ -192,25 +219,182 @@ int RunQuery(int argc, char** argv) {
     return r.status == 200 ? 0 : 2;
   }
 
-  std::string out;
-  size_t start = 0;
-  while (start < input.size()) {
-    size_t end = input.find('\n', start);
-    if (end == std::string::npos) end = input.size();
-    std::string_view line(input.data() + start, end - start);
-    start = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (IsBlank(line)) continue;
-    std::optional<taskdex::BenchBody> named = taskdex::ParseBodyLine(line, 0);
-    const std::string_view body = named ? std::string_view(named->body) : line;
-    if (opt.explain) std::fputs((*engine)->Explain(body).c_str(), stderr);
-    taskdex::Response r = (*engine)->PaginateJson(body, now);
-    out.clear();
-    out.append("{\"status\":").append(std::to_string(r.status)).append(",\"body\":");
-    out.append(r.body).append("}\n");
-    std::fwrite(out.data(), 1, out.size(), stdout);
-  }
+  AnswerBodyLines(**engine, input, now, opt.explain);
   return 0;
+}
+constexpr char kApplyHelp[] = R"(Usage:
+  taskdex apply --snapshot DIR --changes FILE [--batch N] [--bodies FILE] [options]
+
+Loads the snapshot directory DIR, applies the change file FILE to it, then
+answers request bodies of POST /api/task_runs/paginate on the result, exactly
+as `taskdex query --bodies` does.
+
+A change file is NDJSON, one change per line:
+  {"op": "upsert", "entity": E, "row": {...a line of E's snapshot file...}}
+  {"op": "delete", "entity": E, "id": "<uuid>"}
+with E one of flow, deployment, flow_run, task_run. An upsert replaces the
+row with the same id whole; deletes cascade as in Prefect (a flow run's task
+runs, a flow's deployments and flow runs, a deployment's scheduled flow runs;
+a deleted task run's subflows lose their parent_task_run_id).
+
+Options:
+  --snapshot DIR      Snapshot directory to load (required).
+  --changes FILE      The change file ("-" = stdin) (required).
+  --batch N           Apply the changes in batches of N lines (default 0: all
+                      in one batch). Each batch is atomic: a bad line rejects
+                      its whole batch (reported with its line number and
+                      reason on stderr) and the next batches still apply.
+  --bodies FILE       Request bodies to answer after the changes, one per line
+                      (as `taskdex query --bodies`); without it nothing is
+                      printed on stdout.
+  --now TIME          Clock of the computed fields (default: the current time).
+  --threads N         Threads used to parse the snapshot (default: all cores).
+  --quiet             Do not print the load and apply summaries on stderr.
+  -h, --help          Show this help.
+
+Exit status:
+  0  every batch applied (and every body answered)
+  2  some batch was rejected (the others applied; bodies still answered)
+  1  the snapshot or a file could not be read, or an option is wrong
+)";
+
+int ApplyUsage(const char* message) {
+  std::fprintf(stderr, "taskdex apply: %s\nRun `taskdex apply --help` for usage.\n", message);
+  return 1;
+}
+
+int RunApply(int argc, char** argv) {
+  std::string snapshot, changes;
+  std::optional<std::string> bodies_file, now_text;
+  size_t batch = 0;
+  int threads = 0;
+  bool quiet = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kApplyHelp, stdout);
+      return 0;
+    } else if (arg == "--snapshot") {
+      auto v = value();
+      if (!v) return ApplyUsage("--snapshot needs a directory");
+      snapshot = *v;
+    } else if (arg == "--changes") {
+      auto v = value();
+      if (!v) return ApplyUsage("--changes needs a file");
+      changes = *v;
+    } else if (arg == "--bodies") {
+      auto v = value();
+      if (!v) return ApplyUsage("--bodies needs a file");
+      bodies_file = *v;
+    } else if (arg == "--now") {
+      auto v = value();
+      if (!v) return ApplyUsage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
+      now_text = *v;
+    } else if (arg == "--batch" || arg == "--threads") {
+      auto v = value();
+      char* end = nullptr;
+      long long n = v ? std::strtoll(v->c_str(), &end, 10) : -1;
+      if (!v || *end != '\0' || n < 0 || n > (arg == "--batch" ? 1000000000LL : 1024)) {
+        return ApplyUsage(arg == "--batch" ? "--batch needs a number of lines >= 0"
+                                           : "--threads needs a number 0..1024");
+      }
+      if (arg == "--batch") {
+        batch = static_cast<size_t>(n);
+      } else {
+        threads = static_cast<int>(n);
+      }
+    } else if (arg == "--quiet") {
+      quiet = true;
+    } else {
+      std::string message = "unknown option: " + std::string(arg);
+      return ApplyUsage(message.c_str());
+    }
+  }
+  if (snapshot.empty()) return ApplyUsage("--snapshot DIR is required");
+  if (changes.empty()) return ApplyUsage("--changes FILE is required");
+  taskdex::Micros now = taskdex::NowMicros();
+  if (now_text) {
+    absl::StatusOr<taskdex::Micros> parsed = taskdex::ParseInstant(*now_text);
+    if (!parsed.ok()) {
+      std::string message = "--now: " + std::string(parsed.status().message());
+      return ApplyUsage(message.c_str());
+    }
+    now = *parsed;
+  }
+  std::string bodies;
+  if (bodies_file && !ReadAll(*bodies_file, &bodies)) {
+    std::fprintf(stderr, "taskdex apply: cannot read %s: %s\n", bodies_file->c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<taskdex::ChangeFileReader>> reader =
+      taskdex::ChangeFileReader::Open(changes == "-" ? "/dev/stdin" : changes, batch);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "taskdex apply: cannot read %s: %s\n", changes.c_str(),
+                 std::string(reader.status().message()).c_str());
+    return 1;
+  }
+  taskdex::LoadOptions load_options;
+  load_options.threads = threads;
+  absl::StatusOr<std::unique_ptr<taskdex::Engine>> engine =
+      taskdex::Engine::Open(snapshot, load_options, {.background_merges = true});
+  if (!engine.ok()) {
+    std::fprintf(stderr, "taskdex apply: cannot load snapshot %s: %s\n", snapshot.c_str(),
+                 std::string(engine.status().message()).c_str());
+    return 1;
+  }
+  if (!quiet) std::fputs((*engine)->load_report().Summary().c_str(), stderr);
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t applied = 0, rejected = 0, change_count = 0;
+  taskdex::Batch b;
+  for (;;) {
+    absl::StatusOr<bool> more = (*reader)->Next(&b);
+    if (!more.ok()) {
+      if (!absl::IsInvalidArgument(more.status())) {
+        std::fprintf(stderr, "taskdex apply: %s: %s\n", changes.c_str(),
+                     std::string(more.status().message()).c_str());
+        return 1;
+      }
+      ++rejected;
+      std::fprintf(stderr, "taskdex apply: %s:%s (batch %llu rejected, nothing of it applied)\n",
+                   changes.c_str(), std::string(more.status().message()).c_str(),
+                   static_cast<unsigned long long>((*reader)->batches_read()));
+      continue;
+    }
+    if (!*more) break;
+    absl::StatusOr<taskdex::ApplyResult> r = (*engine)->Apply(b);
+    if (!r.ok()) {
+      ++rejected;
+      std::fprintf(stderr, "taskdex apply: batch ending at line %llu rejected: %s\n",
+                   static_cast<unsigned long long>((*reader)->lines_read()),
+                   std::string(r.status().message()).c_str());
+      continue;
+    }
+    ++applied;
+    change_count += b.changes.size();
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!quiet) {
+    const taskdex::LiveStats s = (*engine)->Stats();
+    std::fprintf(stderr,
+                 "applied %llu changes in %llu batches (%llu rejected) in %.3f s (%.0f changes/s); "
+                 "version %llu: %llu segments, %llu task runs, %llu tombstones\n",
+                 static_cast<unsigned long long>(change_count),
+                 static_cast<unsigned long long>(applied),
+                 static_cast<unsigned long long>(rejected), seconds,
+                 seconds > 0 ? static_cast<double>(change_count) / seconds : 0.0,
+                 static_cast<unsigned long long>(s.version),
+                 static_cast<unsigned long long>(s.segments),
+                 static_cast<unsigned long long>(s.task_runs),
+                 static_cast<unsigned long long>(s.tombstones));
+  }
+  if (bodies_file) AnswerBodyLines(**engine, bodies, now, false);
+  return rejected == 0 ? 0 : 2;
 }
 
 }  // namespace
@@ -229,6 +413,7 @@ int main(int argc, char** argv) {
   if (command == "generate") return taskdex::RunGenerate(argc - 2, argv + 2);
   if (command == "bench") return taskdex::RunBench(argc - 2, argv + 2);
   if (command == "serve") return taskdex::RunServe(argc - 2, argv + 2);
+  if (command == "apply") return RunApply(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }

@@ -75,6 +75,11 @@ Options:
                          error or off (default info) [TASKDEX_LOG_LEVEL].
   --skip-bad-lines       Load the valid lines of a snapshot with bad ones
                          [TASKDEX_SKIP_BAD_LINES=1].
+  --enable-writes        Answer POST /taskdex/v1/apply: a change file as the
+                         body (NDJSON upserts and deletes, as `taskdex apply
+                         --changes` reads), applied as one atomic batch,
+                         behind the same auth as the API; its size is bounded
+                         by --max-body-bytes. Off by default (403).
   -h, --help             Show this help.
 
 SIGTERM or SIGINT stops the server: it stops accepting connections and lets
@@ -214,6 +219,10 @@ int RunServe(int argc, char** argv) {
       skip_bad_lines = true;
       continue;
     }
+    if (arg == "--enable-writes") {
+      server.enable_writes = true;
+      continue;
+    }
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
         "--load-threads", "--max-queued", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
@@ -276,7 +285,8 @@ int RunServe(int argc, char** argv) {
       http.SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
       printer.Update(p);
     };
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(*snapshot, options);
+    absl::StatusOr<std::unique_ptr<Engine>> engine =
+        Engine::Open(*snapshot, options, {.background_merges = true});
     printer.Finish();
     if (!engine.ok()) {
       std::fprintf(stderr, "taskdex serve: cannot load snapshot %s: %s\n", snapshot->c_str(),

@@ -11,6 +11,7 @@
 #include "api/version_writer.h"
 #include "engine/datetime.h"
 #include "engine/huge_pages.h"
+#include "engine/text_format.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -121,6 +122,36 @@ TaskRunPage Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t 
   query.offset = offset;
   query.limit = static_cast<int64_t>(limit);
   return Paginate(query, std::move(at));
+}
+
+Response Engine::ApplyJson(std::string_view change_file) {
+  auto detail = [](int status, std::string_view message) {
+    std::string body = "{\"detail\":";
+    AppendJsonString(&body, message);
+    body += "}";
+    return Response{status, std::move(body)};
+  };
+  absl::StatusOr<std::vector<Batch>> batches = ParseChangeFile(change_file, 0);
+  if (!batches.ok()) return detail(400, absl::StrFormat("line %s", batches.status().message()));
+  ApplyResult r;
+  if (!batches->empty()) {
+    absl::StatusOr<ApplyResult> applied = Apply((*batches)[0]);
+    if (!applied.ok()) return detail(400, std::string(applied.status().message()));
+    r = *applied;
+  } else {
+    r.version = Pin()->number;
+  }
+  const LiveStats s = Stats();
+  auto counts = [](const uint64_t (&n)[4]) {
+    return absl::StrFormat(R"({"flow":%d,"deployment":%d,"flow_run":%d,"task_run":%d})", n[0],
+                           n[1], n[2], n[3]);
+  };
+  return Response{
+      200, absl::StrFormat(
+               R"({"version":%d,"upserted":%s,"deleted":%s,"moved_task_runs":%d,"unchanged":%d,)"
+               R"("apply_seconds":%.6f,"segments":%d,"task_runs":%d})",
+               r.version, counts(r.upserted), counts(r.deleted), r.moved_task_runs, r.unchanged,
+               r.micros / 1e6, s.segments, s.task_runs)};
 }
 
 absl::StatusOr<std::string> Engine::TaskRunJson(std::string_view id, Micros now) const {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/change_file.h"
 #include "engine/executor.h"
 #include "engine/filter_ast.h"
 #include "engine/live_store.h"
@@ -110,6 +111,12 @@ class Engine {
   // engine/live_store.h): readers see all of it or none, from the version
   // it publishes before returning. Thread-safe; writers serialize.
   absl::StatusOr<ApplyResult> Apply(const Batch& batch) { return live_->Apply(batch); }
+  // POST /taskdex/v1/apply: `change_file` (engine/change_file.h) applied as
+  // one batch. 200 {"version":N,"upserted":{"flow":..,"deployment":..,
+  // "flow_run":..,"task_run":..},"deleted":{..},"moved_task_runs":..,
+  // "unchanged":..,"apply_seconds":..,"segments":..,"task_runs":..}; a bad
+  // line: 400 {"detail":"line <n>: <key>: <reason>"}, nothing applied.
+  Response ApplyJson(std::string_view change_file);
   // Merges every segment into one (tombstones reclaimed).
   void MergeAll() { live_->MergeAll(); }
   LiveStats Stats() const { return live_->Stats(); }
