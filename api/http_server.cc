@@ -1141,7 +1141,9 @@ struct HttpServer::Rep {
   static bool AuthRequired(const httplib::Request& req) {
     const std::string_view p = req.path;
     const bool api = p == "/api" || p.substr(0, 5) == "/api/";
-    if (!api && p != "/metrics") return false;
+    // The write API (/taskdex/...) is behind the same auth as the API.
+    const bool taskdex = p.substr(0, 9) == "/taskdex/";
+    if (!api && !taskdex && p != "/metrics") return false;
     return !(req.method == "GET" && (EndsWith(p, "health") || EndsWith(p, "ready")));
   }
 

@@ -913,5 +913,57 @@ TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
   server_.reset();
 }
 
+TEST_F(HttpServerTest, ApplyIsOffUnlessWritesAreEnabled) {
+  StartServer();
+  auto r = Post("/taskdex/v1/apply",
+                R"({"op":"delete","entity":"flow_run","id":"a1000000-0000-4000-8000-000000000000"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body,
+            R"({"detail":"Writes are disabled: start taskdex serve with --enable-writes"})");
+  auto count = Post("/api/task_runs/count", "{}");
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->body, "7");
+}
+
+TEST_F(HttpServerTest, ApplyChangesWhatTheApiAnswers) {
+  ServerOptions options;
+  options.enable_writes = true;
+  options.auth_string = "u:p";
+  StartServer(options);
+  const httplib::Headers auth = {{"Authorization", "Basic dTpw"}};  // u:p
+  const std::string del =
+      R"({"op":"delete","entity":"flow_run","id":"a1000000-0000-4000-8000-000000000000"})";
+  auto denied = Post("/taskdex/v1/apply", del);
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  // A bad second line rejects the whole body: nothing applied.
+  auto bad = Post("/taskdex/v1/apply", del + "\n" + R"({"op":"upsert","entity":"task_run"})",
+                  kJson, auth);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(bad->body, R"({"detail":"line 2: row: missing required key"})");
+  auto count = Post("/api/task_runs/count", "{}", kJson, auth);
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->body, "7");
+  auto ok = Post("/taskdex/v1/apply", del + "\n", kJson, auth);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_NE(ok->body.find(R"("deleted":{"flow":0,"deployment":0,"flow_run":1,"task_run":2})"),
+            std::string::npos)
+      << ok->body;
+  count = Post("/api/task_runs/count", "{}", kJson, auth);
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->body, "5");
+  auto page = Post("/api/task_runs/paginate", R"({"limit":2})", kJson, auth);
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find(R"("count":5,"limit":2,"pages":3)"), std::string::npos) << page->body;
+  auto metrics = Get("/metrics", auth);
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("taskdex_version 2\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("taskdex_task_runs 5\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("taskdex_apply_seconds_count 1\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace taskdex

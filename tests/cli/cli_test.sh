@@ -77,6 +77,32 @@ if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
   check "sample: some 200 answers" contains "$TMP/out" '{"status":200,'
 fi
 
+# apply: a change file in batches, then bodies on the result.
+cat >"$TMP/changes.ndjson" <<'CHANGES'
+{"op":"delete","entity":"flow_run","id":"a1000000-0000-4000-8000-000000000000"}
+
+{"op":"upsert","entity":"flow","row":{"id":"f9000000-0000-4000-8000-000000000000","name":"added-by-apply","tags":[]}}
+CHANGES
+echo '{"limit":0}' >"$TMP/count.jsonl"
+"$TASKDEX" apply --snapshot "$SNAP" --changes "$TMP/changes.ndjson" --batch 1 --bodies "$TMP/count.jsonl" \
+  >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "apply exits 0" test $rc -eq 0
+check "apply: the flow run's 2 task runs are deleted with it (7 - 2)" contains "$TMP/out" '"count":5,'
+check "apply prints its summary" contains "$TMP/err" 'applied 2 changes in 2 batches (0 rejected)'
+printf '%s\n' '{"op":"delete","entity":"flow_run","id":"a1000000-0000-4000-8000-000000000000"}' \
+  '{"op":"upsert","entity":"task_run","row":{"id":"not-a-uuid"}}' >"$TMP/bad.ndjson"
+"$TASKDEX" apply --snapshot "$SNAP" --changes "$TMP/bad.ndjson" --bodies "$TMP/count.jsonl" \
+  >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "apply: a rejected batch exits 2" test $rc -eq 2
+check "apply: the error names the line and key" contains "$TMP/err" 'bad.ndjson:2: row.id:'
+check "apply: nothing of the rejected batch is applied" contains "$TMP/out" '"count":7,'
+"$TASKDEX" apply --help >"$TMP/out"; rc=$?
+check "apply --help exits 0" test $rc -eq 0
+check "apply --help explains the change file" contains "$TMP/out" '"op": "delete"'
+"$TASKDEX" apply --snapshot "$SNAP" >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "apply without --changes exits 1" test $rc -eq 1
+check "apply without --changes says so" contains "$TMP/err" '--changes FILE is required'
+
 # generate -> query --bodies -> bench --compare-sqlite on a small data set.
 "$TASKDEX" generate --task-runs 3000 --seed 5 --out "$TMP/gen" --queries "$TMP/gen.q" --quiet; rc=$?
 check "generate exits 0" test $rc -eq 0
