@@ -12,8 +12,10 @@
 #include <thread>
 
 #include "api/taskdex.h"
+#include "bench/change_stream.h"
 #include "bench/commands.h"
 #include "bench/generator.h"
+#include "engine/snapshot_loader.h"
 
 namespace taskdex {
 namespace {
@@ -62,6 +64,12 @@ Options:
                     filter, or_ at each level, dense results under each sort,
                     deep pages), with ids and names taken from the data: one
                     {"name": ..., "body": ...} per line.
+  --changes FILE    Also write a change file (engine/change_file.h) of activity
+                    on the written snapshot: task runs moving PENDING ->
+                    RUNNING -> COMPLETED/FAILED and new task runs (20%) in
+                    existing flow runs, from --now on, by --seed. Reads the
+                    snapshot back first (needs the memory to hold it).
+  --change-lines N  Lines of --changes (default 10000).
   --threads N       Worker threads, 1..64 (default: all cores). The output
                     does not depend on it.
   --discard         Render every line but write no snapshot file (writes go
@@ -96,6 +104,8 @@ int RunGenerate(int argc, char** argv) {
   opt.threads = static_cast<int>(
       std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
   bool have_n = false, quiet = false;
+  std::string changes_file;
+  uint64_t change_lines = 10000;
   for (int i = 0; i < argc; ++i) {
     std::string_view arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -111,7 +121,8 @@ int RunGenerate(int argc, char** argv) {
     }
     if (arg != "--task-runs" && arg != "--seed" && arg != "--now" && arg != "--out" &&
         arg != "--queries" && arg != "--threads" && arg != "--shape" &&
-        arg != "--task-names" && arg != "--name-suffix-width") {
+        arg != "--task-names" && arg != "--name-suffix-width" && arg != "--changes" &&
+        arg != "--change-lines") {
       return Usage("unknown option: " + std::string(arg));
     }
     if (value == nullptr) return Usage(std::string(arg) + " needs a value");
@@ -161,6 +172,13 @@ int RunGenerate(int argc, char** argv) {
                      "\"");
       }
       opt.name_suffix_width = static_cast<int>(n);
+    } else if (arg == "--changes") {
+      changes_file = value;
+    } else if (arg == "--change-lines") {
+      if (!ParseUint(value, UINT64_MAX, &change_lines)) {
+        return Usage("--change-lines needs an unsigned integer, got \"" + std::string(value) +
+                     "\"");
+      }
     } else if (arg == "--threads") {
       uint64_t n = 0;
       if (!ParseUint(value, 64, &n) || n == 0) {
@@ -175,6 +193,7 @@ int RunGenerate(int argc, char** argv) {
     return Usage("--task-names and --name-suffix-width apply to --shape realistic only");
   }
   if (opt.out_dir.empty() && !opt.discard) return Usage("--out DIR is required");
+  if (!changes_file.empty() && opt.discard) return Usage("--changes needs a written snapshot");
   if (!quiet) {
     opt.progress = [](uint64_t rows, uint64_t bytes, double seconds) {
       std::fprintf(stderr, "\r%llu task runs, %.0f MB, %.1f MB/s   ",
@@ -209,6 +228,27 @@ int RunGenerate(int argc, char** argv) {
     if (!opt.queries_file.empty()) {
       std::fprintf(stderr, "  %s: %llu request bodies\n", opt.queries_file.c_str(),
                    static_cast<unsigned long long>(s.queries));
+    }
+  }
+  if (!changes_file.empty()) {
+    LoadOptions load;
+    load.threads = opt.threads;
+    absl::StatusOr<SnapshotRecords> records = ReadSnapshotRecords(opt.out_dir, load, nullptr);
+    if (!records.ok()) {
+      std::fprintf(stderr, "taskdex generate: %s\n", std::string(records.status().message()).c_str());
+      return 1;
+    }
+    ChangeStreamOptions change_options;
+    change_options.seed = opt.seed;
+    change_options.now = opt.now;
+    absl::Status written = WriteChangeFile(*records, change_options, change_lines, changes_file);
+    if (!written.ok()) {
+      std::fprintf(stderr, "taskdex generate: %s\n", std::string(written.message()).c_str());
+      return 1;
+    }
+    if (!quiet) {
+      std::fprintf(stderr, "  %s: %llu change lines\n", changes_file.c_str(),
+                   static_cast<unsigned long long>(change_lines));
     }
   }
   return 0;
