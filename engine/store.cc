@@ -47,7 +47,9 @@ struct Dictionary::Rep {
   bool frozen = false;
 
   std::string_view Copy(std::string_view s) {
-    if (s.empty()) return std::string_view();
+    // Non-null data: readers memcpy views, and memcpy from null is undefined
+    // even for 0 bytes (UBSan stops the writer on an empty task-run name).
+    if (s.empty()) return std::string_view("", 0);
     if (s.size() > kArenaBlockBytes / 4) {
       // A large string gets a block of its own; the current block stays open.
       blocks.insert(blocks.begin(), std::make_unique<char[]>(s.size()));

@@ -42,11 +42,15 @@ std::string D(const Uuid& u) { return UuidToString(u); }
 std::string D(const std::optional<Uuid>& u) { return u ? D(*u) : "<null>"; }
 std::string D(Micros t) { return t == kNullMicros ? "<null>" : absl::StrCat(t); }
 std::string D(const std::optional<Micros>& t) { return t ? absl::StrCat(*t) : "<null>"; }
-std::string D(const std::optional<std::string>& s) { return s ? absl::StrCat("'", *s, "'") : "<null>"; }
+std::string D(const std::optional<std::string>& s) {
+  return s ? absl::StrCat("'", *s, "'") : "<null>";
+}
 std::string D(const std::optional<StateType>& s) {
   return s ? std::string(StateTypeName(*s)) : "<null>";
 }
-std::string D(const std::vector<std::string>& v) { return absl::StrCat("[", absl::StrJoin(v, "|"), "]"); }
+std::string D(const std::vector<std::string>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, "|"), "]");
+}
 
 std::string Dump(const TaskRunRecord& r) {
   return absl::StrCat(
@@ -64,9 +68,8 @@ std::string Dump(const TaskRunRecord& r) {
       "\nstart_time=", D(r.start_time), "\nend_time=", D(r.end_time),
       "\ntotal_run_time_us=", r.total_run_time_us, "\nstate=", r.state_json,
       "\nstate_timestamp=", D(r.state_timestamp),
-      "\nnull_offset=", r.state_scheduled_time_null_offset,
-      "\nparameters=", r.parameters_json, "\ncontext=", r.context_json,
-      "\nextras=", r.extras_json, "\n");
+      "\nnull_offset=", r.state_scheduled_time_null_offset, "\nparameters=", r.parameters_json,
+      "\ncontext=", r.context_json, "\nextras=", r.extras_json, "\n");
 }
 
 std::string Dump(const FlowRunRecord& r) {
@@ -132,9 +135,9 @@ std::string TaskRunColumns(const Store& s, RowId r) {
       "\nnext_scheduled_start_time=", D(t.next_scheduled_start_time[r]),
       "\nstart_time=", D(t.start_time[r]), "\nend_time=", D(t.end_time[r]),
       "\ntotal_run_time_us=", t.total_run_time_us[r],
-      "\nstate=", RenderTaskRunText(s, t.state, r, 7), "\nstate_timestamp=", D(t.state_timestamp[r]),
-      "\nparameters=", D(Blob(t.parameters_json, r)), "\ncontext=", D(Blob(t.context_json, r)),
-      "\nextras=", D(Blob(t.extras_json, r)), "\n");
+      "\nstate=", RenderTaskRunText(s, t.state, r, 7),
+      "\nstate_timestamp=", D(t.state_timestamp[r]), "\nparameters=", D(Blob(t.parameters_json, r)),
+      "\ncontext=", D(Blob(t.context_json, r)), "\nextras=", D(Blob(t.extras_json, r)), "\n");
 }
 
 std::string FlowRunColumns(const Store& s, RowId r) {
@@ -146,7 +149,8 @@ std::string FlowRunColumns(const Store& s, RowId r) {
       "\nwork_queue_name=", D(Code(s.work_queue_names, t.work_queue_name[r])),
       "\nflow_version=", D(Blob(t.flow_version, r)),
       "\nidempotency_key=", D(Blob(t.idempotency_key, r)), "\ntags=", D(TagStrings(s, t.tags, r)),
-      "\nhas_created_by=", int{t.has_created_by[r]}, "\ncreated_by_id=", D(Blob(t.created_by_id, r)),
+      "\nhas_created_by=", int{t.has_created_by[r]},
+      "\ncreated_by_id=", D(Blob(t.created_by_id, r)),
       "\ncreated_by_type=", D(Blob(t.created_by_type, r)),
       "\nstate_type=", StateByte(t.state_type[r]),
       "\nstate_name=", D(Code(s.state_names, t.state_name[r])),
@@ -326,8 +330,8 @@ std::optional<Micros> MaybeTime(TestRng& rng, int null_percent) {
 
 void FillOut(TestRng& rng, TaskRunRecord& t) {
   static const std::vector<std::string> kDynamicKeys = {"0", "", "17", "a\"b\\c", "\xC3\xA9\n"};
-  static const std::vector<std::optional<std::string>> kCacheKeys = {
-      std::nullopt, std::nullopt, "key-1", "k\"ey\t2", ""};
+  static const std::vector<std::optional<std::string>> kCacheKeys = {std::nullopt, std::nullopt,
+                                                                     "key-1", "k\"ey\t2", ""};
   static const std::vector<std::optional<std::string>> kVersions = {
       std::nullopt, std::nullopt, "1.0", "null", "", "v\"2\"\n\\\x01 \xC3\xA9/"};
   static const std::vector<std::string> kPolicies = {
@@ -360,10 +364,9 @@ void FillOut(TestRng& rng, TaskRunRecord& t) {
     default:
       t.labels_json = R"({"x":"\u0001 \"q\" \u00e9"})";
   }
-  t.task_inputs_json =
-      rng.Percent(50)
-          ? "{}"
-          : absl::StrCat(R"({"x":[{"input_type":"task_run","id":)", Quoted(FreshUuid(rng)), "}]}");
+  t.task_inputs_json = rng.Percent(50) ? "{}"
+                                       : absl::StrCat(R"({"x":[{"input_type":"task_run","id":)",
+                                                      Quoted(FreshUuid(rng)), "}]}");
   t.run_count = static_cast<int64_t>(rng.Uniform(4));
   t.flow_run_run_count = static_cast<int64_t>(rng.Uniform(3));
   t.total_run_time_us = static_cast<int64_t>(rng.Uniform(5) * 1500000 + rng.Uniform(2));
