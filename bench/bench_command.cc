@@ -23,6 +23,7 @@
 #include "bench/commands.h"
 #include "bench/query_set_runner.h"
 #include "bench/random_bodies.h"
+#include "bench/write_bench.h"
 #include "bench/sqlite_compare.h"
 
 namespace taskdex {
@@ -90,6 +91,18 @@ Options:
                       BY, EXISTS joins, LIKE, json_each, count). Prints per
                       query the ratio SQLite p50 / taskdex p50, and over
                       queries median_query_ratio and min_query_ratio.
+  --writes RATE       Instead of the tables above: the live store under
+                      writes (bench/write_bench.h). Generated Prefect
+                      activity (state changes of task runs in flight, new
+                      task runs) in batches; phases of --write-seconds each:
+                      the --bodies mix alone; Apply at full speed
+                      (upserts/s); the mix while a writer applies RATE
+                      upserts/s (read p50/p99 and their ratio to the mix
+                      alone, achieved write rate, visibility lag); the mix
+                      on the store the writes left, and its memory against
+                      the same rows merged into one segment.
+  --write-batch N     Upserts per Apply with --writes (default 1000).
+  --write-seconds S   Length of each --writes phase (default 10).
   --now T             The clock for computed fields (RFC 3339), default: now.
   --threads N         Loader threads (0: all cores, default).
   -h, --help          Show this help.
@@ -122,6 +135,9 @@ struct Options {
   int random = 0;  // --random N
   uint64_t seed = 1;
   int slowest = 10;
+  double writes = 0;  // --writes RATE (0: no write benchmark)
+  double write_batch = 1000;
+  double write_seconds = 10;
 };
 
 }  // namespace
@@ -182,6 +198,15 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--slowest") {
       if (!number(0, 1e6, &d)) return Usage("--slowest needs a number >= 0");
       opt.slowest = static_cast<int>(d);
+    } else if (arg == "--writes") {
+      if (!number(1, 1e9, &d)) return Usage("--writes needs a rate of upserts/s >= 1");
+      opt.writes = d;
+    } else if (arg == "--write-batch") {
+      if (!number(1, 1e7, &d)) return Usage("--write-batch needs a number >= 1");
+      opt.write_batch = d;
+    } else if (arg == "--write-seconds") {
+      if (!number(0.01, 1e6, &d)) return Usage("--write-seconds needs a number of seconds");
+      opt.write_seconds = d;
     } else if (arg == "--compare-sqlite") {
       opt.compare_sqlite = true;
     } else if (arg == "--now") {
@@ -217,7 +242,7 @@ int RunBench(int argc, char** argv) {
   LoadOptions load_options;
   load_options.threads = opt.threads;
   const auto load_start = std::chrono::steady_clock::now();
-  auto engine = Engine::Open(opt.snapshot, load_options);
+  auto engine = Engine::Open(opt.snapshot, load_options, {.background_merges = opt.writes > 0});
   const double load_seconds = SecondsSince(load_start);
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex bench: cannot load %s: %s\n", opt.snapshot.c_str(),
@@ -272,6 +297,18 @@ int RunBench(int argc, char** argv) {
     }
   }
   std::fflush(stdout);
+
+  if (opt.writes > 0) {
+    if (bodies.empty()) return Usage("--writes needs --bodies FILE (the mix to read)");
+    WriteBenchOptions w;
+    w.rate = opt.writes;
+    w.batch = static_cast<size_t>(opt.write_batch);
+    w.seconds = opt.write_seconds;
+    w.seed = opt.seed;
+    w.now = now;
+    w.json = opt.json;
+    return RunWriteBench(**engine, bodies, w) ? 0 : 1;
+  }
 
   // --- queries ---
   QuerySetOptions set_options;

@@ -48,11 +48,20 @@ struct BuiltSegment {
   std::shared_ptr<Bitmap> dead;
 };
 
+// Below this many task runs a segment has no name trigram indexes: a
+// `like_` scans its folded names instead, ~0.1 ns a byte (plan_cost.h
+// kLikeScanByteNs), so at most ~0.15 ms for 50,000 names of ~30 bytes,
+// while the trigram build took 2.3 ms of a 337-task-run batch's 3.9 ms
+// segment build (instrumented `taskdex apply --batch 1000`, 100k generated
+// task runs, 200k generated changes).
+constexpr size_t kSegmentTrigramMinTaskRuns = 50000;
+
 // Builds a segment: the closure's rows, then the task runs `add_task_runs`
-// adds to the builder, then the phantoms (tombstoned).
+// adds to the builder (about `task_runs` of them), then the phantoms
+// (tombstoned).
 template <typename AddTaskRuns>
 BuiltSegment BuildSegment(const DimModel::Closure& closure, const std::vector<Phantom>& phantoms,
-                          AddTaskRuns add_task_runs) {
+                          size_t task_runs, AddTaskRuns add_task_runs) {
   StoreBuilder b;
   for (const auto& [id, f] : closure.flows) b.AddFlow(*f);
   for (const auto& [id, d] : closure.deployments) b.AddDeployment(*d);
@@ -65,7 +74,10 @@ BuiltSegment BuildSegment(const DimModel::Closure& closure, const std::vector<Ph
     b.AddTaskRun(std::move(t));
   }
   BuiltSegment out;
-  std::shared_ptr<Store> store = b.Build();
+  StoreBuilder::BuildOptions options;
+  options.trim_heap = false;
+  options.name_trigrams = task_runs >= kSegmentTrigramMinTaskRuns;
+  std::shared_ptr<Store> store = b.Build(options);
   out.dead = std::make_shared<Bitmap>();
   for (const Phantom& p : phantoms) out.dead->add(store->task_run_by_id.at(p.id));
   out.store = std::move(store);
@@ -174,7 +186,7 @@ class Batcher {
         phantoms.push_back({p, segs_[at->segment].store->task_runs.flow_run_id[at->row]});
       }
     }
-    BuiltSegment built = BuildSegment(closure, phantoms, [&](StoreBuilder& b) {
+    BuiltSegment built = BuildSegment(closure, phantoms, pending_.size(), [&](StoreBuilder& b) {
       for (auto& [id, t] : pending_) b.AddTaskRun(std::move(t));
     });
     const uint64_t id = (*next_segment_id)++;
@@ -352,13 +364,15 @@ class Batcher {
       return;
     }
     const std::optional<Uuid> old_flow = old ? std::optional<Uuid>(old->flow_id) : std::nullopt;
+    const bool new_flow_had_none = dims_->DeploymentsOfFlow(d.flow_id).empty();
     dims_->PutDeployment(d);
     ++result_->upserted[static_cast<int>(EntityKind::kDeployment)];
     for (const Uuid& r : dims_->FlowRunsOfDeployment(d.id)) MoveTaskRunsOfFlowRun(r);
-    // The flow's `deployment.is_null_` may have changed.
+    // A flow's `deployment.is_null_` changes when it gains its first
+    // deployment or loses its last.
     if (old_flow != d.flow_id) {
-      MoveTaskRunsOfFlow(d.flow_id);
-      if (old_flow) MoveTaskRunsOfFlow(*old_flow);
+      if (new_flow_had_none) MoveTaskRunsOfFlow(d.flow_id);
+      if (old_flow && dims_->DeploymentsOfFlow(*old_flow).empty()) MoveTaskRunsOfFlow(*old_flow);
     }
   }
 
@@ -374,7 +388,7 @@ class Batcher {
     dims_->EraseDeployment(id);
     ++result_->deleted[static_cast<int>(EntityKind::kDeployment)];
     for (const Uuid& r : dims_->FlowRunsOfDeployment(id)) MoveTaskRunsOfFlowRun(r);
-    MoveTaskRunsOfFlow(flow);
+    if (dims_->DeploymentsOfFlow(flow).empty()) MoveTaskRunsOfFlow(flow);
   }
 
   std::vector<SegmentView> segs_;
@@ -442,6 +456,10 @@ absl::StatusOr<ApplyResult> LiveStore::Apply(const Batch& batch) {
     if (absl::Status s = CheckChange(batch.changes[i], i); !s.ok()) return s;
   }
   ApplyResult result;
+  // The version replaced; freed (with any segment only it held) after the
+  // locks are released, so neither readers' Pin nor the next writer waits
+  // for the frees.
+  std::shared_ptr<const Version> retired;
   {
     std::lock_guard<std::mutex> lock(rep_->writer_mu);
     std::shared_ptr<const Version> base = rep_->Current();
@@ -460,7 +478,7 @@ absl::StatusOr<ApplyResult> LiveStore::Apply(const Batch& batch) {
     result.version = next->number;
     result.micros = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     std::lock_guard<std::mutex> plock(rep_->publish_mu);
-    rep_->current = std::move(next);
+    retired = std::exchange(rep_->current, std::move(next));
     ++rep_->stats.applies;
     rep_->stats.apply_micros_total += result.micros;
     rep_->stats.apply_micros_max = std::max(rep_->stats.apply_micros_max, result.micros);
@@ -531,7 +549,10 @@ bool LiveStore::Rep::Merge(const std::vector<uint64_t>& pick) {
     }
   }
   // Off the lock: read the task runs that counted at v0 and build.
-  BuiltSegment built = BuildSegment(closure, phantoms, [&](StoreBuilder& b) {
+  std::shared_ptr<const Version> retired;  // freed after the locks (see Apply)
+  size_t counted = 0;
+  for (const SegmentView& s : from) counted += s.live;
+  BuiltSegment built = BuildSegment(closure, phantoms, counted, [&](StoreBuilder& b) {
     for (const SegmentView& s : from) {
       const uint32_t n = s.store->task_runs.size();
       for (RowId r = 0; r < n; ++r) {
@@ -576,7 +597,7 @@ bool LiveStore::Rep::Merge(const std::vector<uint64_t>& pick) {
   if (merged.live != 0) meta[id] = std::move(m);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::lock_guard<std::mutex> plock(publish_mu);
-  current = std::move(next);
+  retired = std::exchange(current, std::move(next));
   ++stats.merges;
   stats.merge_seconds_total += seconds;
   return true;

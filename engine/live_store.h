@@ -14,8 +14,9 @@
 // dimension rows travel with their task runs"): the executor answers a
 // task-run query inside one Store, its joins resolved to rows of that Store.
 // So a segment holds, for each task run T that counts in it, the closure of
-// T: its flow run R; R's flow and every deployment of that flow (a flow's
-// `deployment.is_null_` needs them all); R's deployment and that
+// T: its flow run R; R's flow and one deployment of that flow, if it has
+// any (a flow's `deployment.is_null_` asks only whether one exists); R's
+// deployment and that
 // deployment's flow; the task run R.parent_task_run_id names (for
 // `parent_flow_run_id`; when it counts elsewhere it is a tombstoned
 // "phantom" row carrying only its flow_run_id); and every flow run whose
@@ -28,7 +29,8 @@
 //   - a flow changed: the task runs of its flow runs and of the flow runs
 //     of its deployments move;
 //   - a deployment changed: the task runs of its flow runs move, and, when
-//     it is created, deleted or changes flow, those of its flows' flow runs;
+//     a flow gains its first deployment or loses its last, those of that
+//     flow's flow runs;
 //   - a flow run's parent_task_run_id set, cleared or changed, or the flow
 //     run created or deleted: the old and new parent task runs move;
 //   - a task run created, deleted or given another flow run: the task runs

@@ -307,7 +307,7 @@ void BuildTrigrams(const Dictionary& dict, TrigramIndex* out) {
   out->Optimize();
 }
 
-void BuildIndexes(Store& s) {
+void BuildIndexes(Store& s, bool name_trigrams) {
   const TaskRunTable& t = s.task_runs;
   const uint32_t n = t.size();
   TaskRunIndexes& x = s.task_run_index;
@@ -350,10 +350,13 @@ void BuildIndexes(Store& s) {
   BuildPostings(Widen(fr.state_type), kNullStateType, &s.flow_run_index.state_type);
   BuildPostings(fr.tags, fr.size(), &s.flow_run_index.tags);
 
-  BuildTrigrams(s.task_run_names, &s.trigrams.task_run_names);
-  BuildTrigrams(s.flow_run_names, &s.trigrams.flow_run_names);
-  BuildTrigrams(s.flow_names, &s.trigrams.flow_names);
-  BuildTrigrams(s.deployment_names, &s.trigrams.deployment_names);
+  if (name_trigrams) {
+    BuildTrigrams(s.task_run_names, &s.trigrams.task_run_names);
+    BuildTrigrams(s.flow_run_names, &s.trigrams.flow_run_names);
+    BuildTrigrams(s.flow_names, &s.trigrams.flow_names);
+    BuildTrigrams(s.deployment_names, &s.trigrams.deployment_names);
+    s.trigrams.built = true;
+  }
   s.folded.task_run_names.Build(s.task_run_names);
   s.folded.flow_run_names.Build(s.flow_run_names);
   s.folded.flow_names.Build(s.flow_names);
@@ -741,7 +744,7 @@ void StoreBuilder::AddAll(SnapshotRecords records) {
   }
 }
 
-std::unique_ptr<Store> StoreBuilder::Build() {
+std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
   Rep rep = std::move(*rep_);
   *rep_ = Rep();
   std::unique_ptr<Store> store = std::move(rep.store);
@@ -913,11 +916,11 @@ std::unique_ptr<Store> StoreBuilder::Build() {
   }
   s.task_runs_with_flow_run.runOptimize();
   s.task_runs_with_subflow.runOptimize();
-  BuildIndexes(s);
+  BuildIndexes(s, options.name_trigrams);
   BuildJoinIndexes(s);
 #if defined(__GLIBC__)
   // Give the builder's freed growth buffers back to the OS.
-  malloc_trim(0);
+  if (options.trim_heap) malloc_trim(0);
 #endif
   return store;
 }

@@ -321,6 +321,10 @@ struct FlowRunIndexes {
   PostingIndex tags;
 };
 struct NameTrigrams {
+  // False when not built (a hand-made Store, or a small segment of the live
+  // store: StoreBuilder::BuildOptions): `like_` then scans the folded
+  // dictionary, which for a small one costs less than the index.
+  bool built = false;
   TrigramIndex task_run_names;
   TrigramIndex flow_run_names;
   TrigramIndex flow_names;
@@ -416,9 +420,18 @@ class StoreBuilder {
   void AddFlowRun(FlowRunRecord r);
   void AddTaskRun(TaskRunRecord r);
   void AddAll(SnapshotRecords records);
+  struct BuildOptions {
+    // Give the builder's freed buffers back to the OS (malloc_trim): right
+    // after a load; not for the live store's small segments, where the walk
+    // of the heap and the page faults that follow cost more than the build.
+    bool trim_heap = true;
+    // Trigram indexes of the name dictionaries (NameTrigrams::built).
+    bool name_trigrams = true;
+  };
   // Resolves joins, freezes dictionaries, builds postings. The builder is
   // empty afterwards.
-  std::unique_ptr<Store> Build();
+  std::unique_ptr<Store> Build() { return Build(BuildOptions{}); }
+  std::unique_ptr<Store> Build(const BuildOptions& options);
 
  private:
   struct Rep;

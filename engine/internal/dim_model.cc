@@ -133,9 +133,13 @@ void DimModel::AddFlowClosure(const Uuid& id, Closure* c) const {
   } else if (c->flows.contains(id)) {
     return;
   }
+  // One deployment of the flow is enough for `deployment.is_null_` (has
+  // the flow a deployment at all): deployment filters read the flow run's
+  // own deployment, which the caller adds.
   auto ds = deployments_of_flow_.find(id);
-  if (ds == deployments_of_flow_.end()) return;
-  for (const Uuid& d : ds->second) c->deployments.emplace(d, deployments_.at(d));
+  if (ds == deployments_of_flow_.end() || ds->second.empty()) return;
+  const Uuid& d = *ds->second.begin();
+  c->deployments.emplace(d, deployments_.at(d));
 }
 
 }  // namespace taskdex::engine_internal

@@ -75,7 +75,7 @@ Pred EvalFlowOrDeploymentName(const ExecContext& ctx, const NameFilter& f) {
   const Store& s = ctx.store;
   if (!f.like || f.like->empty()) return std::nullopt;
   const DeploymentTable& d = s.deployments;
-  const bool indexed = s.task_run_index.built;
+  const bool indexed = s.trigrams.built;
   const CodeMask deployment_names =
       LikeCodes(ctx, s.deployment_names, *f.like, indexed ? &s.trigrams.deployment_names : nullptr,
                 &s.folded.deployment_names);
@@ -99,7 +99,7 @@ Pred EvalFlowRuns(const ExecContext& ctx, const FlowRunFilter& f) {
   const uint32_t n = fr.size();
   Level level(f.op);
   if (f.id && !level.done()) level.Add(EvalId(*f.id, s.flow_run_by_id, n));
-  const bool indexed = s.task_run_index.built;
+  const bool indexed = s.trigrams.built;
   if (f.name && !level.done()) {
     level.Add(EvalName(ctx, *f.name, s.flow_run_names, fr.name, nullptr,
                        indexed ? &s.trigrams.flow_run_names : nullptr, &s.folded.flow_run_names));
@@ -168,7 +168,7 @@ Pred EvalFlows(const ExecContext& ctx, const FlowFilter& f) {
   }
   if (f.name && !level.done()) {
     level.Add(EvalName(ctx, *f.name, s.flow_names, fl.name, nullptr,
-                       s.task_run_index.built ? &s.trigrams.flow_names : nullptr,
+                       s.trigrams.built ? &s.trigrams.flow_names : nullptr,
                        &s.folded.flow_names));
   }
   if (f.tags && !level.done()) level.Add(EvalTags(ctx, *f.tags, s.tags, fl.tags, n, nullptr, nullptr));
@@ -183,7 +183,7 @@ Pred EvalDeployments(const ExecContext& ctx, const DeploymentFilter& f) {
   if (f.id && !level.done()) level.Add(EvalId(*f.id, s.deployment_by_id, n));
   if (f.name && !level.done()) {
     level.Add(EvalName(ctx, *f.name, s.deployment_names, d.name, nullptr,
-                       s.task_run_index.built ? &s.trigrams.deployment_names : nullptr,
+                       s.trigrams.built ? &s.trigrams.deployment_names : nullptr,
                        &s.folded.deployment_names));
   }
   if (f.flow_or_deployment_name && !level.done()) {

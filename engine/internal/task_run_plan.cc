@@ -162,7 +162,7 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
       node.prepare_check = [pc, like, names] {
         const Store& st = pc->store;
         CodeMask m = LikeCodes(*pc, st.task_run_names, like,
-                               st.task_run_index.built ? &st.trigrams.task_run_names : nullptr,
+                               st.trigrams.built ? &st.trigrams.task_run_names : nullptr,
                                &st.folded.task_run_names);
         return std::function<bool(RowId)>([names, m](RowId r) { return m->Has(names[r]); });
       };
@@ -193,7 +193,7 @@ void AddNameLeaves(const ExecContext& ctx, const NameFilter& f, Kids* kids) {
       const Store& st = c->store;
       const TaskRunIndexes& xi = st.task_run_index;
       CodeMask m = LikeCodes(*c, st.task_run_names, like,
-                             xi.built ? &st.trigrams.task_run_names : nullptr,
+                             st.trigrams.built ? &st.trigrams.task_run_names : nullptr,
                              &st.folded.task_run_names);
       Bitmap b = RowsWithCode(*c, st.task_runs.name, m, xi.built ? &xi.name : nullptr);
       if (use_cache) st.like_cache->PutRows(&st.task_runs.name, like, std::make_shared<Bitmap>(b));
