@@ -42,6 +42,7 @@ SnapshotRecords InFlight(const Version& v) {
 
 struct Latencies {
   std::vector<double> micros;
+  std::vector<size_t> body;  // the body of each sample
   double p50() const { return Percentile(micros, 0.5); }
   double p99() const { return Percentile(micros, 0.99); }
   double max() const { return micros.empty() ? 0 : *std::max_element(micros.begin(), micros.end()); }
@@ -59,12 +60,35 @@ Latencies RunReads(const Engine& engine, const std::vector<BenchBody>& bodies, M
     if (MicrosBetween(start, t0) > seconds * 1e6) break;
     Response r = engine.PaginateJson(bodies[i % bodies.size()].body, now);
     out.micros.push_back(MicrosBetween(t0, Clock::now()));
+    out.body.push_back(i % bodies.size());
     if (r.status != 200) {
       std::fprintf(stderr, "taskdex bench --writes: %s answered %d\n",
                    bodies[i % bodies.size()].name.c_str(), r.status);
     }
   }
   return out;
+}
+
+// The `k` bodies with the slowest single reads.
+void PrintSlowest(const char* phase, const Latencies& l, const std::vector<BenchBody>& bodies,
+                  size_t k, bool json) {
+  std::vector<double> worst(bodies.size(), 0);
+  for (size_t i = 0; i < l.micros.size(); ++i) {
+    worst[l.body[i]] = std::max(worst[l.body[i]], l.micros[i]);
+  }
+  std::vector<size_t> order(bodies.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return worst[a] > worst[b]; });
+  for (size_t i = 0; i < std::min(k, order.size()); ++i) {
+    const BenchBody& b = bodies[order[i]];
+    if (json) {
+      std::printf("{\"event\":\"writes_slowest\",\"phase\":\"%s\",\"name\":%s,\"max_us\":%.1f}\n",
+                  phase, JsonQuote(b.name).c_str(), worst[order[i]]);
+    } else {
+      std::printf("  slowest in %s: %-40s max %9.1f us\n", phase, b.name.c_str(),
+                  worst[order[i]]);
+    }
+  }
 }
 
 void PrintReads(const char* phase, const Latencies& l, bool json) {
@@ -186,6 +210,7 @@ bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
       }
     }
     PrintReads("reads_while_writing", loaded, options.json);
+    PrintSlowest("reads_while_writing", loaded, bodies, 5, options.json);
     const double ratio = fresh.p99() > 0 ? loaded.p99() / fresh.p99() : 0;
     if (options.json) {
       std::printf(
@@ -206,6 +231,7 @@ bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
   const LiveStats before = engine.Stats();
   const Latencies after = RunReads(engine, bodies, options.now, options.seconds, nullptr);
   PrintReads("reads_after_writes", after, options.json);
+  PrintSlowest("reads_after_writes", after, bodies, 5, options.json);
   const Clock::time_point merge_start = Clock::now();
   engine.MergeAll();
   const double merge_seconds = MicrosBetween(merge_start, Clock::now()) / 1e6;

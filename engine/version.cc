@@ -110,43 +110,89 @@ VersionPage Paginate(const Version& version, const PaginateQuery& query,
     for (RowId row : r.rows) out.rows.push_back({used[0], row});
     return out;
   }
-  // Each segment's first offset + limit rows; the merge keeps the page.
+  // The largest segment B, and the others: each other segment gives its
+  // first offset + limit rows, merged into L (m rows). At most m of them
+  // precede the page, so B gives only its rows at B-ranks
+  // [offset - m', offset + limit) with m' = min(m, offset): a window W,
+  // not B's whole prefix (a deep page of a large segment stays a walk of
+  // its sort order, not a vector of a million rows to merge). The rows
+  // before W[0] in the merged order are B's first offset - m' and the L
+  // rows before W[0] (when W starts past B's first row, m' = m and they
+  // all precede the page); merging W with the rest of L from there gives
+  // the page.
   const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
   // The page ends at offset + limit (saturated: offset may be huge).
   const uint64_t end = limit == 0 ? 0
                        : query.offset > UINT64_MAX - limit ? UINT64_MAX
                                                            : query.offset + limit;
+  const SortSpec spec = SortSpecOf(query.sort);
+  uint32_t big = used[0];
+  for (uint32_t i : used) {
+    if (version.segments[i].live > version.segments[big].live) big = i;
+  }
+  struct Keyed {
+    RowRef ref;
+    RowKey key;
+  };
+  auto keyed = [&](uint32_t segment, RowId row) {
+    return Keyed{{segment, row}, KeyOf(*version.segments[segment].store, row, spec.key)};
+  };
+  auto before = [&](const Keyed& a, const Keyed& b) { return Before(a.key, b.key, spec); };
+  std::vector<Keyed> small;  // L
   PaginateQuery each = query;
   each.offset = 0;
-  const SortSpec spec = SortSpecOf(query.sort);
-  struct Run {
-    uint32_t segment;
-    std::vector<RowId> rows;
-    size_t next = 0;
-    RowKey head;
-  };
-  std::vector<Run> runs;
   for (uint32_t i : used) {
+    if (i == big) continue;
     const SegmentView& s = version.segments[i];
     each.limit = static_cast<int64_t>(std::min<uint64_t>(end, s.live));
     PageResult r = Paginate(*s.store, s.dead.get(), each, options);
     out.count += r.count;
-    if (!r.rows.empty()) runs.push_back({i, std::move(r.rows), 0, {}});
+    const size_t mid = small.size();
+    for (RowId row : r.rows) small.push_back(keyed(i, row));
+    std::inplace_merge(small.begin(), small.begin() + static_cast<std::ptrdiff_t>(mid),
+                       small.end(), before);
   }
-  for (Run& run : runs) {
-    run.head = KeyOf(*version.segments[run.segment].store, run.rows[0], spec.key);
+  if (small.size() > end) small.resize(end);
+  const uint64_t m = small.size();
+  const uint64_t m_before = std::min<uint64_t>(m, query.offset);
+  const SegmentView& b = version.segments[big];
+  PaginateQuery window_query = query;
+  window_query.offset = query.offset - m_before;
+  window_query.limit = static_cast<int64_t>(std::min<uint64_t>(
+      limit == 0 ? 0 : m_before + limit, b.live));
+  PageResult window = Paginate(*b.store, b.dead.get(), window_query, options);
+  out.count += window.count;
+  if (limit == 0) return out;
+  // Merged rank of the first row to emit, then the merge of W and L.
+  size_t j = 0;  // next L row
+  uint64_t rank = window_query.offset;
+  if (window_query.offset == 0) {
+    rank = 0;  // W is B's prefix: a plain merge from the start
+  } else if (!window.rows.empty()) {
+    // Here m' = m <= offset, so W[0]'s rank, offset - m + j, is at most
+    // offset: the skipped rows all precede the page.
+    const Keyed first = keyed(big, window.rows[0]);
+    while (j < small.size() && before(small[j], first)) ++j;
+    rank += j;
+  } else if (window.count != 0) {
+    return out;  // B and L together end before the page
+  } else {
+    rank = 0;  // B has no match: the merged order is L
   }
-  for (uint64_t taken = 0; taken < end; ++taken) {
-    Run* best = nullptr;
-    for (Run& run : runs) {
-      if (run.next == run.rows.size()) continue;
-      if (best == nullptr || Before(run.head, best->head, spec)) best = &run;
+  size_t w = 0;
+  Keyed head_w = window.rows.empty() ? Keyed{} : keyed(big, window.rows[0]);
+  while (out.rows.size() < limit) {
+    const bool have_w = w < window.rows.size();
+    const bool have_l = j < small.size();
+    if (!have_w && !have_l) break;
+    RowRef next;
+    if (have_w && (!have_l || !before(small[j], head_w))) {
+      next = head_w.ref;
+      if (++w < window.rows.size()) head_w = keyed(big, window.rows[w]);
+    } else {
+      next = small[j++].ref;
     }
-    if (best == nullptr) break;
-    if (taken >= query.offset) out.rows.push_back({best->segment, best->rows[best->next]});
-    if (++best->next < best->rows.size()) {
-      best->head = KeyOf(*version.segments[best->segment].store, best->rows[best->next], spec.key);
-    }
+    if (rank++ >= query.offset) out.rows.push_back(next);
   }
   return out;
 }
