@@ -3,8 +3,9 @@
 // The in-memory store: one columnar table per entity (DESIGN.md "Store"),
 // string dictionaries, resolved joins and their reverse postings. Built once
 // by StoreBuilder from records (engine/records.h), then immutable: a const
-// Store is safe to read from many threads. Live updates (a later issue) will
-// publish new versions rather than mutate a Store in place.
+// Store is safe to read from many threads. Live updates never change a
+// Store: the live store (engine/live_store.h) uses Stores as segments and
+// publishes new versions of them.
 //
 // Invariants after Build():
 //  - Row ids are dense [0, size()) per table; ids are unique per table.
