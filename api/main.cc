@@ -250,6 +250,8 @@ Options:
   --now TIME          Clock of the computed fields (default: the current time).
   --threads N         Threads used to parse the snapshot (default: all cores).
   --quiet             Do not print the load and apply summaries on stderr.
+  --explain           Also print each body's query plan on stderr, per
+                      segment of the version the changes left.
   -h, --help          Show this help.
 
 Exit status:
@@ -269,6 +271,7 @@ int RunApply(int argc, char** argv) {
   size_t batch = 0;
   int threads = 0;
   bool quiet = false;
+  bool explain = false;
   for (int i = 0; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> std::optional<std::string> {
@@ -309,6 +312,8 @@ int RunApply(int argc, char** argv) {
       }
     } else if (arg == "--quiet") {
       quiet = true;
+    } else if (arg == "--explain") {
+      explain = true;
     } else {
       std::string message = "unknown option: " + std::string(arg);
       return ApplyUsage(message.c_str());
@@ -393,7 +398,7 @@ int RunApply(int argc, char** argv) {
                  static_cast<unsigned long long>(s.task_runs),
                  static_cast<unsigned long long>(s.tombstones));
   }
-  if (bodies_file) AnswerBodyLines(**engine, bodies, now, false);
+  if (bodies_file) AnswerBodyLines(**engine, bodies, now, explain);
   return rejected == 0 ? 0 : 2;
 }
 

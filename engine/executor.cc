@@ -57,6 +57,9 @@ engine_internal::PlanNode LiveRowsNode(uint32_t n, const Bitmap* dead, uint64_t 
   };
   live.check = [dead](RowId r) { return !dead->contains(r); };
   live.check_ns = plan_cost::kCheckRowNs;
+  // Alone (a query without criteria), its count needs no rows and its page
+  // is a walk of the sort order skipping the tombstones.
+  live.exact_count = [n, dead_rows] { return n - std::min<uint64_t>(n, dead_rows); };
   return live;
 }
 
@@ -87,8 +90,13 @@ PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery&
   const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
   std::vector<engine_internal::PlanNode> kids = engine_internal::PlanTaskRunRows(ctx, query.filters);
   const uint64_t dead_rows = dead == nullptr ? 0 : dead->cardinality();
+  if (dead != nullptr && kids.empty()) {
+    kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
+    dead = nullptr;  // the node is the tombstones
+  }
   if (kids.size() == 1 && kids[0].exact_count &&
-      static_cast<double>(dead_rows) * kids[0].check_ns < kids[0].materialize_ns) {
+      static_cast<double>(dead == nullptr ? 0 : dead_rows) * kids[0].check_ns <
+          kids[0].materialize_ns) {
     // One criterion whose count needs no rows: the page may come from a
     // walk of the sort order that checks rows (dense results). Dead rows
     // are few here: each is checked and taken off the count.
