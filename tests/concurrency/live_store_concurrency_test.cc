@@ -124,8 +124,7 @@ std::string_view NameOf(const Version& v, const RowRef& r) {
 std::vector<PaginateQuery> WalkQueries() {
   std::vector<FilterSet> filters(4);
   filters[1].task_runs.emplace().tags.emplace().any = std::vector<std::string>{"hot"};
-  filters[2].flow_runs.emplace().id.emplace().any =
-      std::vector<Uuid>{FlowRunId(0), FlowRunId(2)};
+  filters[2].flow_runs.emplace().id.emplace().any = std::vector<Uuid>{FlowRunId(0), FlowRunId(2)};
   filters[3].task_runs.emplace().name.emplace().like = "7";
   const TaskRunSort sorts[] = {TaskRunSort::kExpectedStartTimeAsc, TaskRunSort::kNameDesc,
                                TaskRunSort::kIdDesc, TaskRunSort::kExpectedStartTimeDesc};
@@ -169,8 +168,7 @@ struct WalkStats {
 // Walks every page of `query` at `v` (limit 37) and checks the pages
 // against the version's count and one unpaged query at the same version.
 // Returns false (after recording failures) on the first inconsistency.
-bool WalkAllPages(const std::shared_ptr<const Version>& v, PaginateQuery query,
-                  WalkStats* stats) {
+bool WalkAllPages(const std::shared_ptr<const Version>& v, PaginateQuery query, WalkStats* stats) {
   constexpr int64_t kLimit = 37;
   const uint64_t count = Count(*v, query.filters);
   PaginateQuery all = query;
@@ -378,15 +376,14 @@ TEST(LiveStoreConcurrencyTest, MergesDuringQueriesLoseNothing) {
         const VersionPage page = Paginate(*v, q, ExecOptions{});
         ++queries;
         if (page.count != count || Count(*v, q.filters) != count) {
-          ADD_FAILURE() << "version " << v->number << ": page.count " << page.count
-                        << ", Count " << Count(*v, q.filters) << ", task runs that count "
-                        << count;
+          ADD_FAILURE() << "version " << v->number << ": page.count " << page.count << ", Count "
+                        << Count(*v, q.filters) << ", task runs that count " << count;
           return;
         }
         const uint64_t want_rows = std::min<uint64_t>(50, count - std::min(count, q.offset));
         if (page.rows.size() != want_rows) {
-          ADD_FAILURE() << "version " << v->number << ": " << page.rows.size()
-                        << " rows at offset " << q.offset << ", want " << want_rows;
+          ADD_FAILURE() << "version " << v->number << ": " << page.rows.size() << " rows at offset "
+                        << q.offset << ", want " << want_rows;
           return;
         }
       }
@@ -406,7 +403,8 @@ TEST(LiveStoreConcurrencyTest, MergesDuringQueriesLoseNothing) {
   std::map<Uuid, ModelRow> got;
   for (const RowRef& r : page.rows) {
     const Store& s = *v->segments[r.segment].store;
-    got[s.task_runs.id[r.row]] = {std::string(NameOf(*v, r)), s.task_runs.expected_start_time[r.row]};
+    got[s.task_runs.id[r.row]] = {std::string(NameOf(*v, r)),
+                                  s.task_runs.expected_start_time[r.row]};
   }
   ASSERT_EQ(got.size(), model.size());
   for (const auto& [id, want] : model) {
@@ -435,8 +433,8 @@ TEST(LiveStoreConcurrencyTest, ABatchIsAllOrNothingToReaders) {
     TaskRunRecord t = MakeTaskRun(
         n, group,
         "g" + std::to_string(group) + "-" + std::to_string(slot) + "-gen-" + std::to_string(gen),
-        kBase + static_cast<Micros>((slot * 7919 + static_cast<uint32_t>(gen) * 31) % 1000) *
-                    kSecond,
+        kBase +
+            static_cast<Micros>((slot * 7919 + static_cast<uint32_t>(gen) * 31) % 1000) * kSecond,
         false);
     t.tags = {"gen-" + std::to_string(gen)};
     return t;
@@ -477,8 +475,8 @@ TEST(LiveStoreConcurrencyTest, ABatchIsAllOrNothingToReaders) {
           q.limit = kGroupSize + 1;
           const TaskRunPage page = engine->Paginate(q, v);
           if (page.count != kGroupSize || page.rows.size() != kGroupSize) {
-            ADD_FAILURE() << "version " << v->number << " group " << g << ": count "
-                          << page.count << ", rows " << page.rows.size();
+            ADD_FAILURE() << "version " << v->number << " group " << g << ": count " << page.count
+                          << ", rows " << page.rows.size();
             return;
           }
           std::set<int> gens;
