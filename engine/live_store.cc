@@ -628,12 +628,18 @@ bool LiveStore::MergeOnce() {
 }
 
 void LiveStore::MergeAll() {
-  std::shared_ptr<const Version> v = rep_->Current();
-  if (v->segments.size() == 1 && v->segments[0].dead->isEmpty()) return;
-  if (v->segments.empty()) return;
-  std::vector<uint64_t> all;
-  for (const SegmentView& s : v->segments) all.push_back(s.id);
-  rep_->Merge(all);
+  // Merge() fails when a picked segment is gone by the time it runs:
+  // another merge (the background merger, MergeOnce on another thread)
+  // replaced it, or an Apply tombstoned its last row. Then pick again from
+  // the newer version; each failure means such a version was published.
+  for (;;) {
+    std::shared_ptr<const Version> v = rep_->Current();
+    if (v->segments.size() == 1 && v->segments[0].dead->isEmpty()) return;
+    if (v->segments.empty()) return;
+    std::vector<uint64_t> all;
+    for (const SegmentView& s : v->segments) all.push_back(s.id);
+    if (rep_->Merge(all)) return;
+  }
 }
 
 LiveStats LiveStore::Stats() const {
