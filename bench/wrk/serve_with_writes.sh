@@ -18,9 +18,12 @@ PORT=$((20000 + RANDOM % 20000))
 cleanup() { [[ -n $WRITER ]] && kill "$WRITER" 2>/dev/null; [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 "$TASKDEX" serve --snapshot "$SNAP" --port "$PORT" --threads 8 --log-level warning \
-  --enable-writes --max-body-bytes 67108864 --quiet 2>"$TMP/serve.err" &
+  --enable-writes --max-body-bytes 67108864 2>"$TMP/serve.err" &
 SERVER=$!
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 1; done
+until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do
+  kill -0 "$SERVER" 2>/dev/null || { cat "$TMP/serve.err"; exit 1; }
+  sleep 1
+done
 split -l "$BATCH" -d -a 6 "$CHANGES" "$TMP/chunk."
 echo "=== paginate mix alone (c$CONNS, ${SECONDS_}s)"
 wrk -t1 -c"$CONNS" -d"${SECONDS_}s" --latency -s "$DIR/paginate_mix.lua" \
@@ -31,7 +34,8 @@ wrk -t1 -c"$CONNS" -d"${SECONDS_}s" --latency -s "$DIR/paginate_mix.lua" \
   start=$(date +%s.%N)
   n=0
   for f in "$TMP"/chunk.*; do
-    curl -sf -XPOST --data-binary @"$f" "http://127.0.0.1:$PORT/taskdex/v1/apply" >/dev/null
+    curl -sf -XPOST -H "Content-Type: application/x-ndjson" --data-binary @"$f" \
+      "http://127.0.0.1:$PORT/taskdex/v1/apply" >/dev/null
     n=$((n + 1))
     due=$(awk -v s="$start" -v n="$n" -v i="$interval" 'BEGIN { printf "%.6f", s + n * i }')
     now=$(date +%s.%N)
