@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/text_format.h"
+
 namespace taskdex {
 namespace {
 
@@ -37,24 +39,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // Reads the 4 hex digits at s[i..i+4); -1 if malformed.
@@ -116,7 +100,7 @@ std::optional<std::string> DecodeJsonString(std::string_view lit) {
             i += 6;
           }
         }
-        AppendUtf8(static_cast<uint32_t>(cp), &out);
+        AppendUtf8(&out, static_cast<uint32_t>(cp));
         break;
       }
       default:

@@ -34,6 +34,9 @@ void AppendPydanticDurationSeconds(std::string* out, int64_t micros);
 // REQUIRES: `s` is valid UTF-8.
 void AppendJsonString(std::string* out, std::string_view s);
 
+// The UTF-8 bytes of code point `cp` (1 to 4). REQUIRES: cp <= 0x10FFFF.
+void AppendUtf8(std::string* out, uint32_t cp);
+
 }  // namespace taskdex
 
 #endif  // TASKDEX_ENGINE_TEXT_FORMAT_H_
