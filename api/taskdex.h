@@ -119,6 +119,8 @@ class Engine {
   Response ApplyJson(std::string_view change_file);
   // Merges every segment into one (tombstones reclaimed).
   void MergeAll() { live_->MergeAll(); }
+  // One merge by the policy (engine/live_store.h); false when it wants none.
+  bool MergeOnce() { return live_->MergeOnce(); }
   LiveStats Stats() const { return live_->Stats(); }
 
   const LoadReport& load_report() const { return report_; }

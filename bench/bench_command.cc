@@ -24,6 +24,7 @@
 #include "bench/query_set_runner.h"
 #include "bench/random_bodies.h"
 #include "bench/write_bench.h"
+#include "engine/change_file.h"
 #include "bench/sqlite_compare.h"
 
 namespace taskdex {
@@ -101,7 +102,14 @@ Options:
                       alone, achieved write rate, visibility lag); the mix
                       on the store the writes left, and its memory against
                       the same rows merged into one segment.
-  --write-batch N     Upserts per Apply with --writes (default 1000).
+  --changes FILE      Before the tables: apply the change file FILE
+                      (engine/change_file.h) in batches of --write-batch
+                      lines, then run the merge policy until it wants no
+                      more merges, and print the segments and tombstones
+                      left: the tables then time a store built by
+                      segments and merges, as a live cache has it.
+  --write-batch N     Upserts per Apply with --writes, lines per batch with
+                      --changes (default 1000).
   --write-seconds S   Length of each --writes phase (default 10).
   --now T             The clock for computed fields (RFC 3339), default: now.
   --threads N         Loader threads (0: all cores, default).
@@ -138,7 +146,60 @@ struct Options {
   double writes = 0;  // --writes RATE (0: no write benchmark)
   double write_batch = 1000;
   double write_seconds = 10;
+  std::string changes;  // --changes FILE
 };
+
+// --changes: applies FILE in batches of `batch` lines, then merges by the
+// policy until it wants none (what a live store settles to when writes
+// stop). False (after printing why) on a bad file or a rejected batch.
+bool ApplyChangeFile(Engine& engine, const std::string& path, size_t batch, bool json) {
+  auto reader = ChangeFileReader::Open(path, batch);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "taskdex bench: cannot read %s: %s\n", path.c_str(),
+                 std::string(reader.status().message()).c_str());
+    return false;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t changes = 0;
+  Batch b;
+  for (;;) {
+    absl::StatusOr<bool> more = (*reader)->Next(&b);
+    if (!more.ok()) {
+      std::fprintf(stderr, "taskdex bench: %s:%s\n", path.c_str(),
+                   std::string(more.status().message()).c_str());
+      return false;
+    }
+    if (!*more) break;
+    if (absl::StatusOr<ApplyResult> r = engine.Apply(b); !r.ok()) {
+      std::fprintf(stderr, "taskdex bench: %s: batch ending at line %llu: %s\n", path.c_str(),
+                   static_cast<unsigned long long>((*reader)->lines_read()),
+                   std::string(r.status().message()).c_str());
+      return false;
+    }
+    changes += b.changes.size();
+    while (engine.MergeOnce()) {
+    }
+  }
+  const double seconds = SecondsSince(start);
+  const LiveStats s = engine.Stats();
+  if (json) {
+    std::printf("{\"event\":\"changes\",\"changes\":%llu,\"seconds\":%.3f,\"segments\":%llu,"
+                "\"tombstones\":%llu,\"task_runs\":%llu}\n",
+                static_cast<unsigned long long>(changes), seconds,
+                static_cast<unsigned long long>(s.segments),
+                static_cast<unsigned long long>(s.tombstones),
+                static_cast<unsigned long long>(s.task_runs));
+  } else {
+    std::printf("changes: %llu applied in %.3f s with merges; %llu segments, %llu tombstones, "
+                "%llu task runs\n",
+                static_cast<unsigned long long>(changes), seconds,
+                static_cast<unsigned long long>(s.segments),
+                static_cast<unsigned long long>(s.tombstones),
+                static_cast<unsigned long long>(s.task_runs));
+  }
+  std::fflush(stdout);
+  return true;
+}
 
 }  // namespace
 
@@ -201,6 +262,10 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--writes") {
       if (!number(1, 1e9, &d)) return Usage("--writes needs a rate of upserts/s >= 1");
       opt.writes = d;
+    } else if (arg == "--changes") {
+      auto v = value();
+      if (!v) return Usage("--changes needs a change file");
+      opt.changes = *v;
     } else if (arg == "--write-batch") {
       if (!number(1, 1e7, &d)) return Usage("--write-batch needs a number >= 1");
       opt.write_batch = d;
@@ -222,6 +287,10 @@ int RunBench(int argc, char** argv) {
   if (opt.snapshot.empty()) return Usage("--snapshot DIR is required");
   if (opt.bodies.empty() && opt.random == 0) {
     return Usage("--bodies FILE or --random N is required");
+  }
+  if (!opt.changes.empty() && (opt.compare_sqlite || opt.writes > 0)) {
+    return Usage("--changes cannot be combined with --compare-sqlite (SQLite holds the "
+                 "snapshot's rows, not the changed ones) or --writes");
   }
   Micros now = NowMicros();
   if (opt.now) {
@@ -308,6 +377,11 @@ int RunBench(int argc, char** argv) {
     w.now = now;
     w.json = opt.json;
     return RunWriteBench(**engine, bodies, w) ? 0 : 1;
+  }
+
+  if (!opt.changes.empty() && !ApplyChangeFile(**engine, opt.changes,
+                                                static_cast<size_t>(opt.write_batch), opt.json)) {
+    return 2;
   }
 
   // --- queries ---

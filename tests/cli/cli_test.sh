@@ -132,6 +132,19 @@ check "bench --random: 40 bodies, all 200" \
   test "$(grep -c '"set":"random","name":"random[0-9]*","status":200,' "$TMP/out")" -eq 40
 check "bench --random prints the slowest bodies" contains "$TMP/out" '"event":"slowest"'
 check "bench --random finds no mismatch" contains "$TMP/out" '"mismatches":0'
+# --changes: the tables time a store built by segments and merges.
+"$TASKDEX" generate --task-runs 3000 --seed 6 --out "$TMP/gen2" --queries "$TMP/gen2.q" \
+  --changes "$TMP/gen2.changes" --change-lines 2000 --quiet; rc=$?
+check "generate --changes exits 0" test $rc -eq 0
+"$TASKDEX" bench --snapshot "$TMP/gen2" --bodies "$TMP/gen2.q" --changes "$TMP/gen2.changes" \
+  --write-batch 100 --repeat 1 --max-seconds 0.01 --json --now 2026-11-27T12:00:00Z \
+  >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "bench --changes exits 0" test $rc -eq 0
+check "bench --changes reports the changes applied" contains "$TMP/out" '"event":"changes","changes":2000,'
+"$TASKDEX" bench --snapshot "$TMP/gen2" --bodies "$TMP/gen2.q" --changes "$TMP/gen2.changes" --compare-sqlite \
+  >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "bench --changes --compare-sqlite is refused" test $rc -eq 2
+check "bench --changes --compare-sqlite says why" contains "$TMP/err" 'cannot be combined'
 
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
