@@ -40,9 +40,9 @@ const ExecOptions& DefaultOptions() {
   return kDefault;
 }
 
-// The rows of a segment that still count: all of [0, n) but `dead`. ANDed
-// with the criteria like any other node, so the planner checks it on few
-// candidates and materializes it for many.
+// The rows of a segment that still count: all of [0, n) but `dead`: the
+// node of a query without criteria (with criteria, the tombstones come off
+// the matches instead).
 engine_internal::PlanNode LiveRowsNode(uint32_t n, const Bitmap* dead, uint64_t dead_rows) {
   engine_internal::PlanNode live;
   live.what = "live rows";
@@ -122,10 +122,22 @@ PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery&
       return result;
     }
   }
-  if (dead != nullptr) kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
+  // The tombstones come off the matches with one andnot: it touches only
+  // the containers the two share, where checking each candidate against
+  // them (a node of the AND) costs a lookup per candidate.
+  if (dead != nullptr && kids.empty()) {
+    kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
+    dead = nullptr;
+  }
   std::optional<engine_internal::OrderWindow> window;
   if (store.task_run_index.built) window = engine_internal::SortWindow(ctx, kids, query.sort);
-  const Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
+  Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
+  if (dead != nullptr && !rows.isEmpty()) {
+    engine_internal::StepTimer step(ctx, "live rows", "matches minus the tombstones",
+                                    static_cast<int64_t>(rows.cardinality()));
+    rows -= *dead;
+    step.Done(rows.cardinality());
+  }
   result.count = rows.cardinality();
   result.rows =
       engine_internal::CutSortedPage(ctx, rows, query.sort, query.offset, limit, window);

@@ -57,6 +57,7 @@ PlanNode NoRows(std::string what) {
   node.materialize_ns = 0;
   node.check_ns = 1;
   node.path = "no rows";
+  node.no_rows = true;
   node.materialize = [] { return Bitmap(); };
   node.check = [](RowId) { return false; };
   return node;
@@ -64,6 +65,13 @@ PlanNode NoRows(std::string what) {
 
 Bitmap RunAnd(const ExecContext& ctx, std::vector<PlanNode>& kids, uint32_t n) {
   if (kids.empty()) return AllRows(n);
+  for (const PlanNode& k : kids) {
+    if (k.no_rows) {
+      StepTimer step(ctx, k.what, k.path, 0, {}, "and_ is FALSE: ");
+      step.Done(0);
+      return Bitmap();
+    }
+  }
   if (kids.size() == 1) {
     // Nothing to choose: no estimate (a like_ would sample rows for it).
     PlanNode& d = kids[0];
@@ -155,6 +163,16 @@ std::optional<PlanNode> MakeLevel(const ExecContext& ctx, BoolOp op, std::string
     parts.push_back(std::move(*k));
   }
   if (parts.empty()) return std::nullopt;
+  // FALSE decides an AND and vanishes from an OR (an OR of only FALSE is
+  // FALSE): no estimate or evaluation is spent on the rest.
+  if (op == BoolOp::kAnd) {
+    for (PlanNode& k : parts) {
+      if (k.no_rows) return NoRows(what);
+    }
+  } else {
+    std::erase_if(parts, [](const PlanNode& k) { return k.no_rows; });
+    if (parts.empty()) return NoRows(what);
+  }
   if (parts.size() == 1) return std::move(parts[0]);
   auto shared = std::make_shared<std::vector<PlanNode>>(std::move(parts));
   PlanNode node;

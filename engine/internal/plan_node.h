@@ -61,6 +61,9 @@ struct PlanNode {
   double prepare_ns = 0;
   double prepared_check_ns = 0;
   bool estimated = false;
+  // FALSE for certain (NoRows): an AND with it is FALSE, and nothing else
+  // of that AND is estimated or evaluated (a like_'s estimate samples rows).
+  bool no_rows = false;
   // Every row it yields has a key of `key_column` (a task-run column,
   // identified by its vector's address) in [key_lo, key_hi], non-NULL: a
   // page in that column's order is cut from that key range alone (the
