@@ -82,14 +82,32 @@ std::vector<RowId> SortedPage(const Store& store, const Bitmap& rows, TaskRunSor
   return engine_internal::CutSortedPage(ctx, rows, sort, offset, limit);
 }
 
-PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery& query,
+PageResult Paginate(const Store& store, const Tombstones& tombstones, const PaginateQuery& query,
                     const ExecOptions& options) {
+  const Bitmap* dead = tombstones.rows;
   if (dead != nullptr && dead->isEmpty()) dead = nullptr;
   const engine_internal::ExecContext ctx{store, options};
   PageResult result;
   const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
   std::vector<engine_internal::PlanNode> kids = engine_internal::PlanTaskRunRows(ctx, query.filters);
   const uint64_t dead_rows = dead == nullptr ? 0 : dead->cardinality();
+  // The tombstones' positions in the sort's order, when known and the
+  // order holds every row: walks step over them instead of checking rows.
+  const uint32_t n = store.task_runs.size();
+  const Bitmap* skip = nullptr;
+  if (dead != nullptr && tombstones.positions != nullptr && store.task_run_index.built &&
+      store.task_run_index.OrderFor(query.sort).size() == n) {
+    skip = &tombstones.positions->by_sort[static_cast<int>(query.sort)];
+  }
+  const PageCutChoice forced = options.page_cut;
+  if (skip != nullptr && kids.empty() &&
+      (forced == PageCutChoice::kAuto || forced == PageCutChoice::kWalkOrder ||
+       forced == PageCutChoice::kWalkChecking)) {
+    // No criteria: every live row, in order.
+    result.count = n - std::min<uint64_t>(n, dead_rows);
+    result.rows = engine_internal::CutLivePage(ctx, query.sort, *skip, query.offset, limit);
+    return result;
+  }
   if (dead != nullptr && kids.empty()) {
     kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
     dead = nullptr;  // the node is the tombstones
@@ -105,30 +123,28 @@ PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery&
     engine_internal::PlanNode live_only;
     const engine_internal::PlanNode* node = &kids[0];
     if (dead != nullptr) {
-      live_only = kids[0];
-      ForEachRow(*dead, [&](RowId r) { count -= live_only.check(r) ? 1 : 0; });
-      live_only.check = [check = std::move(live_only.check), dead](RowId r) {
-        return !dead->contains(r) && check(r);
-      };
-      live_only.check_ns += plan_cost::kCheckRowNs;
-      node = &live_only;
+      ForEachRow(*dead, [&](RowId r) { count -= kids[0].check(r) ? 1 : 0; });
+      if (skip == nullptr) {
+        live_only = kids[0];
+        live_only.check = [check = std::move(live_only.check), dead](RowId r) {
+          return !dead->contains(r) && check(r);
+        };
+        live_only.check_ns += plan_cost::kCheckRowNs;
+        node = &live_only;
+      }
     }
     step.Done(count);
     if (std::optional<std::vector<RowId>> page = engine_internal::CutPageByChecking(
             ctx, *node, count, query.sort, query.offset, limit,
-            engine_internal::SortWindow(ctx, kids, query.sort))) {
+            engine_internal::SortWindow(ctx, kids, query.sort), skip)) {
       result.count = count;
       result.rows = std::move(*page);
       return result;
     }
   }
-  // The tombstones come off the matches with one andnot: it touches only
-  // the containers the two share, where checking each candidate against
-  // them (a node of the AND) costs a lookup per candidate.
-  if (dead != nullptr && kids.empty()) {
-    kids.push_back(LiveRowsNode(store.task_runs.size(), dead, dead_rows));
-    dead = nullptr;
-  }
+  // With criteria, the tombstones come off the matches with one andnot: it
+  // touches only the containers the two share, where checking each
+  // candidate against them (a node of the AND) costs a lookup per candidate.
   std::optional<engine_internal::OrderWindow> window;
   if (store.task_run_index.built) window = engine_internal::SortWindow(ctx, kids, query.sort);
   Bitmap rows = engine_internal::RunAnd(ctx, kids, store.task_runs.size());
@@ -145,7 +161,7 @@ PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery&
 }
 
 PageResult Paginate(const Store& store, const PaginateQuery& query, const ExecOptions& options) {
-  return Paginate(store, nullptr, query, options);
+  return Paginate(store, Tombstones{}, query, options);
 }
 
 PageResult Paginate(const Store& store, const PaginateQuery& query) {

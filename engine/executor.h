@@ -19,6 +19,7 @@
 #include "engine/filter_ast.h"
 #include "engine/like_pattern.h"  // LikeMatches, for callers of the old header
 #include "engine/store.h"
+#include "engine/tombstones.h"
 #include "index/bitmap.h"
 
 namespace taskdex {
@@ -100,9 +101,10 @@ Bitmap MatchTaskRuns(const Store& store, const FilterSet& filters);
 // The forms over one segment of a live store (engine/version.h): `dead`
 // holds the task-run rows that no longer count (replaced or deleted since
 // the segment was built, or only carried for a join); every result leaves
-// them out. nullptr or empty: every row counts.
+// them out. nullptr or empty: every row counts. Paginate also takes their
+// positions in the sort orders, when known (engine/tombstones.h).
 Bitmap MatchTaskRuns(const Store& store, const Bitmap* dead, const FilterSet& filters);
-PageResult Paginate(const Store& store, const Bitmap* dead, const PaginateQuery& query,
+PageResult Paginate(const Store& store, const Tombstones& dead, const PaginateQuery& query,
                     const ExecOptions& options);
 
 // Rows [offset, offset+limit) of `rows` in `sort` order.

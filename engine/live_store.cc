@@ -173,6 +173,16 @@ class Batcher {
                                   absl::flat_hash_map<uint64_t, SegmentMeta>* new_meta) {
     std::vector<SegmentView> out;
     for (size_t i = 0; i < segs_.size(); ++i) {
+      if (owned_[i] && segs_[i].live != 0) {
+        // The new tombstones' positions in the sort orders: the old ones
+        // plus the rows killed by this batch (all of them when the
+        // segment had none known).
+        SegmentView& s = segs_[i];
+        if (!s.inverse) s.inverse = OrderInverse::Of(*s.store);
+        Bitmap newly = *owned_[i];
+        if (s.dead_positions) newly -= *s.dead;
+        s.dead_positions = DeadPositions::With(s.dead_positions.get(), *s.inverse, newly);
+      }
       if (owned_[i]) segs_[i].dead = owned_[i];
       if (segs_[i].live != 0) out.push_back(segs_[i]);
     }

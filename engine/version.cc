@@ -78,7 +78,11 @@ uint64_t Version::DeadTaskRuns() const {
 
 size_t Version::MemoryBytes() const {
   size_t n = 0;
-  for (const SegmentView& s : segments) n += s.store->MemoryBytes() + s.dead->getSizeInBytes();
+  for (const SegmentView& s : segments) {
+    n += s.store->MemoryBytes() + s.dead->getSizeInBytes();
+    if (s.inverse) n += s.inverse->MemoryBytes();
+    if (s.dead_positions) n += s.dead_positions->MemoryBytes();
+  }
   return n;
 }
 
@@ -104,7 +108,7 @@ VersionPage Paginate(const Version& version, const PaginateQuery& query,
   if (used.size() <= 1) {
     if (used.empty()) return out;
     const SegmentView& s = version.segments[used[0]];
-    PageResult r = Paginate(*s.store, s.dead.get(), query, options);
+    PageResult r = Paginate(*s.store, s.tombstones(), query, options);
     out.count = r.count;
     out.rows.reserve(r.rows.size());
     for (RowId row : r.rows) out.rows.push_back({used[0], row});
@@ -145,7 +149,7 @@ VersionPage Paginate(const Version& version, const PaginateQuery& query,
     if (i == big) continue;
     const SegmentView& s = version.segments[i];
     each.limit = static_cast<int64_t>(std::min<uint64_t>(end, s.live));
-    PageResult r = Paginate(*s.store, s.dead.get(), each, options);
+    PageResult r = Paginate(*s.store, s.tombstones(), each, options);
     out.count += r.count;
     const size_t mid = small.size();
     for (RowId row : r.rows) small.push_back(keyed(i, row));
@@ -160,7 +164,7 @@ VersionPage Paginate(const Version& version, const PaginateQuery& query,
   window_query.offset = query.offset - m_before;
   window_query.limit = static_cast<int64_t>(std::min<uint64_t>(
       limit == 0 ? 0 : m_before + limit, b.live));
-  PageResult window = Paginate(*b.store, b.dead.get(), window_query, options);
+  PageResult window = Paginate(*b.store, b.tombstones(), window_query, options);
   out.count += window.count;
   if (limit == 0) return out;
   // Merged rank of the first row to emit, then the merge of W and L.
@@ -242,7 +246,7 @@ std::string Explain(const Version& version, const PaginateQuery& query) {
     std::vector<PlanStep> trace;
     ExecOptions options;
     options.trace = &trace;
-    const PageResult r = Paginate(*s.store, s.dead.get(), query, options);
+    const PageResult r = Paginate(*s.store, s.tombstones(), query, options);
     out += absl::StrFormat("  count=%d, page rows=%d\n", r.count, r.rows.size());
     for (const PlanStep& step : trace) {
       out += absl::StrFormat("  %-34s %-40s est=%-10s actual=%-10d %.1f us\n", step.what,

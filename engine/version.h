@@ -31,6 +31,7 @@
 #include "engine/executor.h"
 #include "engine/filter_ast.h"
 #include "engine/store.h"
+#include "engine/tombstones.h"
 #include "index/bitmap.h"
 
 namespace taskdex {
@@ -40,6 +41,13 @@ struct SegmentView {
   std::shared_ptr<const Store> store;
   std::shared_ptr<const Bitmap> dead;  // never null; task-run rows
   uint32_t live = 0;                   // task runs that count
+  // Where the dead rows sit in the sort orders (engine/tombstones.h), when
+  // the writer computed it: null, or exactly `dead`'s rows. `inverse` is
+  // kept for the next version's positions.
+  std::shared_ptr<const OrderInverse> inverse;
+  std::shared_ptr<const DeadPositions> dead_positions;
+
+  Tombstones tombstones() const { return {dead.get(), dead_positions.get()}; }
 };
 
 struct Version {

@@ -21,7 +21,9 @@
 //
 // Lookups: Range() finds the contiguous positions whose non-NULL key lies in
 // [lo, hi] by binary search; Position() finds a row; At() / operator[] the
-// row at a position; ForEach() walks positions in order.
+// row at a position; ForEach() walks positions in order; NthNotIn() and
+// ForEachNotIn() do the same over the positions outside a caller's bitmap
+// of positions (a segment's tombstones, engine/tombstones.h).
 //
 // Updates: Erase(row) with the row's old keys, then Insert(row) with the new
 // ones. A deleted main row's keys may change afterwards: the main array's
@@ -184,6 +186,54 @@ class SortedOrder {
         while (m < main_.size() && deleted_.contains(static_cast<uint32_t>(m))) ++m;
       }
       if (!f(r)) return i + 1;
+    }
+    return last;
+  }
+
+  // Positions outside a caller's set: `skip` holds positions < size() (e.g.
+  // where a segment's tombstoned rows sit, engine/tombstones.h). The
+  // position of the `rank`-th position not in `skip` (0-based), or size()
+  // when there are not that many: a binary search on skip's rank, O(log n)
+  // rank calls.
+  size_t NthNotIn(size_t rank, const Bitmap& skip) const {
+    const size_t n = size();
+    if (skip.isEmpty()) return std::min(rank, n);
+    if (rank >= n - std::min<size_t>(n, skip.cardinality())) return n;
+    size_t lo = rank, hi = n - 1;  // positions not in skip in [0, p]: p + 1 - rank(p)
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (mid + 1 - skip.rank(static_cast<uint32_t>(mid)) >= rank + 1) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+
+  // ForEach over the positions in [first, last) not in `skip`: the skipped
+  // positions are stepped over by an iterator of `skip`, with no lookup
+  // per position. Returns the position after the last row visited.
+  template <typename F>
+  size_t ForEachNotIn(size_t first, size_t last, const Bitmap& skip, F f) const {
+    last = std::min(last, size());
+    if (skip.isEmpty()) return ForEach(first, last, f);
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(&skip.roaring, &it);
+    bool more = roaring_move_uint32_iterator_equalorlarger(&it, static_cast<uint32_t>(first));
+    size_t p = first;
+    while (p < last) {
+      const size_t next_skip = more ? std::min<size_t>(it.current_value, last) : last;
+      if (p < next_skip) {
+        bool go_on = true;
+        const size_t end = ForEach(p, next_skip, [&](RowId r) { return go_on = f(r); });
+        if (!go_on) return end;
+        p = next_skip;
+      }
+      if (p < last) {  // p is in skip
+        ++p;
+        more = roaring_advance_uint32_iterator(&it);
+      }
     }
     return last;
   }

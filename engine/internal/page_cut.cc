@@ -323,7 +323,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
 std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
                                                     uint64_t count, TaskRunSort sort,
                                                     uint64_t offset, uint64_t limit,
-                                                    OrderWindow window) {
+                                                    OrderWindow window, const Bitmap* skip) {
   const Store& store = ctx.store;
   const uint32_t n = store.task_runs.size();
   const PageCutChoice forced = ctx.options.page_cut;
@@ -350,7 +350,7 @@ std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, cons
   std::vector<RowId> page;
   page.reserve(limit);
   uint64_t skipped = 0;
-  const size_t end = order.ForEach(window.first, window.first + budget, [&](RowId r) {
+  auto visit = [&](RowId r) {
     if (!node.check(r)) return true;
     if (skipped < offset) {
       ++skipped;
@@ -358,10 +358,30 @@ std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, cons
     }
     page.push_back(r);
     return page.size() < limit;
-  });
+  };
+  const size_t end = skip != nullptr
+                         ? order.ForEachNotIn(window.first, window.first + budget, *skip, visit)
+                         : order.ForEach(window.first, window.first + budget, visit);
   step.Done(page.size());
   if (page.size() == limit || end == window.last) return page;
   return std::nullopt;
+}
+
+std::vector<RowId> CutLivePage(const ExecContext& ctx, TaskRunSort sort, const Bitmap& skip,
+                               uint64_t offset, uint64_t limit) {
+  const SortedOrder& order = ctx.store.task_run_index.OrderFor(sort);
+  StepTimer step(ctx, "page", "slice of sort order past tombstones", static_cast<int64_t>(limit));
+  std::vector<RowId> page;
+  const size_t first = offset >= order.size() ? order.size() : order.NthNotIn(offset, skip);
+  if (limit > 0 && first < order.size()) {
+    page.reserve(std::min<uint64_t>(limit, order.size() - first));
+    order.ForEachNotIn(first, order.size(), skip, [&](RowId r) {
+      page.push_back(r);
+      return page.size() < limit;
+    });
+  }
+  step.Done(page.size());
+  return page;
 }
 
 }  // namespace taskdex::engine_internal

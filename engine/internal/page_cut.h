@@ -46,10 +46,20 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
 // results under any sort). nullopt when materializing the node would cost
 // less than the walk, or when the walk runs past its budget (the matches
 // cluster late in the order); the caller then materializes.
+// `skip`, when given, holds positions of the order to step over (a
+// segment's tombstones, engine/tombstones.h) without checking their rows.
 std::optional<std::vector<RowId>> CutPageByChecking(const ExecContext& ctx, const PlanNode& node,
                                                     uint64_t count, TaskRunSort sort,
                                                     uint64_t offset, uint64_t limit,
-                                                    OrderWindow window);
+                                                    OrderWindow window,
+                                                    const Bitmap* skip = nullptr);
+
+// The page [offset, offset + limit) of every row of the sort's order but
+// those at the positions `skip` (a query without criteria on a segment
+// with tombstones): a binary search for the first position, then a walk
+// stepping over `skip`. The order must hold every row.
+std::vector<RowId> CutLivePage(const ExecContext& ctx, TaskRunSort sort, const Bitmap& skip,
+                               uint64_t offset, uint64_t limit);
 
 }  // namespace taskdex::engine_internal
 

@@ -74,6 +74,56 @@ TEST_P(SortedOrderTest, BuildRangeAndPosition) {
   }
 }
 
+// NthNotIn and ForEachNotIn against ForEach filtered by contains.
+TEST_P(SortedOrderTest, WalksSkippingPositionsMatchAFilteredWalk) {
+  std::mt19937 rng(GetParam() + 11);
+  const uint32_t n = 3000;
+  const TestKeys k = RandomKeys(rng, n);
+  SortedOrder order(Opts());
+  order.Build(n, k);
+  for (int density : {0, 1, 10, 60, 100}) {
+    Bitmap skip;
+    for (uint32_t p = 0; p < n; ++p) {
+      // Clustered at the head, as a live cache's tombstones are.
+      const int d = p < n / 4 ? std::min(100, density * 3) : density;
+      if (static_cast<int>(rng() % 100) < d) skip.add(p);
+    }
+    std::vector<RowId> kept;
+    for (uint32_t p = 0; p < n; ++p) {
+      if (!skip.contains(p)) kept.push_back(order.At(p));
+    }
+    for (size_t rank : {size_t{0}, size_t{1}, size_t{7}, kept.size() / 2, kept.size() - 1,
+                        kept.size(), kept.size() + 5}) {
+      if (rank > kept.size() + 5) continue;
+      const size_t p = order.NthNotIn(rank, skip);
+      if (rank >= kept.size()) {
+        EXPECT_EQ(p, order.size()) << "density " << density << " rank " << rank;
+        continue;
+      }
+      ASSERT_LT(p, order.size());
+      EXPECT_FALSE(skip.contains(static_cast<uint32_t>(p)));
+      EXPECT_EQ(order.At(p), kept[rank]) << "density " << density << " rank " << rank;
+      // The walk from there, cut after 25 rows, and to the end.
+      std::vector<RowId> got;
+      const size_t end = order.ForEachNotIn(p, n, skip, [&](RowId r) {
+        got.push_back(r);
+        return got.size() < 25;
+      });
+      const size_t want_n = std::min<size_t>(25, kept.size() - rank);
+      ASSERT_EQ(got.size(), want_n);
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), kept.begin() + static_cast<ptrdiff_t>(rank)));
+      if (want_n == 25) EXPECT_EQ(order.At(end - 1), got.back());
+      got.clear();
+      EXPECT_EQ(order.ForEachNotIn(p, n, skip, [&](RowId r) {
+        got.push_back(r);
+        return true;
+      }), n);
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), kept.begin() + static_cast<ptrdiff_t>(rank),
+                             kept.end()));
+    }
+  }
+}
+
 TEST_P(SortedOrderTest, InsertsAndErasesMatchRebuild) {
   std::mt19937 rng(GetParam() + 100);
   const uint32_t n = 400;
