@@ -71,6 +71,12 @@ enum class ConjunctChoice : uint8_t { kAuto, kMaterialize, kFilterCandidates };
 // matcher on every dictionary entry.
 enum class LikeChoice : uint8_t { kAuto, kTrigram, kFoldedScan, kEntryScan };
 
+// How a version of several segments (engine/version.h) merges a page:
+// kPages merges each segment's sorted page; kRankSelection, for a query
+// without criteria, selects the page by rank over the segments' live
+// orders (kAuto: past an offset, engine/version.cc).
+enum class SegmentMergeChoice : uint8_t { kAuto, kPages, kRankSelection };
+
 // One executed plan step, for Explain.
 struct PlanStep {
   std::string what;      // e.g. "task_runs.tags.any_"
@@ -89,6 +95,7 @@ struct ExecOptions {
   PageCutChoice page_cut = PageCutChoice::kAuto;
   ConjunctChoice conjunct = ConjunctChoice::kAuto;
   LikeChoice like = LikeChoice::kAuto;
+  SegmentMergeChoice segment_merge = SegmentMergeChoice::kAuto;
   // Read and fill the Store's `like_` cache (engine/like_cache.h). Tests of
   // forced paths turn it off so each path computes its own answer.
   bool use_like_cache = true;

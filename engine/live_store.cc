@@ -46,6 +46,7 @@ struct Phantom {
 struct BuiltSegment {
   std::shared_ptr<const Store> store;
   std::shared_ptr<Bitmap> dead;
+  std::shared_ptr<const OrderInverse> inverse;  // may be null: made on first tombstone
 };
 
 // Below this many task runs a segment has no name trigram indexes: a
@@ -90,6 +91,13 @@ SegmentView ViewOf(uint64_t id, BuiltSegment built) {
   v.live = built.store->task_runs.size() - static_cast<uint32_t>(built.dead->cardinality());
   v.store = std::move(built.store);
   v.dead = std::move(built.dead);
+  v.inverse = std::move(built.inverse);
+  if (!v.dead->isEmpty()) {
+    // Phantoms, or rows tombstoned while a merge ran: their positions too
+    // (engine/tombstones.h), so no segment falls back to checking rows.
+    if (!v.inverse) v.inverse = OrderInverse::Of(*v.store);
+    v.dead_positions = DeadPositions::With(nullptr, *v.inverse, *v.dead);
+  }
   return v;
 }
 
@@ -570,6 +578,9 @@ bool LiveStore::Rep::Merge(const std::vector<uint64_t>& pick) {
       }
     }
   });
+  // Still off the lock: the row -> sort position maps its tombstones will
+  // need (one pass over each order), not under the writer's lock later.
+  built.inverse = OrderInverse::Of(*built.store);
   std::lock_guard<std::mutex> lock(writer_mu);
   std::shared_ptr<const Version> now = Current();
   // Rows tombstoned since v0 stay tombstoned in the merged segment.

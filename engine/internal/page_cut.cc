@@ -209,9 +209,16 @@ OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_
 
 std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
                                  uint64_t offset, uint64_t limit,
-                                 std::optional<OrderWindow> window_in) {
+                                 std::optional<OrderWindow> window_in, const Bitmap* dead,
+                                 const Bitmap* skip) {
+  if (dead != nullptr && (skip == nullptr || dead->isEmpty())) {
+    if (dead->isEmpty()) return CutSortedPage(ctx, rows, sort, offset, limit, window_in);
+    return CutSortedPage(ctx, rows - *dead, sort, offset, limit, window_in);
+  }
   const Store& store = ctx.store;
-  const uint64_t total = rows.cardinality();
+  // With `dead` (and so `skip`), the matches that count.
+  const uint64_t total =
+      rows.cardinality() - (dead != nullptr ? rows.and_cardinality(*dead) : 0);
   if (limit == 0 || offset >= total) return {};
   limit = std::min(limit, total - offset);
   const TaskRunTable& t = store.task_runs;
@@ -246,7 +253,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
     if (walk) {
       std::vector<RowId> page;
       page.reserve(limit);
-      if (total == n && span == n) {
+      if (total == n && span == n && dead == nullptr) {
         // Every row matches: the page is a slice of the order.
         StepTimer step(ctx, "page", "slice of sort order", static_cast<int64_t>(limit));
         order.ForEach(offset, offset + limit, [&](RowId r) {
@@ -286,11 +293,16 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         page.push_back(r);
         return page.size() < limit;
       };
+      // Positions in `skip` hold dead rows, stepped over unvisited.
+      auto walk = [&](size_t first, size_t last, auto f) {
+        return skip != nullptr ? order.ForEachNotIn(first, last, *skip, f)
+                               : order.ForEach(first, last, f);
+      };
       size_t end = 0;
       if (use_mask) {
         RowMask& mask = ThreadRowMask();
         mask.Assign(rows);
-        end = order.ForEach(window.first, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
+        end = walk(window.first, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
       } else {
         // The estimate assumed evenly spread matches; a walk that meets
         // fewer than expected (e.g. the rows with a NULL end_time before the
@@ -301,12 +313,11 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
                                 ? budget
                                 : std::min(budget, static_cast<size_t>(
                                                        std::max(4 * visits + 256, mask_fill))));
-        end = order.ForEach(window.first, first_leg,
-                            [&](RowId r) { return visit(rows.contains(r), r); });
+        end = walk(window.first, first_leg, [&](RowId r) { return visit(rows.contains(r), r); });
         if (page.size() < limit && end == first_leg && end < stop) {
           RowMask& mask = ThreadRowMask();
           mask.Assign(rows);
-          end = order.ForEach(end, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
+          end = walk(end, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
         }
       }
       step.Done(page.size());
@@ -314,7 +325,9 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
     }
   }
   StepTimer step(ctx, "page", "partial sort of matches", static_cast<int64_t>(total));
-  std::vector<RowId> page = SortedPageBySort(store, rows, sort, offset, limit);
+  std::vector<RowId> page = dead != nullptr
+                                ? SortedPageBySort(store, rows - *dead, sort, offset, limit)
+                                : SortedPageBySort(store, rows, sort, offset, limit);
   step.Done(page.size());
   return page;
 }

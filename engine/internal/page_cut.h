@@ -37,9 +37,15 @@ struct OrderWindow {
 OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_kids,
                        TaskRunSort sort);
 
+// `dead`, when given, are rows of `rows` that do not count (a segment's
+// tombstones) and `skip` their positions in the sort's order (may be
+// null): a walk steps over `skip`, so a large `rows` is never copied to
+// take them out; a partial sort (or a walk without `skip`) works on
+// rows - dead.
 std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, TaskRunSort sort,
                                  uint64_t offset, uint64_t limit,
-                                 std::optional<OrderWindow> window = std::nullopt);
+                                 std::optional<OrderWindow> window = std::nullopt,
+                                 const Bitmap* dead = nullptr, const Bitmap* skip = nullptr);
 
 // The page of the `count` rows that pass `node`, cut by walking the sort
 // order and checking each row -- the matches are never materialized (dense

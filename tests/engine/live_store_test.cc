@@ -340,6 +340,15 @@ TEST(LiveStoreModel, EveryOffsetOfEverySortMatchesTheModel) {
     }
     ASSERT_EQ(first.dead_positions->by_sort[sort], want) << "sort " << sort;
   }
+  for (const SegmentView& s : v->segments) {
+    ASSERT_TRUE(s.dead->isEmpty() || s.dead_positions != nullptr) << "segment " << s.id;
+  }
+  // Both ways of merging the segments: the rank selection over their live
+  // orders (engine/version.cc LiveOrderMerge) and the merge of their pages.
+  ExecOptions by_rank;
+  by_rank.segment_merge = SegmentMergeChoice::kRankSelection;
+  ExecOptions by_pages;
+  by_pages.segment_merge = SegmentMergeChoice::kPages;
   for (int sort = 0; sort < kNumTaskRunSorts; ++sort) {
     for (int64_t limit : {1, 3}) {
       for (uint64_t offset = 0; offset <= model.task_runs.size() + 1; ++offset) {
@@ -348,9 +357,11 @@ TEST(LiveStoreModel, EveryOffsetOfEverySortMatchesTheModel) {
         q.limit = limit;
         q.offset = offset;
         const ReferenceResult want = RefPaginate(model, q);
-        const VersionPage got = Paginate(*v, q, ExecOptions{});
-        ASSERT_EQ(got.count, want.count);
-        ASSERT_EQ(IdsOf(*v, got), want.ids) << DescribeQuery(q);
+        for (const ExecOptions& options : {ExecOptions{}, by_rank, by_pages}) {
+          const VersionPage got = Paginate(*v, q, options);
+          ASSERT_EQ(got.count, want.count);
+          ASSERT_EQ(IdsOf(*v, got), want.ids) << DescribeQuery(q);
+        }
       }
     }
   }
