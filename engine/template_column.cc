@@ -65,7 +65,10 @@ void TemplateRange(std::string_view text, std::span<const std::string_view> hole
     for (size_t k = 0; k < holes.size(); ++k) {
       if (!usable[k]) continue;
       std::string_view h = holes[k];
-      if (h.size() <= n - i && text[i] == h[0] && std::memcmp(text.data() + i, h.data(), h.size()) == 0) {
+      // The second byte first: holes share their first (a quote), and a
+      // memcmp call per hole at every quote of the text was 9% of a merge.
+      if (h.size() <= n - i && text[i] == h[0] && (h.size() < 2 || text[i + 1] == h[1]) &&
+          std::memcmp(text.data() + i, h.data(), h.size()) == 0) {
         matched = static_cast<int>(k);
         break;
       }

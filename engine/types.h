@@ -7,8 +7,10 @@
 #define TASKDEX_ENGINE_TYPES_H_
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -18,13 +20,33 @@ namespace taskdex {
 
 // A UUID as 16 bytes, big-endian as written. Ordering is memcmp order, which
 // equals PostgreSQL's uuid order and the order of the lowercase hex text.
+// It compares the two big-endian halves as integers: the defaulted
+// comparison of the byte array called memcmp, 11% of a segment merge's
+// time in `perf` (sorting 7 orders with id tie-breaks);
+// tests/engine/uuid_test.cc pins it to memcmp.
 struct Uuid {
   std::array<uint8_t, 16> bytes{};
-  friend auto operator<=>(const Uuid&, const Uuid&) = default;
-  friend bool operator==(const Uuid&, const Uuid&) = default;
+  uint64_t High() const { return Half(0); }
+  uint64_t Low() const { return Half(8); }
+  friend std::strong_ordering operator<=>(const Uuid& a, const Uuid& b) {
+    const uint64_t ah = a.High(), bh = b.High();
+    if (ah != bh) return ah <=> bh;
+    return a.Low() <=> b.Low();
+  }
+  friend bool operator==(const Uuid& a, const Uuid& b) {
+    return a.Half(0) == b.Half(0) && a.Half(8) == b.Half(8);
+  }
   template <typename H>
   friend H AbslHashValue(H h, const Uuid& u) {
     return H::combine_contiguous(std::move(h), u.bytes.data(), u.bytes.size());
+  }
+
+ private:
+  uint64_t Half(size_t at) const {
+    uint64_t v;
+    std::memcpy(&v, bytes.data() + at, sizeof v);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+    return v;
   }
 };
 

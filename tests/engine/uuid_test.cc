@@ -1,5 +1,7 @@
 #include "engine/uuid.h"
 
+#include <cstring>
+#include <random>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -63,6 +65,27 @@ TEST(UuidTest, OrderingIsTextOrder) {
   EXPECT_LT(a, b);
   EXPECT_LT(b, c);
   EXPECT_EQ(c, *ParseUuid("a0000000000040008000000000000000"));
+}
+
+// The integer comparison (engine/types.h) against its canonical version,
+// memcmp of the bytes: random UUIDs, and pairs that differ in one byte.
+TEST(UuidTest, ComparisonIsMemcmpOrder) {
+  std::mt19937_64 rng(7);
+  auto sign = [](int c) { return (c > 0) - (c < 0); };
+  for (int i = 0; i < 20000; ++i) {
+    Uuid a, b;
+    for (auto& x : a.bytes) x = static_cast<uint8_t>(rng());
+    b = a;
+    if (i % 2 == 0) {
+      b.bytes[rng() % 16] = static_cast<uint8_t>(rng());
+    } else {
+      for (auto& x : b.bytes) x = static_cast<uint8_t>(rng());
+    }
+    const int want = sign(std::memcmp(a.bytes.data(), b.bytes.data(), 16));
+    ASSERT_EQ(a < b, want < 0);
+    ASSERT_EQ(a == b, want == 0);
+    ASSERT_EQ(b < a, want > 0);
+  }
 }
 
 TEST(UuidTest, FormatsLowercaseHyphenated) {
