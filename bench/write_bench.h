@@ -6,11 +6,14 @@
 // `batch` upserts). Four phases on one loaded engine, each `seconds` long,
 // every figure measured in the same run (ratios, not yesterday's numbers):
 //   1. reads alone, on the store as loaded: the mix round-robin, p50/p99/max;
-//   2. apply at full speed, no readers: upserts/s and apply latency;
+//   2. apply at full speed, no readers: upserts/s and apply latency; then
+//      the merges it queued run to the end ("settle", segments before and
+//      after), so phase 3 starts from a settled store;
 //   3. reads while a writer applies RATE upserts/s: read p50/p99/max and
 //      their ratio to phase 1, the write rate achieved, and the visibility
 //      lag (a probe thread polls Pin() and records when each version is
-//      first seen, against when its Apply returned);
+//      first seen, against when its Apply returned), and the segments
+//      left at its end;
 //   4. reads alone again on the store the writes left (segments, merges):
 //      its p50/p99 against phase 1; then memory of that store against the
 //      same rows merged into one segment (MergeAll: a fresh build).

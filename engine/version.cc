@@ -1,6 +1,7 @@
 #include "engine/version.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 #include <utility>
 
@@ -176,15 +177,18 @@ bool NoCriteria(const FilterSet& f) {
 }
 
 // When the rank selection (LiveOrderMerge) replaces the merge of the
-// segments' pages. It costs ~k^2 log^2 n key reads for k segments, the
-// merge ~50 ns for each of the small segments' first offset + limit rows
-// (their keys read and merged). Measured with `taskdex bench --changes`
-// (1M task runs, 100k changes, 5 segments, the UI mix): deep_page
-// (offset ~1M) 1.85 ms -> 0.40 ms by selection, but top pages (offset 0)
-// 17 us -> 460 us, so it takes only offsets past kRankMergeMinOffset and
-// versions of at most kMaxSegmentsForRankMerge segments.
-constexpr uint64_t kRankMergeMinOffset = 2048;
-constexpr size_t kMaxSegmentsForRankMerge = 8;
+// segments' pages, by cost. The merge reads the key of each of the small
+// segments' first offset + limit rows and merges them: kPageMergeRowNs a
+// row. The selection does (sum over segments of log2 rows)^2 probes (a
+// binary search over each segment's ranks, each probe binary-searching
+// the others): kRankProbeNs a probe. Measured with `taskdex bench
+// --changes` (1M task runs, 100k generated changes, 5 segments, the UI
+// mix): deep_page (offset ~1M, ~35k small-segment rows) 1.85 ms by page
+// merge (53 ns a row); by selection ~5,200 probes, 0.33-0.40 ms (70 ns a
+// probe), while a top page (offset 0) took 17 us by merge and 460 us by
+// selection.
+constexpr double kPageMergeRowNs = 50;
+constexpr double kRankProbeNs = 70;
 
 }  // namespace
 
@@ -239,10 +243,27 @@ VersionPage Paginate(const Version& version, const PaginateQuery& query,
     return out;
   }
   const SegmentMergeChoice merge_choice = options.segment_merge;
+  auto rank_selection_pays = [&] {
+    if (merge_choice != SegmentMergeChoice::kAuto || options.page_cut != PageCutChoice::kAuto) {
+      return false;
+    }
+    const uint64_t lim = static_cast<uint64_t>(std::max<int64_t>(query.limit, 0));
+    const uint64_t end = query.offset > UINT64_MAX - lim ? UINT64_MAX : query.offset + lim;
+    uint32_t big = used[0];
+    for (uint32_t i : used) {
+      if (version.segments[i].live > version.segments[big].live) big = i;
+    }
+    double merge_rows = 0;
+    double log_sum = 0;
+    for (uint32_t i : used) {
+      const uint32_t live = version.segments[i].live;
+      if (i != big) merge_rows += static_cast<double>(std::min<uint64_t>(end, live));
+      log_sum += std::log2(static_cast<double>(live) + 1);
+    }
+    return log_sum * log_sum * kRankProbeNs < merge_rows * kPageMergeRowNs;
+  };
   if (NoCriteria(query.filters) &&
-      (merge_choice == SegmentMergeChoice::kRankSelection ||
-       (merge_choice == SegmentMergeChoice::kAuto && options.page_cut == PageCutChoice::kAuto &&
-        used.size() <= kMaxSegmentsForRankMerge && query.offset >= kRankMergeMinOffset))) {
+      (merge_choice == SegmentMergeChoice::kRankSelection || rank_selection_pays())) {
     if (std::optional<LiveOrderMerge> merge = LiveOrderMerge::Of(version, used, query.sort)) {
       for (uint32_t i : used) out.count += version.segments[i].live;
       const uint64_t limit = query.limit > 0 ? static_cast<uint64_t>(query.limit) : 0;
