@@ -182,21 +182,15 @@ bool ApplyChangeFile(Engine& engine, const std::string& path, size_t batch, bool
   }
   const double seconds = SecondsSince(start);
   const LiveStats s = engine.Stats();
-  if (json) {
-    std::printf("{\"event\":\"changes\",\"changes\":%llu,\"seconds\":%.3f,\"segments\":%llu,"
-                "\"tombstones\":%llu,\"task_runs\":%llu}\n",
-                static_cast<unsigned long long>(changes), seconds,
-                static_cast<unsigned long long>(s.segments),
-                static_cast<unsigned long long>(s.tombstones),
-                static_cast<unsigned long long>(s.task_runs));
-  } else {
-    std::printf("changes: %llu applied in %.3f s with merges; %llu segments, %llu tombstones, "
-                "%llu task runs\n",
-                static_cast<unsigned long long>(changes), seconds,
-                static_cast<unsigned long long>(s.segments),
-                static_cast<unsigned long long>(s.tombstones),
-                static_cast<unsigned long long>(s.task_runs));
-  }
+  const char* format =
+      json ? "{\"event\":\"changes\",\"changes\":%llu,\"seconds\":%.3f,\"segments\":%llu,"
+             "\"tombstones\":%llu,\"task_runs\":%llu}\n"
+           : "changes: %llu applied in %.3f s with merges; %llu segments, %llu tombstones, "
+             "%llu task runs\n";
+  std::printf(format, static_cast<unsigned long long>(changes), seconds,
+              static_cast<unsigned long long>(s.segments),
+              static_cast<unsigned long long>(s.tombstones),
+              static_cast<unsigned long long>(s.task_runs));
   std::fflush(stdout);
   return true;
 }

@@ -156,7 +156,7 @@ bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
 
   // 2b. Let the merges the full-speed phase queued run (as they would
   // before a steady load), so phase 3 measures a steady 'rate', not the
-  // backlog of phase 2 (which left 47-115 segments at 1M).
+  // backlog of phase 2 (which left 47-238 segments at 1M).
   {
     const Clock::time_point start = Clock::now();
     const uint64_t segments_before = engine.Stats().segments;
@@ -164,16 +164,13 @@ bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
     }
     const LiveStats s = engine.Stats();
     const double secs = MicrosBetween(start, Clock::now()) / 1e6;
-    if (options.json) {
-      std::printf("{\"event\":\"writes\",\"phase\":\"settle\",\"seconds\":%.3f,"
-                  "\"segments_before\":%llu,\"segments\":%llu}\n",
-                  secs, static_cast<unsigned long long>(segments_before),
-                  static_cast<unsigned long long>(s.segments));
-    } else {
-      std::printf("settle                 merges after apply_max: %llu -> %llu segments in %.2f s\n",
-                  static_cast<unsigned long long>(segments_before),
-                  static_cast<unsigned long long>(s.segments), secs);
-    }
+    const char* format =
+        options.json ? "{\"event\":\"writes\",\"phase\":\"settle\",\"segments_before\":%llu,"
+                       "\"segments\":%llu,\"seconds\":%.3f}\n"
+                     : "settle                 merges after apply_max: %llu -> %llu segments "
+                       "in %.2f s\n";
+    std::printf(format, static_cast<unsigned long long>(segments_before),
+                static_cast<unsigned long long>(s.segments), secs);
   }
 
   // 3. Reads while a writer applies `rate` upserts/s.

@@ -58,7 +58,10 @@
 //
 // Costs. Apply: for each task-run upsert a hash lookup per segment (to
 // find the old row) and a bitmap set; then one StoreBuilder build of the
-// new segment (its task runs and their closures). Memory: the writer's
+// new segment (its task runs and their closures), and for each segment
+// that lost rows its tombstones' sort positions (engine/tombstones.h: a
+// copy of 7 small bitmaps plus 7 adds a row; a segment's first tombstone
+// builds its row -> position map once, ~28 bytes a row). Memory: the writer's
 // model of every flow run, flow and deployment (records), besides the
 // segments.
 //

@@ -15,7 +15,11 @@
 // tombstoned. So a query runs on each segment on its own, with the
 // segment's own dictionaries and indexes, and the answers merge: counts
 // add, pages merge the per-segment sorted pages (each cut at offset + limit)
-// by the sort's key, id DESC breaking ties (paginate.md 6.2).
+// by the sort's key, id DESC breaking ties (paginate.md 6.2); a deep page
+// without criteria is selected by rank over the segments' live orders when
+// that costs less (version.cc LiveOrderMerge). Each segment's tombstones
+// may carry their sort positions (engine/tombstones.h), which the writer
+// keeps exact.
 //
 // Thread safety: a const Version may be read from many threads.
 

@@ -199,16 +199,7 @@ class SortedOrder {
     const size_t n = size();
     if (skip.isEmpty()) return std::min(rank, n);
     if (rank >= n - std::min<size_t>(n, skip.cardinality())) return n;
-    size_t lo = rank, hi = n - 1;  // positions not in skip in [0, p]: p + 1 - rank(p)
-    while (lo < hi) {
-      const size_t mid = lo + (hi - lo) / 2;
-      if (mid + 1 - skip.rank(static_cast<uint32_t>(mid)) >= rank + 1) {
-        hi = mid;
-      } else {
-        lo = mid + 1;
-      }
-    }
-    return lo;
+    return NthOutside(rank, n, skip);
   }
 
   // ForEach over the positions in [first, last) not in `skip`: the skipped
@@ -339,10 +330,16 @@ class SortedOrder {
   // Main position of the live row of live rank `live_rank`.
   size_t SelectLive(size_t live_rank) const {
     if (deleted_.isEmpty()) return live_rank;
-    size_t lo = live_rank, hi = main_.size() - 1;  // live count in [0, pos] is pos+1-rank(pos)
+    return NthOutside(live_rank, main_.size(), deleted_);
+  }
+  // The `rank`-th (0-based) of [0, n) not in `b`, which must exist: a
+  // binary search on b.rank (the count not in b within [0, p] is
+  // p + 1 - b.rank(p)).
+  static size_t NthOutside(size_t rank, size_t n, const Bitmap& b) {
+    size_t lo = rank, hi = n - 1;
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      if (mid + 1 - deleted_.rank(static_cast<uint32_t>(mid)) >= live_rank + 1) {
+      if (mid + 1 - b.rank(static_cast<uint32_t>(mid)) >= rank + 1) {
         hi = mid;
       } else {
         lo = mid + 1;
