@@ -346,7 +346,8 @@ int RunApply(int argc, char** argv) {
   taskdex::LoadOptions load_options;
   load_options.threads = threads;
   absl::StatusOr<std::unique_ptr<taskdex::Engine>> engine =
-      taskdex::Engine::Open(snapshot, load_options, {.background_merges = true});
+      taskdex::Engine::Open(snapshot, load_options,
+                            {.background_merges = true, .expect_writes = true});
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex apply: cannot load snapshot %s: %s\n", snapshot.c_str(),
                  std::string(engine.status().message()).c_str());

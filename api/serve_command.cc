@@ -286,7 +286,8 @@ int RunServe(int argc, char** argv) {
       printer.Update(p);
     };
     absl::StatusOr<std::unique_ptr<Engine>> engine =
-        Engine::Open(*snapshot, options, {.background_merges = true});
+        Engine::Open(*snapshot, options,
+                     {.background_merges = true, .expect_writes = server.enable_writes});
     printer.Finish();
     if (!engine.ok()) {
       std::fprintf(stderr, "taskdex serve: cannot load snapshot %s: %s\n", snapshot->c_str(),

@@ -305,7 +305,9 @@ int RunBench(int argc, char** argv) {
   LoadOptions load_options;
   load_options.threads = opt.threads;
   const auto load_start = std::chrono::steady_clock::now();
-  auto engine = Engine::Open(opt.snapshot, load_options, {.background_merges = opt.writes > 0});
+  auto engine = Engine::Open(opt.snapshot, load_options, {.background_merges = opt.writes > 0,
+                                                         .expect_writes = opt.writes > 0 ||
+                                                                          !opt.changes.empty()});
   const double load_seconds = SecondsSince(load_start);
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex bench: cannot load %s: %s\n", opt.snapshot.c_str(),

@@ -466,7 +466,10 @@ LiveStore::LiveStore(std::unique_ptr<Store> initial, Options options)
   rep_->options = options;
   rep_->dims = DimModel::FromStore(*initial);
   rep_->meta[1] = MetaOf(*initial);
-  rep_->Publish(SingleSegmentVersion(std::shared_ptr<const Store>(std::move(initial))));
+  std::shared_ptr<const Store> store(std::move(initial));
+  auto first = std::make_shared<Version>(*SingleSegmentVersion(store));
+  if (options.expect_writes) first->segments[0].inverse = OrderInverse::Of(*store);
+  rep_->Publish(std::move(first));
   if (options.background_merges) rep_->merger = std::thread([this] { rep_->MergeLoop(); });
 }
 

@@ -122,6 +122,12 @@ class LiveStore {
  public:
   struct Options {
     bool background_merges = false;
+    // Build the loaded segment's row -> sort position map
+    // (engine/tombstones.h) with the load instead of under the writer's
+    // lock at its first tombstone (one Apply took 1.58 s for it at 10M
+    // task runs in `taskdex bench --writes`); costs ~0.15 s of load and 28
+    // bytes a task run per million. For stores that will take writes.
+    bool expect_writes = false;
   };
   // Takes a loaded Store as the first segment.
   LiveStore(std::unique_ptr<Store> initial, Options options);
