@@ -294,7 +294,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         return page.size() < limit;
       };
       // Positions in `skip` hold dead rows, stepped over unvisited.
-      auto walk = [&](size_t first, size_t last, auto f) {
+      auto walk_order = [&](size_t first, size_t last, auto f) {
         return skip != nullptr ? order.ForEachNotIn(first, last, *skip, f)
                                : order.ForEach(first, last, f);
       };
@@ -302,7 +302,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
       if (use_mask) {
         RowMask& mask = ThreadRowMask();
         mask.Assign(rows);
-        end = walk(window.first, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
+        end = walk_order(window.first, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
       } else {
         // The estimate assumed evenly spread matches; a walk that meets
         // fewer than expected (e.g. the rows with a NULL end_time before the
@@ -313,11 +313,11 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
                                 ? budget
                                 : std::min(budget, static_cast<size_t>(
                                                        std::max(4 * visits + 256, mask_fill))));
-        end = walk(window.first, first_leg, [&](RowId r) { return visit(rows.contains(r), r); });
+        end = walk_order(window.first, first_leg, [&](RowId r) { return visit(rows.contains(r), r); });
         if (page.size() < limit && end == first_leg && end < stop) {
           RowMask& mask = ThreadRowMask();
           mask.Assign(rows);
-          end = walk(end, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
+          end = walk_order(end, stop, [&](RowId r) { return visit(mask.Contains(r), r); });
         }
       }
       step.Done(page.size());

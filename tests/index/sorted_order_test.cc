@@ -112,7 +112,9 @@ TEST_P(SortedOrderTest, WalksSkippingPositionsMatchAFilteredWalk) {
       const size_t want_n = std::min<size_t>(25, kept.size() - rank);
       ASSERT_EQ(got.size(), want_n);
       EXPECT_TRUE(std::equal(got.begin(), got.end(), kept.begin() + static_cast<ptrdiff_t>(rank)));
-      if (want_n == 25) EXPECT_EQ(order.At(end - 1), got.back());
+      if (want_n == 25) {
+        EXPECT_EQ(order.At(end - 1), got.back());
+      }
       got.clear();
       EXPECT_EQ(order.ForEachNotIn(p, n, skip, [&](RowId r) {
         got.push_back(r);
