@@ -54,6 +54,14 @@ std::optional<double> FloatField(const JsonValue& v, std::string_view key, Error
   }
 }
 
+// The value of a required field, or null when it is absent or an explicit
+// `null`: FastAPI gives None to a required field as missing
+// (paginate.md section 2, "null means absent").
+const JsonValue* Required(const JsonValue& body, std::string_view key) {
+  const JsonValue* v = body.Find(key);
+  return v != nullptr && !v->is_null() ? v : nullptr;
+}
+
 }  // namespace
 
 std::variant<HistoryRequest, ApiResponse> ValidateHistoryBody(const JsonValue* body,
@@ -70,17 +78,17 @@ std::variant<HistoryRequest, ApiResponse> ValidateHistoryBody(const JsonValue* b
   }
   std::optional<Micros> start, end;
   std::optional<double> interval;
-  if (const JsonValue* v = body->Find("history_start")) {
+  if (const JsonValue* v = Required(*body, "history_start")) {
     start = ValidateDatetimeField(*v, "history_start", errors);
   } else {
     AddError(errors, "history_start", "missing", "Field required", nullptr);
   }
-  if (const JsonValue* v = body->Find("history_end")) {
+  if (const JsonValue* v = Required(*body, "history_end")) {
     end = ValidateDatetimeField(*v, "history_end", errors);
   } else {
     AddError(errors, "history_end", "missing", "Field required", nullptr);
   }
-  if (const JsonValue* v = body->Find("history_interval_seconds")) {
+  if (const JsonValue* v = Required(*body, "history_interval_seconds")) {
     interval = FloatField(*v, "history_interval_seconds", errors);
   } else {
     AddError(errors, "history_interval_seconds", "missing", "Field required", nullptr);

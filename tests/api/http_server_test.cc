@@ -503,6 +503,13 @@ TEST_F(HttpServerTest, History) {
   ExpectAnswer(
       Post("/api/task_runs/history", R"({"history_start":"2024-05-01T10:00:00Z"})"), 422,
       R"({"exception_message":"Invalid request received.","exception_detail":[{"type":"missing","loc":["body","history_end"],"msg":"Field required","input":null},{"type":"missing","loc":["body","history_interval_seconds"],"msg":"Field required","input":null}],"request_body":{"history_start":"2024-05-01T10:00:00Z"}})");
+  // An explicit null for a required field is missing, not a type error
+  // (FastAPI treats None as absent; paginate.md section 2).
+  ExpectAnswer(
+      Post("/api/task_runs/history",
+           R"({"history_start":null,"history_end":null,"history_interval_seconds":null})"),
+      422,
+      R"({"exception_message":"Invalid request received.","exception_detail":[{"type":"missing","loc":["body","history_start"],"msg":"Field required","input":null},{"type":"missing","loc":["body","history_end"],"msg":"Field required","input":null},{"type":"missing","loc":["body","history_interval_seconds"],"msg":"Field required","input":null}],"request_body":{"history_start":null,"history_end":null,"history_interval_seconds":null}})");
   // start >= end: no intervals.
   ExpectAnswer(Post("/api/task_runs/history",
                     R"({"history_start":"2024-05-02T00:00:00Z","history_end":"2024-05-01T00:00:00Z","history_interval_seconds":60})"),
