@@ -1143,7 +1143,11 @@ struct HttpServer::Rep {
     const bool api = p == "/api" || p.substr(0, 5) == "/api/";
     // The write API (/taskdex/...) is behind the same auth as the API.
     const bool taskdex = p.substr(0, 9) == "/taskdex/";
-    if (!api && !taskdex && p != "/metrics") return false;
+    // "/metrics/" too: auth runs before the trailing-slash redirect, so
+    // the redirect does not answer for a route behind auth.
+    const bool metrics = p.substr(0, 8) == "/metrics" &&
+                         p.find_first_not_of('/', 8) == std::string_view::npos;
+    if (!api && !taskdex && !metrics) return false;
     return !(req.method == "GET" && (EndsWith(p, "health") || EndsWith(p, "ready")));
   }
 

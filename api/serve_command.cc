@@ -269,10 +269,11 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "taskdex serve: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  if (!quiet) {
-    std::fprintf(stderr, "taskdex serve: listening on http://%s:%d, loading %s\n",
-                 server.host.c_str(), http.port(), snapshot->c_str());
-  }
+  // Always, on stdout, whatever the log level: scripts that ask for
+  // `--port 0` read the chosen port from this line.
+  std::printf("listening on http://%s:%d\n", server.host.c_str(), http.port());
+  std::fflush(stdout);
+  if (!quiet) std::fprintf(stderr, "taskdex serve: loading %s\n", snapshot->c_str());
 
   std::atomic<bool> load_failed{false};
   std::atomic<bool> load_done{false};

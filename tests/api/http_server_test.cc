@@ -718,6 +718,9 @@ TEST_F(HttpServerTest, BasicAuth) {
   ExpectAnswer(Get("/readyz"), 200, R"({"message":"OK"})");
   ExpectAnswer(Get("/nope"), 404, R"({"detail":"Not Found"})");
   ExpectAnswer(Get("/metrics"), 401, unauthorized);
+  // Auth before the trailing-slash redirect: no 307 that reveals the route.
+  ExpectAnswer(Get("/metrics/"), 401, unauthorized);
+  ExpectAnswer(Get("/metrics//"), 401, unauthorized);
   // Python's header.split() and base64.b64decode (non-validating: characters
   // outside the alphabet are skipped), then .decode("utf-8").
   auto with_auth = [&](const char* value) {

@@ -146,5 +146,43 @@ check "bench --changes reports the changes applied" contains "$TMP/out" '"event"
 check "bench --changes --compare-sqlite is refused" test $rc -eq 2
 check "bench --changes --compare-sqlite says why" contains "$TMP/err" 'cannot be combined'
 
+# `taskdex serve` itself: the port line on stdout at --log-level warning,
+# flags over environment variables, a paginate over a real socket, SIGTERM.
+# HTTP by bash's /dev/tcp (no client to install); every wait is bounded.
+http() {  # port, method, path, body, [extra header line] -> response on stdout
+  local body=$4
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf '%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s' \
+    "$2" "$3" "${#body}" "${5:+$5$'\r\n'}" "$body" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+TASKDEX_PORT=1 TASKDEX_AUTH_STRING=env:secret TASKDEX_LOG_LEVEL=info \
+  "$TASKDEX" serve --snapshot "$SNAP" --host 127.0.0.1 --port 0 --auth-string flag:secret \
+  --log-level warning >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SERVE=$!
+for _ in $(seq 1 100); do contains "$TMP/serve.out" "listening on" && break; sleep 0.1; done
+PORT=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
+check "serve --port 0 prints 'listening on http://HOST:PORT' on stdout at warning" test -n "$PORT"
+check "serve --log-level warning (flag over TASKDEX_LOG_LEVEL) logs nothing at start" test ! -s "$TMP/serve.err"
+if [[ -n $PORT ]]; then
+  for _ in $(seq 1 100); do http "$PORT" GET /readyz "" | contains /dev/stdin '"message":"OK"' && break; sleep 0.1; done
+  FLAG_AUTH="Authorization: Basic $(printf 'flag:secret' | base64)"
+  ENV_AUTH="Authorization: Basic $(printf 'env:secret' | base64)"
+  http "$PORT" POST /api/task_runs/paginate '{"limit": 2}' "$FLAG_AUTH" >"$TMP/resp"
+  check "serve answers paginate with the --auth-string credentials" contains "$TMP/resp" '"count":7,"limit":2,"pages":4,"page":1}'
+  http "$PORT" POST /api/task_runs/paginate '{"limit": 2}' "$ENV_AUTH" >"$TMP/resp"
+  check "serve: --auth-string wins over TASKDEX_AUTH_STRING" contains "$TMP/resp" 'HTTP/1.1 401'
+fi
+kill -TERM "$SERVE" 2>/dev/null
+for _ in $(seq 1 150); do kill -0 "$SERVE" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$SERVE" 2>/dev/null; then
+  check "serve exits within 15 s of SIGTERM" false
+  kill -KILL "$SERVE"
+else
+  wait "$SERVE"; rc=$?
+  check "serve exits 0 on SIGTERM" test $rc -eq 0
+fi
+
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
