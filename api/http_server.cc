@@ -18,13 +18,16 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "api/history_request.h"
 #include "api/json_value.h"
 #include "api/paginate_request.h"
@@ -1120,13 +1123,47 @@ struct HttpServer::Rep {
   // (h11: "Only Transfer-Encoding: chunked is supported"; uvicorn answers
   // 400 and closes, RFC 9112 6.3 item 4), where cpp-httplib would also read
   // until close.
-  static bool FrameBody(const httplib::Request& req) {
+  // Content-Length as h11 takes it (h11/_headers.py,
+  // normalize_and_validate): each header's value is split on commas and
+  // stripped; every piece of every header must be the same string of
+  // digits, else "conflicting Content-Length headers" / "bad
+  // Content-Length", which uvicorn answers 400 and closes. cpp-httplib
+  // took the first header, read "abc" as 0 (leaving the body in the stream
+  // as the next request) and "-5" as a huge length (413 after the read
+  // timeout). A declared length over max_body_bytes is 413 at once, before
+  // any of the body is read.
+  enum class Framing { kOk, kBad, kTooLarge };
+  static Framing FrameBody(const httplib::Request& req, size_t max_body_bytes) {
     auto& headers = const_cast<httplib::Request&>(req).headers;
     if (req.has_header("Transfer-Encoding")) {
-      return Lower(Trim(req.get_header_value("Transfer-Encoding"))) == "chunked";
+      return Lower(Trim(req.get_header_value("Transfer-Encoding"))) == "chunked" ? Framing::kOk
+                                                                                 : Framing::kBad;
     }
-    if (!req.has_header("Content-Length")) headers.emplace("Content-Length", "0");
-    return true;
+    if (!req.has_header("Content-Length")) {
+      headers.emplace("Content-Length", "0");
+      return Framing::kOk;
+    }
+    std::optional<std::string> length;
+    auto [first, last] = headers.equal_range("Content-Length");
+    for (auto it = first; it != last; ++it) {
+      for (absl::string_view split : absl::StrSplit(it->second, ',')) {
+        split = absl::StripAsciiWhitespace(split);
+        const std::string_view piece(split.data(), split.size());
+        if (piece.empty() || piece.find_first_not_of("0123456789") != std::string_view::npos) {
+          return Framing::kBad;
+        }
+        if (length && *length != piece) return Framing::kBad;
+        length = std::string(piece);
+      }
+    }
+    const std::string_view digits = std::string_view(*length).substr(
+        std::min(length->find_first_not_of('0'), length->size()));
+    if (digits.size() > 18 || std::stoull(std::string(digits.empty() ? "0" : digits)) > max_body_bytes) {
+      return Framing::kTooLarge;
+    }
+    headers.erase("Content-Length");
+    headers.emplace("Content-Length", std::string(digits.empty() ? "0" : digits));
+    return Framing::kOk;
   }
 
   // Which requests the basic-auth check applies to. Prefect adds the
@@ -1209,7 +1246,7 @@ absl::Status HttpServer::Start() {
     tls_request = RequestContext{};
     tls_request.start = Clock::now();
     tls_request.started = true;
-    const bool framed = Rep::FrameBody(req);
+    const Rep::Framing framing = Rep::FrameBody(req, rep->options.max_body_bytes);
     if (tls_stream != nullptr && tls_stream->first_content_type_empty()) {
       // The parser dropped an empty `Content-Type:` (ConnectionStream saw
       // it). For Prefect it is present, so default_content_type adds
@@ -1236,7 +1273,14 @@ absl::Status HttpServer::Start() {
       Rep::SetJson(res, 503, R"({"exception_message":"Service Unavailable"})");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (!framed) {
+    if (framing == Rep::Framing::kTooLarge) {
+      // The body is not read: the connection cannot carry another request.
+      res.set_header("Connection", "close");
+      tls_close_connection = true;
+      Rep::SetDetail(res, 413, "Request body too large");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (framing != Rep::Framing::kOk) {
       // uvicorn's answer to a request h11 cannot frame (h11_impl.py,
       // send_400_response); the unread body makes the connection unusable.
       res.status = 400;

@@ -403,6 +403,51 @@ TEST_F(HttpServerTest, TransferEncodingOtherThanChunkedIs400) {
   EXPECT_EQ(body, "1") << head;
 }
 
+// Content-Length as h11 frames it: digits only, every header and every
+// comma-separated piece the same, else 400 and close at once; a declared
+// length over --max-body-bytes is 413 at once, before reading the body.
+// The read timeout (30 s) is longer than the client's (10 s), so an answer
+// that waits for the body fails ReadResponse. (An empty `Content-Length:`
+// is dropped by cpp-httplib's parser before the handlers see it, and is read
+// as no body; h11 answers 400.)
+TEST_F(HttpServerTest, ContentLengthFramingAsH11) {
+  ServerOptions options;
+  options.read_timeout_seconds = 30;
+  options.keep_alive_seconds = 30;  // a close must come from the answer, not an idle timeout
+  options.max_body_bytes = 1000;
+  StartServer(options);
+  const std::string head_of = "POST /api/task_runs/count HTTP/1.1\r\nHost: x\r\n";
+  struct Case {
+    std::string headers;
+    std::string status;
+  };
+  for (const Case& c : std::vector<Case>{{"Content-Length: abc\r\n", "400"},
+                                         {"Content-Length: -5\r\n", "400"},
+                                         {"Content-Length: 2\r\nContent-Length: 5\r\n", "400"},
+                                         {"Content-Length: 2, 3\r\n", "400"},
+                                         {"Content-Length: 1001\r\n", "413"},
+                                         {"Content-Length: 99999999999999999999999\r\n", "413"}}) {
+    SCOPED_TRACE(c.headers);
+    RawConnection conn(server_->port(), 10);
+    conn.Send(head_of + c.headers + "\r\n{}");
+    std::string head, body;
+    ASSERT_TRUE(conn.ReadResponse(&head, &body));
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 " + c.status) << head;
+    if (c.status == "413") EXPECT_EQ(body, R"({"detail":"Request body too large"})");
+    EXPECT_TRUE(conn.Closed());
+  }
+  // Repeats of one length are one length (h11 collapses them); the
+  // connection stays usable.
+  RawConnection conn(server_->port(), 10);
+  std::string head, body;
+  conn.Send(head_of + "Content-Type: application/json\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(conn.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "7") << head;
+  conn.Send(head_of + "Content-Type: application/json\r\nContent-Length: 02\r\n\r\n{}");
+  ASSERT_TRUE(conn.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "7") << head;
+}
+
 TEST_F(HttpServerTest, VersionHeader) {
   StartServer();
   auto with = [](const char* v) { return httplib::Headers{{"X-PREFECT-API-VERSION", v}}; };
