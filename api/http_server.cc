@@ -1296,11 +1296,47 @@ absl::Status HttpServer::Start() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   auto route = [rep](const httplib::Request& req, httplib::Response& res) { rep->Route(req, res); };
+  // Bodies are read here, chunk by chunk, so --max-body-bytes holds for
+  // every transfer coding: cpp-httplib's own limit checks Content-Length
+  // only, and a 300 MB chunked body was read whole (and echoed back in a
+  // 422). Content-Length over the limit is refused earlier (FrameBody).
+  // A multipart body is counted and dropped: it is not JSON, so Prefect
+  // ignores it (paginate.md 1.1), and cpp-httplib parses it only through
+  // the two-callback reader.
+  auto read_then_route = [rep](const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader) {
+    const size_t limit = rep->options.max_body_bytes;
+    std::string body;
+    size_t seen = 0;
+    auto take = [&](const char* data, size_t n) {
+      seen += n;
+      if (seen > limit) return false;
+      if (!req.is_multipart_form_data()) body.append(data, n);
+      return true;
+    };
+    const bool ok = req.is_multipart_form_data()
+                        ? reader([](const httplib::MultipartFormData&) { return true; }, take)
+                        : reader(take);
+    if (!ok) {
+      // The rest of the body is unread: this connection carries no more.
+      res.set_header("Connection", "close");
+      tls_close_connection = true;
+      if (seen > limit) {
+        Rep::SetDetail(res, 413, "Request body too large");
+      } else {
+        res.status = 400;
+        res.set_content("Invalid HTTP request received.", "text/plain; charset=utf-8");
+      }
+      return;
+    }
+    const_cast<httplib::Request&>(req).body = std::move(body);
+    rep->Route(req, res);
+  };
   s.Get(".*", route);
-  s.Post(".*", route);
-  s.Put(".*", route);
-  s.Patch(".*", route);
-  s.Delete(".*", route);
+  s.Post(".*", read_then_route);
+  s.Put(".*", read_then_route);
+  s.Patch(".*", read_then_route);
+  s.Delete(".*", read_then_route);
   s.Options(".*", route);
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
                                                               httplib::Response& res) {

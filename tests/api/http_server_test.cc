@@ -448,6 +448,41 @@ TEST_F(HttpServerTest, ContentLengthFramingAsH11) {
   EXPECT_EQ(body, "7") << head;
 }
 
+// --max-body-bytes holds for chunked bodies too: the server stops reading
+// at the limit, answers 413 and closes, however much the client would send
+// (a 300 MB chunked body used to be read whole and echoed in a 422).
+TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
+  ServerOptions options;
+  options.read_timeout_seconds = 30;
+  options.keep_alive_seconds = 30;
+  options.max_body_bytes = 1000;
+  StartServer(options);
+  {
+    RawConnection conn(server_->port(), 10);
+    conn.Send("POST /api/task_runs/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+              "\r\nTransfer-Encoding: chunked\r\n\r\n");
+    // 3 chunks of 400 bytes: past the limit by the third; no terminating
+    // chunk, so an answer must not wait for the end of the body.
+    const std::string chunk = "190\r\n" + std::string(400, ' ') + "\r\n";
+    conn.Send(chunk + chunk + chunk);
+    std::string head, body;
+    ASSERT_TRUE(conn.ReadResponse(&head, &body));
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 413") << head;
+    EXPECT_EQ(body, R"({"detail":"Request body too large"})");
+    EXPECT_TRUE(conn.Closed());
+  }
+  // At the limit exactly: read and answered as usual.
+  RawConnection conn(server_->port(), 10);
+  const std::string filtered = R"({"task_runs":{"name":{"any_":["extract_a"]}}})";
+  const std::string padded = filtered + std::string(1000 - filtered.size(), ' ');
+  conn.Send("POST /api/task_runs/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            "\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            absl::StrFormat("%x", padded.size()) + "\r\n" + padded + "\r\n0\r\n\r\n");
+  std::string head, body;
+  ASSERT_TRUE(conn.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "1") << head;
+}
+
 TEST_F(HttpServerTest, VersionHeader) {
   StartServer();
   auto with = [](const char* v) { return httplib::Headers{{"X-PREFECT-API-VERSION", v}}; };
