@@ -256,8 +256,10 @@ thread_local bool tls_close_connection = false;
 class ConnectionStream : public httplib::Stream {
  public:
   ConnectionStream(int sock, time_t read_sec, time_t read_usec, time_t write_sec,
-                   time_t write_usec)
+                   time_t write_usec, size_t max_header_count, size_t max_header_bytes)
       : sock_(sock),
+        max_header_count_(max_header_count),
+        max_header_bytes_(max_header_bytes),
         read_timeout_ms_(static_cast<int>(read_sec * 1000 + read_usec / 1000)),
         write_timeout_ms_(static_cast<int>(write_sec * 1000 + write_usec / 1000)) {
     // set_tcp_nodelay(true) sets it on the listening socket, which Linux
@@ -272,6 +274,7 @@ class ConnectionStream : public httplib::Stream {
   bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
 
   ssize_t read(char* ptr, size_t size) override {
+    if (head_too_large_) return -1;  // the parser fails: 400, made 431 (head_too_large)
     if (!pending_.empty() && !Flush()) return -1;
     if (off_ == len_) {
       if (!is_readable()) return -1;
@@ -347,7 +350,14 @@ class ConnectionStream : public httplib::Stream {
     line_too_long_ = false;
     content_type_seen_ = false;
     first_content_type_empty_ = false;
+    head_lines_ = 0;
+    head_bytes_ = 0;
+    head_too_large_ = false;
   }
+
+  // Whether the request's head passed max_header_count lines or
+  // max_header_bytes bytes (then reads fail, and the answer is 431).
+  bool head_too_large() const { return head_too_large_; }
 
   // Whether the request's first Content-Type header line has an empty value
   // (Starlette's headers.get returns the first one).
@@ -401,6 +411,7 @@ class ConnectionStream : public httplib::Stream {
     static constexpr std::string_view kName = "content-type:";
     for (size_t i = 0; i < n && in_headers_; ++i) {
       const char c = p[i];
+      if (++head_bytes_ > max_header_bytes_) head_too_large_ = true;
       if (c != '\n') {
         if (line_.size() < 64) {
           line_.push_back(c);
@@ -411,6 +422,8 @@ class ConnectionStream : public httplib::Stream {
       }
       std::string_view line = line_;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      // The request line plus the header lines.
+      if (!line.empty() && ++head_lines_ > max_header_count_ + 1) head_too_large_ = true;
       if (line.empty()) {
         in_headers_ = false;  // end of the headers
       } else if (!line_too_long_ && !content_type_seen_ && line.size() >= kName.size() &&
@@ -425,6 +438,8 @@ class ConnectionStream : public httplib::Stream {
   }
 
   const int sock_;
+  const size_t max_header_count_;
+  const size_t max_header_bytes_;
   const int read_timeout_ms_;
   const int write_timeout_ms_;
   char buffer_[4096];
@@ -437,6 +452,9 @@ class ConnectionStream : public httplib::Stream {
   bool line_too_long_ = false;
   bool content_type_seen_ = false;
   bool first_content_type_empty_ = false;
+  size_t head_lines_ = 0;
+  size_t head_bytes_ = 0;
+  bool head_too_large_ = false;
 };
 
 // The stream of the connection this thread serves (for the pre-routing
@@ -453,12 +471,17 @@ thread_local ConnectionStream* tls_stream = nullptr;
 // HTTP/1.0, errors) hold, and a handler can also ask for the close
 // (tls_close_connection).
 class TaskdexServer : public httplib::Server {
+ public:
+  // Request head limits (ServerOptions); set before listening.
+  size_t max_header_count = 100;
+  size_t max_header_bytes = 64 * 1024;
+
  private:
   bool process_and_close_socket(socket_t sock) override {
     bool ret = false;
     {
       ConnectionStream strm(sock, read_timeout_sec_, read_timeout_usec_, write_timeout_sec_,
-                            write_timeout_usec_);
+                            write_timeout_usec_, max_header_count, max_header_bytes);
       tls_stream = &strm;
       auto running = [this] { return svr_sock_ != INVALID_SOCKET; };
       size_t count = keep_alive_max_count_;
@@ -1230,7 +1253,7 @@ HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start() {
   Rep* rep = rep_.get();
-  httplib::Server& s = rep->server;
+  TaskdexServer& s = rep->server;
   const int threads = std::max(1, rep->options.threads);
   const size_t max_queued = static_cast<size_t>(std::max(0, rep->options.max_queued));
   s.new_task_queue = [rep, threads, max_queued] {
@@ -1338,9 +1361,20 @@ absl::Status HttpServer::Start() {
   s.Patch(".*", read_then_route);
   s.Delete(".*", read_then_route);
   s.Options(".*", route);
+  s.max_header_count = rep->options.max_header_count;
+  s.max_header_bytes = rep->options.max_header_bytes;
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
                                                               httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 400 || res.status == 414 || res.status == 431) {
+      // The library's own answers to a request it could not parse (bad
+      // request line, header, chunk size; a head over the limits): as
+      // h11/uvicorn, the connection is closed, so no leftover bytes are
+      // read as the next request.
+      if (tls_stream != nullptr && tls_stream->head_too_large()) res.status = 431;
+      res.set_header("Connection", "close");
+      tls_close_connection = true;
+    }
     std::string detail;
     switch (res.status) {
       case 404: detail = "Not Found"; break;

@@ -67,6 +67,11 @@ struct ServerOptions {
   // only credentials that decode to "" pass (e.g. `Authorization: Basic =`).
   std::optional<std::string> auth_string;
   size_t max_body_bytes = size_t{1} << 20;  // larger bodies: 413
+  // The request head (request line and header lines): more header lines or
+  // more bytes than these get 431 and the connection is closed. ~3M small
+  // headers grew the server by 440 MB before these limits.
+  size_t max_header_count = 100;
+  size_t max_header_bytes = 64 * 1024;
   int slow_ms = 1000;                       // warn about slower requests
   LogLevel log_level = LogLevel::kInfo;
   int read_timeout_seconds = 5;   // per read of headers or body

@@ -67,6 +67,12 @@ Options:
                          to "" pass. Unset the variables for no auth.
   --max-body-bytes N     Largest request body; larger ones get 413
                          (default 1048576) [TASKDEX_MAX_BODY_BYTES].
+  --max-header-count N   Most header lines in a request; more get 431 and
+                         the connection is closed (default 100)
+                         [TASKDEX_MAX_HEADER_COUNT].
+  --max-header-bytes N   Largest request head (request line and headers);
+                         larger get 431 and the connection is closed
+                         (default 65536) [TASKDEX_MAX_HEADER_BYTES].
   --read-timeout-s N     Timeout of each read of a request (default 5)
                          [TASKDEX_READ_TIMEOUT_S].
   --slow-ms N            Log a warning for requests slower than N ms
@@ -199,6 +205,8 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_MAX_QUEUED"); v && !set_int("TASKDEX_MAX_QUEUED", *v, &server.max_queued, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOAD_THREADS"); v && !set_int("TASKDEX_LOAD_THREADS", *v, &load_threads, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_HEADER_COUNT"); v && !set_int("TASKDEX_MAX_HEADER_COUNT", *v, &server.max_header_count, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_HEADER_BYTES"); v && !set_int("TASKDEX_MAX_HEADER_BYTES", *v, &server.max_header_bytes, 64)) return Usage(error);
   if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_SLOW_MS"); v && !set_int("TASKDEX_SLOW_MS", *v, &server.slow_ms, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOG_LEVEL"); v && !ParseLogLevel(*v, &server.log_level)) {
@@ -225,7 +233,8 @@ int RunServe(int argc, char** argv) {
     }
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
-        "--load-threads", "--max-queued", "--max-body-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
+        "--load-threads", "--max-queued", "--max-body-bytes",
+        "--max-header-count", "--max-header-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -241,6 +250,8 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--max-queued") ok = set_int(arg, *v, &server.max_queued, 0);
     else if (arg == "--load-threads") ok = set_int(arg, *v, &load_threads, 0);
     else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
+    else if (arg == "--max-header-count") ok = set_int(arg, *v, &server.max_header_count, 1);
+    else if (arg == "--max-header-bytes") ok = set_int(arg, *v, &server.max_header_bytes, 64);
     else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
     else if (arg == "--slow-ms") ok = set_int(arg, *v, &server.slow_ms, 0);
     else if (arg == "--log-level") {
