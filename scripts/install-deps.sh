@@ -5,7 +5,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config python3
   libabsl-dev libsimdjson-dev rapidjson-dev libroaring-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-  libpq-dev libsqlite3-dev
+  libpq-dev libsqlite3-dev libboost1.74-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

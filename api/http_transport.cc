@@ -1,0 +1,487 @@
+// The event loop behind api/http_transport.h.
+//
+// Why Beast/Asio and not cpp-httplib (which served until issue 11):
+// cpp-httplib gives every connection a thread for its whole life and its
+// timeouts are per read, so 71 connections trickling a byte every 2 s held
+// all workers and the queue; its parser has no header-count limit and
+// drops empty header values. Beast's parser bounds the head and the body
+// (for every transfer coding), keeps empty values, reads Content-Length
+// lists as h11 does, and Asio's tcp_stream deadlines cover a whole
+// composed read, not one recv.
+
+#include "api/http_transport.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_format.h"
+
+namespace taskdex {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// A fixed set of threads and a bounded queue of jobs. TryPush refuses when
+// the queue is full (the caller answers 503) or after Shutdown began.
+// Shutdown runs the jobs already queued, then joins.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Shutdown(); }
+
+  bool TryPush(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ || queue_.size() >= max_queued_ + idle_) return false;
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ++idle_;
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        --idle_;
+        if (queue_.empty()) return;  // stopping, and nothing left
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job();
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  size_t idle_ = 0;  // workers waiting: a job for each is not "queued"
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// RFC 3986 percent-decoding of a path ('+' stays '+'), as Starlette's
+// scope["path"] and cpp-httplib's Request::path.
+std::string DecodePath(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+class TransportSession;
+
+struct HttpTransport::Rep {
+  TransportOptions options;
+  Handler handler;
+  ErrorAnswer error_answer;
+  net::io_context io{1};
+  // Keeps io.run() going while Stop() still posts to it, after the last
+  // connection closed.
+  net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
+  tcp::acceptor acceptor{io};
+  std::thread io_thread;
+  std::unique_ptr<WorkerPool> pool;
+  // I/O thread only.
+  std::unordered_set<TransportSession*> sessions;
+  bool stopping = false;
+  // Stats.
+  std::atomic<uint64_t> open{0}, accepted{0}, rejected_connections{0}, rejected_requests{0},
+      timed_out{0};
+
+  Rep(TransportOptions o, Handler h, ErrorAnswer e)
+      : options(std::move(o)), handler(std::move(h)), error_answer(std::move(e)) {}
+  void Accept();
+  void CloseIdle(bool all);
+};
+
+// One connection, driven by the I/O thread: read a head, maybe a body,
+// hand the request to a worker, write the answer, repeat. Kept alive by
+// the shared_ptr each pending operation holds.
+class TransportSession : public std::enable_shared_from_this<TransportSession> {
+ public:
+  TransportSession(tcp::socket socket, HttpTransport::Rep* rep) : stream_(std::move(socket)), rep_(rep) {}
+
+  void Start() {
+    rep_->sessions.insert(this);
+    ++rep_->open;
+    beast::error_code ec;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_addr_ = remote.address().to_string();
+    const tcp::endpoint local = stream_.socket().local_endpoint(ec);
+    if (!ec) {
+      local_addr_ = local.address().to_string();
+      local_port_ = local.port();
+    }
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    WaitForHead();
+  }
+
+  // Refused at the connection cap: one 503, then closed.
+  void Reject() {
+    rep_->sessions.insert(this);
+    ++rep_->open;
+    AnswerError(503);
+  }
+
+  // Stop(): a connection with no request in flight is closed now (all:
+  // every connection).
+  void CloseIfIdle(bool all) {
+    if (all || !in_flight_) Close();
+  }
+
+ private:
+  // The first byte of a head: within head_timeout_ms on a new connection,
+  // keep_alive_ms on a kept-alive one.
+  void WaitForHead() {
+    if (closed_) return;
+    if (rep_->stopping) return Close();
+    if (buffer_.size() > 0) return ReadHead();  // pipelined bytes
+    stream_.expires_after(std::chrono::milliseconds(first_ ? rep_->options.head_timeout_ms
+                                                           : rep_->options.keep_alive_ms));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->OnReadError(ec, false);
+                              self->buffer_.commit(n);
+                              self->ReadHead();
+                            });
+  }
+
+  void ReadHead() {
+    first_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(
+        std::min<size_t>(rep_->options.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(rep_->options.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(rep_->options.head_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHead(ec);
+                            });
+  }
+
+  void OnHead(beast::error_code ec) {
+    if (ec) return OnReadError(ec, true);
+    const auto& msg = parser_->get();
+    size_t fields = 0;
+    for (auto it = msg.begin(); it != msg.end(); ++it) ++fields;
+    if (fields > rep_->options.max_header_count) return AnswerError(431);
+    // h11: a Transfer-Encoding other than "chunked" cannot be framed.
+    // (Beast reads such a request as having no body.)
+    if (msg.find(http::field::transfer_encoding) != msg.end() && !parser_->chunked()) {
+      return AnswerError(400);
+    }
+    if (parser_->is_done()) return Dispatch();
+    auto expect = msg.find(http::field::expect);
+    if (expect != msg.end() && beast::iequals(expect->value(), "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(std::chrono::milliseconds(rep_->options.write_timeout_ms));
+      return net::async_write(stream_, net::buffer(kContinue),
+                              [self = shared_from_this()](beast::error_code wec, size_t) {
+                                if (wec) return self->Close();
+                                self->ReadBody();
+                              });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(std::chrono::milliseconds(rep_->options.body_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->OnReadError(ec, true);
+                       self->Dispatch();
+                     });
+  }
+
+  // A read failed: `started` when part of a request had arrived.
+  void OnReadError(beast::error_code ec, bool started) {
+    if (ec == beast::error::timeout) {
+      ++rep_->timed_out;
+      return Close();
+    }
+    if (ec == http::error::header_limit) return AnswerError(431);
+    if (ec == http::error::body_limit) return AnswerError(413);
+    if (!started || ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+        ec == net::error::bad_descriptor || ec == http::error::partial_message) {
+      return Close();
+    }
+    AnswerError(400);  // the parser could not read it
+  }
+
+  void Dispatch() {
+    http::request<http::string_body> msg = parser_->release();
+    parser_.reset();
+    auto request = std::make_shared<HttpRequest>();
+    request->method = std::string(msg.method_string());
+    request->target = std::string(msg.target());
+    const size_t q = request->target.find('?');
+    request->path = DecodePath(std::string_view(request->target).substr(0, q));
+    request->version = static_cast<int>(msg.version());
+    request->headers.reserve(16);
+    for (const auto& f : msg) {
+      request->headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    request->body = std::move(msg.body());
+    request->remote_addr = remote_addr_;
+    request->local_addr = local_addr_;
+    request->local_port = local_port_;
+    keep_alive_ = msg.keep_alive();
+    in_flight_ = true;
+    stream_.expires_never();
+    HttpTransport::Rep* rep = rep_;
+    auto self = shared_from_this();
+    const bool queued = rep->pool->TryPush([self, rep, request] {
+      auto response = std::make_shared<HttpResponse>();
+      rep->handler(*request, response.get());
+      net::post(self->stream_.get_executor(),
+                [self, response] { self->Write(std::move(*response), false); });
+    });
+    if (!queued) {
+      ++rep->rejected_requests;
+      AnswerError(503);
+    }
+  }
+
+  // An answer the transport makes (a framing error, a limit, overload):
+  // always closes the connection.
+  void AnswerError(int status) {
+    parser_.reset();
+    in_flight_ = true;
+    HttpResponse response;
+    rep_->error_answer(status, &response);
+    response.close = true;
+    Write(std::move(response), true);
+  }
+
+  void Write(HttpResponse response, bool linger) {
+    if (closed_) return;
+    response_.clear();
+    response_.body().clear();
+    response_.version(11);
+    response_.result(static_cast<unsigned>(response.status));
+    for (auto& [name, value] : response.headers) {
+      if (HeaderNameEquals(name, "Content-Length") || HeaderNameEquals(name, "Connection") ||
+          HeaderNameEquals(name, "Transfer-Encoding")) {
+        continue;
+      }
+      response_.insert(name, value);
+    }
+    response_.body() = std::move(response.body);
+    const bool close = response.close || !keep_alive_ || rep_->stopping;
+    response_.keep_alive(!close);
+    response_.prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(rep_->options.write_timeout_ms));
+    http::async_write(stream_, response_,
+                      [self = shared_from_this(), close, linger](beast::error_code ec, size_t) {
+                        self->in_flight_ = false;
+                        if (ec) return self->Close();
+                        if (!close) return self->WaitForHead();
+                        if (linger) return self->Linger();
+                        self->Close();
+                      });
+  }
+
+  // After an error answer, unread request bytes may still arrive; closing
+  // at once would send a reset that can destroy the answer before the
+  // client reads it. Half-close, and drain for up to a second.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(1));
+    DrainSome();
+  }
+
+  void DrainSome() {
+    if (closed_) return;
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->DrainSome();
+                            });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    rep_->sessions.erase(this);
+    --rep_->open;
+  }
+
+  beast::tcp_stream stream_;
+  HttpTransport::Rep* const rep_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  std::string remote_addr_, local_addr_;
+  int local_port_ = 0;
+  bool first_ = true;
+  bool keep_alive_ = false;
+  bool in_flight_ = false;  // a request handed to a worker, or an answer being written
+  bool closed_ = false;
+  std::array<char, 4096> drain_;
+};
+
+void HttpTransport::Rep::Accept() {
+  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (stopping || !acceptor.is_open()) return;
+    if (ec) {
+      // EMFILE and the like: retry shortly rather than spin.
+      auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(10));
+      timer->async_wait([this, timer](beast::error_code) {
+        if (!stopping) Accept();
+      });
+      return;
+    }
+    ++accepted;
+    auto session = std::make_shared<TransportSession>(std::move(socket), this);
+    if (sessions.size() >= options.max_connections) {
+      ++rejected_connections;
+      session->Reject();
+    } else {
+      session->Start();
+    }
+    Accept();
+  });
+}
+
+void HttpTransport::Rep::CloseIdle(bool all) {
+  std::vector<TransportSession*> now(sessions.begin(), sessions.end());
+  for (TransportSession* s : now) s->CloseIfIdle(all);
+}
+
+HttpTransport::HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer)
+    : rep_(std::make_shared<Rep>(std::move(options), std::move(handler),
+                                 std::move(error_answer))) {}
+
+HttpTransport::~HttpTransport() { Stop(); }
+
+absl::Status HttpTransport::Start() {
+  Rep& r = *rep_;
+  // Every connection is a descriptor: let the process open as many as the
+  // hard limit allows (the soft limit is often 1024).
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    const rlim_t want = static_cast<rlim_t>(r.options.max_connections) + 256;
+    lim.rlim_cur = std::min(lim.rlim_max, std::max(lim.rlim_cur, want));
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  beast::error_code ec;
+  tcp::resolver resolver(r.io);
+  auto results = resolver.resolve(r.options.host, std::to_string(r.options.port), ec);
+  if (ec || results.empty()) {
+    return absl::UnavailableError(
+        absl::StrFormat("cannot resolve %s: %s", r.options.host, ec.message()));
+  }
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  r.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) r.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) r.acceptor.bind(endpoint, ec);
+  if (!ec) r.acceptor.listen(r.options.backlog, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrFormat("cannot bind %s:%d: %s", r.options.host,
+                                                  r.options.port, ec.message()));
+  }
+  port_ = r.acceptor.local_endpoint().port();
+  r.pool = std::make_unique<WorkerPool>(std::max(1, r.options.workers), r.options.max_queued);
+  r.Accept();
+  r.io_thread = std::thread([rep = rep_] { rep->io.run(); });
+  return absl::OkStatus();
+}
+
+void HttpTransport::Stop() {
+  Rep& r = *rep_;
+  if (!r.io_thread.joinable()) return;
+  net::post(r.io, [&r] {
+    r.stopping = true;
+    beast::error_code ec;
+    r.acceptor.close(ec);
+    r.CloseIdle(false);
+  });
+  // In-flight requests finish and their answers are written (then those
+  // connections close, stopping is set); the rest waits for the deadline.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(r.options.shutdown_timeout_ms);
+  while (r.open.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Whatever is left (slow or stuck clients) is closed now.
+  std::promise<void> closed;
+  net::post(r.io, [&r, &closed] {
+    r.CloseIdle(true);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  r.pool->Shutdown();  // handlers still running finish; their writes find closed sessions
+  r.work.reset();
+  r.io.stop();
+  r.io_thread.join();
+  r.sessions.clear();
+}
+
+TransportStats HttpTransport::Stats() const {
+  const Rep& r = *rep_;
+  TransportStats s;
+  s.open_connections = r.open.load();
+  s.accepted = r.accepted.load();
+  s.rejected_connections = r.rejected_connections.load();
+  s.rejected_requests = r.rejected_requests.load();
+  s.timed_out = r.timed_out.load();
+  return s;
+}
+
+}  // namespace taskdex

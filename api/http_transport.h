@@ -1,0 +1,119 @@
+// api/http_transport.h
+//
+// The connection layer of `taskdex serve`: an event-driven HTTP/1.1 server
+// on Boost.Beast / Boost.Asio in which an idle or slow connection costs
+// memory (a few KiB), not a thread. It reads and frames requests and
+// writes answers; what a request means is the Handler's business
+// (api/http_server.cc).
+//
+// Threads. One I/O thread runs every socket: accept, read, parse, write.
+// Handlers run on `workers` threads fed by a queue of at most
+// `max_queued` requests; a request that finds the queue full is answered
+// 503 by the I/O thread (overload(), with `Connection: close`). A
+// connection holds no worker while it is idle or while its request is
+// being read, so keep-alive clients are bounded by `max_connections`, not
+// by the workers. A connection has at most one request in flight (no
+// pipelining: the next head is read after the answer is written).
+//
+// Limits and deadlines (why: issue 11 -- per-read timeouts let a client
+// trickling one byte every 2 s hold a thread forever, and unbounded heads
+// grew memory by 440 MB):
+//  - the whole head (request line and headers) must arrive within
+//    head_timeout_ms of its first byte being awaited; an idle keep-alive
+//    connection is closed after keep_alive_ms; the whole body within
+//    body_timeout_ms; each answer must be written within write_timeout_ms.
+//    A connection past a deadline is closed without an answer, as uvicorn
+//    does.
+//  - at most max_header_count header lines and max_header_bytes bytes of
+//    head: 431, closed; a body over max_body_bytes, whatever its transfer
+//    coding: 413, closed (a Content-Length over the limit at once, before
+//    any body byte is read).
+//  - at most max_connections open connections: the next one is answered
+//    503 and closed at once; the listen backlog is `backlog`.
+// Framing as h11 (uvicorn, Prefect's server) does it: a request the parser
+// cannot read (bad request line, header, chunk, Content-Length, a
+// Transfer-Encoding other than chunked) is answered 400 once and the
+// connection closed, so no leftover bytes are read as a next request;
+// chunk extensions are accepted. `Expect: 100-continue` is answered before
+// the body is read.
+//
+// Stop() stops accepting, closes connections that have no request in
+// flight, lets handlers running or queued finish and their answers be
+// written (with `Connection: close`), then closes whatever is left after
+// shutdown_timeout_ms and joins every thread. So Stop() returns within the
+// shutdown timeout plus the longest handler, whatever the clients do.
+//
+// Thread safety: Start and Stop from one controlling thread; Stats() from
+// any thread; the handler and the error-answer callbacks from the worker
+// and I/O threads, concurrently.
+
+#ifndef TASKDEX_API_HTTP_TRANSPORT_H_
+#define TASKDEX_API_HTTP_TRANSPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "api/http_message.h"
+
+namespace taskdex {
+
+struct TransportOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  int workers = 8;
+  size_t max_queued = 64;         // requests waiting for a worker; beyond: 503
+  size_t max_connections = 4096;  // open connections; beyond: 503 and close
+  int backlog = 1024;             // listen backlog (the kernel caps it at somaxconn)
+  size_t max_header_count = 100;
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = size_t{1} << 20;
+  int head_timeout_ms = 5000;
+  int body_timeout_ms = 5000;
+  int keep_alive_ms = 5000;
+  int write_timeout_ms = 5000;
+  int shutdown_timeout_ms = 10000;
+};
+
+// Answers the transport makes itself, filled by the owner (Prefect's error
+// bodies live in the server, not here): status is 400, 413, 431 or 503.
+using ErrorAnswer = std::function<void(int status, HttpResponse* response)>;
+// Runs on a worker thread; fills the answer.
+using Handler = std::function<void(HttpRequest& request, HttpResponse* response)>;
+
+struct TransportStats {
+  uint64_t open_connections = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected_connections = 0;  // over max_connections
+  uint64_t rejected_requests = 0;     // worker queue full
+  uint64_t timed_out = 0;             // closed at a deadline
+};
+
+class HttpTransport {
+ public:
+  HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer);
+  ~HttpTransport();  // Stop()
+  HttpTransport(const HttpTransport&) = delete;
+  HttpTransport& operator=(const HttpTransport&) = delete;
+
+  // Binds, listens and starts the I/O and worker threads. Errors:
+  // Unavailable (cannot resolve or bind).
+  absl::Status Start();
+  int port() const { return port_; }
+  // See the header comment. Idempotent.
+  void Stop();
+  TransportStats Stats() const;
+
+  struct Rep;  // internal (http_transport.cc)
+
+ private:
+  std::shared_ptr<Rep> rep_;
+  int port_ = 0;
+};
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_API_HTTP_TRANSPORT_H_
