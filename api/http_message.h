@@ -50,6 +50,8 @@ struct HttpResponse {
   // Close the connection after this answer (the transport also closes for
   // `Connection: close` requests, HTTP/1.0 without keep-alive, and errors).
   bool close = false;
+  // The answer to a HEAD: headers (Content-Length of the body) only.
+  bool head_only = false;
 
   bool has_header(std::string_view name) const;
   std::string get_header_value(std::string_view name) const;

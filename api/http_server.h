@@ -1,8 +1,9 @@
 // api/http_server.h
 //
 // taskdex's HTTP server: Prefect's task-run read API (paginate.md 1, 3, 9.1-9.4)
-// served from an Engine with cpp-httplib, plus health, readiness and
-// Prometheus metrics endpoints.
+// served from an Engine, plus health, readiness and Prometheus metrics
+// endpoints. Connections, framing, limits and deadlines are the transport's
+// (api/http_transport.h, Boost.Beast); this layer is Prefect's rules.
 //
 //   POST /api/task_runs/paginate | filter | count | history
 //   GET  /api/task_runs/{id}
@@ -11,11 +12,9 @@
 // Requests are answered as Prefect does: the body is read per paginate.md 1.1
 // (empty body, default_content_type middleware, media-type rules), then the
 // X-PREFECT-API-VERSION check (1.2), then validation (3). Framing follows
-// RFC 9112 6.3 as uvicorn/h11 does: no Content-Length and no
-// Transfer-Encoding means an empty body, answered at once; a
-// Transfer-Encoding other than "chunked" is 400 and closes the connection.
-// An empty `Content-Type:` header is kept (not JSON: the body is ignored),
-// which cpp-httplib's parser alone would drop. Unknown paths give
+// RFC 9112 6.3 as uvicorn/h11 does (see the transport). An empty
+// `Content-Type:` header is kept (not JSON: the body is ignored). Unknown
+// paths give
 // 404 {"detail":"Not Found"}, known paths with another method 405
 // {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
 // only after toggling its trailing slash gets Starlette's 307 redirect.
@@ -31,7 +30,8 @@
 //
 // Thread safety: Start/Stop from one controlling thread; SetEngine and
 // SetLoadProgress from any thread; requests are served by a fixed pool of
-// worker threads fed by a bounded queue of accepted connections.
+// worker threads fed by a bounded queue of requests (not connections: an
+// idle keep-alive connection holds no worker).
 
 #ifndef TASKDEX_API_HTTP_SERVER_H_
 #define TASKDEX_API_HTTP_SERVER_H_
@@ -43,7 +43,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "api/taskdex.h"
@@ -55,13 +54,13 @@ enum class LogLevel : uint8_t { kDebug, kInfo, kWarning, kError, kOff };
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 4200;  // 0: any free port (see HttpServer::port())
-  int threads = 8;  // worker threads
-  // Accepted connections waiting for a worker. When the queue is full, the
-  // accepting thread answers the new connection itself with 503 and
-  // `Connection: close` (see BoundedPool in http_server.cc), so a flood of
-  // connections cannot grow memory; while it does so it accepts nothing
-  // else, which is the back-pressure (the kernel's listen backlog fills).
+  int threads = 8;  // worker threads (queries); one more thread does all I/O
+  // Requests waiting for a worker; a request that finds the queue full is
+  // answered 503 {"exception_message":"Service Unavailable"} with
+  // `Retry-After: 1` and `Connection: close`.
   int max_queued = 64;
+  // Open connections; the next one is answered 503 and closed at once.
+  size_t max_connections = 4096;
   // "user:pass" for HTTP basic auth; nullopt: no authentication. As in
   // Prefect (`if auth_string is not None`), an empty string turns auth ON:
   // only credentials that decode to "" pass (e.g. `Authorization: Basic =`).
@@ -74,9 +73,14 @@ struct ServerOptions {
   size_t max_header_bytes = 64 * 1024;
   int slow_ms = 1000;                       // warn about slower requests
   LogLevel log_level = LogLevel::kInfo;
-  int read_timeout_seconds = 5;   // per read of headers or body
-  int write_timeout_seconds = 5;  // per write
+  // The whole request head must arrive within this many seconds of its
+  // first awaited byte, and the whole body within as many again (not per
+  // read: a trickling client is closed at the deadline).
+  int read_timeout_seconds = 5;
+  int write_timeout_seconds = 5;  // the whole answer
   int keep_alive_seconds = 5;     // idle keep-alive connections are closed after this
+  // Stop(): connections still busy after this many seconds are closed.
+  int shutdown_timeout_seconds = 10;
   int64_t default_limit = kDefaultLimit;
   // POST /taskdex/v1/apply (a change file as body, behind the same auth as
   // the API) is answered only when true; else 403.
@@ -96,7 +100,9 @@ class HttpServer {
   absl::Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
-  // Stops accepting, lets in-flight requests finish, joins the threads.
+  // Stops accepting, closes idle and half-read connections, answers the
+  // requests in flight, closes what is left after shutdown_timeout_seconds
+  // and joins the threads.
   void Stop();
 
   // Makes the server ready. Takes ownership; call once.
@@ -108,7 +114,6 @@ class HttpServer {
   struct Rep;
   std::unique_ptr<Rep> rep_;
   int port_ = 0;
-  std::thread thread_;
 };
 
 // Python int() of one part of X-PREFECT-API-VERSION, compared with the

@@ -323,6 +323,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     const bool close = response.close || !keep_alive_ || rep_->stopping;
     response_.keep_alive(!close);
     response_.prepare_payload();
+    if (response.head_only) response_.body().clear();  // Content-Length stays
     stream_.expires_after(std::chrono::milliseconds(rep_->options.write_timeout_ms));
     http::async_write(stream_, response_,
                       [self = shared_from_this(), close, linger](beast::error_code ec, size_t) {

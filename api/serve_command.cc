@@ -46,14 +46,13 @@ Options:
                          only; use 0.0.0.0 to listen everywhere) [TASKDEX_HOST].
   --port N               TCP port (default 4200, Prefect's; 0: any free
                          port) [TASKDEX_PORT].
-  --threads N            HTTP worker threads (default 8) [TASKDEX_THREADS].
-                         A keep-alive connection holds its thread until it
-                         closes or idles 5 s: use at least as many threads
-                         as clients that keep connections open.
-  --max-queued N         Accepted connections waiting for a thread (default
-                         64); beyond that a new connection gets 503
-                         {"exception_message":"Service Unavailable"} and is
-                         closed [TASKDEX_MAX_QUEUED].
+  --threads N            Worker threads answering queries (default 8); one
+                         more thread does all network I/O, and idle or
+                         slow connections hold no worker [TASKDEX_THREADS].
+  --max-queued N         Requests waiting for a worker (default 64); beyond
+                         that a request gets 503
+                         {"exception_message":"Service Unavailable"} and its
+                         connection is closed [TASKDEX_MAX_QUEUED].
   --load-threads N       Threads parsing the snapshot (default: all cores)
                          [TASKDEX_LOAD_THREADS].
   --auth-string USER:PASS
@@ -73,8 +72,15 @@ Options:
   --max-header-bytes N   Largest request head (request line and headers);
                          larger get 431 and the connection is closed
                          (default 65536) [TASKDEX_MAX_HEADER_BYTES].
-  --read-timeout-s N     Timeout of each read of a request (default 5)
+  --read-timeout-s N     Deadline for a whole request head, and again for its
+                         whole body, in seconds (not per read: a client
+                         trickling bytes is closed at it) (default 5)
                          [TASKDEX_READ_TIMEOUT_S].
+  --max-connections N    Open connections; the next one gets 503 and is
+                         closed (default 4096) [TASKDEX_MAX_CONNECTIONS].
+  --shutdown-timeout N   On SIGTERM, seconds to let requests in flight
+                         finish; connections still open then are closed
+                         (default 10) [TASKDEX_SHUTDOWN_TIMEOUT].
   --slow-ms N            Log a warning for requests slower than N ms
                          (default 1000) [TASKDEX_SLOW_MS].
   --log-level LEVEL      debug, info (one JSON line per request), warning,
@@ -88,8 +94,9 @@ Options:
                          by --max-body-bytes. Off by default (403).
   -h, --help             Show this help.
 
-SIGTERM or SIGINT stops the server: it stops accepting connections and lets
-requests in flight finish.
+SIGTERM or SIGINT stops the server: it stops accepting connections, closes
+idle and half-sent ones, answers the requests in flight and exits within
+--shutdown-timeout seconds whatever the clients do.
 
 Exit status: 0 after a clean stop; 1 for a bad option, a port that cannot be
 bound or a snapshot that cannot be loaded.
@@ -207,6 +214,8 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_HEADER_COUNT"); v && !set_int("TASKDEX_MAX_HEADER_COUNT", *v, &server.max_header_count, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_HEADER_BYTES"); v && !set_int("TASKDEX_MAX_HEADER_BYTES", *v, &server.max_header_bytes, 64)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_CONNECTIONS"); v && !set_int("TASKDEX_MAX_CONNECTIONS", *v, &server.max_connections, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_SHUTDOWN_TIMEOUT"); v && !set_int("TASKDEX_SHUTDOWN_TIMEOUT", *v, &server.shutdown_timeout_seconds, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_SLOW_MS"); v && !set_int("TASKDEX_SLOW_MS", *v, &server.slow_ms, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOG_LEVEL"); v && !ParseLogLevel(*v, &server.log_level)) {
@@ -234,7 +243,8 @@ int RunServe(int argc, char** argv) {
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
         "--load-threads", "--max-queued", "--max-body-bytes",
-        "--max-header-count", "--max-header-bytes", "--read-timeout-s", "--slow-ms", "--log-level"};
+        "--max-header-count", "--max-header-bytes", "--max-connections",
+        "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -252,6 +262,8 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
     else if (arg == "--max-header-count") ok = set_int(arg, *v, &server.max_header_count, 1);
     else if (arg == "--max-header-bytes") ok = set_int(arg, *v, &server.max_header_bytes, 64);
+    else if (arg == "--max-connections") ok = set_int(arg, *v, &server.max_connections, 1);
+    else if (arg == "--shutdown-timeout") ok = set_int(arg, *v, &server.shutdown_timeout_seconds, 0);
     else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
     else if (arg == "--slow-ms") ok = set_int(arg, *v, &server.slow_ms, 0);
     else if (arg == "--log-level") {
