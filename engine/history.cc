@@ -26,8 +26,9 @@ std::vector<HistoryInterval> TaskRunHistory(std::span<const HistorySource> sourc
                                             Micros end, int64_t interval_us) {
   std::vector<HistoryInterval> intervals = MakeHistoryIntervals(start, end, interval_us);
   if (intervals.empty()) return intervals;
-  // (interval, state type name, state name) -> state.
-  using Key = std::tuple<size_t, std::string_view, std::string_view>;
+  // (interval, state type name, has a state name, state name) -> state. A
+  // NULL name and "" are two groups, as in SQL's GROUP BY; NULL sorts first.
+  using Key = std::tuple<size_t, std::string_view, bool, std::string_view>;
   std::map<Key, HistoryState> groups;
   const __int128 limit = static_cast<__int128>(intervals.size());
   for (const HistorySource& source : sources) {
@@ -43,7 +44,8 @@ std::vector<HistoryInterval> TaskRunHistory(std::span<const HistorySource> sourc
       const StateType st = static_cast<StateType>(type);
       const std::optional<std::string_view> name_text =
           name == kNullCode ? std::nullopt : std::optional(store.state_names.Get(name));
-      Key key{static_cast<size_t>(k), StateTypeName(st), name_text.value_or(std::string_view())};
+      Key key{static_cast<size_t>(k), StateTypeName(st), name_text.has_value(),
+              name_text.value_or(std::string_view())};
       HistoryState& g = groups[key];
       g.state_type = st;
       g.state_name = name_text;

@@ -43,7 +43,8 @@ struct HistoryState {
 struct HistoryInterval {
   Micros start = 0;
   Micros end = 0;
-  // Ordered by state type name, then state name, bytewise.
+  // Ordered by state type name, then state name, bytewise, a NULL name first
+  // (a group of its own, apart from "").
   std::vector<HistoryState> states;
 };
 
