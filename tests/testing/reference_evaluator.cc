@@ -8,6 +8,8 @@
 #include "tests/testing/reference_evaluator.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -647,6 +649,125 @@ ReferenceResult RefPaginate(const RefData& data, const PaginateQuery& query) {
     result.ids.push_back(rows[i]->id);
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------
+// Sibling endpoints (paginate.md 9)
+
+std::vector<Uuid> RefFilterIds(const RefData& data, const FilterSet& filters, TaskRunSort sort,
+                               uint64_t offset, uint64_t limit) {
+  std::vector<const TaskRunRecord*> rows = MatchingRows(data, filters);
+  std::stable_sort(rows.begin(), rows.end(), [&](const TaskRunRecord* a, const TaskRunRecord* b) {
+    return SortsBefore(*a, *b, sort);
+  });
+  std::vector<Uuid> ids;
+  for (uint64_t i = offset; i < rows.size() && i - offset < limit; ++i) ids.push_back(rows[i]->id);
+  return ids;
+}
+
+const TaskRunRecord* RefReadTaskRun(const RefData& data, const Uuid& id) {
+  return data.FindTaskRun(id);
+}
+
+// 8.6, first bullet: RUNNING adds the time since the state's timestamp
+// (negative when that lies ahead of `now`); without a timestamp, or in any
+// other state, total_run_time alone.
+int64_t RefEstimatedRunTimeMicros(const TaskRunRecord& t, Micros now) {
+  if (t.state_type == std::optional<StateType>(StateType::kRunning) &&
+      t.state_timestamp.has_value()) {
+    return t.total_run_time_us + (now - *t.state_timestamp);
+  }
+  return t.total_run_time_us;
+}
+
+// 8.6, second bullet, rules 1-3 in order.
+int64_t RefEstimatedStartTimeDeltaMicros(const TaskRunRecord& t, Micros now) {
+  if (t.start_time.has_value() && t.expected_start_time.has_value() &&
+      *t.start_time > *t.expected_start_time) {
+    return *t.start_time - *t.expected_start_time;
+  }
+  if (!t.start_time.has_value() && t.expected_start_time.has_value() &&
+      *t.expected_start_time < now) {
+    bool terminal = false;
+    if (t.state_type.has_value()) {
+      for (StateType s : {StateType::kCompleted, StateType::kCancelled, StateType::kFailed,
+                          StateType::kCrashed}) {
+        if (*t.state_type == s) terminal = true;
+      }
+    }
+    if (!terminal) return now - *t.expected_start_time;
+  }
+  return 0;
+}
+
+std::string RefStateTypeName(StateType type) {
+  switch (type) {
+    case StateType::kScheduled: return "SCHEDULED";
+    case StateType::kPending: return "PENDING";
+    case StateType::kRunning: return "RUNNING";
+    case StateType::kCompleted: return "COMPLETED";
+    case StateType::kFailed: return "FAILED";
+    case StateType::kCancelled: return "CANCELLED";
+    case StateType::kCrashed: return "CRASHED";
+    case StateType::kPaused: return "PAUSED";
+    case StateType::kCancelling: return "CANCELLING";
+  }
+  return "?";
+}
+
+std::vector<RefHistoryInterval> RefHistory(const RefData& data, const FilterSet& filters,
+                                           Micros history_start, Micros history_end,
+                                           int64_t interval_us, Micros now) {
+  // The intervals, as PostgreSQL's generate_series(start, end, i) with
+  // dt < end and LIMIT 500, in 128 bits so that nothing wraps.
+  std::vector<RefHistoryInterval> intervals;
+  const __int128 max = std::numeric_limits<Micros>::max();
+  for (int k = 0; k < 500; ++k) {
+    const __int128 begin =
+        static_cast<__int128>(history_start) + static_cast<__int128>(k) * interval_us;
+    if (begin >= history_end) break;
+    const __int128 end = begin + interval_us;
+    RefHistoryInterval iv;
+    iv.start = static_cast<Micros>(begin);
+    iv.end = static_cast<Micros>(end > max ? max : end);
+    intervals.push_back(iv);
+  }
+  const std::vector<const TaskRunRecord*> rows = MatchingRows(data, filters);
+  for (size_t k = 0; k < intervals.size(); ++k) {
+    // The interval bounds as the SQL join compares them, unclamped.
+    const __int128 begin =
+        static_cast<__int128>(history_start) + static_cast<__int128>(k) * interval_us;
+    const __int128 end = begin + interval_us;
+    std::vector<RefHistoryState>& states = intervals[k].states;
+    for (const TaskRunRecord* t : rows) {
+      if (!t->state_type.has_value() || !t->expected_start_time.has_value()) continue;
+      const __int128 when = *t->expected_start_time;
+      if (when < begin || when >= end) continue;
+      const std::string type = RefStateTypeName(*t->state_type);
+      RefHistoryState* group = nullptr;
+      for (RefHistoryState& s : states) {
+        if (s.state_type == type && s.state_name == t->state_name) group = &s;
+      }
+      if (group == nullptr) {
+        states.push_back(RefHistoryState{type, t->state_name, 0, 0, 0});
+        group = &states.back();
+      }
+      group->count_runs += 1;
+      group->sum_estimated_run_time_us += std::max<int64_t>(0, RefEstimatedRunTimeMicros(*t, now));
+      group->sum_estimated_lateness_us +=
+          std::max<int64_t>(0, RefEstimatedStartTimeDeltaMicros(*t, now));
+    }
+    std::stable_sort(states.begin(), states.end(),
+                     [](const RefHistoryState& a, const RefHistoryState& b) {
+                       const int c = CompareBytes(a.state_type, b.state_type);
+                       if (c != 0) return c < 0;
+                       if (!a.state_name.has_value() || !b.state_name.has_value()) {
+                         return !a.state_name.has_value() && b.state_name.has_value();
+                       }
+                       return CompareBytes(*a.state_name, *b.state_name) < 0;
+                     });
+  }
+  return intervals;
 }
 
 }  // namespace taskdex

@@ -1,7 +1,8 @@
 // tests/testing/reference_evaluator.h
 //
 // The test oracle: a naive reference evaluator for /paginate (paginate.md
-// 4-7). It reads plain rows (engine/records.h) and the Filter AST
+// 4-7) and its siblings /filter, GET /{id} and /history (paginate.md 9.1,
+// 9.3, 9.4), with the computed fields of paginate.md 8.6. It reads plain rows (engine/records.h) and the Filter AST
 // (engine/filter_ast.h) and nothing else of the engine: every task run is
 // checked row by row with code written straight from the spec text, the
 // matches are ordered with std::stable_sort and a comparator implementing
@@ -95,6 +96,55 @@ bool RefLikeMatches(std::string_view text, std::string_view pattern);
 
 // Lowercase hyphenated text of a UUID (written here, not taken from engine/).
 std::string RefUuidText(const Uuid& u);
+
+// ---------------------------------------------------------------------------
+// Sibling endpoints (paginate.md 9)
+
+// POST /api/task_runs/filter (9.1): the matches in `sort` order (6.2), rows
+// [offset, offset + limit).
+std::vector<Uuid> RefFilterIds(const RefData& data, const FilterSet& filters, TaskRunSort sort,
+                               uint64_t offset, uint64_t limit);
+
+// GET /api/task_runs/{id} (9.3): the task run with this id (its last
+// record), or nullptr for the 404.
+const TaskRunRecord* RefReadTaskRun(const RefData& data, const Uuid& id);
+
+// paginate.md 8.6, in microseconds, at clock `now`.
+int64_t RefEstimatedRunTimeMicros(const TaskRunRecord& t, Micros now);
+int64_t RefEstimatedStartTimeDeltaMicros(const TaskRunRecord& t, Micros now);
+
+// The text of a StateType (paginate.md 8.3), e.g. "COMPLETED".
+std::string RefStateTypeName(StateType type);
+
+struct RefHistoryState {
+  std::string state_type;  // RefStateTypeName
+  std::optional<std::string> state_name;
+  uint64_t count_runs = 0;
+  int64_t sum_estimated_run_time_us = 0;  // sum over the runs of max(0, x)
+  int64_t sum_estimated_lateness_us = 0;
+
+  bool operator==(const RefHistoryState&) const = default;
+};
+
+struct RefHistoryInterval {
+  Micros start = 0;
+  Micros end = 0;
+  std::vector<RefHistoryState> states;
+
+  bool operator==(const RefHistoryInterval&) const = default;
+};
+
+// POST /api/task_runs/history (9.4), for a validated request: intervals
+// [start + k*i, start + (k+1)*i) while start + k*i < end, at most 500; each
+// selected task run with a state type and an expected_start_time inside an
+// interval counts in its (state_type, state_name) group; groups ordered by
+// state type text, then state name, bytewise, a NULL name first (the spec
+// does not place NULL; this is the engine's choice). An interval end past
+// the int64 range is clamped to INT64_MAX (Prefect would overflow).
+// REQUIRES: interval_us >= 1.
+std::vector<RefHistoryInterval> RefHistory(const RefData& data, const FilterSet& filters,
+                                           Micros history_start, Micros history_end,
+                                           int64_t interval_us, Micros now);
 
 }  // namespace taskdex
 
