@@ -192,6 +192,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
                                                            : rep_->options.keep_alive_ms));
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (self->closed_) return;
                               if (ec) return self->OnReadError(ec, false);
                               self->buffer_.commit(n);
                               self->ReadHead();
@@ -212,6 +213,9 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   }
 
   void OnHead(beast::error_code ec) {
+    // A read that completed just before Stop() closed this connection
+    // still reports success: the request was never taken, so drop it.
+    if (closed_) return;
     if (ec) return OnReadError(ec, true);
     const auto& msg = parser_->get();
     size_t fields = 0;
@@ -229,7 +233,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
       stream_.expires_after(std::chrono::milliseconds(rep_->options.write_timeout_ms));
       return net::async_write(stream_, net::buffer(kContinue),
                               [self = shared_from_this()](beast::error_code wec, size_t) {
-                                if (wec) return self->Close();
+                                if (wec || self->closed_) return self->Close();
                                 self->ReadBody();
                               });
     }
@@ -240,6 +244,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     stream_.expires_after(std::chrono::milliseconds(rep_->options.body_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (self->closed_) return;  // as in OnHead
                        if (ec) return self->OnReadError(ec, true);
                        self->Dispatch();
                      });
