@@ -5,19 +5,22 @@
 //
 //  1. The whole input goes to the four one-line parsers (ParseTaskRunLine
 //     and its siblings).
-//  2. The input is cut at every 0x1E byte (ASCII record separator, which no
-//     snapshot line needs) into up to four parts, written as task_runs,
-//     flow_runs, deployments and flows .ndjson of a fresh temp directory;
-//     parts not present leave their (optional) file absent, so one input
-//     without 0x1E is a snapshot of task runs alone. Engine::Open then
-//     loads it strictly and with skip_bad_lines, single-threaded, and the
-//     directory is removed.
+//  2. The input is cut at its first three 0x1E bytes (ASCII record
+//     separator, which no snapshot line needs) into up to four parts,
+//     written as task_runs, flow_runs, deployments and flows .ndjson of a
+//     fresh temp directory; parts not present leave their (optional) file
+//     absent, so an input without 0x1E is a snapshot of task runs alone.
+//     Engine::Open loads it strictly (one thread, one block per file) and
+//     with skip_bad_lines (two threads, blocks of 32-543 bytes, so lines
+//     straddle blocks), and the directory is removed.
 //
 // Checked besides "no crash": a strict failure is InvalidArgument naming
 // "<file>:<line>:"; a strict success loads with skip_bad_lines too, with the
-// same rows and nothing skipped; a skip-bad-lines load always succeeds; and
-// every loaded engine answers an empty /paginate body, /filter's full shape
-// of every row and GET by id of the first row with well-formed JSON.
+// same task runs and nothing skipped; a skip-bad-lines load always succeeds,
+// skipping something when the strict load failed; and every loaded engine
+// answers an empty /paginate body, /filter's full shape of every row and
+// GET by id of the first row with well-formed JSON (TASKDEX_FUZZ_VERBOSE=1
+// prints what each input loaded).
 //
 // Normal builds link replay_main.cc instead of libFuzzer so the corpus runs
 // under ctest (tests/fuzz/CMakeLists.txt).
@@ -248,6 +251,11 @@ bool StartsWithFileName(const std::string& message) {
   return false;
 }
 
+// Every task run's id, in ID_DESC order.
+std::vector<taskdex::Uuid> AllIds(const taskdex::Engine& engine) {
+  return engine.Filter(taskdex::FilterSet{}, taskdex::TaskRunSort::kIdDesc, 0, INT64_MAX).Ids();
+}
+
 void ExerciseEngine(const taskdex::Engine& engine) {
   taskdex::Response r = engine.PaginateJson("{}", kNow);
   Check(r.status == 200);
@@ -303,8 +311,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TempDir dir;
   for (size_t i = 0; i < parts.size(); ++i) WriteFile(dir.path() / kFiles[i], parts[i]);
 
+  // One block per file for the strict load (the default 4 MiB block is
+  // what a fuzzer input pays for most under ASan); for the lenient one,
+  // blocks of 32-543 bytes, so lines straddle block boundaries, parsed by a
+  // worker thread as well as this one.
   taskdex::LoadOptions strict;
   strict.threads = 1;
+  strict.block_bytes = kMaxInputSize;
   absl::StatusOr<std::unique_ptr<taskdex::Engine>> a = taskdex::Engine::Open(dir.path(), strict);
   // TASKDEX_FUZZ_VERBOSE=1: one line per input, to see what a seed covers.
   static const bool verbose = std::getenv("TASKDEX_FUZZ_VERBOSE") != nullptr;
@@ -320,8 +333,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ExerciseEngine(**a);
   }
 
-  taskdex::LoadOptions lenient = strict;
+  taskdex::LoadOptions lenient;
   lenient.skip_bad_lines = true;
+  lenient.threads = 2;
+  lenient.block_bytes = 32 + size % 512;
   absl::StatusOr<std::unique_ptr<taskdex::Engine>> b = taskdex::Engine::Open(dir.path(), lenient);
   Check(b.ok());
   const taskdex::LoadReport& rb = (*b)->load_report();
@@ -330,6 +345,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(rb.skipped_lines == 0);
     Check(rb.task_runs == ra.task_runs && rb.flow_runs == ra.flow_runs &&
           rb.deployments == ra.deployments && rb.flows == ra.flows);
+    Check(AllIds(**a) == AllIds(**b));
   } else {
     Check(rb.skipped_lines > 0);
   }
