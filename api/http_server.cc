@@ -610,11 +610,7 @@ struct HttpServer::Rep {
             kEndpoints[e], latency_sum[e], kEndpoints[e], latency_count[e]);
       }
     }
-    out +=
-        "# HELP taskdex_http_rejected_total Requests answered 503 because the worker queue "
-        "was full.\n# TYPE taskdex_http_rejected_total counter\n";
     const TransportStats net = transport != nullptr ? transport->Stats() : TransportStats{};
-    out += absl::StrFormat("taskdex_http_rejected_total %d\n", net.rejected_requests);
     out += absl::StrFormat(
         "# HELP taskdex_http_connections Open connections.\n"
         "# TYPE taskdex_http_connections gauge\ntaskdex_http_connections %d\n"
@@ -896,7 +892,6 @@ absl::Status HttpServer::Start() {
   t.host = o.host;
   t.port = o.port;
   t.workers = std::max(1, o.threads);
-  t.max_queued = static_cast<size_t>(std::max(0, o.max_queued));
   t.max_connections = o.max_connections;
   t.max_header_count = o.max_header_count;
   t.max_header_bytes = o.max_header_bytes;

@@ -30,8 +30,7 @@
 //
 // Thread safety: Start/Stop from one controlling thread; SetEngine and
 // SetLoadProgress from any thread; requests are served by a fixed pool of
-// worker threads fed by a bounded queue of requests (not connections: an
-// idle keep-alive connection holds no worker).
+// event-loop threads (an idle keep-alive connection holds no thread).
 
 #ifndef TASKDEX_API_HTTP_SERVER_H_
 #define TASKDEX_API_HTTP_SERVER_H_
@@ -54,12 +53,12 @@ enum class LogLevel : uint8_t { kDebug, kInfo, kWarning, kError, kOff };
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 4200;  // 0: any free port (see HttpServer::port())
-  int threads = 8;  // worker threads (queries); one more thread does all I/O
-  // Requests waiting for a worker; a request that finds the queue full is
-  // answered 503 {"exception_message":"Service Unavailable"} with
-  // `Retry-After: 1` and `Connection: close`.
-  int max_queued = 64;
-  // Open connections; the next one is answered 503 and closed at once.
+  // Event-loop threads; each serves its connections and answers their
+  // requests (api/http_transport.h). One more thread accepts.
+  int threads = 8;
+  // Open connections; the next one is answered 503
+  // {"exception_message":"Service Unavailable"} with `Retry-After: 1` and
+  // closed at once.
   size_t max_connections = 4096;
   // "user:pass" for HTTP basic auth; nullopt: no authentication. As in
   // Prefect (`if auth_string is not None`), an empty string turns auth ON:

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -39,62 +38,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-// A fixed set of threads and a bounded queue of jobs. TryPush refuses when
-// the queue is full (the caller answers 503) or after Shutdown began.
-// Shutdown runs the jobs already queued, then joins.
-class WorkerPool {
- public:
-  WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
-  }
-  ~WorkerPool() { Shutdown(); }
-
-  bool TryPush(std::function<void()> job) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ || queue_.size() >= max_queued_ + idle_) return false;
-      queue_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-    return true;
-  }
-
-  void Shutdown() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  void Run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        ++idle_;
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        --idle_;
-        if (queue_.empty()) return;  // stopping, and nothing left
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      job();
-    }
-  }
-
-  const size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  size_t idle_ = 0;  // workers waiting: a job for each is not "queued"
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
 
 // RFC 3986 percent-decoding of a path ('+' stays '+'), as Starlette's
 // scope["path"] and cpp-httplib's Request::path.
@@ -126,22 +69,29 @@ struct HttpTransport::Rep {
   TransportOptions options;
   Handler handler;
   ErrorAnswer error_answer;
-  net::io_context io{1};
-  // Keeps io.run() going while Stop() still posts to it, after the last
-  // connection closed.
-  net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
-  tcp::acceptor acceptor{io};
-  std::thread io_thread;
-  std::unique_ptr<WorkerPool> pool;
-  // I/O thread only.
+  // One event loop per thread (`workers` of them), each with its own
+  // connections; the acceptor has a loop and thread of its own.
+  std::vector<std::unique_ptr<net::io_context>> loops;
+  std::unique_ptr<std::atomic<int>[]> loop_open;  // connections per loop
+  net::io_context accept_io{1};
+  tcp::acceptor acceptor{accept_io};
+  std::vector<std::thread> threads;
+  // Open sessions, for Stop() and the connection cap.
+  std::mutex sessions_mu;
   std::unordered_set<TransportSession*> sessions;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
   // Stats.
-  std::atomic<uint64_t> open{0}, accepted{0}, rejected_connections{0}, rejected_requests{0},
-      timed_out{0};
+  std::atomic<uint64_t> open{0}, accepted{0}, rejected_connections{0}, timed_out{0};
 
   Rep(TransportOptions o, Handler h, ErrorAnswer e)
-      : options(std::move(o)), handler(std::move(h)), error_answer(std::move(e)) {}
+      : options(std::move(o)), handler(std::move(h)), error_answer(std::move(e)) {
+    const int n = std::max(1, options.workers);
+    loop_open = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      loops.push_back(std::make_unique<net::io_context>(1));
+      loop_open[i] = 0;
+    }
+  }
   void Accept();
   void CloseIdle(bool all);
 };
@@ -150,12 +100,13 @@ struct HttpTransport::Rep {
 // hand the request to a worker, write the answer, repeat. Kept alive by
 // the shared_ptr each pending operation holds.
 class TransportSession : public std::enable_shared_from_this<TransportSession> {
+  friend struct HttpTransport::Rep;  // FinishHandler, Accept, CloseIdle
+
  public:
-  TransportSession(tcp::socket socket, HttpTransport::Rep* rep) : stream_(std::move(socket)), rep_(rep) {}
+  TransportSession(tcp::socket socket, HttpTransport::Rep* rep, size_t loop)
+      : stream_(std::move(socket)), rep_(rep), loop_(loop) {}
 
   void Start() {
-    rep_->sessions.insert(this);
-    ++rep_->open;
     beast::error_code ec;
     const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_addr_ = remote.address().to_string();
@@ -169,11 +120,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   }
 
   // Refused at the connection cap: one 503, then closed.
-  void Reject() {
-    rep_->sessions.insert(this);
-    ++rep_->open;
-    AnswerError(503);
-  }
+  void Reject() { AnswerError(503); }
 
   // Stop(): a connection with no request in flight is closed now (all:
   // every connection).
@@ -286,18 +233,12 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     keep_alive_ = msg.keep_alive();
     in_flight_ = true;
     stream_.expires_never();
-    HttpTransport::Rep* rep = rep_;
-    auto self = shared_from_this();
-    const bool queued = rep->pool->TryPush([self, rep, request] {
-      auto response = std::make_shared<HttpResponse>();
-      rep->handler(*request, response.get());
-      net::post(self->stream_.get_executor(),
-                [self, response] { self->Write(std::move(*response), false); });
-    });
-    if (!queued) {
-      ++rep->rejected_requests;
-      AnswerError(503);
-    }
+    // Answered inline, on this connection's loop: no hand-off to another
+    // thread (with a shared scheduler or a worker pool, the futex wake-ups
+    // cost ~30% of throughput on 2 cores, bench/RESULTS.md session 8).
+    HttpResponse response;
+    rep_->handler(*request, &response);
+    Write(std::move(response), false);
   }
 
   // An answer the transport makes (a framing error, a limit, overload):
@@ -365,12 +306,19 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
-    rep_->sessions.erase(this);
+    {
+      std::lock_guard<std::mutex> lock(rep_->sessions_mu);
+      rep_->sessions.erase(this);
+    }
+    --rep_->loop_open[loop_];
     --rep_->open;
   }
 
+  auto executor() { return stream_.get_executor(); }
+
   beast::tcp_stream stream_;
   HttpTransport::Rep* const rep_;
+  const size_t loop_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -384,31 +332,54 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
 };
 
 void HttpTransport::Rep::Accept() {
-  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (stopping || !acceptor.is_open()) return;
+  // The new connection goes to the loop with the fewest connections.
+  size_t loop = 0;
+  for (size_t i = 1; i < loops.size(); ++i) {
+    if (loop_open[i].load() < loop_open[loop].load()) loop = i;
+  }
+  acceptor.async_accept(*loops[loop], [this, loop](beast::error_code ec, tcp::socket socket) {
+    if (stopping.load() || !acceptor.is_open()) return;
     if (ec) {
       // EMFILE and the like: retry shortly rather than spin.
-      auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(10));
+      auto timer = std::make_shared<net::steady_timer>(accept_io, std::chrono::milliseconds(10));
       timer->async_wait([this, timer](beast::error_code) {
-        if (!stopping) Accept();
+        if (!stopping.load()) Accept();
       });
       return;
     }
     ++accepted;
-    auto session = std::make_shared<TransportSession>(std::move(socket), this);
-    if (sessions.size() >= options.max_connections) {
-      ++rejected_connections;
-      session->Reject();
-    } else {
-      session->Start();
+    auto session = std::make_shared<TransportSession>(std::move(socket), this, loop);
+    ++loop_open[loop];
+    bool over_cap;
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu);
+      over_cap = sessions.size() >= options.max_connections;
+      sessions.insert(session.get());
     }
+    ++open;
+    net::post(session->executor(), [session, over_cap, this] {
+      if (over_cap) {
+        ++rejected_connections;
+        session->Reject();
+      } else {
+        session->Start();
+      }
+    });
     Accept();
   });
 }
 
 void HttpTransport::Rep::CloseIdle(bool all) {
-  std::vector<TransportSession*> now(sessions.begin(), sessions.end());
-  for (TransportSession* s : now) s->CloseIfIdle(all);
+  std::vector<std::shared_ptr<TransportSession>> now;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu);
+    for (TransportSession* s : sessions) {
+      if (auto p = s->weak_from_this().lock()) now.push_back(std::move(p));
+    }
+  }
+  for (auto& s : now) {
+    net::post(s->executor(), [s, all] { s->CloseIfIdle(all); });
+  }
 }
 
 HttpTransport::HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer)
@@ -428,7 +399,7 @@ absl::Status HttpTransport::Start() {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   beast::error_code ec;
-  tcp::resolver resolver(r.io);
+  tcp::resolver resolver(r.accept_io);
   auto results = resolver.resolve(r.options.host, std::to_string(r.options.port), ec);
   if (ec || results.empty()) {
     return absl::UnavailableError(
@@ -444,16 +415,24 @@ absl::Status HttpTransport::Start() {
                                                   r.options.port, ec.message()));
   }
   port_ = r.acceptor.local_endpoint().port();
-  r.pool = std::make_unique<WorkerPool>(std::max(1, r.options.workers), r.options.max_queued);
   r.Accept();
-  r.io_thread = std::thread([rep = rep_] { rep->io.run(); });
+  for (auto& loop : r.loops) {
+    r.threads.emplace_back([rep = rep_, io = loop.get()] {
+      auto work = net::make_work_guard(*io);  // run until Stop()
+      io->run();
+    });
+  }
+  r.threads.emplace_back([rep = rep_] {
+    auto work = net::make_work_guard(rep->accept_io);
+    rep->accept_io.run();
+  });
   return absl::OkStatus();
 }
 
 void HttpTransport::Stop() {
   Rep& r = *rep_;
-  if (!r.io_thread.joinable()) return;
-  net::post(r.io, [&r] {
+  if (r.threads.empty()) return;
+  net::post(r.accept_io, [&r] {
     r.stopping = true;
     beast::error_code ec;
     r.acceptor.close(ec);
@@ -461,21 +440,23 @@ void HttpTransport::Stop() {
   });
   // In-flight requests finish and their answers are written (then those
   // connections close, stopping is set); the rest waits for the deadline.
-  const auto deadline = Clock::now() + std::chrono::milliseconds(r.options.shutdown_timeout_ms);
-  while (r.open.load() > 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  auto wait_closed = [&r](std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (r.open.load() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  wait_closed(std::chrono::milliseconds(r.options.shutdown_timeout_ms));
   // Whatever is left (slow or stuck clients) is closed now.
-  std::promise<void> closed;
-  net::post(r.io, [&r, &closed] {
-    r.CloseIdle(true);
-    closed.set_value();
-  });
-  closed.get_future().wait();
-  r.pool->Shutdown();  // handlers still running finish; their writes find closed sessions
-  r.work.reset();
-  r.io.stop();
-  r.io_thread.join();
+  net::post(r.accept_io, [&r] { r.CloseIdle(true); });
+  wait_closed(std::chrono::milliseconds(1000));
+  // Handlers still running finish (io.stop() lets the current handler of
+  // each thread return); their answers find closed connections.
+  for (auto& loop : r.loops) loop->stop();
+  r.accept_io.stop();
+  for (std::thread& t : r.threads) t.join();
+  r.threads.clear();
+  std::lock_guard<std::mutex> lock(r.sessions_mu);
   r.sessions.clear();
 }
 
@@ -485,7 +466,6 @@ TransportStats HttpTransport::Stats() const {
   s.open_connections = r.open.load();
   s.accepted = r.accepted.load();
   s.rejected_connections = r.rejected_connections.load();
-  s.rejected_requests = r.rejected_requests.load();
   s.timed_out = r.timed_out.load();
   return s;
 }

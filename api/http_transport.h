@@ -6,14 +6,18 @@
 // writes answers; what a request means is the Handler's business
 // (api/http_server.cc).
 //
-// Threads. One I/O thread runs every socket: accept, read, parse, write.
-// Handlers run on `workers` threads fed by a queue of at most
-// `max_queued` requests; a request that finds the queue full is answered
-// 503 by the I/O thread (overload(), with `Connection: close`). A
-// connection holds no worker while it is idle or while its request is
-// being read, so keep-alive clients are bounded by `max_connections`, not
-// by the workers. A connection has at most one request in flight (no
-// pipelining: the next head is read after the answer is written).
+// Threads. `workers` event loops, one thread each; a new connection goes
+// to the loop with the fewest connections and stays there, and the
+// acceptor has a loop and thread of its own. A request is answered inline
+// on its connection's loop: no hand-off between threads (with a worker
+// pool, or one io_context shared by all threads, the futex wake-ups cost
+// ~30% of throughput on 2 cores; bench/RESULTS.md session 8). So at most
+// `workers` queries run at once, and a slow query delays only the other
+// connections of its own loop. A connection holds no thread while it is
+// idle or while its request is being read, so keep-alive clients are
+// bounded by `max_connections`, not by the threads. A connection has at
+// most one request in flight (no pipelining: the next head is read after
+// the answer is written).
 //
 // Limits and deadlines (why: issue 11 -- per-read timeouts let a client
 // trickling one byte every 2 s hold a thread forever, and unbounded heads
@@ -44,8 +48,8 @@
 // shutdown timeout plus the longest handler, whatever the clients do.
 //
 // Thread safety: Start and Stop from one controlling thread; Stats() from
-// any thread; the handler and the error-answer callbacks from the worker
-// and I/O threads, concurrently.
+// any thread; the handler and the error-answer callbacks from any of the
+// transport's threads, concurrently.
 
 #ifndef TASKDEX_API_HTTP_TRANSPORT_H_
 #define TASKDEX_API_HTTP_TRANSPORT_H_
@@ -64,8 +68,7 @@ namespace taskdex {
 struct TransportOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port
-  int workers = 8;
-  size_t max_queued = 64;         // requests waiting for a worker; beyond: 503
+  int workers = 8;                // event loops, each answering its connections' requests
   size_t max_connections = 4096;  // open connections; beyond: 503 and close
   int backlog = 1024;             // listen backlog (the kernel caps it at somaxconn)
   size_t max_header_count = 100;
@@ -88,7 +91,6 @@ struct TransportStats {
   uint64_t open_connections = 0;
   uint64_t accepted = 0;
   uint64_t rejected_connections = 0;  // over max_connections
-  uint64_t rejected_requests = 0;     // worker queue full
   uint64_t timed_out = 0;             // closed at a deadline
 };
 

@@ -46,13 +46,10 @@ Options:
                          only; use 0.0.0.0 to listen everywhere) [TASKDEX_HOST].
   --port N               TCP port (default 4200, Prefect's; 0: any free
                          port) [TASKDEX_PORT].
-  --threads N            Worker threads answering queries (default 8); one
-                         more thread does all network I/O, and idle or
-                         slow connections hold no worker [TASKDEX_THREADS].
-  --max-queued N         Requests waiting for a worker (default 64); beyond
-                         that a request gets 503
-                         {"exception_message":"Service Unavailable"} and its
-                         connection is closed [TASKDEX_MAX_QUEUED].
+  --threads N            Event-loop threads (default 8); each serves its share
+                         of the connections and answers their requests, so
+                         at most N queries run at once; idle or slow
+                         connections hold no thread [TASKDEX_THREADS].
   --load-threads N       Threads parsing the snapshot (default: all cores)
                          [TASKDEX_LOAD_THREADS].
   --auth-string USER:PASS
@@ -209,7 +206,6 @@ int RunServe(int argc, char** argv) {
   server.auth_string = AuthStringFromEnv();
   if (auto v = Env("TASKDEX_PORT"); v && !set_int("TASKDEX_PORT", *v, &server.port, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_THREADS"); v && !set_int("TASKDEX_THREADS", *v, &server.threads, 1)) return Usage(error);
-  if (auto v = Env("TASKDEX_MAX_QUEUED"); v && !set_int("TASKDEX_MAX_QUEUED", *v, &server.max_queued, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOAD_THREADS"); v && !set_int("TASKDEX_LOAD_THREADS", *v, &load_threads, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_HEADER_COUNT"); v && !set_int("TASKDEX_MAX_HEADER_COUNT", *v, &server.max_header_count, 1)) return Usage(error);
@@ -242,7 +238,7 @@ int RunServe(int argc, char** argv) {
     }
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
-        "--load-threads", "--max-queued", "--max-body-bytes",
+        "--load-threads", "--max-body-bytes",
         "--max-header-count", "--max-header-bytes", "--max-connections",
         "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
@@ -257,7 +253,6 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--auth-string") server.auth_string = *v;
     else if (arg == "--port") ok = set_int(arg, *v, &server.port, 0);
     else if (arg == "--threads") ok = set_int(arg, *v, &server.threads, 1);
-    else if (arg == "--max-queued") ok = set_int(arg, *v, &server.max_queued, 0);
     else if (arg == "--load-threads") ok = set_int(arg, *v, &load_threads, 0);
     else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
     else if (arg == "--max-header-count") ok = set_int(arg, *v, &server.max_header_count, 1);

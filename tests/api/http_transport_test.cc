@@ -31,7 +31,7 @@ class HttpTransportTest : public ::testing::Test {
         [this](HttpRequest& req, HttpResponse* res) {
           ++handled_;
           if (handler_sleep_ms_ > 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(handler_sleep_ms_));
+            std::this_thread::sleep_for(std::chrono::milliseconds(handler_sleep_ms_.load()));
           }
           res->set_content(req.method + " " + req.path + " " + req.body, "text/plain");
         },
@@ -45,7 +45,7 @@ class HttpTransportTest : public ::testing::Test {
 
   std::unique_ptr<HttpTransport> transport_;
   std::atomic<int> handled_{0};
-  int handler_sleep_ms_ = 0;
+  std::atomic<int> handler_sleep_ms_{0};
 };
 
 std::string Status(const std::string& head) { return head.substr(9, 3); }
@@ -154,7 +154,6 @@ TEST_F(HttpTransportTest, ExpectContinue) {
 TEST_F(HttpTransportTest, SlowHeadsHoldNoWorkerAndMeetTheDeadline) {
   TransportOptions options;
   options.workers = 1;
-  options.max_queued = 0;
   options.head_timeout_ms = 1500;
   StartTransport(options);
   std::vector<std::unique_ptr<RawConnection>> slow;
@@ -225,25 +224,26 @@ TEST_F(HttpTransportTest, ConnectionCapAnswers503) {
   EXPECT_EQ(transport_->Stats().rejected_connections, 1u);
 }
 
-TEST_F(HttpTransportTest, FullWorkerQueueAnswers503) {
+// A slow request delays only the connections of its own loop: a new
+// connection goes to the loop with the fewest connections.
+TEST_F(HttpTransportTest, ASlowRequestHoldsOnlyItsLoop) {
   TransportOptions options;
-  options.workers = 1;
-  options.max_queued = 1;
-  handler_sleep_ms_ = 500;
+  options.workers = 2;
+  handler_sleep_ms_ = 800;
   StartTransport(options);
-  std::vector<std::unique_ptr<RawConnection>> conns;
-  for (int i = 0; i < 3; ++i) {
-    conns.push_back(std::make_unique<RawConnection>(port(), 5));
-    conns.back()->Send("GET /q HTTP/1.1\r\nHost: x\r\n\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::vector<std::string> statuses;
-  for (auto& c : conns) {
-    std::string head, body;
-    ASSERT_TRUE(c->ReadResponse(&head, &body));
-    statuses.push_back(Status(head));
-  }
-  EXPECT_EQ(statuses, (std::vector<std::string>{"200", "200", "503"}));
+  RawConnection slow(port(), 5);
+  slow.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in the handler
+  handler_sleep_ms_ = 0;
+  const auto start = Clock::now();
+  RawConnection fast(port(), 5);
+  fast.Send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string head, body;
+  ASSERT_TRUE(fast.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "GET /fast ");
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  ASSERT_TRUE(slow.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "GET /slow ");
 }
 
 // Issue 11 finding 4: Stop() answers what is in flight, closes idle and
