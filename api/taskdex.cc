@@ -1,6 +1,9 @@
 #include "api/taskdex.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <utility>
 #include <variant>
@@ -120,7 +123,9 @@ TaskRunPage Engine::Filter(const FilterSet& filters, TaskRunSort sort, uint64_t 
   query.filters = filters;
   query.sort = sort;
   query.offset = offset;
-  query.limit = static_cast<int64_t>(limit);
+  // "All rows" (UINT64_MAX) must not wrap to a negative int64 limit.
+  query.limit = static_cast<int64_t>(
+      std::min<uint64_t>(limit, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
   return Paginate(query, std::move(at));
 }
 

@@ -34,6 +34,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -502,6 +503,15 @@ TEST_F(ExamplesEndpointsTest, FilterRowsByHand) {
             (Ids{t2, t1}));
   // A bad offset is the 422 of 9.1.
   EXPECT_EQ(FilterEndpoint(*engine_, R"({"offset":-1})", At(12, 0)).status, 422);
+}
+
+// The C++ API's "all rows": a limit of UINT64_MAX once wrapped to -1 and
+// returned no rows (with the right count).
+TEST_F(ExamplesEndpointsTest, FilterWithoutALimitReturnsEveryRow) {
+  const TaskRunPage page = engine_->Filter(FilterSet{}, TaskRunSort::kIdDesc, 0,
+                                           std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(page.rows.size(), 7u);
+  EXPECT_EQ(page.count, 7u);
 }
 
 // Every examples.jsonl case with a result, through /filter: the same rows
