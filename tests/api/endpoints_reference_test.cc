@@ -49,6 +49,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "tests/testing/test_seed.h"
 #include "tests/testing/describe.h"
 #include "tests/testing/random_data.h"
 #include "tests/testing/reference_evaluator.h"
@@ -691,19 +692,7 @@ TEST(HistoryGroupsTest, NullAndEmptyStateNamesAreTwoGroups) {
 // ===========================================================================
 // Seeded random data against the reference evaluator
 
-uint64_t BaseSeed() {
-  const char* env = std::getenv("TASKDEX_TEST_SEED");
-  const uint64_t seed =
-      (env != nullptr && *env != '\0') ? std::strtoull(env, nullptr, 0) : kDefaultSeed;
-  static bool printed = false;
-  if (!printed) {
-    printed = true;
-    std::fprintf(stderr, "endpoints_reference_test: TASKDEX_TEST_SEED=%llu\n",
-                 static_cast<unsigned long long>(seed));
-  }
-  ::testing::Test::RecordProperty("TASKDEX_TEST_SEED", std::to_string(seed));
-  return seed;
-}
+uint64_t BaseSeed() { return TestSeed("endpoints_reference_test", kDefaultSeed); }
 
 uint64_t SetSeed(uint64_t seed, int set) {
   return seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(set) * 0xd1b54a32d192ed03ULL + 7;

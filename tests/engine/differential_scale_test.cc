@@ -40,6 +40,7 @@
 #include "engine/records.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_seed.h"
 #include "tests/testing/describe.h"
 #include "tests/testing/random_data.h"
 #include "tests/testing/random_scale_data.h"
@@ -59,19 +60,7 @@ constexpr int kQueryDivisor = 1;
 constexpr int kQueryDivisor = 6;
 #endif
 
-uint64_t BaseSeed() {
-  const char* env = std::getenv("TASKDEX_TEST_SEED");
-  const uint64_t seed =
-      (env != nullptr && *env != '\0') ? std::strtoull(env, nullptr, 0) : kDefaultSeed;
-  static bool printed = false;
-  if (!printed) {
-    printed = true;
-    std::fprintf(stderr, "differential_scale_test: TASKDEX_TEST_SEED=%llu\n",
-                 static_cast<unsigned long long>(seed));
-  }
-  ::testing::Test::RecordProperty("TASKDEX_TEST_SEED", std::to_string(seed));
-  return seed;
-}
+uint64_t BaseSeed() { return TestSeed("differential_scale_test", kDefaultSeed); }
 
 uint64_t Mix(uint64_t seed, uint64_t a, uint64_t b) {
   return seed * 0x9e3779b97f4a7c15ULL + a * 0xd1b54a32d192ed03ULL + b * 0x8cb92ba72f3d8dd7ULL + 1;

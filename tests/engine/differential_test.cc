@@ -23,6 +23,7 @@
 #include "engine/records.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_seed.h"
 #include "tests/testing/describe.h"
 #include "tests/testing/examples_data.h"
 #include "tests/testing/random_data.h"
@@ -34,20 +35,7 @@ namespace {
 
 constexpr uint64_t kDefaultSeed = 20240501;
 
-uint64_t BaseSeed() {
-  const char* env = std::getenv("TASKDEX_TEST_SEED");
-  const uint64_t seed =
-      (env != nullptr && *env != '\0') ? std::strtoull(env, nullptr, 0) : kDefaultSeed;
-  // Printed on every run (and recorded in the XML report), not only on failure.
-  static bool printed = false;
-  if (!printed) {
-    printed = true;
-    std::fprintf(stderr, "differential_test: TASKDEX_TEST_SEED=%llu\n",
-                 static_cast<unsigned long long>(seed));
-  }
-  ::testing::Test::RecordProperty("TASKDEX_TEST_SEED", std::to_string(seed));
-  return seed;
-}
+uint64_t BaseSeed() { return TestSeed("differential_test", kDefaultSeed); }
 
 // One independent generator per data set, so case (seed, set, query) replays
 // without running the earlier sets.
