@@ -250,7 +250,7 @@ bool IsJsonNumberLiteral(std::string_view s) {
   return i == n;
 }
 
-error_code AppendMinifiedJson(JsonValue v, std::string* out) {
+error_code AppendMinifiedJson(JsonValue v, std::string* out, int depth) {
   ondemand::json_type t;
   if (auto e = v.type().get(t); e) return e;
   switch (t) {
@@ -270,7 +270,8 @@ error_code AppendMinifiedJson(JsonValue v, std::string* out) {
         std::string_view unused;
         if (auto e = field.unescaped_key().get(unused); e) return e;
         out->push_back(':');
-        if (auto e = AppendMinifiedJson(field.value(), out); e) return e;
+        if (depth + 1 >= kMaxJsonDepth) return simdjson::DEPTH_ERROR;
+        if (auto e = AppendMinifiedJson(field.value(), out, depth + 1); e) return e;
       }
       out->push_back('}');
       return simdjson::SUCCESS;
@@ -285,7 +286,8 @@ error_code AppendMinifiedJson(JsonValue v, std::string* out) {
         if (auto e = std::move(element).get(item); e) return e;
         if (!first) out->push_back(',');
         first = false;
-        if (auto e = AppendMinifiedJson(item, out); e) return e;
+        if (depth + 1 >= kMaxJsonDepth) return simdjson::DEPTH_ERROR;
+        if (auto e = AppendMinifiedJson(item, out, depth + 1); e) return e;
       }
       out->push_back(']');
       return simdjson::SUCCESS;

@@ -42,7 +42,14 @@ bool IsJsonNumberLiteral(std::string_view s);
 // text (escapes and digits as written); only insignificant whitespace goes.
 // Validates the value fully on the way (strings unescape, numbers match the
 // grammar). Consumes `v`.
-simdjson::error_code AppendMinifiedJson(JsonValue v, std::string* out);
+// Values nested deeper than this (counted from the value walked) are
+// DEPTH_ERROR: the walk is recursive, and a line of a million '[' would
+// otherwise overflow the stack (simdjson's on-demand front end does not
+// bound depth in release builds; its debug check aborts at its max_depth,
+// 1024 from the document root, so this stays below it with room for the
+// levels around the value).
+inline constexpr int kMaxJsonDepth = 1000;
+simdjson::error_code AppendMinifiedJson(JsonValue v, std::string* out, int depth = 0);
 
 // "12", "\"abc\"", "true", "null", "an object", "an array" (scalars are
 // cut at 40 bytes). Does not consume `v` for scalars; for containers the

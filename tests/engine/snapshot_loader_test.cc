@@ -142,6 +142,20 @@ TEST(SnapshotLoaderTest, KeepsExtrasInLineOrderWithNumberText) {
             R"(,"zeta":1.50,"alpha":[1e5,2,{"x":-0.0}],"b\u00e9":"x\u00e9\n","n":null,"t":true)");
 }
 
+// A value nested past kMaxJsonDepth is a clear error, not a stack overflow
+// (the minifying walk is recursive) nor simdjson's debug-build abort.
+TEST(SnapshotLoaderTest, TooDeepNestingIsAnErrorNotACrash) {
+  auto nested = [](size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  auto ok = ParseTaskRunLine(TaskLine(1, ",\"extra\":" + nested(900)));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  for (size_t levels : {size_t{1500}, size_t{2000000}}) {
+    auto r = ParseTaskRunLine(TaskLine(1, ",\"extra\":" + nested(levels)));
+    ASSERT_FALSE(r.ok()) << levels;
+    EXPECT_NE(r.status().message().find("extra"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("deep"), std::string::npos) << r.status();
+  }
+}
+
 TEST(SnapshotLoaderTest, ParametersAndContextAreKept) {
   auto r = ParseTaskRunLine(TaskLine(1, R"(,"parameters":{"a": 1.0},"context":{})"));
   ASSERT_TRUE(r.ok()) << r.status();
