@@ -38,7 +38,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Per-request bookkeeping, on the worker thread that serves it.
+// Per-request bookkeeping, on the loop thread that serves it.
 struct RequestContext {
   Clock::time_point start{};
   bool accept_gzip = false;
@@ -835,7 +835,7 @@ struct HttpServer::Rep {
     }
   }
 
-  // One request, on a worker thread: Prefect's middleware (gzip, auth),
+  // One request, on a loop thread: Prefect's middleware (gzip, auth),
   // the routes, then metrics and the log line.
   void Serve(HttpRequest& req, HttpResponse& res) {
     RequestContext ctx;

@@ -96,8 +96,8 @@ struct HttpTransport::Rep {
   void CloseIdle(bool all);
 };
 
-// One connection, driven by the I/O thread: read a head, maybe a body,
-// hand the request to a worker, write the answer, repeat. Kept alive by
+// One connection, driven by its loop's thread: read a head, maybe a body,
+// answer the request inline, write the answer, repeat. Kept alive by
 // the shared_ptr each pending operation holds.
 class TransportSession : public std::enable_shared_from_this<TransportSession> {
   friend struct HttpTransport::Rep;  // FinishHandler, Accept, CloseIdle
@@ -216,20 +216,20 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   void Dispatch() {
     http::request<http::string_body> msg = parser_->release();
     parser_.reset();
-    auto request = std::make_shared<HttpRequest>();
-    request->method = std::string(msg.method_string());
-    request->target = std::string(msg.target());
-    const size_t q = request->target.find('?');
-    request->path = DecodePath(std::string_view(request->target).substr(0, q));
-    request->version = static_cast<int>(msg.version());
-    request->headers.reserve(16);
+    HttpRequest request;
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    const size_t q = request.target.find('?');
+    request.path = DecodePath(std::string_view(request.target).substr(0, q));
+    request.version = static_cast<int>(msg.version());
+    request.headers.reserve(16);
     for (const auto& f : msg) {
-      request->headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      request.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
-    request->body = std::move(msg.body());
-    request->remote_addr = remote_addr_;
-    request->local_addr = local_addr_;
-    request->local_port = local_port_;
+    request.body = std::move(msg.body());
+    request.remote_addr = remote_addr_;
+    request.local_addr = local_addr_;
+    request.local_port = local_port_;
     keep_alive_ = msg.keep_alive();
     in_flight_ = true;
     stream_.expires_never();
@@ -237,11 +237,11 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     // thread (with a shared scheduler or a worker pool, the futex wake-ups
     // cost ~30% of throughput on 2 cores, bench/RESULTS.md session 8).
     HttpResponse response;
-    rep_->handler(*request, &response);
+    rep_->handler(request, &response);
     Write(std::move(response), false);
   }
 
-  // An answer the transport makes (a framing error, a limit, overload):
+  // An answer the transport makes (a framing error, a limit, the cap):
   // always closes the connection.
   void AnswerError(int status) {
     parser_.reset();
@@ -326,7 +326,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   int local_port_ = 0;
   bool first_ = true;
   bool keep_alive_ = false;
-  bool in_flight_ = false;  // a request handed to a worker, or an answer being written
+  bool in_flight_ = false;  // a request being answered, or its answer being written
   bool closed_ = false;
   std::array<char, 4096> drain_;
 };

@@ -84,7 +84,7 @@ struct TransportOptions {
 // Answers the transport makes itself, filled by the owner (Prefect's error
 // bodies live in the server, not here): status is 400, 413, 431 or 503.
 using ErrorAnswer = std::function<void(int status, HttpResponse* response)>;
-// Runs on a worker thread; fills the answer.
+// Runs on the connection's loop thread; fills the answer.
 using Handler = std::function<void(HttpRequest& request, HttpResponse* response)>;
 
 struct TransportStats {
@@ -101,7 +101,7 @@ class HttpTransport {
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
-  // Binds, listens and starts the I/O and worker threads. Errors:
+  // Binds, listens and starts the loop threads and the accepting one. Errors:
   // Unavailable (cannot resolve or bind).
   absl::Status Start();
   int port() const { return port_; }
