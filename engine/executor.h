@@ -50,13 +50,17 @@ enum class JoinChoice : uint8_t {
 // exact without its rows (disjoint postings: a state type, a flow run's or
 // flow's task runs), count from the postings and walk the sort order
 // checking each row, never materializing the matches (forced: whenever
-// possible, without a budget).
+// possible, without a budget). kWalkBackward: walk the order from its far
+// end, skipping the matches after the page (kAuto does so for a page past
+// the middle of the matches; forced: at any offset, without a budget, where
+// the order has no tombstones or pending changes to step over).
 enum class PageCutChoice : uint8_t {
   kAuto,
   kWalkOrder,
   kPartialSort,
   kWalkOrderMask,
   kWalkChecking,
+  kWalkBackward,
 };
 // How the criteria of a task-run AND (the task-run filter's own criteria
 // and the flow-run, flow and deployment sides) are combined: after the first

@@ -21,7 +21,8 @@
 //
 // Lookups: Range() finds the contiguous positions whose non-NULL key lies in
 // [lo, hi] by binary search; Position() finds a row; At() / operator[] the
-// row at a position; ForEach() walks positions in order; NthNotIn() and
+// row at a position; ForEach() walks positions in order (ForEachBackward()
+// in reverse); NthNotIn() and
 // ForEachNotIn() do the same over the positions outside a caller's bitmap
 // of positions (a segment's tombstones, engine/tombstones.h).
 //
@@ -188,6 +189,20 @@ class SortedOrder {
       if (!f(r)) return i + 1;
     }
     return last;
+  }
+
+  // Calls f(row) for positions last-1, last-2, ... >= first while f returns
+  // true (deep pages walked from the far end). Returns the lowest position
+  // visited, or `first`. A plain array walk when nothing is pending; with
+  // pending changes each step is an At() (O(log n)), so callers prefer it
+  // only when pending() == 0.
+  template <typename F>
+  size_t ForEachBackward(size_t first, size_t last, F f) const {
+    last = std::min(last, size());
+    for (size_t i = last; i > first; --i) {
+      if (!f(clean() ? main_[i - 1] : At(i - 1))) return i - 1;
+    }
+    return first;
   }
 
   // Positions outside a caller's set: `skip` holds positions < size() (e.g.

@@ -102,6 +102,11 @@ const std::vector<Mode>& Modes() {
       {"walkchecking_scanjoin_filter",
        {.access = A::kScan, .join = J::kScanTaskRuns, .page_cut = P::kWalkChecking,
         .conjunct = C::kFilterCandidates}},
+      // Deep pages from the far end of the order, at every offset.
+      {"walkbackward_joinpostings", {.join = J::kJoinPostings, .page_cut = P::kWalkBackward}},
+      {"walkbackward_scan_filter",
+       {.access = A::kScan, .join = J::kProbeTaskRuns, .page_cut = P::kWalkBackward,
+        .conjunct = C::kFilterCandidates}},
       // The automatic planner with the like_ cache, each query run twice
       // (the second reads what the first cached).
       {"auto_cache", {}},

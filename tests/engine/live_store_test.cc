@@ -235,7 +235,8 @@ std::vector<ForcedMode> Modes() {
     modes.push_back({"join", o});
   }
   for (PageCutChoice p : {PageCutChoice::kWalkOrder, PageCutChoice::kPartialSort,
-                          PageCutChoice::kWalkOrderMask, PageCutChoice::kWalkChecking}) {
+                          PageCutChoice::kWalkOrderMask, PageCutChoice::kWalkChecking,
+                          PageCutChoice::kWalkBackward}) {
     o = {};
     o.page_cut = p;
     modes.push_back({"page_cut", o});

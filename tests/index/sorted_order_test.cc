@@ -156,6 +156,47 @@ TEST_P(SortedOrderTest, InsertsAndErasesMatchRebuild) {
   EXPECT_EQ(live.Rows(), Expected(k, rows, Opts()));
 }
 
+// ForEachBackward visits the positions of ForEach in reverse, stops where f
+// says, over a clean order and over one with pending changes.
+TEST_P(SortedOrderTest, BackwardWalkIsTheForwardWalkReversed) {
+  std::mt19937 rng(GetParam() + 300);
+  const uint32_t n = 500;
+  TestKeys k = RandomKeys(rng, n);
+  SortedOrder order(Opts());
+  order.Build(n, k);
+  for (int pending : {0, 1}) {
+    if (pending == 1) {
+      for (RowId r = 0; r < n; r += 7) ASSERT_TRUE(order.Erase(r, k));
+      for (RowId r = 0; r < n; r += 14) order.Insert(r, k);
+      ASSERT_GT(order.pending(), 0u);
+    }
+    const std::vector<RowId> rows = order.Rows();
+    for (size_t first : {size_t{0}, size_t{3}, rows.size() / 2}) {
+      for (size_t last : {rows.size(), rows.size() - 1, rows.size() / 2 + 5}) {
+        std::vector<RowId> got;
+        EXPECT_EQ(order.ForEachBackward(first, last, [&](RowId r) {
+          got.push_back(r);
+          return true;
+        }), first);
+        std::vector<RowId> want(rows.begin() + static_cast<ptrdiff_t>(first),
+                                rows.begin() + static_cast<ptrdiff_t>(std::max(first, last)));
+        std::reverse(want.begin(), want.end());
+        EXPECT_EQ(got, want) << "pending " << pending << " [" << first << ", " << last << ")";
+        // Stopped after 10 rows: returns the position of the last one visited.
+        got.clear();
+        const size_t stop = order.ForEachBackward(first, last, [&](RowId r) {
+          got.push_back(r);
+          return got.size() < 10;
+        });
+        if (want.size() >= 10) {
+          EXPECT_EQ(stop, last - 10);
+          EXPECT_EQ(order.At(stop), got.back());
+        }
+      }
+    }
+  }
+}
+
 // Reads while changes are pending (delta + deleted positions) and across
 // compactions: Rows, At, Position, Range, ForEach and RowsAt must match the
 // order rebuilt from scratch after every batch of changes.
