@@ -618,8 +618,13 @@ struct HttpServer::Rep {
         "--max-connections cap.\n# TYPE taskdex_http_connections_rejected_total counter\n"
         "taskdex_http_connections_rejected_total %d\n"
         "# HELP taskdex_http_timeouts_total Connections closed at a read deadline.\n"
-        "# TYPE taskdex_http_timeouts_total counter\ntaskdex_http_timeouts_total %d\n",
-        net.open_connections, net.rejected_connections, net.timed_out);
+        "# TYPE taskdex_http_timeouts_total counter\ntaskdex_http_timeouts_total %d\n"
+        "# HELP taskdex_http_pooled_total Requests answered on the query pool, off the event "
+        "loops.\n# TYPE taskdex_http_pooled_total counter\ntaskdex_http_pooled_total %d\n"
+        "# HELP taskdex_http_busy_total Requests answered 503 with --max-queued requests "
+        "on the query pool.\n# TYPE taskdex_http_busy_total counter\ntaskdex_http_busy_total %d\n",
+        net.open_connections, net.rejected_connections, net.timed_out, net.pooled,
+        net.rejected_busy);
     const Engine* e = engine.load(std::memory_order_acquire);
     out += "# HELP taskdex_ready Whether the snapshot is loaded.\n# TYPE taskdex_ready gauge\n";
     out += absl::StrFormat("taskdex_ready %d\n", e != nullptr ? 1 : 0);
@@ -837,6 +842,25 @@ struct HttpServer::Rep {
 
   // One request, on a loop thread: Prefect's middleware (gzip, auth),
   // the routes, then metrics and the log line.
+  // The transport's Placement (ServerOptions::query_threads): true for the
+  // requests answered on the pool.
+  bool MayRunLong(const HttpRequest& req) const {
+    if (req.method != "POST") return false;
+    switch (MatchPath(req.path)) {
+      case RouteId::kHistory:
+      case RouteId::kApply:
+        return true;
+      case RouteId::kPaginate:
+      case RouteId::kFilter:
+      case RouteId::kCount: {
+        const Engine* e = engine.load(std::memory_order_acquire);
+        return e != nullptr && e->Pin()->LiveTaskRuns() > options.inline_max_task_runs;
+      }
+      default:
+        return false;
+    }
+  }
+
   void Serve(HttpRequest& req, HttpResponse& res) {
     RequestContext ctx;
     ctx.start = Clock::now();
@@ -892,6 +916,8 @@ absl::Status HttpServer::Start() {
   t.host = o.host;
   t.port = o.port;
   t.workers = std::max(1, o.threads);
+  t.pool_threads = std::max(0, o.query_threads);
+  t.max_queued = o.max_queued;
   t.max_connections = o.max_connections;
   t.max_header_count = o.max_header_count;
   t.max_header_bytes = o.max_header_bytes;
@@ -902,7 +928,8 @@ absl::Status HttpServer::Start() {
   t.write_timeout_ms = o.write_timeout_seconds * 1000;
   t.shutdown_timeout_ms = o.shutdown_timeout_seconds * 1000;
   rep->transport = std::make_unique<HttpTransport>(
-      t, [rep](HttpRequest& req, HttpResponse* res) { rep->Serve(req, *res); }, &Rep::ErrorAnswer);
+      t, [rep](HttpRequest& req, HttpResponse* res) { rep->Serve(req, *res); }, &Rep::ErrorAnswer,
+      [rep](const HttpRequest& req) { return rep->MayRunLong(req); });
   if (absl::Status status = rep->transport->Start(); !status.ok()) return status;
   port_ = rep->transport->port();
   rep->Log(LogLevel::kInfo,

@@ -29,8 +29,9 @@
 // endpoints 503 {"exception_message":"Service Unavailable"}.
 //
 // Thread safety: Start/Stop from one controlling thread; SetEngine and
-// SetLoadProgress from any thread; requests are served by a fixed pool of
-// event-loop threads (an idle keep-alive connection holds no thread).
+// SetLoadProgress from any thread; requests are served by a fixed set of
+// event-loop threads (an idle keep-alive connection holds no thread), the
+// ones that may run long by a bounded pool (ServerOptions::query_threads).
 
 #ifndef TASKDEX_API_HTTP_SERVER_H_
 #define TASKDEX_API_HTTP_SERVER_H_
@@ -56,6 +57,21 @@ struct ServerOptions {
   // Event-loop threads; each serves its connections and answers their
   // requests (api/http_transport.h). One more thread accepts.
   int threads = 8;
+  // Requests that may run long enough to stall an event loop are answered
+  // on a pool of query_threads threads instead (api/http_transport.h):
+  // /api/task_runs/history, /taskdex/v1/apply, and the query routes
+  // (paginate, filter, count) once the store holds more than
+  // inline_max_task_runs task runs. At most max_queued wait or run there;
+  // the next is answered 503 {"exception_message":"Service Unavailable"}.
+  // query_threads 0: every request inline.
+  int query_threads = 4;
+  size_t max_queued = 64;
+  uint64_t inline_max_task_runs = kInlineMaxTaskRuns;
+  // Measured (bench/RESULTS.md session 9): at 1M realistic task runs the
+  // slowest of 2,000 random /paginate bodies costs 4 ms, the p99 2.7 ms;
+  // a query's cost grows with the rows, so up to 2M one stays near 10 ms
+  // on its loop, and beyond, queries go to the pool.
+  static constexpr uint64_t kInlineMaxTaskRuns = 2'000'000;
   // Open connections; the next one is answered 503
   // {"exception_message":"Service Unavailable"} with `Retry-After: 1` and
   // closed at once.

@@ -69,6 +69,11 @@ struct HttpTransport::Rep {
   TransportOptions options;
   Handler handler;
   ErrorAnswer error_answer;
+  Placement placement;
+  // The pool for requests that may run long (null: none); `queued` counts
+  // the requests handed to it and not yet answered.
+  std::unique_ptr<net::thread_pool> pool;
+  std::atomic<size_t> queued{0};
   // One event loop per thread (`workers` of them), each with its own
   // connections; the acceptor has a loop and thread of its own.
   std::vector<std::unique_ptr<net::io_context>> loops;
@@ -82,9 +87,13 @@ struct HttpTransport::Rep {
   std::atomic<bool> stopping{false};
   // Stats.
   std::atomic<uint64_t> open{0}, accepted{0}, rejected_connections{0}, timed_out{0};
+  std::atomic<uint64_t> pooled{0}, rejected_busy{0};
 
-  Rep(TransportOptions o, Handler h, ErrorAnswer e)
-      : options(std::move(o)), handler(std::move(h)), error_answer(std::move(e)) {
+  Rep(TransportOptions o, Handler h, ErrorAnswer e, Placement p)
+      : options(std::move(o)),
+        handler(std::move(h)),
+        error_answer(std::move(e)),
+        placement(std::move(p)) {
     const int n = std::max(1, options.workers);
     loop_open = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -233,12 +242,32 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     keep_alive_ = msg.keep_alive();
     in_flight_ = true;
     stream_.expires_never();
+    if (rep_->pool != nullptr && rep_->placement && rep_->placement(request)) {
+      return DispatchToPool(std::move(request));
+    }
     // Answered inline, on this connection's loop: no hand-off to another
-    // thread (with a shared scheduler or a worker pool, the futex wake-ups
-    // cost ~30% of throughput on 2 cores, bench/RESULTS.md session 8).
+    // thread (see the header comment).
     HttpResponse response;
     rep_->handler(request, &response);
     Write(std::move(response), false);
+  }
+
+  // A request that may run long: answered on the pool, written back here.
+  void DispatchToPool(HttpRequest request) {
+    if (rep_->queued.fetch_add(1) >= rep_->options.max_queued) {
+      --rep_->queued;
+      ++rep_->rejected_busy;
+      return AnswerError(503);
+    }
+    ++rep_->pooled;
+    net::post(*rep_->pool, [self = shared_from_this(), request = std::move(request)]() mutable {
+      HttpResponse response;
+      self->rep_->handler(request, &response);
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        --self->rep_->queued;
+        self->Write(std::move(response), false);
+      });
+    });
   }
 
   // An answer the transport makes (a framing error, a limit, the cap):
@@ -382,9 +411,10 @@ void HttpTransport::Rep::CloseIdle(bool all) {
   }
 }
 
-HttpTransport::HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer)
-    : rep_(std::make_shared<Rep>(std::move(options), std::move(handler),
-                                 std::move(error_answer))) {}
+HttpTransport::HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer,
+                             Placement placement)
+    : rep_(std::make_shared<Rep>(std::move(options), std::move(handler), std::move(error_answer),
+                                 std::move(placement))) {}
 
 HttpTransport::~HttpTransport() { Stop(); }
 
@@ -415,6 +445,9 @@ absl::Status HttpTransport::Start() {
                                                   r.options.port, ec.message()));
   }
   port_ = r.acceptor.local_endpoint().port();
+  if (r.options.pool_threads > 0 && r.placement) {
+    r.pool = std::make_unique<net::thread_pool>(static_cast<size_t>(r.options.pool_threads));
+  }
   r.Accept();
   for (auto& loop : r.loops) {
     r.threads.emplace_back([rep = rep_, io = loop.get()] {
@@ -451,11 +484,17 @@ void HttpTransport::Stop() {
   net::post(r.accept_io, [&r] { r.CloseIdle(true); });
   wait_closed(std::chrono::milliseconds(1000));
   // Handlers still running finish (io.stop() lets the current handler of
-  // each thread return); their answers find closed connections.
+  // each thread return); their answers find closed connections. Pool
+  // requests not started are dropped, the running ones finish, and their
+  // answers go to loops that no longer run.
   for (auto& loop : r.loops) loop->stop();
   r.accept_io.stop();
   for (std::thread& t : r.threads) t.join();
   r.threads.clear();
+  if (r.pool != nullptr) {
+    r.pool->stop();
+    r.pool->join();
+  }
   std::lock_guard<std::mutex> lock(r.sessions_mu);
   r.sessions.clear();
 }
@@ -467,6 +506,8 @@ TransportStats HttpTransport::Stats() const {
   s.accepted = r.accepted.load();
   s.rejected_connections = r.rejected_connections.load();
   s.timed_out = r.timed_out.load();
+  s.pooled = r.pooled.load();
+  s.rejected_busy = r.rejected_busy.load();
   return s;
 }
 

@@ -8,16 +8,21 @@
 //
 // Threads. `workers` event loops, one thread each; a new connection goes
 // to the loop with the fewest connections and stays there, and the
-// acceptor has a loop and thread of its own. A request is answered inline
-// on its connection's loop: no hand-off between threads (with a worker
-// pool, or one io_context shared by all threads, the futex wake-ups cost
-// ~30% of throughput on 2 cores; bench/RESULTS.md session 8). So at most
-// `workers` queries run at once, and a slow query delays only the other
-// connections of its own loop. A connection holds no thread while it is
-// idle or while its request is being read, so keep-alive clients are
-// bounded by `max_connections`, not by the threads. A connection has at
-// most one request in flight (no pipelining: the next head is read after
-// the answer is written).
+// acceptor has a loop and thread of its own. Where a request is answered
+// is the Placement's call (the owner knows what a request costs):
+//  - inline, on its connection's loop, for the requests that are cheap:
+//    no hand-off between threads (handing every request to a worker pool
+//    cost ~30-45% of throughput on 2 cores in futex wake-ups;
+//    bench/RESULTS.md session 8). Such a request delays only the other
+//    connections of its own loop, for as long as it runs;
+//  - on the pool (`pool_threads` threads) for the requests that may run
+//    long, so they cannot stall a loop: at most `max_queued` of them wait
+//    or run at once; the next is answered 503 (and closed) at once. The
+//    answer is written back on the connection's loop.
+// A connection holds no thread while it is idle or while its request is
+// being read, so keep-alive clients are bounded by `max_connections`, not
+// by the threads. A connection has at most one request in flight (no
+// pipelining: the next head is read after the answer is written).
 //
 // Limits and deadlines (why: issue 11 -- per-read timeouts let a client
 // trickling one byte every 2 s hold a thread forever, and unbounded heads
@@ -34,6 +39,7 @@
 //    any body byte is read).
 //  - at most max_connections open connections: the next one is answered
 //    503 and closed at once; the listen backlog is `backlog`.
+//  - at most max_queued requests on the pool (above): 503, closed.
 // Framing as h11 (uvicorn, Prefect's server) does it: a request the parser
 // cannot read (bad request line, header, chunk, Content-Length, a
 // Transfer-Encoding other than chunked) is answered 400 once and the
@@ -44,12 +50,13 @@
 // Stop() stops accepting, closes connections that have no request in
 // flight, lets handlers running or queued finish and their answers be
 // written (with `Connection: close`), then closes whatever is left after
-// shutdown_timeout_ms and joins every thread. So Stop() returns within the
-// shutdown timeout plus the longest handler, whatever the clients do.
+// shutdown_timeout_ms, drops pool requests not yet started, and joins
+// every thread. So Stop() returns within the shutdown timeout plus the
+// longest handler, whatever the clients do.
 //
 // Thread safety: Start and Stop from one controlling thread; Stats() from
-// any thread; the handler and the error-answer callbacks from any of the
-// transport's threads, concurrently.
+// any thread; the handler, placement and error-answer callbacks from any of
+// the transport's threads, concurrently.
 
 #ifndef TASKDEX_API_HTTP_TRANSPORT_H_
 #define TASKDEX_API_HTTP_TRANSPORT_H_
@@ -69,6 +76,8 @@ struct TransportOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port
   int workers = 8;                // event loops, each answering its connections' requests
+  int pool_threads = 0;           // threads for the requests placed off the loops (0: none)
+  size_t max_queued = 64;         // requests waiting for or running on the pool; beyond: 503
   size_t max_connections = 4096;  // open connections; beyond: 503 and close
   int backlog = 1024;             // listen backlog (the kernel caps it at somaxconn)
   size_t max_header_count = 100;
@@ -84,19 +93,27 @@ struct TransportOptions {
 // Answers the transport makes itself, filled by the owner (Prefect's error
 // bodies live in the server, not here): status is 400, 413, 431 or 503.
 using ErrorAnswer = std::function<void(int status, HttpResponse* response)>;
-// Runs on the connection's loop thread; fills the answer.
+// Fills the answer; runs on the connection's loop thread, or on a pool
+// thread for a request the Placement sends there.
 using Handler = std::function<void(HttpRequest& request, HttpResponse* response)>;
+// Runs on the loop thread before the handler: true when the request may
+// run long enough to stall its loop (it is then answered on the pool). An
+// empty Placement, or pool_threads 0, answers everything inline.
+using Placement = std::function<bool(const HttpRequest& request)>;
 
 struct TransportStats {
   uint64_t open_connections = 0;
   uint64_t accepted = 0;
   uint64_t rejected_connections = 0;  // over max_connections
   uint64_t timed_out = 0;             // closed at a deadline
+  uint64_t pooled = 0;                // requests answered on the pool
+  uint64_t rejected_busy = 0;         // over max_queued: 503
 };
 
 class HttpTransport {
  public:
-  HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer);
+  HttpTransport(TransportOptions options, Handler handler, ErrorAnswer error_answer,
+                Placement placement = nullptr);
   ~HttpTransport();  // Stop()
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;

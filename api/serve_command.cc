@@ -47,9 +47,22 @@ Options:
   --port N               TCP port (default 4200, Prefect's; 0: any free
                          port) [TASKDEX_PORT].
   --threads N            Event-loop threads (default 8); each serves its share
-                         of the connections and answers their requests, so
-                         at most N queries run at once; idle or slow
-                         connections hold no thread [TASKDEX_THREADS].
+                         of the connections and answers their cheap requests
+                         itself; idle or slow connections hold no thread
+                         [TASKDEX_THREADS].
+  --query-threads N      Threads answering the requests that may run long,
+                         off the event loops: /api/task_runs/history,
+                         /taskdex/v1/apply, and the query routes when the
+                         store holds more than --inline-max-task-runs task
+                         runs (default 4; 0: all inline) [TASKDEX_QUERY_THREADS].
+  --max-queued N         Most requests waiting for or running on those
+                         threads; the next gets 503 with Retry-After: 1
+                         (default 64) [TASKDEX_MAX_QUEUED].
+  --inline-max-task-runs N
+                         Up to this many task runs, paginate, filter and
+                         count are answered on the event loops (default
+                         2000000: at 1M the slowest measured query takes
+                         ~4 ms) [TASKDEX_INLINE_MAX_TASK_RUNS].
   --load-threads N       Threads parsing the snapshot (default: all cores)
                          [TASKDEX_LOAD_THREADS].
   --auth-string USER:PASS
@@ -206,6 +219,9 @@ int RunServe(int argc, char** argv) {
   server.auth_string = AuthStringFromEnv();
   if (auto v = Env("TASKDEX_PORT"); v && !set_int("TASKDEX_PORT", *v, &server.port, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_THREADS"); v && !set_int("TASKDEX_THREADS", *v, &server.threads, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_QUERY_THREADS"); v && !set_int("TASKDEX_QUERY_THREADS", *v, &server.query_threads, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_QUEUED"); v && !set_int("TASKDEX_MAX_QUEUED", *v, &server.max_queued, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_INLINE_MAX_TASK_RUNS"); v && !set_int("TASKDEX_INLINE_MAX_TASK_RUNS", *v, &server.inline_max_task_runs, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOAD_THREADS"); v && !set_int("TASKDEX_LOAD_THREADS", *v, &load_threads, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_BODY_BYTES"); v && !set_int("TASKDEX_MAX_BODY_BYTES", *v, &server.max_body_bytes, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_HEADER_COUNT"); v && !set_int("TASKDEX_MAX_HEADER_COUNT", *v, &server.max_header_count, 1)) return Usage(error);
@@ -238,7 +254,8 @@ int RunServe(int argc, char** argv) {
     }
     static constexpr std::string_view kValueOptions[] = {
         "--snapshot", "--host",     "--auth-string",    "--port",    "--threads",
-        "--load-threads", "--max-body-bytes",
+        "--load-threads", "--max-body-bytes", "--query-threads", "--max-queued",
+        "--inline-max-task-runs",
         "--max-header-count", "--max-header-bytes", "--max-connections",
         "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
@@ -254,6 +271,9 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--port") ok = set_int(arg, *v, &server.port, 0);
     else if (arg == "--threads") ok = set_int(arg, *v, &server.threads, 1);
     else if (arg == "--load-threads") ok = set_int(arg, *v, &load_threads, 0);
+    else if (arg == "--query-threads") ok = set_int(arg, *v, &server.query_threads, 0);
+    else if (arg == "--max-queued") ok = set_int(arg, *v, &server.max_queued, 1);
+    else if (arg == "--inline-max-task-runs") ok = set_int(arg, *v, &server.inline_max_task_runs, 0);
     else if (arg == "--max-body-bytes") ok = set_int(arg, *v, &server.max_body_bytes, 0);
     else if (arg == "--max-header-count") ok = set_int(arg, *v, &server.max_header_count, 1);
     else if (arg == "--max-header-bytes") ok = set_int(arg, *v, &server.max_header_bytes, 64);

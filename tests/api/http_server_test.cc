@@ -16,6 +16,7 @@
 #include <optional>
 #include <cstring>
 #include <sstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -726,6 +727,56 @@ TEST_F(HttpServerTest, IdleConnectionsHoldNoWorkerAndTheCapAnswers503) {
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("taskdex_http_connections_rejected_total 1\n"), std::string::npos)
       << m->body;
+}
+
+// Where requests run (ServerOptions::query_threads): /history on the pool;
+// the query routes inline up to inline_max_task_runs task runs, on the
+// pool beyond; the answers are the same either way.
+TEST_F(HttpServerTest, LongRequestsGoToThePool) {
+  auto pooled = [this]() -> std::string {
+    auto m = Get("/metrics");
+    if (!m) return "no answer";
+    const size_t at = m->body.find("\ntaskdex_http_pooled_total ");
+    if (at == std::string::npos) return "missing";
+    return m->body.substr(at + 27, m->body.find('\n', at + 1) - (at + 27));
+  };
+  const std::string history =
+      R"({"history_start":"2024-05-01T10:00:00Z","history_end":"2024-05-01T10:05:00Z",)"
+      R"("history_interval_seconds":120})";
+  // Durations of running task runs grow with the clock: compared without
+  // their microseconds.
+  auto same = [](const httplib::Result& r, const std::string& want) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    const std::regex micros(R"(\.\d{1,6})");
+    EXPECT_EQ(std::regex_replace(r->body, micros, ""), std::regex_replace(want, micros, ""));
+  };
+  StartServer();
+  ExpectAnswer(Post("/api/task_runs/count", "{}"), 200, "7");
+  EXPECT_EQ(pooled(), "0");
+  auto inline_page = Post("/api/task_runs/paginate", R"({"limit":3})");
+  ASSERT_TRUE(inline_page);
+  auto h = Post("/api/task_runs/history", history);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(pooled(), "1");
+  server_->Stop();
+
+  ServerOptions on_pool;
+  on_pool.inline_max_task_runs = 6;  // the examples hold 7
+  StartServer(on_pool);
+  ExpectAnswer(Post("/api/task_runs/count", "{}"), 200, "7");
+  same(Post("/api/task_runs/paginate", R"({"limit":3})"), inline_page->body);
+  same(Post("/api/task_runs/history", history), h->body);
+  EXPECT_EQ(pooled(), "3");
+  server_->Stop();
+
+  ServerOptions all_inline;
+  all_inline.query_threads = 0;
+  all_inline.inline_max_task_runs = 0;
+  StartServer(all_inline);
+  same(Post("/api/task_runs/history", history), h->body);
+  EXPECT_EQ(pooled(), "0");
 }
 
 TEST_F(HttpServerTest, HealthRoutingAndMetrics) {

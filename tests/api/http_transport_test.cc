@@ -41,8 +41,42 @@ class HttpTransportTest : public ::testing::Test {
         });
     ASSERT_TRUE(transport_->Start().ok());
   }
+  // As StartTransport, with requests to /pool... placed on the pool, where
+  // the handler waits for OpenGate() (at most 8 s) before answering.
+  void StartPooled(TransportOptions options) {
+    options.port = 0;
+    transport_ = std::make_unique<HttpTransport>(
+        options,
+        [this](HttpRequest& req, HttpResponse* res) {
+          if (req.path.starts_with("/pool")) {
+            ++in_gate_;
+            const auto give_up = Clock::now() + std::chrono::seconds(8);
+            while (!gate_open_ && Clock::now() < give_up) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+          }
+          res->set_content(req.method + " " + req.path + " " + req.body, "text/plain");
+        },
+        [](int status, HttpResponse* res) {
+          res->status = status;
+          res->set_content(absl::StrFormat("error %d", status), "text/plain");
+        },
+        [](const HttpRequest& req) { return req.path.starts_with("/pool"); });
+    ASSERT_TRUE(transport_->Start().ok());
+  }
+  void OpenGate() { gate_open_ = true; }
+  // Waits until `n` requests wait at the gate.
+  bool WaitInGate(int n) {
+    const auto give_up = Clock::now() + std::chrono::seconds(5);
+    while (in_gate_ < n && Clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return in_gate_ >= n;
+  }
   int port() const { return transport_->port(); }
 
+  std::atomic<int> in_gate_{0};
+  std::atomic<bool> gate_open_{false};
   std::unique_ptr<HttpTransport> transport_;
   std::atomic<int> handled_{0};
   std::atomic<int> handler_sleep_ms_{0};
@@ -244,6 +278,81 @@ TEST_F(HttpTransportTest, ASlowRequestHoldsOnlyItsLoop) {
   EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
   ASSERT_TRUE(slow.ReadResponse(&head, &body));
   EXPECT_EQ(body, "GET /slow ");
+}
+
+// A request the Placement sends to the pool does not hold its loop: with
+// one loop, another connection is answered while the pooled request is
+// still running (inline, the second answer would wait for the gate, which
+// opens only after it arrived, and the read would time out).
+TEST_F(HttpTransportTest, APooledRequestLeavesItsLoopFree) {
+  TransportOptions options;
+  options.workers = 1;
+  options.pool_threads = 1;
+  StartPooled(options);
+  RawConnection pooled(port(), 10);
+  pooled.Send("GET /pool HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(WaitInGate(1));
+  RawConnection fast(port(), 3);
+  std::string head, body;
+  for (int i = 0; i < 3; ++i) {  // keep-alive: the same loop, three times
+    fast.Send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(fast.ReadResponse(&head, &body));
+    EXPECT_EQ(body, "GET /fast ");
+  }
+  OpenGate();
+  ASSERT_TRUE(pooled.ReadResponse(&head, &body));
+  EXPECT_EQ(Status(head), "200");
+  EXPECT_EQ(body, "GET /pool ");
+  // The pooled connection stays usable (keep-alive, back on its loop).
+  pooled.Send("GET /pool2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(pooled.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "GET /pool2 ");
+  EXPECT_EQ(transport_->Stats().pooled, 2u);
+}
+
+// At most max_queued requests wait for or run on the pool; the next one is
+// answered 503 at once and closed, and the queued one still gets its answer.
+TEST_F(HttpTransportTest, AFullPoolAnswers503) {
+  TransportOptions options;
+  options.workers = 2;
+  options.pool_threads = 1;
+  options.max_queued = 1;
+  StartPooled(options);
+  RawConnection first(port(), 10);
+  first.Send("POST /pool HTTP/1.1\r\nContent-Length: 1\r\n\r\na");
+  ASSERT_TRUE(WaitInGate(1));
+  RawConnection second(port(), 3);
+  second.Send("POST /pool HTTP/1.1\r\nContent-Length: 1\r\n\r\nb");
+  std::string head, body;
+  ASSERT_TRUE(second.ReadResponse(&head, &body));
+  EXPECT_EQ(Status(head), "503");
+  EXPECT_EQ(body, "error 503");
+  EXPECT_TRUE(second.Closed());
+  OpenGate();
+  ASSERT_TRUE(first.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "POST /pool a");
+  const TransportStats stats = transport_->Stats();
+  EXPECT_EQ(stats.pooled, 1u);
+  EXPECT_EQ(stats.rejected_busy, 1u);
+}
+
+// Stop() waits for a pooled request in flight and writes its answer.
+TEST_F(HttpTransportTest, StopAnswersAPooledRequest) {
+  TransportOptions options;
+  options.pool_threads = 2;
+  options.shutdown_timeout_ms = 3000;
+  StartPooled(options);
+  RawConnection pooled(port(), 10);
+  pooled.Send("GET /pool HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(WaitInGate(1));
+  std::thread stopper([&] { transport_->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Stop() is waiting
+  OpenGate();
+  std::string head, body;
+  ASSERT_TRUE(pooled.ReadResponse(&head, &body));
+  EXPECT_EQ(body, "GET /pool ");
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  stopper.join();
 }
 
 // Issue 11 finding 4: Stop() answers what is in flight, closes idle and

@@ -25,6 +25,8 @@ TEST(HttpTransportConcurrencyTest, ClientsChurnWhileTheServerStops) {
   options.port = 0;
   options.workers = 3;
   options.shutdown_timeout_ms = 2000;
+  options.pool_threads = 2;   // half the requests answered on the pool
+  options.max_queued = 1000;  // never full here: every answer is a handled request
   HttpTransport transport(
       options,
       [&](HttpRequest& req, HttpResponse* res) {
@@ -35,7 +37,8 @@ TEST(HttpTransportConcurrencyTest, ClientsChurnWhileTheServerStops) {
       [](int status, HttpResponse* res) {
         res->status = status;
         res->set_content("error", "text/plain");
-      });
+      },
+      [](const HttpRequest& req) { return req.body.size() % 2 == 1; });
   ASSERT_TRUE(transport.Start().ok());
   const int port = transport.port();
   std::atomic<bool> stop_clients{false};  // set after Stop(): clients load it throughout
@@ -72,6 +75,7 @@ TEST(HttpTransportConcurrencyTest, ClientsChurnWhileTheServerStops) {
   EXPECT_GE(handled.load(), whole.load());
   const TransportStats stats = transport.Stats();
   EXPECT_EQ(stats.open_connections, 0u);
+  EXPECT_GT(stats.pooled, 0u);
 }
 
 }  // namespace
