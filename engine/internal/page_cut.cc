@@ -286,12 +286,20 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         step.Done(page.size());
         return page;
       }
-      if (backward) {
-        // As forward, a budget of visits (matches may cluster at the front).
+      // The estimate assumes matches spread evenly over the order; when they
+      // cluster (e.g. one name under NAME_ASC) a walk stops after a budget of
+      // visits and the partial sort takes over. The budget is at least the
+      // visits the partial sort would cost, so a walk that gives up has spent
+      // at most as much as the sort it falls back to. A forced walk has none.
+      auto walk_budget = [&](bool forced_walk) {
         const double visit_cost = use_mask ? 1.0 : kContainsCost;
-        const uint64_t budget =
-            backward_forced ? UINT64_MAX
-                            : static_cast<uint64_t>(std::max(2 * visits + 1024, sort_cost / visit_cost));
+        return forced_walk ? span
+                           : static_cast<size_t>(std::min(
+                                 static_cast<double>(span),
+                                 std::max(2 * visits + 1024, sort_cost / visit_cost)));
+      };
+      if (backward) {
+        const size_t budget = walk_budget(backward_forced);
         StepTimer step(ctx, "page",
                        use_mask ? "walk sort order backward (row mask)" : "walk sort order backward",
                        static_cast<int64_t>(visits));
@@ -299,7 +307,7 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         if (use_mask) mask.Assign(rows);
         const uint64_t after_page = total - need;
         uint64_t skipped = 0;
-        uint64_t visited = 0;
+        size_t visited = 0;
         order.ForEachBackward(window.first, window.last, [&](RowId r) {
           if (++visited > budget) return false;
           if (!(use_mask ? mask.Contains(r) : rows.contains(r))) return true;
@@ -315,20 +323,9 @@ std::vector<RowId> CutSortedPage(const ExecContext& ctx, const Bitmap& rows, Tas
         if (page.size() == limit) return page;
         // Over budget (the matches cluster at the front): sort instead.
       } else {
-        // The estimate assumes matches spread evenly over the order; when they
-        // cluster (e.g. one name under NAME_ASC) the walk stops after a budget
-        // of visits and the partial sort takes over. A forced walk has no budget.
         const bool forced_walk =
             forced == PageCutChoice::kWalkOrder || forced == PageCutChoice::kWalkOrderMask;
-        // The budget is at least the visits the partial sort would cost, so a
-        // walk that gives up has spent at most as much as the sort it falls
-        // back to (dense results: the walk reaches the page long before).
-        const double visit_cost = use_mask ? 1.0 : kContainsCost;
-        const size_t budget =
-            forced_walk ? span
-                        : static_cast<size_t>(std::min(static_cast<double>(span),
-                                                       std::max(2 * visits + 1024,
-                                                                sort_cost / visit_cost)));
+        const size_t budget = walk_budget(forced_walk);
         const size_t stop = window.first + budget;
         // A long walk first copies the matches into a flat bitset: a visit is
         // then a load and a shift instead of Bitmap::contains' two binary
