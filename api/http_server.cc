@@ -27,6 +27,7 @@
 #include "api/paginate_request.h"
 #include "api/response_writer.h"
 #include "api/version_writer.h"
+#include "engine/text_format.h"
 #include "engine/uuid.h"
 
 #ifndef TASKDEX_VERSION
@@ -651,6 +652,7 @@ struct HttpServer::Rep {
       out += "# HELP taskdex_load_seconds Time the load took.\n# TYPE taskdex_load_seconds gauge\n";
       out += absl::StrFormat("taskdex_load_seconds %.3f\n", r.seconds);
     }
+    if (options.source != nullptr) out += options.source->MetricsText(NowMicros());
     return out;
   }
 
@@ -734,13 +736,22 @@ struct HttpServer::Rep {
           return SetJson(res, 200, R"({"message":"OK"})");
         }
         return SetJson(res, 503, R"({"message":"Database is not available"})");
-      case RouteId::kReadyz:
+      case RouteId::kReadyz: {
         ctx.endpoint = "readyz";
         if (!get) return not_allowed("GET");
+        if (options.source != nullptr) {
+          if (std::optional<std::string> why = options.source->NotReady(NowMicros())) {
+            std::string body = R"({"message":)";
+            AppendJsonString(&body, *why);
+            body += "}";
+            return SetJson(res, 503, body);
+          }
+        }
         if (engine.load(std::memory_order_acquire) != nullptr) {
           return SetJson(res, 200, R"({"message":"OK"})");
         }
         return SetJson(res, 503, ReadyzLoading());
+      }
       case RouteId::kLivez:
         ctx.endpoint = "livez";
         if (!get) return not_allowed("GET");

@@ -46,6 +46,7 @@
 
 #include "absl/status/status.h"
 #include "api/taskdex.h"
+#include "engine/db_follow_loop.h"
 
 namespace taskdex {
 
@@ -101,6 +102,11 @@ struct ServerOptions {
   // the API) is answered only when true; else 403.
   bool enable_writes = false;
   FILE* log = stderr;  // request log (JSON lines); nullptr: none
+  // A database the server follows (engine/db_follow_loop.h): its
+  // taskdex_source_* metrics are added to /metrics, and /readyz answers 503
+  // {"message":<why>} while it is loading or staler than its
+  // --max-staleness. Not owned; must outlive Stop().
+  const DbFollowLoop* source = nullptr;
 };
 
 class HttpServer {

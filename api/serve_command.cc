@@ -21,15 +21,20 @@
 #include "absl/strings/str_format.h"
 #include "api/http_server.h"
 #include "api/taskdex.h"
+#include "engine/db_follow_loop.h"
+#include "engine/db_source.h"
+#include "engine/snapshot_loader.h"
 
 namespace taskdex {
 namespace {
 
 constexpr char kServeHelp[] = R"(Usage:
   taskdex serve --snapshot DIR [options]
+  taskdex serve --source URL [--snapshot DIR] [options]
 
-Loads the snapshot directory DIR in the background and serves Prefect's
-task-run read API over HTTP, answering as Prefect does:
+Loads the snapshot directory DIR, or Prefect's database at URL, in the
+background and serves Prefect's task-run read API over HTTP, answering as
+Prefect does:
 
   POST /api/task_runs/paginate   POST /api/task_runs/filter
   POST /api/task_runs/count      POST /api/task_runs/history
@@ -41,7 +46,26 @@ Every option can also be set by the environment variable in brackets; a
 flag wins over the variable.
 
 Options:
-  --snapshot DIR         Snapshot directory (required) [TASKDEX_SNAPSHOT].
+  --snapshot DIR         Snapshot directory [TASKDEX_SNAPSHOT]. With --source
+                         too: start from it, then follow the database.
+  --source URL           Prefect's database, loaded and then followed
+                         [TASKDEX_SOURCE]: postgresql://USER[:PASS]@HOST:PORT/DB
+                         (libpq; the password may also come from PGPASSWORD
+                         or ~/.pgpass) or sqlite:///path/to/prefect.db (read
+                         only). Prefect's own URL forms work too
+                         (postgresql+asyncpg://, sqlite+aiosqlite:///).
+  --poll-interval-ms N   How often the database is polled for changes
+                         (default 250) [TASKDEX_POLL_INTERVAL_MS].
+  --overlap-s N          Each poll re-reads rows whose `updated` is up to N
+                         seconds before the newest seen, for transactions
+                         that commit late and clock skew (default 60)
+                         [TASKDEX_OVERLAP_S].
+  --reconcile-interval-s N
+                         How often every id is read to find deleted rows
+                         (default 300) [TASKDEX_RECONCILE_INTERVAL_S].
+  --max-staleness-s N    /readyz answers 503 when the last successful poll
+                         started more than N seconds ago (default 30)
+                         [TASKDEX_MAX_STALENESS_S].
   --host HOST            Address to listen on (default 127.0.0.1, loopback
                          only; use 0.0.0.0 to listen everywhere) [TASKDEX_HOST].
   --port N               TCP port (default 4200, Prefect's; 0: any free
@@ -189,6 +213,66 @@ class ProgressPrinter {
   bool live_ = false;
 };
 
+// --source: loads the engine from the database (or from `snapshot`, then
+// reconciled with the database), hands it to the server and starts
+// following. False (after saying why on stderr) when the load fails for a
+// reason retrying will not fix (a schema that is not Prefect's, a bad row).
+bool LoadAndFollow(const std::optional<std::string>& snapshot, DbFollowLoop* follower,
+                   HttpServer* http, ProgressPrinter* printer, int load_threads,
+                   bool skip_bad_lines, bool quiet) {
+  const auto start = std::chrono::steady_clock::now();
+  SnapshotRecords records;
+  if (snapshot) {
+    LoadOptions options;
+    options.skip_bad_lines = skip_bad_lines;
+    options.threads = load_threads;
+    options.progress = [&](const LoadProgress& p) {
+      http->SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
+      printer->Update(p);
+    };
+    absl::StatusOr<SnapshotRecords> r = ReadSnapshotRecords(*snapshot, options, nullptr);
+    printer->Finish();
+    if (!r.ok()) {
+      std::fprintf(stderr, "taskdex serve: cannot load snapshot %s: %s\n", snapshot->c_str(),
+                   std::string(r.status().message()).c_str());
+      return false;
+    }
+    records = *std::move(r);
+    follower->Seed(records);
+  } else {
+    auto last_line = std::chrono::steady_clock::now();
+    absl::StatusOr<SnapshotRecords> r = follower->Load([&](uint64_t rows) {
+      http->SetLoadProgress(0, 0, rows);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_line < std::chrono::seconds(2)) return;
+      last_line = now;
+      if (!quiet) std::fprintf(stderr, "taskdex serve: %llu rows read from the database\n",
+                               static_cast<unsigned long long>(rows));
+    });
+    if (!r.ok()) {
+      std::fprintf(stderr, "taskdex serve: cannot load %s: %s\n", follower->display_url().c_str(),
+                   std::string(r.status().message()).c_str());
+      return false;
+    }
+    records = *std::move(r);
+  }
+  const uint64_t rows = records.flows.size() + records.deployments.size() +
+                        records.flow_runs.size() + records.task_runs.size();
+  std::unique_ptr<Engine> engine =
+      Engine::FromRecords(std::move(records), {.background_merges = true, .expect_writes = true});
+  Engine* raw = engine.get();
+  http->SetLoadProgress(0, 0, rows);
+  http->SetEngine(std::move(engine));
+  if (!quiet) {
+    std::fprintf(stderr, "taskdex serve: loaded %llu rows in %.1f s; following %s\n",
+                 static_cast<unsigned long long>(rows),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                 follower->display_url().c_str());
+  }
+  follower->Start([raw](const Batch& batch) { return raw->Apply(batch).status(); });
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> AuthStringFromEnv() {
@@ -199,6 +283,9 @@ std::optional<std::string> AuthStringFromEnv() {
 int RunServe(int argc, char** argv) {
   ServerOptions server;
   std::optional<std::string> snapshot = Env("TASKDEX_SNAPSHOT");
+  std::optional<std::string> source_url = Env("TASKDEX_SOURCE");
+  DbFollowOptions follow;
+  int overlap_s = 60;
   int load_threads = 0;
   bool skip_bad_lines = Env("TASKDEX_SKIP_BAD_LINES").value_or("0") == "1";
   std::string error;
@@ -230,6 +317,10 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_SHUTDOWN_TIMEOUT"); v && !set_int("TASKDEX_SHUTDOWN_TIMEOUT", *v, &server.shutdown_timeout_seconds, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_SLOW_MS"); v && !set_int("TASKDEX_SLOW_MS", *v, &server.slow_ms, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_POLL_INTERVAL_MS"); v && !set_int("TASKDEX_POLL_INTERVAL_MS", *v, &follow.poll_interval_ms, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_OVERLAP_S"); v && !set_int("TASKDEX_OVERLAP_S", *v, &overlap_s, 0)) return Usage(error);
+  if (auto v = Env("TASKDEX_RECONCILE_INTERVAL_S"); v && !set_int("TASKDEX_RECONCILE_INTERVAL_S", *v, &follow.reconcile_interval_s, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_MAX_STALENESS_S"); v && !set_int("TASKDEX_MAX_STALENESS_S", *v, &follow.max_staleness_s, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_LOG_LEVEL"); v && !ParseLogLevel(*v, &server.log_level)) {
     return Usage("TASKDEX_LOG_LEVEL must be debug, info, warning, error or off");
   }
@@ -257,7 +348,9 @@ int RunServe(int argc, char** argv) {
         "--load-threads", "--max-body-bytes", "--query-threads", "--max-queued",
         "--inline-max-task-runs",
         "--max-header-count", "--max-header-bytes", "--max-connections",
-        "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level"};
+        "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level",
+        "--source", "--poll-interval-ms", "--overlap-s", "--reconcile-interval-s",
+        "--max-staleness-s"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -266,6 +359,11 @@ int RunServe(int argc, char** argv) {
     if (!v) return Usage(arg + " needs a value");
     bool ok = true;
     if (arg == "--snapshot") snapshot = *v;
+    else if (arg == "--source") source_url = *v;
+    else if (arg == "--poll-interval-ms") ok = set_int(arg, *v, &follow.poll_interval_ms, 1);
+    else if (arg == "--overlap-s") ok = set_int(arg, *v, &overlap_s, 0);
+    else if (arg == "--reconcile-interval-s") ok = set_int(arg, *v, &follow.reconcile_interval_s, 1);
+    else if (arg == "--max-staleness-s") ok = set_int(arg, *v, &follow.max_staleness_s, 1);
     else if (arg == "--host") server.host = *v;
     else if (arg == "--auth-string") server.auth_string = *v;
     else if (arg == "--port") ok = set_int(arg, *v, &server.port, 0);
@@ -290,7 +388,15 @@ int RunServe(int argc, char** argv) {
     }
     if (!ok) return Usage(error);
   }
-  if (!snapshot) return Usage("--snapshot DIR is required");
+  if (!snapshot && !source_url) return Usage("--snapshot DIR or --source URL is required");
+  follow.follower.overlap_us = int64_t{overlap_s} * 1'000'000;
+  std::unique_ptr<DbFollowLoop> follower;
+  if (source_url) {
+    absl::StatusOr<std::unique_ptr<DbSource>> db = OpenDbSource(*source_url);
+    if (!db.ok()) return Usage(std::string(db.status().message()));
+    follower = std::make_unique<DbFollowLoop>(*std::move(db), follow, stderr);
+    server.source = follower.get();
+  }
   if (server.port > 65535) return Usage("--port must be at most 65535");
 
   // Signals are taken by sigwait below; block them in every thread.
@@ -311,12 +417,26 @@ int RunServe(int argc, char** argv) {
   // `--port 0` read the chosen port from this line.
   std::printf("listening on http://%s:%d\n", server.host.c_str(), http.port());
   std::fflush(stdout);
-  if (!quiet) std::fprintf(stderr, "taskdex serve: loading %s\n", snapshot->c_str());
+  if (!quiet) {
+    std::fprintf(stderr, "taskdex serve: loading %s\n",
+                 snapshot ? snapshot->c_str() : follower->display_url().c_str());
+  }
 
   std::atomic<bool> load_failed{false};
   std::atomic<bool> load_done{false};
   ProgressPrinter printer(quiet);
   std::thread loader([&] {
+    if (follower != nullptr) {
+      if (LoadAndFollow(snapshot, follower.get(), &http, &printer, load_threads, skip_bad_lines,
+                        quiet)) {
+        load_done = true;
+        return;
+      }
+      load_failed = true;
+      load_done = true;
+      kill(getpid(), SIGUSR1);
+      return;
+    }
     LoadOptions options;
     options.skip_bad_lines = skip_bad_lines;
     options.threads = load_threads;
@@ -349,6 +469,7 @@ int RunServe(int argc, char** argv) {
   if (!quiet && sig != SIGUSR1) {
     std::fprintf(stderr, "taskdex serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   }
+  if (follower != nullptr) follower->Stop();
   http.Stop();
   if (!load_done) {
     // Stopped while loading: nothing to keep, do not wait for the load.

@@ -1,0 +1,137 @@
+// engine/db_follow_loop.h
+//
+// Runs a DbFollower (engine/db_follower.h) for a server: the initial load,
+// retried until the database answers, then a poll every poll_interval on a
+// thread of its own, a reconciliation every reconcile_interval, and the
+// faults of a database that restarts, refuses connections, drops one
+// mid-poll or answers slowly.
+//
+// Faults. A poll that fails applies nothing (the follower's polls are all
+// or nothing), so the engine keeps serving the last good version. The
+// connection is dropped and retried with exponential backoff from
+// kBackoffMin to kBackoffMax. Errors are counted by kind (DbErrorKind) and
+// logged one line per change of state ("connection lost: ...",
+// "reconnected after 3 attempts", "schema error: ..."), not once per
+// retry. Staleness is the time since the start of the last successful poll
+// (everything committed before that start is visible); /readyz answers 503
+// when it exceeds max_staleness.
+//
+// Thread safety: Load, Seed, Start and Stop from one controlling thread;
+// Status, MetricsText and NotReady from any thread (a mutex guards the
+// status, never held across a database call or an apply).
+
+#ifndef TASKDEX_ENGINE_DB_FOLLOW_LOOP_H_
+#define TASKDEX_ENGINE_DB_FOLLOW_LOOP_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "engine/db_follower.h"
+#include "engine/db_source.h"
+
+namespace taskdex {
+
+// Retry delays after a failed load or poll, doubling per failure.
+inline constexpr int kBackoffMinMs = 100;
+inline constexpr int kBackoffMaxMs = 5000;
+
+struct DbFollowOptions {
+  int poll_interval_ms = 250;
+  int reconcile_interval_s = 300;
+  int max_staleness_s = 30;
+  DbFollowerOptions follower;
+};
+
+// What a failure was: the connection (refused, lost: retried), the schema
+// (a table or column missing: not Prefect's, or an unknown version), a row
+// the snapshot format rejects, the apply, or anything else the database
+// said.
+enum class DbErrorKind : uint8_t { kConnection, kSchema, kData, kApply, kOther };
+inline constexpr int kDbErrorKinds = 5;
+std::string_view DbErrorKindName(DbErrorKind kind);  // "connection", "schema", ...
+
+struct DbSourceStatus {
+  bool loaded = false;     // the initial load is done
+  bool connected = false;  // the last call to the database succeeded
+  uint64_t rows_loaded = 0;
+  double load_seconds = 0;
+  Micros last_success_start = 0;  // of the last successful load or poll; 0: none
+  Micros last_success_end = 0;
+  uint64_t polls = 0;  // successful
+  uint64_t reconciliations = 0;
+  uint64_t rows_read = 0;        // by successful polls
+  uint64_t rows_unchanged = 0;   // of those, skipped
+  uint64_t rows_upserted = 0;    // applied by polls
+  uint64_t rows_deleted = 0;     // applied by reconciliations
+  uint64_t reconnects = 0;       // successful reconnections after a failure
+  uint64_t errors[kDbErrorKinds] = {};
+  std::string last_error;
+  // Seconds since last_success_start at `now`; infinity before the first.
+  double Staleness(Micros now) const;
+};
+
+class DbFollowLoop {
+ public:
+  // `log`: one line per state change (nullptr: none).
+  DbFollowLoop(std::unique_ptr<DbSource> source, DbFollowOptions options, FILE* log);
+  ~DbFollowLoop();  // Stop()
+  DbFollowLoop(const DbFollowLoop&) = delete;
+  DbFollowLoop& operator=(const DbFollowLoop&) = delete;
+
+  const std::string& display_url() const { return url_; }
+
+  // The initial load (DbFollower::Load), retried with backoff while the
+  // error is Unavailable, until it succeeds or Stop(); other errors are
+  // returned. `progress` gets the rows read so far.
+  absl::StatusOr<SnapshotRecords> Load(const std::function<void(uint64_t rows)>& progress = {});
+  // DbFollower::Seed, and the first poll reconciles.
+  void Seed(const SnapshotRecords& records);
+
+  // Polls on a thread until Stop, applying each batch with `apply`.
+  void Start(std::function<absl::Status(const Batch&)> apply);
+  void Stop();
+
+  // One poll on the calling thread, as the thread does it (tests).
+  absl::Status PollOnce(const std::function<absl::Status(const Batch&)>& apply);
+
+  DbSourceStatus Status() const;
+  // Prometheus text (taskdex_source_* metrics) at `now`.
+  std::string MetricsText(Micros now) const;
+  // Why /readyz should answer 503 (loading, or staleness over
+  // max_staleness), or nullopt when ready.
+  std::optional<std::string> NotReady(Micros now) const;
+
+ private:
+  void Run();
+  void Failed(const absl::Status& status, bool in_load);
+  void Succeeded();
+  bool SleepFor(int ms);  // false when stopped
+
+  DbFollowOptions options_;
+  std::string url_;
+  FILE* log_;
+  DbFollower follower_;
+  std::function<absl::Status(const Batch&)> apply_;
+  Micros last_reconcile_ = 0;
+  bool reconcile_next_ = false;
+  int failures_in_row_ = 0;
+  std::string failing_with_;  // the message last logged, to log changes only
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  DbSourceStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_ENGINE_DB_FOLLOW_LOOP_H_

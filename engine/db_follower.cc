@@ -1,0 +1,261 @@
+// engine/db_follower.cc: load, poll and reconcile (engine/db_follower.h).
+
+#include "engine/db_follower.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/datetime.h"
+#include "engine/uuid.h"
+
+namespace taskdex {
+namespace {
+
+constexpr EntityKind kParentsFirst[] = {EntityKind::kFlow, EntityKind::kDeployment,
+                                        EntityKind::kFlowRun, EntityKind::kTaskRun};
+// Ids per `WHERE id IN (...)` when reconciliation reads rows by id.
+constexpr size_t kIdsPerRead = 500;
+
+// The id and `updated` of a row (columns 0 and 1 of every entity).
+absl::Status RowKey(EntityKind entity, DbRow row, Uuid* id, Micros* updated) {
+  std::optional<Uuid> u = row[0] ? ParseUuid(*row[0]) : std::nullopt;
+  if (!u) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(DbTable(entity)), ": unreadable id \"", std::string(row[0].value_or("NULL")), "\""));
+  }
+  DatetimeResult t = row[1] ? ParseDatetimeString(*row[1]) : DatetimeResult{};
+  if (!row[1] || !t.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(DbTable(entity)), " ", std::string(*row[0]),
+                                                   ": unreadable updated \"",
+                                                   std::string(row[1].value_or("NULL")), "\""));
+  }
+  *id = *u;
+  *updated = t.value;
+  return absl::OkStatus();
+}
+
+void AddToRecords(Change change, SnapshotRecords* records) {
+  std::visit(
+      [&](auto&& row) {
+        using T = std::decay_t<decltype(row)>;
+        if constexpr (std::is_same_v<T, FlowRecord>) records->flows.push_back(std::move(row));
+        if constexpr (std::is_same_v<T, DeploymentRecord>) {
+          records->deployments.push_back(std::move(row));
+        }
+        if constexpr (std::is_same_v<T, FlowRunRecord>) {
+          records->flow_runs.push_back(std::move(row));
+        }
+        if constexpr (std::is_same_v<T, TaskRunRecord>) {
+          records->task_runs.push_back(std::move(row));
+        }
+      },
+      change.row);
+}
+
+// Ends a read transaction on every path; a failed one is rolled back by
+// its COMMIT (PostgreSQL) or dropped with the connection.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(DbSource& source) : source_(source) {}
+  ~ReadTransaction() {
+    if (open_ && !source_.EndRead().ok()) source_.Disconnect();
+  }
+  absl::Status Begin() {
+    absl::Status s = source_.BeginRead();
+    open_ = s.ok();
+    return s;
+  }
+  absl::Status End() {
+    open_ = false;
+    absl::Status s = source_.EndRead();
+    if (!s.ok()) source_.Disconnect();
+    return s;
+  }
+
+ private:
+  DbSource& source_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+DbFollower::DbFollower(std::unique_ptr<DbSource> source, DbFollowerOptions options)
+    : source_(std::move(source)), options_(options) {}
+
+DbFollower::~DbFollower() = default;
+
+void DbFollower::Remember(Table& table, const Uuid& id, Micros updated) {
+  table.held.insert(id);
+  if (!table.watermark || updated > *table.watermark) table.watermark = updated;
+  table.recent[id] = updated;
+}
+
+void DbFollower::Prune(Table& table) {
+  if (!table.watermark) return;
+  Micros floor = *table.watermark - options_.overlap_us;
+  absl::erase_if(table.recent, [&](const auto& entry) { return entry.second < floor; });
+}
+
+uint64_t DbFollower::held(EntityKind entity) const {
+  return tables_[static_cast<int>(entity)].held.size();
+}
+
+absl::StatusOr<SnapshotRecords> DbFollower::Load(
+    const std::function<void(const DbLoadProgress&)>& progress) {
+  if (absl::Status s = source_->Connect(); !s.ok()) return s;
+  ReadTransaction txn(*source_);
+  if (absl::Status s = txn.Begin(); !s.ok()) return s;
+  SnapshotRecords records;
+  Table tables[4];
+  std::vector<std::pair<Uuid, Micros>> keys[4];
+  DbLoadProgress p;
+  for (EntityKind entity : kParentsFirst) {
+    int e = static_cast<int>(entity);
+    p.entity = entity;
+    absl::Status s = source_->Read(entity, std::nullopt, {}, [&](DbRow row) -> absl::Status {
+      Uuid id;
+      Micros updated;
+      if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
+      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+      if (!change.ok()) return change.status();
+      AddToRecords(*std::move(change), &records);
+      keys[e].emplace_back(id, updated);
+      if (++p.rows_done % 16384 == 0 && progress) progress(p);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  if (absl::Status s = txn.End(); !s.ok()) return s;
+  for (int e = 0; e < 4; ++e) {
+    Table& t = tables[e];
+    t.held.reserve(keys[e].size());
+    for (const auto& [id, updated] : keys[e]) {
+      t.held.insert(id);
+      if (!t.watermark || updated > *t.watermark) t.watermark = updated;
+    }
+    for (const auto& [id, updated] : keys[e]) {
+      if (updated >= *t.watermark - options_.overlap_us) t.recent[id] = updated;
+    }
+    tables_[e] = std::move(t);
+  }
+  if (progress) progress(p);
+  return records;
+}
+
+void DbFollower::Seed(const SnapshotRecords& records) {
+  std::optional<Micros> newest;
+  for (const TaskRunRecord& r : records.task_runs) {
+    tables_[static_cast<int>(EntityKind::kTaskRun)].held.insert(r.id);
+    if (r.updated && (!newest || *r.updated > *newest)) newest = *r.updated;
+  }
+  for (const FlowRunRecord& r : records.flow_runs) {
+    tables_[static_cast<int>(EntityKind::kFlowRun)].held.insert(r.id);
+  }
+  for (const FlowRecord& r : records.flows) {
+    tables_[static_cast<int>(EntityKind::kFlow)].held.insert(r.id);
+  }
+  for (const DeploymentRecord& r : records.deployments) {
+    tables_[static_cast<int>(EntityKind::kDeployment)].held.insert(r.id);
+  }
+  // No `updated` for the parents: read them all once, then follow.
+  for (Table& t : tables_) {
+    t.watermark.reset();
+    t.recent.clear();
+  }
+  if (newest) tables_[static_cast<int>(EntityKind::kTaskRun)].watermark = *newest;
+}
+
+absl::Status DbFollower::Poll(bool reconcile,
+                              const std::function<absl::Status(const Batch&)>& apply,
+                              DbPollStats* stats) {
+  *stats = DbPollStats{};
+  if (absl::Status s = source_->Connect(); !s.ok()) return s;
+  ReadTransaction txn(*source_);
+  if (absl::Status s = txn.Begin(); !s.ok()) return s;
+
+  std::vector<Change> upserts, deletes;
+  std::vector<std::pair<Uuid, Micros>> read[4];  // what moves the state
+  absl::flat_hash_set<Uuid> present[4];           // reconciliation's ids
+  auto on_row_of = [&](EntityKind entity) {
+    return [&, entity](DbRow row) -> absl::Status {
+      ++stats->rows_read;
+      Uuid id;
+      Micros updated;
+      if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
+      const Table& t = tables_[static_cast<int>(entity)];
+      if (auto it = t.recent.find(id); it != t.recent.end() && it->second == updated) {
+        ++stats->unchanged;
+        return absl::OkStatus();
+      }
+      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+      if (!change.ok()) return change.status();
+      upserts.push_back(*std::move(change));
+      read[static_cast<int>(entity)].emplace_back(id, updated);
+      return absl::OkStatus();
+    };
+  };
+  for (EntityKind entity : kParentsFirst) {
+    const Table& t = tables_[static_cast<int>(entity)];
+    std::optional<Micros> since;
+    if (t.watermark) since = *t.watermark - options_.overlap_us;
+    if (absl::Status s = source_->Read(entity, since, {}, on_row_of(entity)); !s.ok()) return s;
+  }
+  if (reconcile) {
+    stats->reconciled = true;
+    for (EntityKind entity : kParentsFirst) {
+      int e = static_cast<int>(entity);
+      const Table& t = tables_[e];
+      absl::Status s = source_->ReadIds(entity, [&](const Uuid& id) { present[e].insert(id); });
+      if (!s.ok()) return s;
+      for (const Uuid& id : t.held) {
+        if (present[e].contains(id)) continue;
+        Change del;
+        del.op = ChangeOp::kDelete;
+        del.entity = entity;
+        del.id = id;
+        deletes.push_back(del);
+      }
+      absl::flat_hash_set<Uuid> just_read;
+      for (const auto& [id, updated] : read[e]) just_read.insert(id);
+      std::vector<Uuid> missing;
+      for (const Uuid& id : present[e]) {
+        if (!t.held.contains(id) && !just_read.contains(id)) missing.push_back(id);
+      }
+      size_t before = upserts.size();
+      for (size_t i = 0; i < missing.size(); i += kIdsPerRead) {
+        std::span<const Uuid> chunk(missing.data() + i, std::min(kIdsPerRead, missing.size() - i));
+        if (absl::Status r = source_->Read(entity, std::nullopt, chunk, on_row_of(entity));
+            !r.ok()) {
+          return r;
+        }
+      }
+      stats->recovered += upserts.size() - before;
+    }
+  }
+  if (absl::Status s = txn.End(); !s.ok()) return s;
+
+  stats->upserts = upserts.size();
+  stats->deletes = deletes.size();
+  if (!upserts.empty() || !deletes.empty()) {
+    Batch batch;
+    batch.changes = std::move(deletes);
+    batch.changes.reserve(batch.changes.size() + upserts.size());
+    std::move(upserts.begin(), upserts.end(), std::back_inserter(batch.changes));
+    if (absl::Status s = apply(batch); !s.ok()) return s;
+  }
+  // Applied: now the state moves.
+  for (int e = 0; e < 4; ++e) {
+    Table& t = tables_[e];
+    if (reconcile) {
+      t.held = std::move(present[e]);
+      absl::erase_if(t.recent, [&](const auto& entry) { return !t.held.contains(entry.first); });
+    }
+    for (const auto& [id, updated] : read[e]) Remember(t, id, updated);
+    Prune(t);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace taskdex

@@ -1,0 +1,28 @@
+// engine/internal/db_dialects.h
+//
+// The two DbSource dialects (engine/db_source.h), each in its own file:
+// pg_source.cc (libpq, COPY ... TO STDOUT) and sqlite_source.cc (the SQLite
+// C API, read-only). Only OpenDbSource calls these.
+
+#ifndef TASKDEX_ENGINE_INTERNAL_DB_DIALECTS_H_
+#define TASKDEX_ENGINE_INTERNAL_DB_DIALECTS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/db_source.h"
+
+namespace taskdex::engine_internal {
+
+absl::StatusOr<std::unique_ptr<DbSource>> OpenPgSource(const std::string& url);
+absl::StatusOr<std::unique_ptr<DbSource>> OpenSqliteSource(const std::string& url);
+
+// "2024-05-01 12:00:00.5+00" or "2024-05-01 12:00:00.500000" (a database's
+// UTC timestamp text) as "2024-05-01T12:00:00.5Z" into `out`; false when
+// `text` has neither form.
+bool DbTimeToIso(std::string_view text, std::string* out);
+
+}  // namespace taskdex::engine_internal
+
+#endif  // TASKDEX_ENGINE_INTERNAL_DB_DIALECTS_H_

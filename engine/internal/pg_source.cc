@@ -1,0 +1,324 @@
+// engine/internal/pg_source.cc: DbSource over libpq (engine/db_source.h).
+//
+// Every read is one `COPY (SELECT ...) TO STDOUT` in text format: rows
+// stream as they are produced, one PQgetCopyData call per row, with no
+// result set held in memory (PQexec of a SELECT would hold all of it) and
+// no per-row round trip (a cursor's FETCH would). The session runs in UTC
+// with ISO dates, so a timestamptz prints as "2024-05-01 12:00:00.5+00";
+// intervals are read as EXTRACT(EPOCH FROM ...), numeric seconds.
+//
+// COPY text format: fields split by TAB, rows by LF, NULL is \N, and
+// backslash escapes (\\ \t \n \r \b \f \v, \ooo octal, \xhh hex).
+
+#include <libpq-fe.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/datetime.h"
+#include "engine/internal/db_dialects.h"
+#include "engine/uuid.h"
+
+namespace taskdex::engine_internal {
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Splits one COPY row (without its LF) into fields, unescaped into `buf`;
+// `fields` gets (offset, length) pairs, length -1 for NULL.
+void SplitCopyRow(std::string_view row, std::string* buf,
+                  std::vector<std::pair<size_t, ptrdiff_t>>* fields) {
+  buf->clear();
+  fields->clear();
+  size_t start = 0;
+  bool is_null = false;
+  for (size_t i = 0; i <= row.size(); ++i) {
+    if (i == row.size() || row[i] == '\t') {
+      fields->emplace_back(start, is_null ? -1 : static_cast<ptrdiff_t>(buf->size() - start));
+      start = buf->size();
+      is_null = false;
+      continue;
+    }
+    char c = row[i];
+    if (c != '\\' || i + 1 == row.size()) {
+      buf->push_back(c);
+      continue;
+    }
+    char e = row[++i];
+    switch (e) {
+      case 'N':
+        is_null = true;
+        break;
+      case 't':
+        buf->push_back('\t');
+        break;
+      case 'n':
+        buf->push_back('\n');
+        break;
+      case 'r':
+        buf->push_back('\r');
+        break;
+      case 'b':
+        buf->push_back('\b');
+        break;
+      case 'f':
+        buf->push_back('\f');
+        break;
+      case 'v':
+        buf->push_back('\v');
+        break;
+      case 'x': {
+        int v = 0, n = 0;
+        while (n < 2 && i + 1 < row.size() && HexDigit(row[i + 1]) >= 0) {
+          v = v * 16 + HexDigit(row[++i]);
+          ++n;
+        }
+        buf->push_back(static_cast<char>(v));
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {
+          int v = e - '0', n = 1;
+          while (n < 3 && i + 1 < row.size() && row[i + 1] >= '0' && row[i + 1] <= '7') {
+            v = v * 8 + (row[++i] - '0');
+            ++n;
+          }
+          buf->push_back(static_cast<char>(v));
+        } else {
+          buf->push_back(e);  // \\ and any other escaped character
+        }
+    }
+  }
+}
+
+std::string Quote(std::string_view s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') q.push_back('\'');
+    q.push_back(c);
+  }
+  q.push_back('\'');
+  return q;
+}
+
+// The URL with the password (user:PASSWORD@) replaced by ***.
+std::string MaskPassword(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+class PgSource final : public DbSource {
+ public:
+  explicit PgSource(std::string url) : url_(std::move(url)), display_(MaskPassword(url_)) {}
+  ~PgSource() override { Disconnect(); }
+
+  std::string_view dialect() const override { return "postgresql"; }
+  const std::string& display_url() const override { return display_; }
+
+  absl::Status Connect() override {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    Disconnect();
+    conn_ = PQconnectdb(url_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      absl::Status s = absl::UnavailableError(
+          absl::StrCat("cannot connect to ", display_, ": ", Trimmed(PQerrorMessage(conn_))));
+      Disconnect();
+      return s;
+    }
+    return Exec("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                "SET application_name = 'taskdex'");
+  }
+
+  void Disconnect() override {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
+  absl::Status BeginRead() override {
+    return Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  absl::Status EndRead() override { return Exec("COMMIT"); }
+
+  absl::Status Read(EntityKind entity, std::optional<Micros> since, std::span<const Uuid> ids,
+                    const std::function<absl::Status(DbRow)>& on_row) override {
+    std::span<const DbColumn> columns = DbColumns(entity);
+    std::string sql = "COPY (SELECT ";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (i > 0) sql += ", ";
+      if (columns[i].kind == DbColumnKind::kSeconds) {
+        absl::StrAppend(&sql, "EXTRACT(EPOCH FROM ", columns[i].expr, ")");
+      } else {
+        sql += columns[i].expr;
+      }
+    }
+    absl::StrAppend(&sql, " FROM ", std::string(DbFrom(entity)));
+    std::string alias(DbAlias(entity));
+    if (!ids.empty()) {
+      absl::StrAppend(&sql, " WHERE ", alias, ".id IN (");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        absl::StrAppend(&sql, i > 0 ? ",'" : "'", UuidToString(ids[i]), "'");
+      }
+      sql += ")";
+    } else if (since) {
+      absl::StrAppend(&sql, " WHERE ", alias, ".updated >= ", Quote(FormatDatetime(*since)));
+    }
+    sql += ") TO STDOUT";
+
+    std::string buf, iso;
+    std::vector<std::pair<size_t, ptrdiff_t>> fields;
+    std::vector<std::optional<std::string_view>> row(columns.size());
+    std::vector<std::string> converted(columns.size());
+    return Copy(sql, entity, [&](std::string_view line) -> absl::Status {
+      SplitCopyRow(line, &buf, &fields);
+      if (fields.size() != columns.size()) {
+        return absl::InternalError(absl::StrCat("COPY row of ", std::string(DbTable(entity)), " has ",
+                                                fields.size(), " fields, expected ",
+                                                columns.size()));
+      }
+      for (size_t i = 0; i < columns.size(); ++i) {
+        auto [off, len] = fields[i];
+        if (len < 0) {
+          row[i].reset();
+          continue;
+        }
+        std::string_view v(buf.data() + off, static_cast<size_t>(len));
+        switch (columns[i].kind) {
+          case DbColumnKind::kTime:
+            if (!DbTimeToIso(v, &converted[i])) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  std::string(DbTable(entity)), " ", std::string(row[0].value_or("?")), ": ", columns[i].expr,
+                  ": unreadable timestamp \"", std::string(v), "\""));
+            }
+            v = converted[i];
+            break;
+          case DbColumnKind::kBool:
+            v = (v == "t") ? "true" : "false";
+            break;
+          default:
+            break;
+        }
+        row[i] = v;
+      }
+      return on_row(row);
+    });
+  }
+
+  absl::Status ReadIds(EntityKind entity,
+                       const std::function<void(const Uuid&)>& on_id) override {
+    std::string sql = absl::StrCat("COPY (SELECT id FROM ", std::string(DbTable(entity)), ") TO STDOUT");
+    return Copy(sql, entity, [&](std::string_view line) -> absl::Status {
+      std::optional<Uuid> id = ParseUuid(line);
+      if (!id) return absl::InternalError(absl::StrCat("unreadable id \"", std::string(line), "\""));
+      on_id(*id);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  static std::string Trimmed(const char* message) {
+    std::string s = message == nullptr ? "" : message;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }
+
+  // The error of a failed statement: Unavailable when the connection is
+  // gone (reconnect and retry), FailedPrecondition when the schema is not
+  // Prefect's (a missing table or column: SQLSTATE class 42), else Internal.
+  absl::Status ErrorOf(PGresult* res, const std::string& what) {
+    std::string message = Trimmed(res != nullptr ? PQresultErrorMessage(res) : "");
+    if (message.empty()) message = Trimmed(PQerrorMessage(conn_));
+    const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    std::string text = absl::StrCat(what, ": ", message);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      return absl::UnavailableError(text);
+    }
+    if (state != nullptr && state[0] == '4' && state[1] == '2') {
+      return absl::FailedPreconditionError(
+          absl::StrCat(text, " (is this a Prefect database of a supported version?)"));
+    }
+    if (state != nullptr && (state[0] == '0' && state[1] == '8')) {
+      return absl::UnavailableError(text);
+    }
+    return absl::InternalError(text);
+  }
+
+  absl::Status Exec(const std::string& sql) {
+    if (conn_ == nullptr) return absl::UnavailableError("not connected");
+    PGresult* res = PQexec(conn_, sql.c_str());
+    absl::Status s = absl::OkStatus();
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+      s = ErrorOf(res, sql.substr(0, 40));
+    }
+    PQclear(res);
+    return s;
+  }
+
+  absl::Status Copy(const std::string& sql, EntityKind entity,
+                    const std::function<absl::Status(std::string_view)>& on_line) {
+    if (conn_ == nullptr) return absl::UnavailableError("not connected");
+    std::string what = absl::StrCat("reading ", std::string(DbTable(entity)));
+    PGresult* res = PQexec(conn_, sql.c_str());
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+      absl::Status s = ErrorOf(res, what);
+      PQclear(res);
+      return s;
+    }
+    PQclear(res);
+    absl::Status status = absl::OkStatus();
+    while (true) {
+      char* data = nullptr;
+      int n = PQgetCopyData(conn_, &data, 0);
+      if (n == -1) break;  // done
+      if (n == -2) {
+        return absl::UnavailableError(
+            absl::StrCat(what, ": ", Trimmed(PQerrorMessage(conn_))));
+      }
+      if (status.ok()) {
+        std::string_view line(data, static_cast<size_t>(n));
+        if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+        status = on_line(line);
+      }
+      PQfreemem(data);
+    }
+    // The COPY's own result: an error that struck mid-stream shows here.
+    while ((res = PQgetResult(conn_)) != nullptr) {
+      if (status.ok() && PQresultStatus(res) != PGRES_COMMAND_OK) status = ErrorOf(res, what);
+      PQclear(res);
+    }
+    if (status.ok() && PQstatus(conn_) != CONNECTION_OK) {
+      status = absl::UnavailableError(absl::StrCat(what, ": connection lost"));
+    }
+    return status;
+  }
+
+  std::string url_;
+  std::string display_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DbSource>> OpenPgSource(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error != nullptr ? error : "unparsable";
+    if (error != nullptr) PQfreemem(error);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return absl::InvalidArgumentError(absl::StrCat("--source: ", message));
+  }
+  PQconninfoFree(options);
+  return std::unique_ptr<DbSource>(new PgSource(url));
+}
+
+}  // namespace taskdex::engine_internal
