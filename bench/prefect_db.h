@@ -168,8 +168,8 @@ class PrefectDb {
   // states, then parent_task_run_id set by a plain UPDATE that leaves
   // `updated` alone (the final rows equal one-by-one inserts).
   // PostgreSQL: COPY FROM STDIN (text format); SQLite: prepared
-  // statements. `progress`, when set, gets the running row count now and
-  // then and once at the end.
+  // statements. `progress`, when set, gets the running count of rows
+  // written (task_run_state rows included) now and then and once at the end.
   absl::Status InsertAll(const SnapshotRecords& records,
                          std::function<void(uint64_t rows)> progress = {});
 
