@@ -184,12 +184,6 @@ std::vector<std::string> ParseTags(const std::string& json) {
 class PrefectDbTest : public ::testing::TestWithParam<PrefectDbKind> {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PgCluster>> cluster = PgCluster::Start();
-    if (cluster.ok()) {
-      cluster_ = cluster->release();
-    } else {
-      cluster_error_ = new std::string(cluster.status().ToString());
-    }
     char tmpl[] = "/tmp/taskdex-sqlite-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     sqlite_dir_ = new std::string(tmpl);
@@ -205,7 +199,20 @@ class PrefectDbTest : public ::testing::TestWithParam<PrefectDbKind> {
     sqlite_dir_ = nullptr;
   }
 
+  // The cluster starts with the suite's first PostgreSQL test, so a process
+  // running only SQLite tests (ctest runs one test per process) starts none.
+  static void StartCluster() {
+    if (cluster_ != nullptr || cluster_error_ != nullptr) return;
+    absl::StatusOr<std::unique_ptr<PgCluster>> cluster = PgCluster::Start();
+    if (cluster.ok()) {
+      cluster_ = cluster->release();
+    } else {
+      cluster_error_ = new std::string(cluster.status().ToString());
+    }
+  }
+
   void SetUp() override {
+    if (GetParam() == PrefectDbKind::kPostgres) StartCluster();
     if (GetParam() == PrefectDbKind::kPostgres && cluster_ == nullptr) {
       GTEST_SKIP() << "\n*** PostgreSQL tests SKIPPED: " << *cluster_error_
                    << "\n*** CI installs postgresql-15: a skip there is a failure to fix. ***";
