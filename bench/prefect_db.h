@@ -45,6 +45,15 @@
 //    parameters, context, empirical_policy, job_variables; total_run_time
 //    0; deployment status NOT_READY, enforce_parameter_schema true).
 //
+// Round trip: a normalized record (as the snapshot loader makes it) written
+// here and read back by a correct reader compares equal, except where the
+// database cannot hold what the record says: a task run without
+// created/updated comes back with the insert time, an empty
+// empirical_policy_json as the normalized policy of "{}", and a falsy
+// state `data` ({} , [], 0, "", false) as null (prefect-schema.md 2.2).
+// created_by id/type are written as JSON strings, so a non-string id kept
+// as text ("123") reads back as the same text.
+//
 // Tables. Besides the six of the spec (flow, deployment, flow_run,
 // task_run, task_run_state, artifact), CreateSchema creates minimal
 // tables (id, created, updated, name; flow_run_state with its state
