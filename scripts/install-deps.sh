@@ -6,6 +6,11 @@ PACKAGES=(
   libabsl-dev libsimdjson-dev rapidjson-dev libroaring-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   libpq-dev libsqlite3-dev libboost1.74-dev
+  # PostgreSQL 15 server for tests/testing/pg_cluster (ships pg_trgm itself:
+  # /usr/share/postgresql/15/extension/pg_trgm.control is in postgresql-15,
+  # postgresql-contrib is only a metapackage on Debian 12); util-linux for
+  # runuser (pg_cluster itself drops root with setuid in the child).
+  postgresql-15 util-linux
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
