@@ -66,6 +66,17 @@ Options:
   --max-staleness-s N    /readyz answers 503 when the last successful poll
                          started more than N seconds ago (default 30)
                          [TASKDEX_MAX_STALENESS_S].
+  --slot NAME            Follow PostgreSQL by logical decoding through this
+                         replication slot (test_decoding; created if missing,
+                         resumed if it exists) instead of polling: changes
+                         arrive within milliseconds, deletes included, and no
+                         reconciliation runs. Needs wal_level = logical and
+                         the REPLICATION privilege; without them taskdex warns
+                         and polls [TASKDEX_SLOT].
+  --decode-interval-ms N How often the slot is read (default 20)
+                         [TASKDEX_DECODE_INTERVAL_MS].
+  --drop-slot            Drop the slot when the server stops (else it stays,
+                         and holds WAL on the database until taskdex returns).
   --host HOST            Address to listen on (default 127.0.0.1, loopback
                          only; use 0.0.0.0 to listen everywhere) [TASKDEX_HOST].
   --port N               TCP port (default 4200, Prefect's; 0: any free
@@ -318,6 +329,8 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_READ_TIMEOUT_S"); v && !set_int("TASKDEX_READ_TIMEOUT_S", *v, &server.read_timeout_seconds, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_SLOW_MS"); v && !set_int("TASKDEX_SLOW_MS", *v, &server.slow_ms, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_POLL_INTERVAL_MS"); v && !set_int("TASKDEX_POLL_INTERVAL_MS", *v, &follow.poll_interval_ms, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_SLOT")) follow.slot = *v;
+  if (auto v = Env("TASKDEX_DECODE_INTERVAL_MS"); v && !set_int("TASKDEX_DECODE_INTERVAL_MS", *v, &follow.decode_interval_ms, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_OVERLAP_S"); v && !set_int("TASKDEX_OVERLAP_S", *v, &overlap_s, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_RECONCILE_INTERVAL_S"); v && !set_int("TASKDEX_RECONCILE_INTERVAL_S", *v, &follow.reconcile_interval_s, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_STALENESS_S"); v && !set_int("TASKDEX_MAX_STALENESS_S", *v, &follow.max_staleness_s, 1)) return Usage(error);
@@ -339,6 +352,10 @@ int RunServe(int argc, char** argv) {
       skip_bad_lines = true;
       continue;
     }
+    if (arg == "--drop-slot") {
+      follow.drop_slot = true;
+      continue;
+    }
     if (arg == "--enable-writes") {
       server.enable_writes = true;
       continue;
@@ -350,7 +367,7 @@ int RunServe(int argc, char** argv) {
         "--max-header-count", "--max-header-bytes", "--max-connections",
         "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level",
         "--source", "--poll-interval-ms", "--overlap-s", "--reconcile-interval-s",
-        "--max-staleness-s"};
+        "--max-staleness-s", "--slot", "--decode-interval-ms"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -360,6 +377,8 @@ int RunServe(int argc, char** argv) {
     bool ok = true;
     if (arg == "--snapshot") snapshot = *v;
     else if (arg == "--source") source_url = *v;
+    else if (arg == "--slot") follow.slot = *v;
+    else if (arg == "--decode-interval-ms") ok = set_int(arg, *v, &follow.decode_interval_ms, 1);
     else if (arg == "--poll-interval-ms") ok = set_int(arg, *v, &follow.poll_interval_ms, 1);
     else if (arg == "--overlap-s") ok = set_int(arg, *v, &overlap_s, 0);
     else if (arg == "--reconcile-interval-s") ok = set_int(arg, *v, &follow.reconcile_interval_s, 1);

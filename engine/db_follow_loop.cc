@@ -101,10 +101,41 @@ void DbFollowLoop::Succeeded() {
   failing_with_.clear();
 }
 
+// Opens the change stream when one is asked for and not yet decided.
+// Unavailable is returned (retry); a refusal is logged once and the loop
+// polls from then on.
+absl::Status DbFollowLoop::DecideStream() {
+  if (stream_decided_ || options_.slot.empty()) return absl::OkStatus();
+  absl::Status s = follower_.UseChangeStream(options_.slot);
+  if (s.code() == absl::StatusCode::kUnavailable) return s;
+  stream_decided_ = true;
+  if (log_ != nullptr) {
+    if (s.ok()) {
+      std::fprintf(log_, "taskdex source: following by logical decoding, slot %s\n",
+                   options_.slot.c_str());
+    } else {
+      std::fprintf(log_,
+                   "taskdex source: warning: logical decoding is not available (%s); polling "
+                   "every %d ms instead\n",
+                   std::string(s.message()).c_str(), options_.poll_interval_ms);
+    }
+    std::fflush(log_);
+  }
+  std::lock_guard lock(mu_);
+  status_.streaming = s.ok();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SnapshotRecords> DbFollowLoop::Load(
     const std::function<void(uint64_t rows)>& progress) {
   int backoff = kBackoffMinMs;
   while (true) {
+    if (absl::Status s = DecideStream(); !s.ok()) {
+      Failed(s, false);
+      if (!SleepFor(backoff)) return absl::CancelledError("stopped while loading");
+      backoff = std::min(backoff * 2, kBackoffMaxMs);
+      continue;
+    }
     Micros start = WallMicros();
     absl::StatusOr<SnapshotRecords> records = follower_.Load([&](const DbLoadProgress& p) {
       {
@@ -145,18 +176,23 @@ void DbFollowLoop::Seed(const SnapshotRecords& records) {
 
 absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch&)>& apply) {
   Micros start = WallMicros();
-  bool reconcile = reconcile_next_ ||
-                   start - last_reconcile_ >= int64_t{options_.reconcile_interval_s} * 1'000'000;
+  if (absl::Status s = DecideStream(); !s.ok()) {
+    Failed(s, false);
+    return s;
+  }
+  const bool stream = follower_.streaming() && !reconcile_next_;
+  bool reconcile = !stream && (reconcile_next_ || start - last_reconcile_ >=
+                                                      int64_t{options_.reconcile_interval_s} *
+                                                          1'000'000);
   bool apply_failed = false;
+  auto checked_apply = [&](const Batch& batch) {
+    absl::Status a = apply(batch);
+    apply_failed = !a.ok();
+    return a;
+  };
   DbPollStats stats;
-  absl::Status s = follower_.Poll(
-      reconcile,
-      [&](const Batch& batch) {
-        absl::Status a = apply(batch);
-        apply_failed = !a.ok();
-        return a;
-      },
-      &stats);
+  absl::Status s = stream ? follower_.StreamOnce(checked_apply, &stats)
+                          : follower_.Poll(reconcile, checked_apply, &stats);
   if (!s.ok()) {
     Failed(s, apply_failed);
     return s;
@@ -188,14 +224,16 @@ void DbFollowLoop::Run() {
   int backoff = kBackoffMinMs;
   while (true) {
     auto started = std::chrono::steady_clock::now();
-    int wait_ms = options_.poll_interval_ms;
+    const int interval =
+        follower_.streaming() ? options_.decode_interval_ms : options_.poll_interval_ms;
+    int wait_ms = interval;
     if (PollOnce(apply_).ok()) {
       backoff = kBackoffMinMs;
-      // Polls start every poll_interval; a slow one is followed at once.
+      // Polls start every interval; a slow one is followed at once.
       auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - started)
                        .count();
-      wait_ms = std::max<int>(0, options_.poll_interval_ms - static_cast<int>(spent));
+      wait_ms = std::max<int>(0, interval - static_cast<int>(spent));
     } else {
       wait_ms = std::max(backoff, options_.poll_interval_ms);
       backoff = std::min(backoff * 2, kBackoffMaxMs);
@@ -211,6 +249,15 @@ void DbFollowLoop::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (options_.drop_slot && follower_.streaming()) {
+    absl::Status s = follower_.source().DropChangeStream();
+    if (log_ != nullptr) {
+      std::fprintf(log_, "taskdex source: %s replication slot %s\n",
+                   s.ok() ? "dropped" : "could not drop", options_.slot.c_str());
+      if (!s.ok()) std::fprintf(log_, "taskdex source: %s\n", std::string(s.message()).c_str());
+      std::fflush(log_);
+    }
+  }
 }
 
 DbSourceStatus DbFollowLoop::Status() const {
@@ -235,13 +282,16 @@ std::string DbFollowLoop::MetricsText(Micros now) const {
   out += absl::StrFormat(
       "# HELP taskdex_source_connected Whether the last call to the database succeeded.\n"
       "# TYPE taskdex_source_connected gauge\ntaskdex_source_connected %d\n"
+      "# HELP taskdex_source_streaming Whether changes come by logical decoding (else "
+      "polling).\n# TYPE taskdex_source_streaming gauge\ntaskdex_source_streaming %d\n"
       "# HELP taskdex_source_loaded Whether the initial load is done.\n"
       "# TYPE taskdex_source_loaded gauge\ntaskdex_source_loaded %d\n"
       "# HELP taskdex_source_load_rows Rows read by the initial load.\n"
       "# TYPE taskdex_source_load_rows gauge\ntaskdex_source_load_rows %d\n"
       "# HELP taskdex_source_load_seconds Time the initial load took.\n"
       "# TYPE taskdex_source_load_seconds gauge\ntaskdex_source_load_seconds %.3f\n",
-      s.connected ? 1 : 0, s.loaded ? 1 : 0, s.rows_loaded, s.load_seconds);
+      s.connected ? 1 : 0, s.streaming ? 1 : 0, s.loaded ? 1 : 0, s.rows_loaded,
+      s.load_seconds);
   out += absl::StrFormat(
       "# HELP taskdex_source_polls_total Successful polls.\n"
       "# TYPE taskdex_source_polls_total counter\ntaskdex_source_polls_total %d\n"

@@ -16,6 +16,12 @@
 // (everything committed before that start is visible); /readyz answers 503
 // when it exceeds max_staleness.
 //
+// Logical decoding (DbFollowOptions::slot): the slot is opened before the
+// initial load's snapshot (or before the catch-up poll after Seed), then
+// read every decode_interval_ms (DbFollower::StreamOnce); reconciliation
+// is not needed and not run. Refused (no logical wal_level, no privilege,
+// SQLite): one warning, then polling as above.
+//
 // Thread safety: Load, Seed, Start and Stop from one controlling thread;
 // Status, MetricsText and NotReady from any thread (a mutex guards the
 // status, never held across a database call or an apply).
@@ -47,6 +53,12 @@ struct DbFollowOptions {
   int poll_interval_ms = 250;
   int reconcile_interval_s = 300;
   int max_staleness_s = 30;
+  // Logical decoding through this replication slot (empty: poll). When the
+  // database cannot (not PostgreSQL, wal_level not logical, no REPLICATION
+  // privilege), a warning is logged and the loop polls.
+  std::string slot;
+  int decode_interval_ms = 20;  // how often the slot is read
+  bool drop_slot = false;       // drop the slot at Stop()
   DbFollowerOptions follower;
 };
 
@@ -72,6 +84,7 @@ struct DbSourceStatus {
   uint64_t rows_upserted = 0;    // applied by polls
   uint64_t rows_deleted = 0;     // applied by reconciliations
   uint64_t reconnects = 0;       // successful reconnections after a failure
+  bool streaming = false;        // following by logical decoding
   uint64_t errors[kDbErrorKinds] = {};
   std::string last_error;
   // Seconds since last_success_start at `now`; infinity before the first.
@@ -122,6 +135,8 @@ class DbFollowLoop {
   std::function<absl::Status(const Batch&)> apply_;
   Micros last_reconcile_ = 0;
   bool reconcile_next_ = false;
+  bool stream_decided_ = false;  // the slot was opened, or refused for good
+  absl::Status DecideStream();
   int failures_in_row_ = 0;
   std::string failing_with_;  // the message last logged, to log changes only
 

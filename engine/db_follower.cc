@@ -15,8 +15,11 @@ namespace {
 
 constexpr EntityKind kParentsFirst[] = {EntityKind::kFlow, EntityKind::kDeployment,
                                         EntityKind::kFlowRun, EntityKind::kTaskRun};
-// Ids per `WHERE id IN (...)` when reconciliation reads rows by id.
+// Ids per `WHERE id IN (...)` when rows are read by id.
 constexpr size_t kIdsPerRead = 500;
+// Row changes taken from the change stream per batch (whole transactions:
+// the last one may take it over).
+constexpr size_t kStreamChangesPerBatch = 50'000;
 
 // The id and `updated` of a row (columns 0 and 1 of every entity).
 absl::Status RowKey(EntityKind entity, DbRow row, Uuid* id, Micros* updated) {
@@ -256,6 +259,87 @@ absl::Status DbFollower::Poll(bool reconcile,
     Prune(t);
   }
   return absl::OkStatus();
+}
+
+absl::Status DbFollower::UseChangeStream(const std::string& slot) {
+  if (absl::Status s = source_->Connect(); !s.ok()) return s;
+  absl::Status s = source_->OpenChangeStream(slot);
+  streaming_ = s.ok();
+  return s;
+}
+
+absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch&)>& apply,
+                                    DbPollStats* stats) {
+  *stats = DbPollStats{};
+  if (absl::Status s = source_->Connect(); !s.ok()) return s;
+  // The last operation on each row decides: deleted, or read again.
+  absl::flat_hash_map<Uuid, ChangeOp> last[4];
+  std::vector<Uuid> order[4];
+  absl::StatusOr<std::string> position = source_->ReadChangeStream(
+      kStreamChangesPerBatch, [&](EntityKind entity, ChangeOp op, const Uuid& id) {
+        ++stats->stream_changes;
+        int e = static_cast<int>(entity);
+        auto [it, inserted] = last[e].try_emplace(id, op);
+        if (inserted) order[e].push_back(id);
+        it->second = op;
+      });
+  if (!position.ok()) return position.status();
+  if (position->empty()) return absl::OkStatus();
+
+  std::vector<Change> deletes, upserts;
+  std::vector<std::pair<Uuid, Micros>> read[4];
+  {
+    ReadTransaction txn(*source_);
+    if (absl::Status s = txn.Begin(); !s.ok()) return s;
+    for (EntityKind entity : kParentsFirst) {
+      int e = static_cast<int>(entity);
+      std::vector<Uuid> ids;
+      for (const Uuid& id : order[e]) {
+        if (last[e][id] == ChangeOp::kUpsert) {
+          ids.push_back(id);
+          continue;
+        }
+        Change del;
+        del.op = ChangeOp::kDelete;
+        del.entity = entity;
+        del.id = id;
+        deletes.push_back(del);
+      }
+      for (size_t i = 0; i < ids.size(); i += kIdsPerRead) {
+        std::span<const Uuid> chunk(ids.data() + i, std::min(kIdsPerRead, ids.size() - i));
+        absl::Status s = source_->Read(entity, std::nullopt, chunk, [&](DbRow row) -> absl::Status {
+          ++stats->rows_read;
+          Uuid id;
+          Micros updated;
+          if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
+          absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+          if (!change.ok()) return change.status();
+          upserts.push_back(*std::move(change));
+          read[e].emplace_back(id, updated);
+          return absl::OkStatus();
+        });
+        if (!s.ok()) return s;
+      }
+    }
+    if (absl::Status s = txn.End(); !s.ok()) return s;
+  }
+  stats->upserts = upserts.size();
+  stats->deletes = deletes.size();
+  if (!upserts.empty() || !deletes.empty()) {
+    Batch batch;
+    batch.changes = std::move(deletes);
+    std::move(upserts.begin(), upserts.end(), std::back_inserter(batch.changes));
+    if (absl::Status s = apply(batch); !s.ok()) return s;
+  }
+  for (int e = 0; e < 4; ++e) {
+    Table& t = tables_[e];
+    for (const auto& [id, op] : last[e]) {
+      if (op == ChangeOp::kDelete) t.held.erase(id);
+    }
+    for (const auto& [id, updated] : read[e]) Remember(t, id, updated);
+    Prune(t);
+  }
+  return source_->ConfirmChangeStream(*position);
 }
 
 }  // namespace taskdex

@@ -278,6 +278,19 @@ absl::StatusOr<Change> DbRowToUpsert(EntityKind entity, DbRow row) {
   return change;
 }
 
+absl::Status DbSource::OpenChangeStream(const std::string&) {
+  return absl::UnimplementedError(
+      absl::StrCat("logical decoding needs PostgreSQL; ", std::string(dialect()), " is polled"));
+}
+absl::StatusOr<std::string> DbSource::ReadChangeStream(
+    size_t, const std::function<void(EntityKind, ChangeOp, const Uuid&)>&) {
+  return absl::UnimplementedError("no change stream");
+}
+absl::Status DbSource::ConfirmChangeStream(const std::string&) {
+  return absl::UnimplementedError("no change stream");
+}
+absl::Status DbSource::DropChangeStream() { return absl::UnimplementedError("no change stream"); }
+
 absl::StatusOr<std::unique_ptr<DbSource>> OpenDbSource(const std::string& given) {
   // Prefect's own connection URLs name a driver ("postgresql+asyncpg://",
   // "sqlite+aiosqlite:///"): the driver is dropped.

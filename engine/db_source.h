@@ -116,6 +116,26 @@ class DbSource {
   // Every id of `entity`.
   virtual absl::Status ReadIds(EntityKind entity,
                                const std::function<void(const Uuid&)>& on_id) = 0;
+
+  // Logical decoding (PostgreSQL only; engine/internal/pg_source.cc): a
+  // replication slot named `slot` with the test_decoding plugin, created
+  // if missing (an existing one is resumed). Unimplemented (SQLite) or
+  // FailedPrecondition (wal_level is not logical, no REPLICATION privilege,
+  // no slot left) when the database cannot.
+  virtual absl::Status OpenChangeStream(const std::string& slot);
+  // The changes committed after the slot's confirmed position, in commit
+  // order, whole transactions, about `max_changes` at most: for each row
+  // changed in the four tables, its entity, kUpsert or kDelete, and its id.
+  // A change to a task_run_state row is given as an upsert of its task run
+  // (the state is read through the task run). Returns the position after
+  // the last one, to confirm once they are applied ("" when none).
+  virtual absl::StatusOr<std::string> ReadChangeStream(
+      size_t max_changes, const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change);
+  // Moves the slot's confirmed position to `position`: the database may
+  // drop the WAL before it.
+  virtual absl::Status ConfirmChangeStream(const std::string& position);
+  // Drops the slot (--drop-slot).
+  virtual absl::Status DropChangeStream();
 };
 
 // Opens (without connecting) "postgresql://..." / "postgres://..." (a libpq

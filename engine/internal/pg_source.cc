@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -117,6 +118,60 @@ std::string MaskPassword(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
+// One test_decoding line, e.g.
+//   table public.task_run: UPDATE: id[uuid]:'1f0c...' created[timestamp with time zone]:...
+//   table public.task_run_state: INSERT: id[uuid]:'..' ... task_run_id[uuid]:'..' ...
+//   table public.flow: DELETE: id[uuid]:'..'
+// as (entity, op, id) appended to `out`; tables other than the four and
+// task_run_state are skipped. The id is the first column of every Prefect
+// table (Base), so it is the first `id[uuid]:'` of the line (after
+// "new-tuple: " when an UPDATE also prints its old key).
+absl::Status ParseDecodedChange(std::string_view data,
+                                std::vector<std::tuple<EntityKind, ChangeOp, Uuid>>* out) {
+  if (!data.starts_with("table ")) return absl::OkStatus();
+  size_t colon = data.find(": ");
+  if (colon == std::string_view::npos) return absl::OkStatus();
+  std::string_view name = data.substr(6, colon - 6);
+  if (size_t dot = name.rfind('.'); dot != std::string_view::npos) name = name.substr(dot + 1);
+  if (name.size() >= 2 && name.front() == '"') name = name.substr(1, name.size() - 2);
+  std::string_view rest = data.substr(colon + 2);
+  ChangeOp op = ChangeOp::kUpsert;
+  if (rest.starts_with("DELETE: ")) {
+    op = ChangeOp::kDelete;
+  } else if (!rest.starts_with("INSERT: ") && !rest.starts_with("UPDATE: ")) {
+    return absl::OkStatus();  // TRUNCATE and messages: found by reconciliation
+  }
+  if (size_t n = rest.find("new-tuple: "); n != std::string_view::npos) rest = rest.substr(n);
+  auto uuid_after = [&](std::string_view key) -> std::optional<Uuid> {
+    size_t at = rest.find(key);
+    while (at != std::string_view::npos && at > 0 && rest[at - 1] != ' ') {
+      at = rest.find(key, at + 1);
+    }
+    if (at == std::string_view::npos) return std::nullopt;
+    return ParseUuid(rest.substr(at + key.size(), 36));
+  };
+  std::optional<EntityKind> entity;
+  std::optional<Uuid> id;
+  if (name == "task_run_state") {
+    if (op == ChangeOp::kDelete) return absl::OkStatus();  // its task run's delete follows
+    entity = EntityKind::kTaskRun;
+    id = uuid_after("task_run_id[uuid]:'");
+  } else {
+    for (EntityKind e : {EntityKind::kFlow, EntityKind::kDeployment, EntityKind::kFlowRun,
+                         EntityKind::kTaskRun}) {
+      if (name == DbTable(e)) entity = e;
+    }
+    if (!entity) return absl::OkStatus();
+    id = uuid_after("id[uuid]:'");
+  }
+  if (!id) {
+    return absl::InternalError(absl::StrCat("logical decoding: no id in \"",
+                                            std::string(data.substr(0, 200)), "\""));
+  }
+  out->emplace_back(*entity, op, *id);
+  return absl::OkStatus();
+}
+
 class PgSource final : public DbSource {
  public:
   explicit PgSource(std::string url) : url_(std::move(url)), display_(MaskPassword(url_)) {}
@@ -213,6 +268,72 @@ class PgSource final : public DbSource {
     });
   }
 
+  absl::Status OpenChangeStream(const std::string& slot) override {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::StatusOr<std::vector<std::vector<std::string>>> level = Query("SHOW wal_level", {});
+    if (!level.ok()) return level.status();
+    if (level->empty() || (*level)[0][0] != "logical") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "wal_level is ", level->empty() ? "?" : (*level)[0][0],
+          ", not logical (set wal_level = logical in postgresql.conf and restart)"));
+    }
+    absl::StatusOr<std::vector<std::vector<std::string>>> found = Query(
+        "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1", {slot});
+    if (!found.ok()) return found.status();
+    if (!found->empty()) {
+      if ((*found)[0][0] != "test_decoding") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "replication slot ", slot, " exists with plugin ", (*found)[0][0],
+            ", not test_decoding; drop it or name another with --slot"));
+      }
+    } else {
+      absl::StatusOr<std::vector<std::vector<std::string>>> made = Query(
+          "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'test_decoding')", {slot});
+      if (!made.ok()) return made.status();
+    }
+    slot_ = slot;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> ReadChangeStream(
+      size_t max_changes,
+      const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change) override {
+    if (slot_.empty()) return absl::FailedPreconditionError("no change stream open");
+    absl::StatusOr<std::vector<std::vector<std::string>>> rows = Query(
+        "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, "
+        "'include-xids', '0', 'skip-empty-xacts', '1')",
+        {slot_, std::to_string(max_changes)});
+    if (!rows.ok()) return rows.status();
+    std::string confirmed;
+    std::vector<std::tuple<EntityKind, ChangeOp, Uuid>> txn;
+    for (const std::vector<std::string>& row : *rows) {
+      const std::string& data = row[1];
+      if (data.starts_with("BEGIN")) {
+        txn.clear();
+      } else if (data.starts_with("COMMIT")) {
+        for (const auto& [entity, op, id] : txn) on_change(entity, op, id);
+        txn.clear();
+        confirmed = row[0];
+      } else if (absl::Status s = ParseDecodedChange(data, &txn); !s.ok()) {
+        return s;
+      }
+    }
+    return confirmed;
+  }
+
+  absl::Status ConfirmChangeStream(const std::string& position) override {
+    return Query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)", {slot_, position})
+        .status();
+  }
+
+  absl::Status DropChangeStream() override {
+    if (slot_.empty()) return absl::OkStatus();
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::Status s = Query("SELECT pg_drop_replication_slot($1)", {slot_}).status();
+    if (s.ok()) slot_.clear();
+    return s;
+  }
+
   absl::Status ReadIds(EntityKind entity,
                        const std::function<void(const Uuid&)>& on_id) override {
     std::string sql = absl::StrCat("COPY (SELECT id FROM ", std::string(DbTable(entity)), ") TO STDOUT");
@@ -250,6 +371,27 @@ class PgSource final : public DbSource {
       return absl::UnavailableError(text);
     }
     return absl::InternalError(text);
+  }
+
+  // A statement with text parameters; every row's values as text.
+  absl::StatusOr<std::vector<std::vector<std::string>>> Query(
+      const char* sql, const std::vector<std::string>& params) {
+    if (conn_ == nullptr) return absl::UnavailableError("not connected");
+    std::vector<const char*> values;
+    for (const std::string& p : params) values.push_back(p.c_str());
+    PGresult* res = PQexecParams(conn_, sql, static_cast<int>(values.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      absl::Status s = ErrorOf(res, std::string(sql).substr(0, 60));
+      PQclear(res);
+      return s;
+    }
+    std::vector<std::vector<std::string>> rows(PQntuples(res));
+    for (int r = 0; r < PQntuples(res); ++r) {
+      for (int c = 0; c < PQnfields(res); ++c) rows[r].emplace_back(PQgetvalue(res, r, c));
+    }
+    PQclear(res);
+    return rows;
   }
 
   absl::Status Exec(const std::string& sql) {
@@ -304,6 +446,7 @@ class PgSource final : public DbSource {
   std::string url_;
   std::string display_;
   PGconn* conn_ = nullptr;
+  std::string slot_;  // the change stream's, once open
 };
 
 }  // namespace
