@@ -890,12 +890,13 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
       PQclear(result);
       return absl::OkStatus();
     }
-    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const char* field = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const std::string state = field ? field : "";  // `field` dies with `result`
     std::string message =
-        absl::StrCat("postgres: ", state ? state : "", " ", Trim(PQresultErrorMessage(result)),
-                     " [in: ", sql.substr(0, 200), "]");
+        absl::StrCat("postgres: ", state, " ", Trim(PQresultErrorMessage(result)), " [in: ",
+                     sql.substr(0, 200), "]");
     PQclear(result);
-    if (state != nullptr && std::string_view(state).substr(0, 2) == "23") {
+    if (state.substr(0, 2) == "23") {
       return absl::FailedPreconditionError(message);
     }
     if (PQstatus(conn_) != CONNECTION_OK) return absl::UnavailableError(message);
