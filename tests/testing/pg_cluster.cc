@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -115,11 +116,13 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(PgClusterOptions opt
     cluster->run_as_uid_ = pw->pw_uid;
     cluster->run_as_gid_ = pw->pw_gid;
   }
+  cluster->RemoveAbandoned();
   char tmpl[] = "/tmp/taskdex-pg-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
   }
   cluster->dir_ = tmpl;
+  std::ofstream(cluster->dir_ + "/owner.pid") << getpid() << "\n";
   if (cluster->run_as_uid_ && chown(tmpl, *cluster->run_as_uid_, cluster->run_as_gid_) != 0) {
     return absl::InternalError(absl::StrCat("chown ", tmpl, ": ", std::strerror(errno)));
   }
@@ -163,6 +166,26 @@ PgCluster::~PgCluster() {
   if (!dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+void PgCluster::RemoveAbandoned() const {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", error)) {
+    const std::string path = entry.path().string();
+    if (path.rfind("/tmp/taskdex-pg-", 0) != 0) continue;
+    std::ifstream in(path + "/owner.pid");
+    long pid = 0;
+    // No owner.pid: being created right now, or not ours. Leave it.
+    if (!(in >> pid) || pid <= 0) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // owner alive
+    // Its destructor stops the server (if one runs) and removes the dir.
+    PgCluster stale;
+    stale.bin_dir_ = bin_dir_;
+    stale.dir_ = path;
+    stale.run_as_uid_ = run_as_uid_;
+    stale.run_as_gid_ = run_as_gid_;
+    stale.running_ = std::filesystem::exists(path + "/data/postmaster.pid");
   }
 }
 
