@@ -86,13 +86,27 @@ void AppendPythonString(std::string* out, std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out->append("\\\""); break;
-        case '\\': out->append("\\\\"); break;
-        case '\n': out->append("\\n"); break;
-        case '\r': out->append("\\r"); break;
-        case '\t': out->append("\\t"); break;
-        case '\b': out->append("\\b"); break;
-        case '\f': out->append("\\f"); break;
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        case '\b':
+          out->append("\\b");
+          break;
+        case '\f':
+          out->append("\\f");
+          break;
         default:
           if (c < 0x20) {
             u4(c);
@@ -456,8 +470,7 @@ std::string Placeholders(const std::string& sql, PrefectDbKind kind) {
             {"$NOW", now},
             {"$FALSE", pg ? "false" : "'0'"},
             {"$INLINE_CYCLE_FKS", pg ? "" : kInlineCycleFks},
-            {"$CREATED_BY_ID",
-             pg ? "(created_by ->> 'id')" : "json_extract(created_by, '$.id')"}});
+            {"$CREATED_BY_ID", pg ? "(created_by ->> 'id')" : "json_extract(created_by, '$.id')"}});
 }
 
 // ---- rows -----------------------------------------------------------------
@@ -467,34 +480,73 @@ const std::vector<std::string>& FlowColumns() {
   return *c;
 }
 const std::vector<std::string>& DeploymentColumns() {
-  static const auto* c = new std::vector<std::string>{
-      "id",     "created",         "updated",    "name",   "flow_id",
-      "paused", "tags",            "work_queue_name", "infra_overrides", "status",
-      "parameters", "enforce_parameter_schema"};
+  static const auto* c =
+      new std::vector<std::string>{"id",     "created",         "updated",
+                                   "name",   "flow_id",         "paused",
+                                   "tags",   "work_queue_name", "infra_overrides",
+                                   "status", "parameters",      "enforce_parameter_schema"};
   return *c;
 }
 const std::vector<std::string>& FlowRunColumns() {
-  static const auto* c = new std::vector<std::string>{
-      "id", "created", "updated", "name", "flow_id", "deployment_id", "work_queue_name",
-      "flow_version", "idempotency_key", "tags", "created_by", "state_type", "state_name",
-      "expected_start_time", "next_scheduled_start_time", "start_time", "end_time",
-      "parent_task_run_id", "parameters", "context", "empirical_policy", "job_variables",
-      "total_run_time", "run_count", "auto_scheduled"};
+  static const auto* c = new std::vector<std::string>{"id",
+                                                      "created",
+                                                      "updated",
+                                                      "name",
+                                                      "flow_id",
+                                                      "deployment_id",
+                                                      "work_queue_name",
+                                                      "flow_version",
+                                                      "idempotency_key",
+                                                      "tags",
+                                                      "created_by",
+                                                      "state_type",
+                                                      "state_name",
+                                                      "expected_start_time",
+                                                      "next_scheduled_start_time",
+                                                      "start_time",
+                                                      "end_time",
+                                                      "parent_task_run_id",
+                                                      "parameters",
+                                                      "context",
+                                                      "empirical_policy",
+                                                      "job_variables",
+                                                      "total_run_time",
+                                                      "run_count",
+                                                      "auto_scheduled"};
   return *c;
 }
 const std::vector<std::string>& TaskRunColumns() {
-  static const auto* c = new std::vector<std::string>{
-      "id", "created", "updated", "name", "flow_run_id", "task_key", "dynamic_key",
-      "cache_key", "cache_expiration", "task_version", "empirical_policy", "tags", "labels",
-      "state_id", "task_inputs", "state_type", "state_name", "run_count", "flow_run_run_count",
-      "expected_start_time", "next_scheduled_start_time", "start_time", "end_time",
-      "total_run_time", "state_timestamp"};
+  static const auto* c = new std::vector<std::string>{"id",
+                                                      "created",
+                                                      "updated",
+                                                      "name",
+                                                      "flow_run_id",
+                                                      "task_key",
+                                                      "dynamic_key",
+                                                      "cache_key",
+                                                      "cache_expiration",
+                                                      "task_version",
+                                                      "empirical_policy",
+                                                      "tags",
+                                                      "labels",
+                                                      "state_id",
+                                                      "task_inputs",
+                                                      "state_type",
+                                                      "state_name",
+                                                      "run_count",
+                                                      "flow_run_run_count",
+                                                      "expected_start_time",
+                                                      "next_scheduled_start_time",
+                                                      "start_time",
+                                                      "end_time",
+                                                      "total_run_time",
+                                                      "state_timestamp"};
   return *c;
 }
 const std::vector<std::string>& TaskRunStateColumns() {
-  static const auto* c = new std::vector<std::string>{
-      "id", "created", "updated", "task_run_id", "type", "timestamp", "name", "message",
-      "state_details", "data"};
+  static const auto* c =
+      new std::vector<std::string>{"id",        "created", "updated", "task_run_id",   "type",
+                                   "timestamp", "name",    "message", "state_details", "data"};
   return *c;
 }
 
@@ -537,10 +589,14 @@ std::string CreatedByJson(const FlowRunRecord& r) {
 
 const char* TableName(EntityKind entity) {
   switch (entity) {
-    case EntityKind::kFlow: return "flow";
-    case EntityKind::kDeployment: return "deployment";
-    case EntityKind::kFlowRun: return "flow_run";
-    case EntityKind::kTaskRun: return "task_run";
+    case EntityKind::kFlow:
+      return "flow";
+    case EntityKind::kDeployment:
+      return "deployment";
+    case EntityKind::kFlowRun:
+      return "flow_run";
+    case EntityKind::kTaskRun:
+      return "task_run";
   }
   return "task_run";
 }
@@ -567,8 +623,8 @@ std::string SqliteDatetime(Micros t) {
   const int64_t m = mp < 10 ? mp + 3 : mp - 9;
   const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
   const int64_t secs = rem / 1'000'000;
-  return absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d.%06d", y, m, d, secs / 3600,
-                         secs / 60 % 60, secs % 60, rem % 1'000'000);
+  return absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d.%06d", y, m, d, secs / 3600, secs / 60 % 60,
+                         secs % 60, rem % 1'000'000);
 }
 
 absl::StatusOr<std::string> PythonJson(std::string_view json) {
@@ -629,9 +685,10 @@ SnapshotRecords MakeRepresentable(SnapshotRecords in) {
   for (TaskRunRecord& t : in.task_runs) {
     if (t.flow_run_id && !flow_runs.contains(*t.flow_run_id)) continue;
     if (t.flow_run_id) {
-      unique(used, absl::StrCat(UuidToString(*t.flow_run_id), "/", t.task_key.size(), ":",
-                                t.task_key, "/"),
-             &t.dynamic_key);
+      unique(
+          used,
+          absl::StrCat(UuidToString(*t.flow_run_id), "/", t.task_key.size(), ":", t.task_key, "/"),
+          &t.dynamic_key);
     }
     task_runs.insert(t.id);
     out.task_runs.push_back(std::move(t));
@@ -675,10 +732,11 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
       return absl::UnavailableError(
           absl::StrCat("postgres: connecting: ", Trim(PQerrorMessage(conn))));
     }
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // library code never prints
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);  // library code never prints
     if (PQsetClientEncoding(conn, "UTF8") != 0) {
-      return absl::InternalError(absl::StrCat("postgres: client_encoding: ",
-                                              Trim(PQerrorMessage(conn))));
+      return absl::InternalError(
+          absl::StrCat("postgres: client_encoding: ", Trim(PQerrorMessage(conn))));
     }
     return std::unique_ptr<Backend>(std::move(backend));
   }
@@ -739,11 +797,20 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
       } else {
         for (char c : p.text) {
           switch (c) {
-            case '\\': buffer_.append("\\\\"); break;
-            case '\n': buffer_.append("\\n"); break;
-            case '\r': buffer_.append("\\r"); break;
-            case '\t': buffer_.append("\\t"); break;
-            default: buffer_.push_back(c);
+            case '\\':
+              buffer_.append("\\\\");
+              break;
+            case '\n':
+              buffer_.append("\\n");
+              break;
+            case '\r':
+              buffer_.append("\\r");
+              break;
+            case '\t':
+              buffer_.append("\\t");
+              break;
+            default:
+              buffer_.push_back(c);
           }
         }
       }
@@ -756,8 +823,8 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
   absl::Status BulkEnd() override {
     absl::Status status = Flush();
     if (PQputCopyEnd(conn_, status.ok() ? nullptr : "aborted by client") != 1) {
-      return absl::UnavailableError(absl::StrCat("postgres: COPY end: ",
-                                                 Trim(PQerrorMessage(conn_))));
+      return absl::UnavailableError(
+          absl::StrCat("postgres: COPY end: ", Trim(PQerrorMessage(conn_))));
     }
     PGresult* result;
     while ((result = PQgetResult(conn_)) != nullptr) {
@@ -777,8 +844,8 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
   absl::Status Flush() {
     if (buffer_.empty()) return absl::OkStatus();
     if (PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
-      return absl::UnavailableError(absl::StrCat("postgres: COPY data: ",
-                                                 Trim(PQerrorMessage(conn_))));
+      return absl::UnavailableError(
+          absl::StrCat("postgres: COPY data: ", Trim(PQerrorMessage(conn_))));
     }
     buffer_.clear();
     return absl::OkStatus();
@@ -823,12 +890,13 @@ class PrefectDb::PgBackend : public PrefectDb::Backend {
       PQclear(result);
       return absl::OkStatus();
     }
-    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-    std::string message = absl::StrCat("postgres: ", state ? state : "", " ",
-                                       Trim(PQresultErrorMessage(result)), " [in: ",
-                                       sql.substr(0, 200), "]");
+    const char* field = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const std::string state = field ? field : "";  // `field` dies with `result`
+    std::string message =
+        absl::StrCat("postgres: ", state, " ", Trim(PQresultErrorMessage(result)), " [in: ",
+                     sql.substr(0, 200), "]");
     PQclear(result);
-    if (state != nullptr && std::string_view(state).substr(0, 2) == "23") {
+    if (state.substr(0, 2) == "23") {
       return absl::FailedPreconditionError(message);
     }
     if (PQstatus(conn_) != CONNECTION_OK) return absl::UnavailableError(message);
@@ -849,16 +917,15 @@ class PrefectDb::SqliteBackend : public PrefectDb::Backend {
 
   static absl::StatusOr<std::unique_ptr<Backend>> Open(const std::string& path) {
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     auto backend = std::make_unique<SqliteBackend>(db);
     if (rc != SQLITE_OK) {
-      return absl::UnavailableError(absl::StrCat("sqlite: opening ", path, ": ",
-                                                 db ? sqlite3_errmsg(db) : "out of memory"));
+      return absl::UnavailableError(
+          absl::StrCat("sqlite: opening ", path, ": ", db ? sqlite3_errmsg(db) : "out of memory"));
     }
     sqlite3_busy_timeout(db, 10'000);
-    absl::Status status =
-        backend->Exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
+    absl::Status status = backend->Exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
     if (!status.ok()) return status;
     return std::unique_ptr<Backend>(std::move(backend));
   }
@@ -899,19 +966,21 @@ class PrefectDb::SqliteBackend : public PrefectDb::Backend {
   absl::Status Error(int rc, const std::string& message, const std::string& sql) {
     std::string text = absl::StrCat("sqlite: ", message, " [in: ", sql.substr(0, 200), "]");
     switch (rc & 0xFF) {
-      case SQLITE_CONSTRAINT: return absl::FailedPreconditionError(text);
+      case SQLITE_CONSTRAINT:
+        return absl::FailedPreconditionError(text);
       case SQLITE_BUSY:
-      case SQLITE_LOCKED: return absl::UnavailableError(text);
-      default: return absl::InternalError(text);
+      case SQLITE_LOCKED:
+        return absl::UnavailableError(text);
+      default:
+        return absl::InternalError(text);
     }
   }
 
   absl::StatusOr<Rows> Step(const std::string& sql, const std::vector<Param>& params,
                             bool collect) {
     sqlite3_stmt*& stmt = statements_[sql];
-    if (stmt == nullptr &&
-        sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-            SQLITE_OK) {
+    if (stmt == nullptr && sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt,
+                                              nullptr) != SQLITE_OK) {
       std::string message = sqlite3_errmsg(db_);
       const int rc = sqlite3_errcode(db_);
       statements_.erase(sql);
@@ -925,8 +994,7 @@ class PrefectDb::SqliteBackend : public PrefectDb::Backend {
       } else if (p.kind == Param::Kind::kInt) {
         sqlite3_bind_int64(stmt, i, p.i);
       } else {
-        sqlite3_bind_text(stmt, i, p.text.data(), static_cast<int>(p.text.size()),
-                          SQLITE_STATIC);
+        sqlite3_bind_text(stmt, i, p.text.data(), static_cast<int>(p.text.size()), SQLITE_STATIC);
       }
     }
     Rows rows;
@@ -978,12 +1046,11 @@ absl::StatusOr<std::unique_ptr<PrefectDb>> PrefectDb::Open(const std::string& ur
   } else if (scheme == "postgresql" || scheme == "postgres" ||
              (colon == std::string::npos && url.find('=') != std::string::npos)) {
     kind = PrefectDbKind::kPostgres;
-    backend = PgBackend::Connect(colon == std::string::npos
-                                     ? url
-                                     : absl::StrCat(scheme, url.substr(colon)));
+    backend = PgBackend::Connect(
+        colon == std::string::npos ? url : absl::StrCat(scheme, url.substr(colon)));
   } else {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "url %s: want postgresql://..., a libpq conninfo or sqlite:///path", url));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("url %s: want postgresql://..., a libpq conninfo or sqlite:///path", url));
   }
   if (!backend.ok()) return backend.status();
   return std::unique_ptr<PrefectDb>(new PrefectDb(kind, *std::move(backend)));
@@ -1001,8 +1068,7 @@ absl::Status PrefectDb::Exec(const std::string& sql) { return backend_->Exec(sql
 
 absl::Status PrefectDb::Begin() {
   if (in_transaction_) return absl::FailedPreconditionError("Begin: a transaction is open");
-  absl::Status s =
-      backend_->Exec(kind_ == PrefectDbKind::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  absl::Status s = backend_->Exec(kind_ == PrefectDbKind::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (s.ok()) in_transaction_ = true;
   return s;
 }
@@ -1044,8 +1110,8 @@ Param PrefectDb::Interval(int64_t us) const {
   // (PostgreSQL reads a seconds count as a double).
   const uint64_t a = us < 0 ? 0 - static_cast<uint64_t>(us) : static_cast<uint64_t>(us);
   const uint64_t secs = a / 1'000'000;
-  return Text(absl::StrFormat("%s%d:%02d:%02d.%06d", us < 0 ? "-" : "", secs / 3600,
-                              secs / 60 % 60, secs % 60, a % 1'000'000));
+  return Text(absl::StrFormat("%s%d:%02d:%02d.%06d", us < 0 ? "-" : "", secs / 3600, secs / 60 % 60,
+                              secs % 60, a % 1'000'000));
 }
 
 std::string PrefectDb::NowSql() const {
@@ -1064,10 +1130,18 @@ struct RowMaker {
     return {UuidParam(r.id), time(at), time(at), Text(r.name), Text(PythonTags(r.tags))};
   }
   std::vector<Param> Deployment(const DeploymentRecord& r, Micros at) const {
-    return {UuidParam(r.id),       time(at),           time(at),
-            Text(r.name),          UuidParam(r.flow_id), Int(r.paused ? 1 : 0),
-            Text(PythonTags(r.tags)), OptText(r.work_queue_name), Text("{}"),
-            Text("NOT_READY"),     Text("{}"),         Int(1)};
+    return {UuidParam(r.id),
+            time(at),
+            time(at),
+            Text(r.name),
+            UuidParam(r.flow_id),
+            Int(r.paused ? 1 : 0),
+            Text(PythonTags(r.tags)),
+            OptText(r.work_queue_name),
+            Text("{}"),
+            Text("NOT_READY"),
+            Text("{}"),
+            Int(1)};
   }
   std::vector<Param> FlowRun(const FlowRunRecord& r, Micros at, bool with_parent) const {
     return {UuidParam(r.id),
@@ -1104,39 +1178,36 @@ struct RowMaker {
     if (!labels.ok()) return labels.status();
     absl::StatusOr<Param> inputs = JsonParam(r.task_inputs_json);
     if (!inputs.ok()) return inputs.status();
-    return std::vector<Param>{
-        UuidParam(r.id),
-        time(created),
-        time(updated),
-        Text(r.name),
-        OptUuid(r.flow_run_id),
-        Text(r.task_key),
-        Text(r.dynamic_key),
-        OptText(r.cache_key),
-        time(r.cache_expiration),
-        OptText(r.task_version),
-        *std::move(policy),
-        Text(PythonTags(r.tags)),
-        *std::move(labels),
-        state ? UuidParam(state->id) : OptUuid(r.state_id),
-        *std::move(inputs),
-        OptState(r.state_type),
-        OptText(r.state_name),
-        Int(r.run_count),
-        Int(r.flow_run_run_count),
-        time(r.expected_start_time),
-        time(r.next_scheduled_start_time),
-        time(r.start_time),
-        time(r.end_time),
-        interval(r.total_run_time_us),
-        state ? time(state->timestamp) : time(r.state_timestamp)};
+    return std::vector<Param>{UuidParam(r.id),
+                              time(created),
+                              time(updated),
+                              Text(r.name),
+                              OptUuid(r.flow_run_id),
+                              Text(r.task_key),
+                              Text(r.dynamic_key),
+                              OptText(r.cache_key),
+                              time(r.cache_expiration),
+                              OptText(r.task_version),
+                              *std::move(policy),
+                              Text(PythonTags(r.tags)),
+                              *std::move(labels),
+                              state ? UuidParam(state->id) : OptUuid(r.state_id),
+                              *std::move(inputs),
+                              OptState(r.state_type),
+                              OptText(r.state_name),
+                              Int(r.run_count),
+                              Int(r.flow_run_run_count),
+                              time(r.expected_start_time),
+                              time(r.next_scheduled_start_time),
+                              time(r.start_time),
+                              time(r.end_time),
+                              interval(r.total_run_time_us),
+                              state ? time(state->timestamp) : time(r.state_timestamp)};
   }
-  std::vector<Param> TaskRunState(const ParsedState& s, const Uuid& task_run,
-                                  Micros at) const {
-    return {UuidParam(s.id), time(at),          time(at),
-            UuidParam(task_run), Text(s.type),  time(s.timestamp),
-            Text(s.name),    OptText(s.message), Text(s.state_details),
-            OptText(s.data)};
+  std::vector<Param> TaskRunState(const ParsedState& s, const Uuid& task_run, Micros at) const {
+    return {UuidParam(s.id),       time(at),          time(at),     UuidParam(task_run),
+            Text(s.type),          time(s.timestamp), Text(s.name), OptText(s.message),
+            Text(s.state_details), OptText(s.data)};
   }
 };
 
@@ -1148,8 +1219,7 @@ absl::Status PrefectDb::InsertFlow(const FlowRecord& record, std::optional<Micro
                        rows.Flow(record, at.value_or(NowMicros())), nullptr);
 }
 
-absl::Status PrefectDb::InsertDeployment(const DeploymentRecord& record,
-                                         std::optional<Micros> at) {
+absl::Status PrefectDb::InsertDeployment(const DeploymentRecord& record, std::optional<Micros> at) {
   RowMaker rows{[this](auto t) { return Time(t); }, [this](int64_t us) { return Interval(us); }};
   return backend_->Run(InsertSql("deployment", DeploymentColumns()),
                        rows.Deployment(record, at.value_or(NowMicros())), nullptr);
@@ -1192,8 +1262,9 @@ absl::StatusOr<Uuid> PrefectDb::SetTaskRunState(const Uuid& task_run, StateType 
   state.timestamp = ts;
   RowMaker rows{[this](auto t) { return Time(t); }, [this](int64_t us) { return Interval(us); }};
   const bool running = type == StateType::kRunning;
-  std::string update = "UPDATE task_run SET state_id = ?, state_type = ?, state_name = ?, "
-                       "state_timestamp = ?";
+  std::string update =
+      "UPDATE task_run SET state_id = ?, state_type = ?, state_name = ?, "
+      "state_timestamp = ?";
   std::vector<Param> params = {UuidParam(state.id), Text(state.type), Text(name), Time(ts)};
   if (running) {
     update += ", start_time = COALESCE(start_time, ?), run_count = run_count + 1";
@@ -1206,8 +1277,8 @@ absl::StatusOr<Uuid> PrefectDb::SetTaskRunState(const Uuid& task_run, StateType 
   absl::StrAppend(&update, ", updated = ", NowSql(), " WHERE id = ?");
   params.push_back(UuidParam(task_run));
   absl::Status status = InTransaction([&]() -> absl::Status {
-    absl::StatusOr<Backend::Rows> found = backend_->Query(
-        "SELECT flow_run_id FROM task_run WHERE id = ?", {UuidParam(task_run)});
+    absl::StatusOr<Backend::Rows> found =
+        backend_->Query("SELECT flow_run_id FROM task_run WHERE id = ?", {UuidParam(task_run)});
     if (!found.ok()) return found.status();
     if (found->empty()) {
       return absl::NotFoundError(
@@ -1318,8 +1389,7 @@ absl::Status PrefectDb::InsertAll(const SnapshotRecords& records,
     // parent_task_run_id last: flow_run and task_run reference each other.
     // A plain UPDATE, as no SQLAlchemy onupdate runs: `updated` stays.
     if (kind_ == PrefectDbKind::kPostgres) {
-      s = backend_->Exec(
-          "CREATE TEMP TABLE taskdex_parent (id uuid, parent uuid) ON COMMIT DROP");
+      s = backend_->Exec("CREATE TEMP TABLE taskdex_parent (id uuid, parent uuid) ON COMMIT DROP");
       if (s.ok()) s = backend_->BulkBegin("taskdex_parent", {"id", "parent"});
       for (size_t i = 0; s.ok() && i < records.flow_runs.size(); ++i) {
         const FlowRunRecord& r = records.flow_runs[i];

@@ -61,7 +61,8 @@ class PgReader : public Reader {
   std::vector<Row> Query(const std::string& sql) override {
     PGresult* result = PQexec(conn_, sql.c_str());
     std::vector<Row> rows;
-    EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << sql << ": " << PQresultErrorMessage(result);
+    EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK)
+        << sql << ": " << PQresultErrorMessage(result);
     for (int r = 0; r < PQntuples(result); ++r) {
       Row& row = rows.emplace_back();
       for (int c = 0; c < PQnfields(result); ++c) {
@@ -122,31 +123,62 @@ std::string KindName(PrefectDbKind kind) {
 // constraints; SQLite lists those in the table's SQL, not as indexes).
 const std::vector<std::string>& SpecIndexNames() {
   static const auto* names = new std::vector<std::string>{
-      "pk_task_run", "ix_task_run__updated", "ix_task_run__name", "ix_task_run__flow_run_id",
-      "ix_task_run__state_id", "uq_task_run__flow_run_id_task_key_dynamic_key",
-      "ix_task_run__expected_start_time_desc", "ix_task_run__next_scheduled_start_time_asc",
-      "ix_task_run__end_time_desc", "ix_task_run__start_time", "ix_task_run__state_type",
-      "ix_task_run__state_type_start_time", "ix_task_run__state_name",
+      "pk_task_run",
+      "ix_task_run__updated",
+      "ix_task_run__name",
+      "ix_task_run__flow_run_id",
+      "ix_task_run__state_id",
+      "uq_task_run__flow_run_id_task_key_dynamic_key",
+      "ix_task_run__expected_start_time_desc",
+      "ix_task_run__next_scheduled_start_time_asc",
+      "ix_task_run__end_time_desc",
+      "ix_task_run__start_time",
+      "ix_task_run__state_type",
+      "ix_task_run__state_type_start_time",
+      "ix_task_run__state_name",
       "ix_task_run__state_timestamp",
-      "pk_task_run_state", "ix_task_run_state__updated", "ix_task_run_state__type",
-      "ix_task_run_state__name", "ix_task_run_state__result_artifact_id",
+      "pk_task_run_state",
+      "ix_task_run_state__updated",
+      "ix_task_run_state__type",
+      "ix_task_run_state__name",
+      "ix_task_run_state__result_artifact_id",
       "uq_task_run_state__task_run_id_timestamp_desc",
-      "pk_flow_run", "ix_flow_run__updated", "ix_flow_run__name", "ix_flow_run__flow_id",
-      "ix_flow_run__deployment_id", "ix_flow_run__work_queue_name", "ix_flow_run__flow_version",
-      "ix_flow_run__deployment_version", "ix_flow_run__infrastructure_document_id",
-      "ix_flow_run__parent_task_run_id", "ix_flow_run__state_id", "ix_flow_run__work_queue_id",
+      "pk_flow_run",
+      "ix_flow_run__updated",
+      "ix_flow_run__name",
+      "ix_flow_run__flow_id",
+      "ix_flow_run__deployment_id",
+      "ix_flow_run__work_queue_name",
+      "ix_flow_run__flow_version",
+      "ix_flow_run__deployment_version",
+      "ix_flow_run__infrastructure_document_id",
+      "ix_flow_run__parent_task_run_id",
+      "ix_flow_run__state_id",
+      "ix_flow_run__work_queue_id",
       "uq_flow_run__flow_id_idempotency_key",
       "ix_flow_run__coalesce_start_time_expected_start_time_desc",
       "ix_flow_run__coalesce_start_time_expected_start_time_asc",
-      "ix_flow_run__expected_start_time_desc", "ix_flow_run__next_scheduled_start_time_asc",
-      "ix_flow_run__end_time_desc", "ix_flow_run__start_time", "ix_flow_run__state_type",
-      "ix_flow_run__state_name", "ix_flow_run__state_timestamp",
+      "ix_flow_run__expected_start_time_desc",
+      "ix_flow_run__next_scheduled_start_time_asc",
+      "ix_flow_run__end_time_desc",
+      "ix_flow_run__start_time",
+      "ix_flow_run__state_type",
+      "ix_flow_run__state_name",
+      "ix_flow_run__state_timestamp",
       "ix_flow_run__scheduler_deployment_id_auto_scheduled_next_schedu",
       "ix_flow_run__schedule_id_scheduler",
-      "pk_flow", "uq_flow__name", "ix_flow__updated", "ix_flow__created",
-      "pk_deployment", "ix_deployment__updated", "uq_deployment__flow_id_name",
-      "ix_deployment__created", "ix_deployment__flow_id", "ix_deployment__work_queue_name",
-      "ix_deployment__work_queue_id", "ix_deployment__paused"};
+      "pk_flow",
+      "uq_flow__name",
+      "ix_flow__updated",
+      "ix_flow__created",
+      "pk_deployment",
+      "ix_deployment__updated",
+      "uq_deployment__flow_id_name",
+      "ix_deployment__created",
+      "ix_deployment__flow_id",
+      "ix_deployment__work_queue_name",
+      "ix_deployment__work_queue_id",
+      "ix_deployment__paused"};
   return *names;
 }
 
@@ -290,7 +322,8 @@ TEST_P(PrefectDbTest, CreateSchemaCreatesEveryIndexOfTheSpec) {
       expected.push_back(absl::StrCat("trgm_ix_", t, "_name"));
     }
     std::set<std::string> have;
-    for (const Row& r : reader->Query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")) {
+    for (const Row& r :
+         reader->Query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")) {
       have.insert(*r[0]);
     }
     for (const std::string& name : expected) EXPECT_TRUE(have.contains(name)) << name;
@@ -337,11 +370,11 @@ TEST_P(PrefectDbTest, InsertsRandomRecordsOneByOneAndInBulk) {
       state_id.bytes[0] ^= 0x5e;
       t.state_id = state_id;
       t.state_timestamp = kT0 + static_cast<Micros>(i);
-      t.state_json = absl::StrCat(R"({"id":")", UuidToString(state_id), R"(","type":")",
-                                  std::string(StateTypeName(*t.state_type)),
-                                  R"(","name":"S","timestamp":")",
-                                  FormatDatetime(*t.state_timestamp), R"(","message":null,)",
-                                  R"("data":null,"state_details":{}})");
+      t.state_json =
+          absl::StrCat(R"({"id":")", UuidToString(state_id), R"(","type":")",
+                       std::string(StateTypeName(*t.state_type)), R"(","name":"S","timestamp":")",
+                       FormatDatetime(*t.state_timestamp), R"(","message":null,)",
+                       R"("data":null,"state_details":{}})");
       ++with_state;
     }
     const bool bulk = seed % 2 == 0;
@@ -367,8 +400,8 @@ TEST_P(PrefectDbTest, InsertsRandomRecordsOneByOneAndInBulk) {
       for (const FlowRunRecord& r : data.flow_runs) {
         if (!r.parent_task_run_id) continue;
         ASSERT_TRUE(db_->Exec(absl::StrCat("UPDATE flow_run SET parent_task_run_id = '",
-                                           UuidToString(*r.parent_task_run_id),
-                                           "' WHERE id = '", UuidToString(r.id), "'"))
+                                           UuidToString(*r.parent_task_run_id), "' WHERE id = '",
+                                           UuidToString(r.id), "'"))
                         .ok());
       }
     }
@@ -386,8 +419,8 @@ TEST_P(PrefectDbTest, InsertsRandomRecordsOneByOneAndInBulk) {
           TimeSql("end_time"), " FROM task_run WHERE id = '", UuidToString(r.id), "'"));
       ASSERT_EQ(rows.size(), 1u);
       EXPECT_EQ(rows[0][0], r.name);
-      EXPECT_EQ(rows[0][1], r.flow_run_id ? std::optional(UuidToString(*r.flow_run_id))
-                                          : std::nullopt);
+      EXPECT_EQ(rows[0][1],
+                r.flow_run_id ? std::optional(UuidToString(*r.flow_run_id)) : std::nullopt);
       EXPECT_EQ(ParseTags(*rows[0][2]), r.tags);
       EXPECT_EQ(rows[0][3], r.state_type ? std::optional(std::string(StateTypeName(*r.state_type)))
                                          : std::nullopt);
@@ -395,10 +428,10 @@ TEST_P(PrefectDbTest, InsertsRandomRecordsOneByOneAndInBulk) {
       EXPECT_EQ(ParseMicros(rows[0][5]), r.end_time.value_or(kNullMicros));
     }
     for (const FlowRunRecord& r : data.flow_runs) {
-      EXPECT_EQ(reader->One(absl::StrCat("SELECT parent_task_run_id FROM flow_run WHERE id = '",
-                                         UuidToString(r.id), "'")),
-                r.parent_task_run_id ? std::optional(UuidToString(*r.parent_task_run_id))
-                                     : std::nullopt);
+      EXPECT_EQ(
+          reader->One(absl::StrCat("SELECT parent_task_run_id FROM flow_run WHERE id = '",
+                                   UuidToString(r.id), "'")),
+          r.parent_task_run_id ? std::optional(UuidToString(*r.parent_task_run_id)) : std::nullopt);
     }
     task_runs += data.task_runs.size();
     for (const FlowRunRecord& r : data.flow_runs) parents += r.parent_task_run_id.has_value();
@@ -490,7 +523,8 @@ TEST_P(PrefectDbTest, StateChangeMovesUpdatedToTheDatabaseClock) {
   ASSERT_TRUE(db_->CreateSchema().ok());
   InsertFamily(1);
   std::unique_ptr<Reader> reader = NewReader();
-  const std::string where = absl::StrCat(" FROM task_run WHERE id = '", UuidToString(Id(3, 1)), "'");
+  const std::string where =
+      absl::StrCat(" FROM task_run WHERE id = '", UuidToString(Id(3, 1)), "'");
   const Micros inserted = ParseMicros(reader->One("SELECT " + TimeSql("updated") + where));
 
   auto wall = [] {
@@ -504,8 +538,8 @@ TEST_P(PrefectDbTest, StateChangeMovesUpdatedToTheDatabaseClock) {
   const Micros began = wall();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const Micros before_change = wall();
-  absl::StatusOr<Uuid> state = db_->SetTaskRunState(Id(3, 1), StateType::kRunning, "Running",
-                                                    kT0 + 5'000'000);
+  absl::StatusOr<Uuid> state =
+      db_->SetTaskRunState(Id(3, 1), StateType::kRunning, "Running", kT0 + 5'000'000);
   ASSERT_TRUE(state.ok()) << state.status();
   ASSERT_TRUE(db_->Commit().ok());
   const Micros after = wall();
@@ -520,9 +554,9 @@ TEST_P(PrefectDbTest, StateChangeMovesUpdatedToTheDatabaseClock) {
     EXPECT_LE(updated, after + 1'000);
     EXPECT_EQ(updated % 1000, 0);
   }
-  std::vector<Row> rows = reader->Query(
-      "SELECT state_id, state_type, state_name, run_count, " + TimeSql("start_time") + ", " +
-      TimeSql("state_timestamp") + ", " + TimeSql("end_time") + where);
+  std::vector<Row> rows =
+      reader->Query("SELECT state_id, state_type, state_name, run_count, " + TimeSql("start_time") +
+                    ", " + TimeSql("state_timestamp") + ", " + TimeSql("end_time") + where);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], UuidToString(*state));
   EXPECT_EQ(rows[0][1], "RUNNING");

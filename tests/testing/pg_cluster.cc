@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,8 +92,8 @@ std::optional<std::string> PgConfigBinDir() {
 
 absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(PgClusterOptions options) {
   std::unique_ptr<PgCluster> cluster(new PgCluster());
-  for (std::string candidate : {std::string("/usr/lib/postgresql/15/bin"),
-                                PgConfigBinDir().value_or("")}) {
+  for (std::string candidate :
+       {std::string("/usr/lib/postgresql/15/bin"), PgConfigBinDir().value_or("")}) {
     if (!candidate.empty() && IsExecutable(candidate + "/initdb") &&
         IsExecutable(candidate + "/pg_ctl") && IsExecutable(candidate + "/postgres")) {
       cluster->bin_dir_ = candidate;
@@ -115,19 +116,20 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(PgClusterOptions opt
     cluster->run_as_uid_ = pw->pw_uid;
     cluster->run_as_gid_ = pw->pw_gid;
   }
+  cluster->RemoveAbandoned();
   char tmpl[] = "/tmp/taskdex-pg-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
   }
   cluster->dir_ = tmpl;
-  if (cluster->run_as_uid_ &&
-      chown(tmpl, *cluster->run_as_uid_, cluster->run_as_gid_) != 0) {
+  std::ofstream(cluster->dir_ + "/owner.pid") << getpid() << "\n";
+  if (cluster->run_as_uid_ && chown(tmpl, *cluster->run_as_uid_, cluster->run_as_gid_) != 0) {
     return absl::InternalError(absl::StrCat("chown ", tmpl, ": ", std::strerror(errno)));
   }
   const std::string data = cluster->dir_ + "/data";
-  absl::Status status = cluster->RunTool(
-      "initdb", {"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
-                 "--no-sync", "--no-instructions"});
+  absl::Status status =
+      cluster->RunTool("initdb", {"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                                  "--locale=C", "--no-sync", "--no-instructions"});
   if (!status.ok()) return status;
   {
     std::ofstream conf(data + "/postgresql.conf", std::ios::app);
@@ -167,12 +169,31 @@ PgCluster::~PgCluster() {
   }
 }
 
+void PgCluster::RemoveAbandoned() const {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", error)) {
+    const std::string path = entry.path().string();
+    if (path.rfind("/tmp/taskdex-pg-", 0) != 0) continue;
+    std::ifstream in(path + "/owner.pid");
+    long pid = 0;
+    // No owner.pid: being created right now, or not ours. Leave it.
+    if (!(in >> pid) || pid <= 0) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // owner alive
+    // Its destructor stops the server (if one runs) and removes the dir.
+    PgCluster stale;
+    stale.bin_dir_ = bin_dir_;
+    stale.dir_ = path;
+    stale.run_as_uid_ = run_as_uid_;
+    stale.run_as_gid_ = run_as_gid_;
+    stale.running_ = std::filesystem::exists(path + "/data/postmaster.pid");
+  }
+}
+
 std::string PgCluster::UrlOf(const std::string& database) const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/", database);
 }
 
-absl::Status PgCluster::RunTool(const std::string& program,
-                                const std::vector<std::string>& args) {
+absl::Status PgCluster::RunTool(const std::string& program, const std::vector<std::string>& args) {
   const std::string path = bin_dir_ + "/" + program;
   const std::string out_path = dir_ + "/cmd.out";
   const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -225,13 +246,13 @@ absl::Status PgCluster::RunTool(const std::string& program,
 }
 
 std::vector<std::string> PgCluster::StartArgs(const char* action) const {
-  return {"-D", dir_ + "/data", "-l", dir_ + "/postgres.log", "-w", "-t", "30",
-          "-o", absl::StrCat("-p ", port_), action};
+  return {"-D", dir_ + "/data", "-l", dir_ + "/postgres.log",     "-w",
+          "-t", "30",           "-o", absl::StrCat("-p ", port_), action};
 }
 
 absl::Status PgCluster::WaitAccepting() {
-  const std::string conninfo =
-      absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=postgres connect_timeout=2");
+  const std::string conninfo = absl::StrCat("host=127.0.0.1 port=", port_,
+                                            " user=postgres dbname=postgres connect_timeout=2");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -254,8 +275,8 @@ absl::Status PgCluster::StartServer() {
 }
 
 absl::Status PgCluster::StopServer() {
-  absl::Status status = RunTool("pg_ctl", {"-D", dir_ + "/data", "-m", "fast", "-w", "-t", "30",
-                                           "stop"});
+  absl::Status status =
+      RunTool("pg_ctl", {"-D", dir_ + "/data", "-m", "fast", "-w", "-t", "30", "stop"});
   if (status.ok()) running_ = false;
   return status;
 }

@@ -11,6 +11,8 @@
 //   postgres.log   the server's log (pg_ctl -l)
 //   .s.PGSQL.PORT  the unix socket (unix_socket_directories)
 //   cmd.out        stdout+stderr of the last initdb / pg_ctl run
+//   owner.pid      the test process; Start() of a later process stops and
+//                  removes clusters whose owner is gone (crashed tests)
 // The superuser is `postgres` whichever OS user runs the test; local and
 // 127.0.0.1 connections are trusted (no password), replication included.
 // Run as root, initdb and pg_ctl run as the OS user `postgres` (forked
@@ -76,6 +78,10 @@ class PgCluster {
   // with the output on a non-zero exit.
   absl::Status RunTool(const std::string& program, const std::vector<std::string>& args);
   absl::Status WaitAccepting();
+  // Stops and removes the clusters of test processes that died without
+  // their destructor (a crash, an ASan abort, SIGKILL): /tmp/taskdex-pg-*
+  // whose owner.pid names no live process.
+  void RemoveAbandoned() const;
   std::vector<std::string> StartArgs(const char* action) const;
 
   std::string bin_dir_;
