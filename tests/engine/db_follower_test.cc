@@ -236,7 +236,7 @@ TEST_P(DbFollowerTest, FollowsWritesDeletesAndCascades) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Databases, DbFollowerTest, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "PostgreSQL" : "SQLite"; });
+                         [](const auto& param_info) { return param_info.param ? "PostgreSQL" : "SQLite"; });
 
 TEST(DbFollowerSqliteTest, FollowsAConcurrentWriterProcess) {
   const uint64_t seed = TestSeed("DbFollowerSqliteTest", 20261207);
@@ -339,7 +339,9 @@ TEST(DbFollowerPgTest, LogicalDecodingFollowsWithoutReconciliation) {
   DbPollStats stats;
   absl::Status s =
       follower->StreamOnce([&](const Batch& b) { return Apply(engine.get(), b); }, &stats);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  }
   stream("after the database restarted");
   ASSERT_TRUE(follower->source().DropChangeStream().ok());
 }
@@ -354,7 +356,10 @@ TEST(DbFollowerPgTest, LoopServesTheLastGoodVersionWhileTheDatabaseIsDown) {
 
   absl::StatusOr<std::unique_ptr<DbSource>> source = OpenDbSource(db->url);
   ASSERT_TRUE(source.ok());
-  DbFollowLoop loop(*std::move(source), {.poll_interval_ms = 20, .max_staleness_s = 1}, nullptr);
+  DbFollowOptions options;
+  options.poll_interval_ms = 20;
+  options.max_staleness_s = 1;
+  DbFollowLoop loop(*std::move(source), options, nullptr);
   absl::StatusOr<SnapshotRecords> loaded = loop.Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   std::unique_ptr<Engine> engine = Engine::FromRecords(*std::move(loaded), {.expect_writes = true});
