@@ -1,7 +1,7 @@
 // tests/bench/prefect_db_test.cc
 //
 // PrefectDb (bench/prefect_db.h) against a real PostgreSQL 15 (one
-// tests/testing/pg_cluster per suite, a fresh database per test) and a real
+// bench/pg_cluster per suite, a fresh database per test) and a real
 // SQLite file: the schema and every index name of prefect-schema.md 2, bulk
 // and one-by-one inserts of random data, values read back by a small reader
 // written here (test-only: raw SQL, a few columns), `updated` on state
@@ -28,7 +28,7 @@
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
-#include "tests/testing/pg_cluster.h"
+#include "bench/pg_cluster.h"
 #include "tests/testing/random_data.h"
 
 namespace taskdex {

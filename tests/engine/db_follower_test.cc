@@ -1,6 +1,6 @@
 // tests/engine/db_follower_test.cc: following real Prefect databases
 // (engine/db_follower.h, engine/db_follow_loop.h). A throwaway PostgreSQL 15
-// (tests/testing/pg_cluster.h) or a SQLite file gets Prefect's schema and is
+// (bench/pg_cluster.h) or a SQLite file gets Prefect's schema and is
 // written as Prefect writes (bench/prefect_db.h); after each step the
 // follower's engine must answer a set of random bodies exactly as an engine
 // freshly loaded from the same database, and as the reference evaluator
@@ -23,7 +23,7 @@
 #include "engine/db_follower.h"
 #include "engine/db_source.h"
 #include "gtest/gtest.h"
-#include "tests/testing/pg_cluster.h"
+#include "bench/pg_cluster.h"
 #include "tests/testing/random_data.h"
 #include "tests/testing/reference_evaluator.h"
 #include "tests/testing/test_seed.h"

@@ -1,6 +1,6 @@
-// tests/testing/pg_cluster.cc: PgCluster (pg_cluster.h).
+// bench/pg_cluster.cc: PgCluster (pg_cluster.h).
 
-#include "tests/testing/pg_cluster.h"
+#include "bench/pg_cluster.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -133,11 +133,16 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(PgClusterOptions opt
   if (!status.ok()) return status;
   {
     std::ofstream conf(data + "/postgresql.conf", std::ios::app);
-    conf << "\n# tests/testing/pg_cluster.cc\n"
+    conf << "\n# bench/pg_cluster.cc\n"
          << "listen_addresses = '127.0.0.1'\n"
          << "unix_socket_directories = '" << cluster->dir_ << "'\n"
-         << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-         << "shared_buffers = 16MB\nmax_connections = 40\n";
+         << "max_connections = 40\n";
+    if (options.benchmark) {
+      conf << "shared_buffers = 256MB\nwork_mem = 16MB\nmax_wal_size = 4GB\n";
+    } else {
+      conf << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+           << "shared_buffers = 16MB\n";
+    }
     if (options.logical) {
       conf << "wal_level = logical\nmax_replication_slots = 4\nmax_wal_senders = 4\n";
     }

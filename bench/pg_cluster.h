@@ -1,10 +1,12 @@
-// tests/testing/pg_cluster.h
+// bench/pg_cluster.h
 //
-// A throwaway PostgreSQL 15 server for tests: initdb into a fresh temporary
-// directory, start it on a free 127.0.0.1 port, create database "prefect",
-// and remove everything on destruction. For tests of code that reads
-// Prefect's database (bench/prefect_db.h writes it); not for benchmarks
-// (fsync and synchronous_commit are off) and never for production.
+// A throwaway PostgreSQL 15 server for tests and benchmarks: initdb into a
+// fresh temporary directory, start it on a free 127.0.0.1 port, create
+// database "prefect", and remove everything on destruction. For code that
+// reads Prefect's database (bench/prefect_db.h writes it); never for
+// production. Tests run it with fsync and synchronous_commit off (fast);
+// benchmarks ask for PgClusterOptions::benchmark, a server configured as a
+// production one would be (durable commits, 256 MB shared_buffers).
 //
 // Layout of the temporary directory /tmp/taskdex-pg-XXXXXX:
 //   data/          the cluster (initdb -U postgres -A trust -E UTF8 --locale=C)
@@ -25,8 +27,8 @@
 // Thread safety: not thread-safe; url() and port() are const and safe once
 // Start returned.
 
-#ifndef TASKDEX_TESTS_TESTING_PG_CLUSTER_H_
-#define TASKDEX_TESTS_TESTING_PG_CLUSTER_H_
+#ifndef TASKDEX_BENCH_PG_CLUSTER_H_
+#define TASKDEX_BENCH_PG_CLUSTER_H_
 
 #include <sys/types.h>
 
@@ -43,6 +45,8 @@ namespace taskdex {
 struct PgClusterOptions {
   // wal_level=logical, max_replication_slots=4, max_wal_senders=4.
   bool logical = false;
+  // fsync and synchronous_commit on, shared_buffers 256MB, work_mem 16MB.
+  bool benchmark = false;
 };
 
 class PgCluster {
@@ -94,4 +98,4 @@ class PgCluster {
 
 }  // namespace taskdex
 
-#endif  // TASKDEX_TESTS_TESTING_PG_CLUSTER_H_
+#endif  // TASKDEX_BENCH_PG_CLUSTER_H_
