@@ -31,7 +31,9 @@ Commands:
   query     Answer POST /api/task_runs/paginate request bodies against a snapshot.
   generate  Write a synthetic snapshot of N task runs (and matching request bodies).
   bench     Time request bodies against a snapshot (optionally against SQLite too).
-  serve     Serve Prefect's task-run read API over HTTP from a snapshot.
+  bench-source  Time loading and following Prefect's PostgreSQL (a throwaway server).
+  serve     Serve Prefect's task-run read API over HTTP from a snapshot or from
+            Prefect's database (PostgreSQL, SQLite), following its changes.
   apply     Load a snapshot, apply a change file (upserts, deletes), answer bodies.
 
 Run `taskdex <command> --help` for the options of a command.
@@ -418,6 +420,7 @@ int main(int argc, char** argv) {
   if (command == "query") return RunQuery(argc - 2, argv + 2);
   if (command == "generate") return taskdex::RunGenerate(argc - 2, argv + 2);
   if (command == "bench") return taskdex::RunBench(argc - 2, argv + 2);
+  if (command == "bench-source") return taskdex::RunBenchSource(argc - 2, argv + 2);
   if (command == "serve") return taskdex::RunServe(argc - 2, argv + 2);
   if (command == "apply") return RunApply(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);

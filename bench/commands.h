@@ -15,6 +15,10 @@ int RunGenerate(int argc, char** argv);
 // `taskdex bench`: times request bodies against a snapshot.
 int RunBench(int argc, char** argv);
 
+// `taskdex bench-source`: the database source against PostgreSQL
+// (bench/source_bench.cc).
+int RunBenchSource(int argc, char** argv);
+
 }  // namespace taskdex
 
 #endif  // TASKDEX_BENCH_COMMANDS_H_

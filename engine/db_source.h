@@ -138,6 +138,11 @@ class DbSource {
   virtual absl::Status DropChangeStream();
 };
 
+// The statement the PostgreSQL source runs to read every row of `entity`:
+// COPY (SELECT <DbColumns> FROM <DbFrom>) TO STDOUT. The load benchmark
+// (bench/source_bench.h) times it alone as the database's own cost.
+std::string PostgresCopyStatement(EntityKind entity);
+
 // Opens (without connecting) "postgresql://..." / "postgres://..." (a libpq
 // URI: the password may come from PGPASSWORD or ~/.pgpass as libpq reads
 // them) or "sqlite:///abs/path.db" (opened read-only). InvalidArgument for

@@ -172,6 +172,33 @@ absl::Status ParseDecodedChange(std::string_view data,
   return absl::OkStatus();
 }
 
+// COPY (SELECT <the entity's columns> FROM ... [WHERE ...]) TO STDOUT.
+std::string CopySql(EntityKind entity, std::optional<Micros> since, std::span<const Uuid> ids) {
+  std::span<const DbColumn> columns = DbColumns(entity);
+  std::string sql = "COPY (SELECT ";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) sql += ", ";
+    if (columns[i].kind == DbColumnKind::kSeconds) {
+      absl::StrAppend(&sql, "EXTRACT(EPOCH FROM ", columns[i].expr, ")");
+    } else {
+      sql += columns[i].expr;
+    }
+  }
+  absl::StrAppend(&sql, " FROM ", std::string(DbFrom(entity)));
+  std::string alias(DbAlias(entity));
+  if (!ids.empty()) {
+    absl::StrAppend(&sql, " WHERE ", alias, ".id IN (");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      absl::StrAppend(&sql, i > 0 ? ",'" : "'", UuidToString(ids[i]), "'");
+    }
+    sql += ")";
+  } else if (since) {
+    absl::StrAppend(&sql, " WHERE ", alias, ".updated >= ", Quote(FormatDatetime(*since)));
+  }
+  sql += ") TO STDOUT";
+  return sql;
+}
+
 class PgSource final : public DbSource {
  public:
   explicit PgSource(std::string url) : url_(std::move(url)), display_(MaskPassword(url_)) {}
@@ -207,27 +234,7 @@ class PgSource final : public DbSource {
   absl::Status Read(EntityKind entity, std::optional<Micros> since, std::span<const Uuid> ids,
                     const std::function<absl::Status(DbRow)>& on_row) override {
     std::span<const DbColumn> columns = DbColumns(entity);
-    std::string sql = "COPY (SELECT ";
-    for (size_t i = 0; i < columns.size(); ++i) {
-      if (i > 0) sql += ", ";
-      if (columns[i].kind == DbColumnKind::kSeconds) {
-        absl::StrAppend(&sql, "EXTRACT(EPOCH FROM ", columns[i].expr, ")");
-      } else {
-        sql += columns[i].expr;
-      }
-    }
-    absl::StrAppend(&sql, " FROM ", std::string(DbFrom(entity)));
-    std::string alias(DbAlias(entity));
-    if (!ids.empty()) {
-      absl::StrAppend(&sql, " WHERE ", alias, ".id IN (");
-      for (size_t i = 0; i < ids.size(); ++i) {
-        absl::StrAppend(&sql, i > 0 ? ",'" : "'", UuidToString(ids[i]), "'");
-      }
-      sql += ")";
-    } else if (since) {
-      absl::StrAppend(&sql, " WHERE ", alias, ".updated >= ", Quote(FormatDatetime(*since)));
-    }
-    sql += ") TO STDOUT";
+    std::string sql = CopySql(entity, since, ids);
 
     std::string buf, iso;
     std::vector<std::pair<size_t, ptrdiff_t>> fields;
@@ -465,3 +472,9 @@ absl::StatusOr<std::unique_ptr<DbSource>> OpenPgSource(const std::string& url) {
 }
 
 }  // namespace taskdex::engine_internal
+
+namespace taskdex {
+std::string PostgresCopyStatement(EntityKind entity) {
+  return engine_internal::CopySql(entity, std::nullopt, {});
+}
+}  // namespace taskdex
