@@ -1,0 +1,106 @@
+// tests/api/source_server_test.cc: the HTTP server following a database
+// (ServerOptions::source): /readyz while loading, ready and stale;
+// taskdex_source_* in /metrics; a write in the database answered over HTTP.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/http_server.h"
+#include "bench/prefect_db.h"
+#include "engine/db_follow_loop.h"
+#include "engine/db_source.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/testing/random_data.h"
+
+namespace taskdex {
+namespace {
+
+TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
+  char tmpl[] = "/tmp/taskdex-source-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string url = "sqlite://" + dir + "/prefect.db";
+  SnapshotRecords data;
+  for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
+    TestRng rng(seed);
+    data = MakeRepresentable(RandomRecords(rng));
+  }
+  std::unique_ptr<PrefectDb> writer = *PrefectDb::Open(url);
+  ASSERT_TRUE(writer->CreateSchema().ok());
+  ASSERT_TRUE(writer->InsertAll(data).ok());
+
+  DbFollowOptions follow;
+  follow.poll_interval_ms = 20;
+  follow.max_staleness_s = 1;
+  DbFollowLoop loop(*OpenDbSource(url), follow, nullptr);
+  ServerOptions options;
+  options.port = 0;
+  options.threads = 2;
+  options.log = nullptr;
+  options.source = &loop;
+  HttpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(5, 0);
+
+  httplib::Result loading = client.Get("/readyz");
+  ASSERT_TRUE(loading);
+  EXPECT_EQ(loading->status, 503);
+  EXPECT_NE(loading->body.find("loading from the database"), std::string::npos) << loading->body;
+
+  absl::StatusOr<SnapshotRecords> loaded = loop.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::unique_ptr<Engine> engine =
+      Engine::FromRecords(*std::move(loaded), {.background_merges = false, .expect_writes = true});
+  Engine* raw = engine.get();
+  server.SetEngine(std::move(engine));
+  loop.Start([raw](const Batch& b) { return raw->Apply(b).status(); });
+
+  auto wait_for = [](auto&& done) {
+    for (int i = 0; i < 500 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  EXPECT_TRUE(wait_for([&] {
+    httplib::Result r = client.Get("/readyz");
+    return r && r->status == 200;
+  }));
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* name : {"taskdex_source_staleness_seconds", "taskdex_source_polls_total",
+                           "taskdex_source_errors_total{kind=\"connection\"}",
+                           "taskdex_source_rows_total{kind=\"upserted\"}",
+                           "taskdex_source_reconnects_total"}) {
+    EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
+  }
+
+  // A state change in the database shows in the HTTP answer.
+  const std::string body = R"({"task_runs":{"state":{"type":{"any_":["CRASHED"]}}}})";
+  auto crashed = [&] {
+    httplib::Result r = client.Post("/api/task_runs/count", body, "application/json");
+    return r ? r->body : std::string("error");
+  };
+  const std::string before = crashed();
+  ASSERT_TRUE(writer->SetTaskRunState(data.task_runs[0].id, StateType::kCrashed, "Crashed",
+                                      1'800'000'000'000'000)
+                  .ok());
+  EXPECT_TRUE(wait_for([&] { return crashed() != before; })) << before;
+
+  // The follower stops: staleness passes --max-staleness and /readyz says so.
+  loop.Stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  httplib::Result stale = client.Get("/readyz");
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->status, 503);
+  EXPECT_NE(stale->body.find("max-staleness"), std::string::npos) << stale->body;
+  server.Stop();
+  writer.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace taskdex
