@@ -63,6 +63,10 @@ Options:
   --writers N         Writer connections (default 4).
   --load-repeats N    Loads and COPYs timed each (default 3).
   --skip-load         Only the staleness runs.
+  --url URL           Use this PostgreSQL database instead of starting one;
+                      the snapshot is written into it only when it holds no
+                      task runs (its schema created if missing). For logical
+                      decoding it needs wal_level = logical.
   -h, --help          Show this help.
 )";
 
@@ -224,7 +228,7 @@ void PrintStaleness(const char* mode, const StalenessResult& r, int rate) {
 }  // namespace
 
 int RunBenchSource(int argc, char** argv) {
-  std::optional<std::string> snapshot;
+  std::optional<std::string> snapshot, given_url;
   int rate = 1000, seconds = 20, writers = 4, repeats = 3;
   bool skip_load = false;
   for (int i = 0; i < argc; ++i) {
@@ -249,6 +253,8 @@ int RunBenchSource(int argc, char** argv) {
                                             : nullptr;
     if (arg == "--snapshot") {
       snapshot = v;
+    } else if (arg == "--url") {
+      given_url = v;
     } else if (target == nullptr || !absl::SimpleAtoi(v, target) || *target < 1) {
       std::fprintf(stderr, "taskdex bench-source: bad option %s %s\n", arg.c_str(), v.c_str());
       return 1;
@@ -264,36 +270,57 @@ int RunBenchSource(int argc, char** argv) {
     return 1;
   }
   SnapshotRecords records = MakeRepresentable(*std::move(read));
-  PgClusterOptions cluster_options;
-  cluster_options.logical = true;
-  cluster_options.benchmark = true;
-  absl::StatusOr<std::unique_ptr<PgCluster>> cluster = PgCluster::Start(cluster_options);
-  if (!cluster.ok()) {
-    std::fprintf(stderr, "taskdex bench-source: %s\n",
-                 std::string(cluster.status().message()).c_str());
-    return 1;
+  std::unique_ptr<PgCluster> cluster;
+  std::string url;
+  if (given_url) {
+    url = *given_url;
+  } else {
+    PgClusterOptions cluster_options;
+    cluster_options.logical = true;
+    cluster_options.benchmark = true;
+    absl::StatusOr<std::unique_ptr<PgCluster>> started = PgCluster::Start(cluster_options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "taskdex bench-source: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    cluster = *std::move(started);
+    url = cluster->url();
   }
-  const std::string url = (*cluster)->url();
   {
     absl::StatusOr<std::unique_ptr<PrefectDb>> db = PrefectDb::Open(url);
-    if (!db.ok() || !(*db)->CreateSchema().ok()) {
-      std::fprintf(stderr, "taskdex bench-source: cannot create Prefect's schema\n");
+    if (!db.ok()) {
+      std::fprintf(stderr, "taskdex bench-source: %s\n", std::string(db.status().message()).c_str());
       return 1;
     }
-    auto start = Clock::now();
-    absl::Status s = (*db)->InsertAll(records, [&](uint64_t rows) {
-      std::fprintf(stderr, "\rwriting into PostgreSQL: %llu rows",
-                   static_cast<unsigned long long>(rows));
-    });
-    std::fprintf(stderr, "\n");
-    if (!s.ok() || !(*db)->Exec("VACUUM ANALYZE").ok()) {
-      std::fprintf(stderr, "taskdex bench-source: cannot write the data: %s\n",
-                   std::string(s.message()).c_str());
-      return 1;
+    // An existing database that holds task runs is used as it is.
+    DbFollower probe(*OpenDbSource(url), {});
+    bool filled = false;
+    if (given_url && probe.source().Connect().ok()) {
+      uint64_t n = 0;
+      filled = probe.source().ReadIds(EntityKind::kFlow, [&](const Uuid&) { ++n; }).ok() && n > 0;
     }
-    std::printf("data: %zu task runs, %zu flow runs, %zu flows, %zu deployments written in %.1f s\n",
+    if (!filled) {
+      if (!(*db)->CreateSchema().ok() && !given_url) {
+        std::fprintf(stderr, "taskdex bench-source: cannot create Prefect's schema\n");
+        return 1;
+      }
+      auto start = Clock::now();
+      absl::Status s = (*db)->InsertAll(records, [&](uint64_t rows) {
+        std::fprintf(stderr, "\rwriting into PostgreSQL: %llu rows",
+                     static_cast<unsigned long long>(rows));
+      });
+      std::fprintf(stderr, "\n");
+      if (!s.ok() || !(*db)->Exec("VACUUM ANALYZE").ok()) {
+        std::fprintf(stderr, "taskdex bench-source: cannot write the data: %s\n",
+                     std::string(s.message()).c_str());
+        return 1;
+      }
+      std::printf("data: written in %.1f s\n", Seconds(start, Clock::now()));
+    }
+    std::printf("data: %zu task runs, %zu flow runs, %zu flows, %zu deployments\n",
                 records.task_runs.size(), records.flow_runs.size(), records.flows.size(),
-                records.deployments.size(), Seconds(start, Clock::now()));
+                records.deployments.size());
   }
   if (!skip_load) {
     std::vector<double> copy_s, load_s, build_s;

@@ -3,11 +3,13 @@
 #include "engine/db_follower.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/datetime.h"
+#include "engine/internal/row_parse_pool.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -114,21 +116,27 @@ absl::StatusOr<SnapshotRecords> DbFollower::Load(
   Table tables[4];
   std::vector<std::pair<Uuid, Micros>> keys[4];
   DbLoadProgress p;
+  const int threads = options_.load_threads > 0
+                          ? options_.load_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = std::max(1, threads - 1);
   for (EntityKind entity : kParentsFirst) {
     int e = static_cast<int>(entity);
     p.entity = entity;
+    engine_internal::RowParsePool pool(entity, workers);
     absl::Status s = source_->Read(entity, std::nullopt, {}, [&](DbRow row) -> absl::Status {
       Uuid id;
       Micros updated;
       if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
-      if (!change.ok()) return change.status();
-      AddToRecords(*std::move(change), &records);
+      pool.Add(row);
       keys[e].emplace_back(id, updated);
       if (++p.rows_done % 16384 == 0 && progress) progress(p);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    std::vector<Change> changes;
+    if (absl::Status f = pool.Finish(&changes); !f.ok()) return f;
+    for (Change& c : changes) AddToRecords(std::move(c), &records);
   }
   if (absl::Status s = txn.End(); !s.ok()) return s;
   for (int e = 0; e < 4; ++e) {

@@ -55,6 +55,9 @@ namespace taskdex {
 
 struct DbFollowerOptions {
   int64_t overlap_us = 60'000'000;  // prefect-schema.md 4.1's default
+  // Threads of the initial load (0: all cores): one receives the rows, the
+  // others parse them (engine/internal/row_parse_pool.h).
+  int load_threads = 0;
 };
 
 struct DbLoadProgress {

@@ -10,6 +10,8 @@
 
 #include "engine/datetime.h"
 #include "engine/internal/db_dialects.h"
+#include "engine/internal/row_parse_pool.h"
+#include "engine/uuid.h"
 #include "engine/snapshot_loader.h"
 #include "gtest/gtest.h"
 
@@ -214,6 +216,43 @@ TEST(DbSourceTest, OtherEntitiesAndUrls) {
   absl::StatusOr<std::unique_ptr<DbSource>> bad = OpenDbSource("mysql://x");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("--source"), std::string::npos);
+}
+
+// Rows parsed on workers come back in the order they were added, across
+// blocks, and the first bad row (in that order) is the error.
+TEST(DbSourceTest, ParsePoolKeepsOrderAndTheFirstError) {
+  const size_t n = 3 * engine_internal::RowParsePool::kRowsPerBlock + 17;
+  auto flow_row = [](size_t i, std::string* id, std::string* name) {
+    Uuid u;
+    u.bytes[15] = static_cast<uint8_t>(i);
+    u.bytes[14] = static_cast<uint8_t>(i >> 8);
+    *id = UuidToString(u);
+    *name = "flow-" + std::to_string(i);
+    return Row(EntityKind::kFlow,
+               {{"id", *id}, {"updated", "2024-05-01T12:00:01Z"}, {"name", *name}, {"tags", "[]"}});
+  };
+  for (size_t bad : {n, size_t{5000}}) {
+    engine_internal::RowParsePool pool(EntityKind::kFlow, 3);
+    std::string id, name;
+    for (size_t i = 0; i < n; ++i) {
+      auto row = flow_row(i, &id, &name);
+      if (i == bad || i == bad + 1) row[3] = "{}";  // tags must be an array
+      pool.Add(row);
+    }
+    std::vector<Change> out;
+    absl::Status s = pool.Finish(&out);
+    if (bad == n) {
+      ASSERT_TRUE(s.ok()) << s;
+      ASSERT_EQ(out.size(), n);
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(std::get<FlowRecord>(out[i].row).name, "flow-" + std::to_string(i));
+      }
+    } else {
+      ASSERT_FALSE(s.ok());
+      flow_row(bad, &id, &name);
+      EXPECT_NE(s.message().find(id), std::string::npos) << s;
+    }
+  }
 }
 
 }  // namespace
