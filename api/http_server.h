@@ -40,11 +40,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "api/http_message.h"
 #include "api/taskdex.h"
 
 namespace taskdex {
@@ -101,6 +103,24 @@ struct ServerOptions {
   // the API) is answered only when true; else 403.
   bool enable_writes = false;
   FILE* log = stderr;  // request log (JSON lines); nullptr: none
+
+  // Front for Prefect's server (api/upstream_proxy.h): "http://host:port",
+  // or empty for none. Every request taskdex does not answer itself (an
+  // unknown path, another method on a known one, a trailing-slash variant)
+  // is forwarded there instead of answered 404/405/307; auth on forwarded
+  // requests is the upstream's.
+  std::string upstream;
+  size_t upstream_max_connections = 64;
+  int upstream_timeout_seconds = 60;
+  // Forwarded bodies may be larger than max_body_bytes (Prefect takes
+  // large artifact and block bodies); they are read whole, within
+  // upstream_timeout_seconds, before forwarding.
+  size_t upstream_max_body_bytes = size_t{100} << 20;
+  // Called on an event loop after a forwarded request's answer was relayed
+  // (status: what the client got; 101 when a tunnel closed). Nullable. The
+  // hook for read-your-writes (--fresh-reads): a forwarded write that
+  // touches task runs is seen here.
+  std::function<void(const HttpRequest&, int status)> on_forwarded;
 };
 
 class HttpServer {
