@@ -18,6 +18,8 @@
 // 404 {"detail":"Not Found"}, known paths with another method 405
 // {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
 // only after toggling its trailing slash gets Starlette's 307 redirect.
+// With ServerOptions::upstream, all of those go to Prefect's server
+// instead (api/upstream_proxy.h): taskdex answers only the routes above.
 // Optional basic auth (PREFECT_SERVER_API_AUTH_STRING) answers 401
 // {"exception_message":"Unauthorized"} on /api paths and /metrics; GET
 // /api/health and GET /api/ready are exempt, as in Prefect's middleware

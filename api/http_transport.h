@@ -47,6 +47,13 @@
 // chunk extensions are accepted. `Expect: 100-continue` is answered before
 // the body is read.
 //
+// Forwarding (SetForwarding, api/upstream_proxy.h): requests the owner
+// does not answer go to an upstream instead of the Handler; their bodies
+// have a limit and deadline of their own, and their connection is lent to
+// the proxy until the answer is relayed (or, for a WebSocket tunnel,
+// until either side closes: in flight all along, so Stop() closes it at
+// the shutdown timeout).
+//
 // Stop() stops accepting, closes connections that have no request in
 // flight, lets handlers running or queued finish and their answers be
 // written (with `Connection: close`), then closes whatever is left after

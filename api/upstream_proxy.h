@@ -7,6 +7,9 @@
 // is the server's call (api/http_server.cc), reading and framing them the
 // transport's (api/http_transport.cc, which hands a forwarded request and
 // its client connection to api/internal/upstream_exchange.h).
+// Layout: upstream_proxy.cc (creation, the URL, metrics),
+// upstream_exchange.cc (one forwarded request), internal/upstream_pool.h
+// (the connections shared by the loops).
 // Not for: TLS upstreams (http:// only), HTTP/2, caching, load balancing.
 //
 // One exchange, on the client connection's event loop (no thread is held
