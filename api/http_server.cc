@@ -26,6 +26,7 @@
 #include "api/json_value.h"
 #include "api/paginate_request.h"
 #include "api/response_writer.h"
+#include "api/upstream_proxy.h"
 #include "api/version_writer.h"
 #include "engine/text_format.h"
 #include "engine/uuid.h"
@@ -361,6 +362,8 @@ bool GzipCompress(std::string_view in, std::string* out) {
 struct HttpServer::Rep {
   ServerOptions options;
   std::unique_ptr<HttpTransport> transport;
+  // After transport: destroyed first, while the loops' sockets still can be.
+  std::unique_ptr<UpstreamProxy> proxy;
   std::unique_ptr<Engine> engine_owner;
   std::atomic<Engine*> engine{nullptr};
   std::string expected_auth;  // "Basic <base64>" compared after decoding
@@ -611,6 +614,7 @@ struct HttpServer::Rep {
             kEndpoints[e], latency_sum[e], kEndpoints[e], latency_count[e]);
       }
     }
+    if (proxy != nullptr) out += proxy->MetricsText();
     const TransportStats net = transport != nullptr ? transport->Stats() : TransportStats{};
     out += absl::StrFormat(
         "# HELP taskdex_http_connections Open connections.\n"
@@ -897,6 +901,38 @@ struct HttpServer::Rep {
     Record(req, res, ctx);
   }
 
+  // With --upstream: the requests taskdex answers itself (the routes above
+  // with their methods, and /taskdex/...); the rest is forwarded.
+  static bool AnsweredHere(std::string_view method, std::string_view path) {
+    if (path.substr(0, 9) == "/taskdex/") return true;
+    switch (MatchPath(path)) {
+      case RouteId::kNone: return false;
+      case RouteId::kPaginate: case RouteId::kFilter: case RouteId::kCount:
+      case RouteId::kHistory: case RouteId::kApply: return method == "POST";
+      default: return method == "GET" || method == "HEAD";
+    }
+  }
+
+  // A forwarded request is over: its log line (and a warning when taskdex
+  // answered 502/504 or cut the answer), then the on_forwarded hook.
+  void Forwarded(const HttpRequest& req, const ForwardResult& r) {
+    if (LogEnabled(LogLevel::kInfo)) {
+      Log(LogLevel::kInfo, absl::StrFormat(
+          "{\"level\":\"info\",\"msg\":\"forwarded\",\"method\":%s,\"path\":%s,\"status\":%d,"
+          "\"duration_ms\":%.3f,\"bytes_in\":%d,\"bytes_out\":%d,\"remote\":%s}",
+          JsonString(req.method), JsonString(req.path), r.status, r.seconds * 1000,
+          req.body.size(), r.bytes_out, JsonString(req.remote_addr)));
+    }
+    if (!r.error.empty() && LogEnabled(LogLevel::kWarning)) {
+      Log(LogLevel::kWarning, absl::StrFormat(
+          "{\"level\":\"warning\",\"msg\":\"upstream failed\",\"method\":%s,\"path\":%s,"
+          "\"status\":%d,\"error\":%s,\"upstream\":%s}",
+          JsonString(req.method), JsonString(req.path), r.status, JsonString(r.error),
+          JsonString(options.upstream)));
+    }
+    if (options.on_forwarded) options.on_forwarded(req, r.status);
+  }
+
   // The answers the transport makes itself (api/http_transport.h), with
   // the bodies Prefect's server gives: uvicorn's own 400 for a request it
   // cannot frame (h11_impl.py, send_400_response), Starlette-style details
@@ -941,6 +977,25 @@ absl::Status HttpServer::Start() {
   rep->transport = std::make_unique<HttpTransport>(
       t, [rep](HttpRequest& req, HttpResponse* res) { rep->Serve(req, *res); }, &Rep::ErrorAnswer,
       [rep](const HttpRequest& req) { return rep->MayRunLong(req); });
+  if (!o.upstream.empty()) {
+    UpstreamOptions u;
+    u.url = o.upstream;
+    u.max_connections = o.upstream_max_connections;
+    u.timeout_seconds = o.upstream_timeout_seconds;
+    u.write_timeout_ms = t.write_timeout_ms;
+    auto proxy = UpstreamProxy::Create(
+        u, [rep](const HttpRequest& req, const ForwardResult& r) { rep->Forwarded(req, r); });
+    if (!proxy.ok()) return proxy.status();
+    rep->proxy = *std::move(proxy);
+    Forwarding f;
+    f.proxy = rep->proxy.get();
+    f.wants = [](std::string_view method, std::string_view path) {
+      return !Rep::AnsweredHere(method, path);
+    };
+    f.max_body_bytes = o.upstream_max_body_bytes;
+    f.body_timeout_ms = o.upstream_timeout_seconds * 1000;
+    rep->transport->SetForwarding(std::move(f));
+  }
   if (absl::Status status = rep->transport->Start(); !status.ok()) return status;
   port_ = rep->transport->port();
   rep->Log(LogLevel::kInfo,

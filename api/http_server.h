@@ -18,6 +18,8 @@
 // 404 {"detail":"Not Found"}, known paths with another method 405
 // {"detail":"Method Not Allowed"} (Starlette's bodies); a path that matches
 // only after toggling its trailing slash gets Starlette's 307 redirect.
+// With ServerOptions::upstream, all of those go to Prefect's server
+// instead (api/upstream_proxy.h): taskdex answers only the routes above.
 // Optional basic auth (PREFECT_SERVER_API_AUTH_STRING) answers 401
 // {"exception_message":"Unauthorized"} on /api paths and /metrics; GET
 // /api/health and GET /api/ready are exempt, as in Prefect's middleware
@@ -40,11 +42,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "api/http_message.h"
 #include "api/taskdex.h"
 #include "engine/db_follow_loop.h"
 
@@ -107,6 +111,24 @@ struct ServerOptions {
   // {"message":<why>} while it is loading or staler than its
   // --max-staleness. Not owned; must outlive Stop().
   const DbFollowLoop* source = nullptr;
+
+  // Front for Prefect's server (api/upstream_proxy.h): "http://host:port",
+  // or empty for none. Every request taskdex does not answer itself (an
+  // unknown path, another method on a known one, a trailing-slash variant)
+  // is forwarded there instead of answered 404/405/307; auth on forwarded
+  // requests is the upstream's.
+  std::string upstream;
+  size_t upstream_max_connections = 64;
+  int upstream_timeout_seconds = 60;
+  // Forwarded bodies may be larger than max_body_bytes (Prefect takes
+  // large artifact and block bodies); they are read whole, within
+  // upstream_timeout_seconds, before forwarding.
+  size_t upstream_max_body_bytes = size_t{100} << 20;
+  // Called on an event loop after a forwarded request's answer was relayed
+  // (status: what the client got; 101 when a tunnel closed). Nullable. The
+  // hook for read-your-writes (--fresh-reads): a forwarded write that
+  // touches task runs is seen here.
+  std::function<void(const HttpRequest&, int status)> on_forwarded;
 };
 
 class HttpServer {

@@ -29,6 +29,8 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_format.h"
+#include "api/internal/upstream_exchange.h"
+#include "api/upstream_proxy.h"
 
 namespace taskdex {
 namespace {
@@ -70,6 +72,7 @@ struct HttpTransport::Rep {
   Handler handler;
   ErrorAnswer error_answer;
   Placement placement;
+  Forwarding forwarding;  // forwarding.proxy null: none
   // The pool for requests that may run long (null: none); `queued` counts
   // the requests handed to it and not yet answered.
   std::unique_ptr<net::thread_pool> pool;
@@ -160,7 +163,13 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
         std::min<size_t>(rep_->options.max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(rep_->options.max_body_bytes);
+    // A forwarded request may have a larger body; which requests are
+    // forwarded is known after the head (OnHead lowers the limit).
+    size_t body_limit = rep_->options.max_body_bytes;
+    if (rep_->forwarding.proxy != nullptr) {
+      body_limit = std::max(body_limit, rep_->forwarding.max_body_bytes);
+    }
+    parser_->body_limit(body_limit);
     stream_.expires_after(std::chrono::milliseconds(rep_->options.head_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -182,6 +191,18 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     if (msg.find(http::field::transfer_encoding) != msg.end() && !parser_->chunked()) {
       return AnswerError(400);
     }
+    forward_ = false;
+    if (rep_->forwarding.proxy != nullptr) {
+      const std::string_view target(msg.target().data(), msg.target().size());
+      forward_ = rep_->forwarding.wants(
+          std::string_view(msg.method_string().data(), msg.method_string().size()),
+          DecodePath(target.substr(0, target.find('?'))));
+      if (!forward_) {
+        const auto length = parser_->content_length();
+        if (length.has_value() && *length > rep_->options.max_body_bytes) return AnswerError(413);
+        parser_->body_limit(rep_->options.max_body_bytes);
+      }
+    }
     if (parser_->is_done()) return Dispatch();
     auto expect = msg.find(http::field::expect);
     if (expect != msg.end() && beast::iequals(expect->value(), "100-continue")) {
@@ -197,7 +218,8 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   }
 
   void ReadBody() {
-    stream_.expires_after(std::chrono::milliseconds(rep_->options.body_timeout_ms));
+    stream_.expires_after(std::chrono::milliseconds(
+        forward_ ? rep_->forwarding.body_timeout_ms : rep_->options.body_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (self->closed_) return;  // as in OnHead
@@ -242,6 +264,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
     keep_alive_ = msg.keep_alive();
     in_flight_ = true;
     stream_.expires_never();
+    if (forward_) return DispatchUpstream(std::move(request));
     if (rep_->pool != nullptr && rep_->placement && rep_->placement(request)) {
       return DispatchToPool(std::move(request));
     }
@@ -268,6 +291,23 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
         self->Write(std::move(response), false);
       });
     });
+  }
+
+  // A request for the upstream: the proxy writes the answer on this
+  // connection and gives it back (api/internal/upstream_exchange.h).
+  void DispatchUpstream(HttpRequest request) {
+    api_internal::ClientSide client;
+    client.stream = &stream_;
+    client.buffer = &buffer_;
+    client.keep_alive = keep_alive_;
+    client.owner = shared_from_this();
+    client.done = [self = shared_from_this()](bool reusable) {
+      self->in_flight_ = false;
+      if (self->closed_) return;
+      if (!reusable || self->rep_->stopping) return self->Close();
+      self->WaitForHead();
+    };
+    api_internal::Forward(rep_->forwarding.proxy->rep(), std::move(request), std::move(client));
   }
 
   // An answer the transport makes (a framing error, a limit, the cap):
@@ -355,6 +395,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   int local_port_ = 0;
   bool first_ = true;
   bool keep_alive_ = false;
+  bool forward_ = false;    // the request being read goes upstream
   bool in_flight_ = false;  // a request being answered, or its answer being written
   bool closed_ = false;
   std::array<char, 4096> drain_;
@@ -417,6 +458,10 @@ HttpTransport::HttpTransport(TransportOptions options, Handler handler, ErrorAns
                                  std::move(placement))) {}
 
 HttpTransport::~HttpTransport() { Stop(); }
+
+void HttpTransport::SetForwarding(Forwarding forwarding) {
+  rep_->forwarding = std::move(forwarding);
+}
 
 absl::Status HttpTransport::Start() {
   Rep& r = *rep_;

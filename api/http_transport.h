@@ -47,6 +47,13 @@
 // chunk extensions are accepted. `Expect: 100-continue` is answered before
 // the body is read.
 //
+// Forwarding (SetForwarding, api/upstream_proxy.h): requests the owner
+// does not answer go to an upstream instead of the Handler; their bodies
+// have a limit and deadline of their own, and their connection is lent to
+// the proxy until the answer is relayed (or, for a WebSocket tunnel,
+// until either side closes: in flight all along, so Stop() closes it at
+// the shutdown timeout).
+//
 // Stop() stops accepting, closes connections that have no request in
 // flight, lets handlers running or queued finish and their answers be
 // written (with `Connection: close`), then closes whatever is left after
@@ -66,11 +73,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "api/http_message.h"
 
 namespace taskdex {
+
+class UpstreamProxy;  // api/upstream_proxy.h
 
 struct TransportOptions {
   std::string host = "127.0.0.1";
@@ -101,6 +111,18 @@ using Handler = std::function<void(HttpRequest& request, HttpResponse* response)
 // empty Placement, or pool_threads 0, answers everything inline.
 using Placement = std::function<bool(const HttpRequest& request)>;
 
+// Requests handed to an upstream (api/upstream_proxy.h) instead of the
+// Handler: decided when the head has arrived, so that their bodies get
+// their own limit and deadline; then read whole, and the connection lent to
+// the proxy until the answer is relayed (a WebSocket tunnel keeps it).
+struct Forwarding {
+  const UpstreamProxy* proxy = nullptr;  // null: nothing is forwarded
+  // True when the request goes upstream; on the loop, after the head.
+  std::function<bool(std::string_view method, std::string_view path)> wants;
+  size_t max_body_bytes = size_t{100} << 20;  // instead of max_body_bytes
+  int body_timeout_ms = 60000;                // instead of body_timeout_ms
+};
+
 struct TransportStats {
   uint64_t open_connections = 0;
   uint64_t accepted = 0;
@@ -121,6 +143,9 @@ class HttpTransport {
   // Binds, listens and starts the loop threads and the accepting one. Errors:
   // Unavailable (cannot resolve or bind).
   absl::Status Start();
+  // Before Start. The proxy must outlive the transport's loops' use of it:
+  // destroy it after Stop().
+  void SetForwarding(Forwarding forwarding);
   int port() const { return port_; }
   // See the header comment. Idempotent.
   void Stop();

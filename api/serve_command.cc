@@ -24,6 +24,7 @@
 #include "engine/db_follow_loop.h"
 #include "engine/db_source.h"
 #include "engine/snapshot_loader.h"
+#include "api/upstream_proxy.h"
 
 namespace taskdex {
 namespace {
@@ -137,6 +138,22 @@ Options:
                          --changes` reads), applied as one atomic batch,
                          behind the same auth as the API; its size is bounded
                          by --max-body-bytes. Off by default (403).
+  --upstream URL         Front for Prefect's server at URL (http://HOST[:PORT];
+                         https is not supported): every request taskdex does
+                         not answer itself is forwarded there and its answer
+                         relayed, WebSockets tunnelled; 502/504 in Prefect's
+                         shape when it fails [TASKDEX_UPSTREAM].
+  --upstream-max-connections N
+                         Keep-alive connections to the upstream (default 64)
+                         [TASKDEX_UPSTREAM_MAX_CONNECTIONS].
+  --upstream-timeout-seconds N
+                         Deadline for a forwarded request's answer to start,
+                         and for each read of its body (default 60)
+                         [TASKDEX_UPSTREAM_TIMEOUT_SECONDS].
+  --upstream-max-body-bytes N
+                         Largest forwarded request body (default 104857600;
+                         --max-body-bytes stays the limit for taskdex's own
+                         routes) [TASKDEX_UPSTREAM_MAX_BODY_BYTES].
   -h, --help             Show this help.
 
 SIGTERM or SIGINT stops the server: it stops accepting connections, closes
@@ -334,6 +351,10 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_OVERLAP_S"); v && !set_int("TASKDEX_OVERLAP_S", *v, &overlap_s, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_RECONCILE_INTERVAL_S"); v && !set_int("TASKDEX_RECONCILE_INTERVAL_S", *v, &follow.reconcile_interval_s, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_STALENESS_S"); v && !set_int("TASKDEX_MAX_STALENESS_S", *v, &follow.max_staleness_s, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_UPSTREAM")) server.upstream = *v;
+  if (auto v = Env("TASKDEX_UPSTREAM_MAX_CONNECTIONS"); v && !set_int("TASKDEX_UPSTREAM_MAX_CONNECTIONS", *v, &server.upstream_max_connections, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_UPSTREAM_TIMEOUT_SECONDS"); v && !set_int("TASKDEX_UPSTREAM_TIMEOUT_SECONDS", *v, &server.upstream_timeout_seconds, 1)) return Usage(error);
+  if (auto v = Env("TASKDEX_UPSTREAM_MAX_BODY_BYTES"); v && !set_int("TASKDEX_UPSTREAM_MAX_BODY_BYTES", *v, &server.upstream_max_body_bytes, 0)) return Usage(error);
   if (auto v = Env("TASKDEX_LOG_LEVEL"); v && !ParseLogLevel(*v, &server.log_level)) {
     return Usage("TASKDEX_LOG_LEVEL must be debug, info, warning, error or off");
   }
@@ -367,7 +388,9 @@ int RunServe(int argc, char** argv) {
         "--max-header-count", "--max-header-bytes", "--max-connections",
         "--shutdown-timeout", "--read-timeout-s", "--slow-ms", "--log-level",
         "--source", "--poll-interval-ms", "--overlap-s", "--reconcile-interval-s",
-        "--max-staleness-s", "--slot", "--decode-interval-ms"};
+        "--max-staleness-s", "--slot", "--decode-interval-ms",
+        "--upstream", "--upstream-max-connections", "--upstream-timeout-seconds",
+        "--upstream-max-body-bytes"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -398,6 +421,10 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--shutdown-timeout") ok = set_int(arg, *v, &server.shutdown_timeout_seconds, 0);
     else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
     else if (arg == "--slow-ms") ok = set_int(arg, *v, &server.slow_ms, 0);
+    else if (arg == "--upstream") server.upstream = *v;
+    else if (arg == "--upstream-max-connections") ok = set_int(arg, *v, &server.upstream_max_connections, 1);
+    else if (arg == "--upstream-timeout-seconds") ok = set_int(arg, *v, &server.upstream_timeout_seconds, 1);
+    else if (arg == "--upstream-max-body-bytes") ok = set_int(arg, *v, &server.upstream_max_body_bytes, 0);
     else if (arg == "--log-level") {
       if (!ParseLogLevel(*v, &server.log_level)) {
         return Usage("--log-level must be debug, info, warning, error or off");
@@ -417,6 +444,11 @@ int RunServe(int argc, char** argv) {
     server.source = follower.get();
   }
   if (server.port > 65535) return Usage("--port must be at most 65535");
+  if (!server.upstream.empty()) {
+    if (absl::StatusOr<UpstreamUrl> u = ParseUpstreamUrl(server.upstream); !u.ok()) {
+      return Usage(std::string(u.status().message()));
+    }
+  }
 
   // Signals are taken by sigwait below; block them in every thread.
   sigset_t signals;

@@ -87,6 +87,14 @@ class RawConnection {
     buffer_.erase(0, length);
     return true;
   }
+  // Appends the next bytes that arrive, as they are (e.g. a chunked body);
+  // false when the connection closed or a receive timed out first.
+  bool ReadSome(std::string* out) {
+    if (buffer_.empty() && !Fill()) return false;
+    out->append(buffer_);
+    buffer_.clear();
+    return true;
+  }
   // True when the server closed the connection (read returns 0).
   bool Closed() {
     char c;
