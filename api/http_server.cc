@@ -17,6 +17,7 @@
 
 #include <boost/version.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
@@ -378,6 +379,10 @@ struct HttpServer::Rep {
   std::mutex log_mu;
 
   explicit Rep(ServerOptions o) : options(std::move(o)) {}
+  // --fresh-reads: client address -> time of its last forwarded write.
+  mutable std::mutex fresh_mu;
+  absl::flat_hash_map<std::string, Micros> fresh_writes;
+  std::atomic<uint64_t> fresh_timeouts{0};
 
   void Log(LogLevel level, const std::string& line) {
     if (options.log == nullptr || level < options.log_level) return;
@@ -657,6 +662,14 @@ struct HttpServer::Rep {
       out += absl::StrFormat("taskdex_load_seconds %.3f\n", r.seconds);
     }
     if (options.source != nullptr) out += options.source->MetricsText(NowMicros());
+    if (options.fresh_reads) {
+      out += absl::StrFormat(
+          "# HELP taskdex_fresh_read_timeouts_total Task-run reads answered before the "
+          "database poll that follows the client's write (--fresh-reads-timeout-ms passed).\n"
+          "# TYPE taskdex_fresh_read_timeouts_total counter\n"
+          "taskdex_fresh_read_timeouts_total %d\n",
+          fresh_timeouts.load());
+    }
     return out;
   }
 
@@ -860,6 +873,7 @@ struct HttpServer::Rep {
   // The transport's Placement (ServerOptions::query_threads): true for the
   // requests answered on the pool.
   bool MayRunLong(const HttpRequest& req) const {
+    if (PendingWrite(req)) return true;  // it may wait for a poll
     if (req.method != "POST") return false;
     switch (MatchPath(req.path)) {
       case RouteId::kHistory:
@@ -885,6 +899,7 @@ struct HttpServer::Rep {
     if (AuthRequired(req) && !AuthOk(req)) {
       SetJson(res, 401, R"({"exception_message":"Unauthorized"})");
     } else {
+      WaitForFreshRead(req);
       Route(req, res, ctx);
     }
     // GZipMiddleware compresses answers of 500 bytes or more.
@@ -931,6 +946,60 @@ struct HttpServer::Rep {
           JsonString(options.upstream)));
     }
     if (options.on_forwarded) options.on_forwarded(req, r.status);
+  }
+
+  // The upstream answered a forwarded request (its head, not yet relayed:
+  // the client cannot have sent its next request). --fresh-reads notes a
+  // write to runs; the database holds it by now (Prefect answers after its
+  // commit).
+  void UpstreamAnswered(const HttpRequest& req, int status) {
+    if (!options.fresh_reads || options.source == nullptr || !IsRunWrite(req, status)) return;
+    const Micros now = DbFollowLoop::Now();
+    std::lock_guard lock(fresh_mu);
+    if (fresh_writes.size() > 10'000) fresh_writes.clear();  // bounded; waits are bounded anyway
+    fresh_writes[req.remote_addr] = now;
+  }
+
+  // --fresh-reads (ServerOptions::fresh_reads): which forwarded requests
+  // are writes that may change what a task-run read answers.
+  static bool IsRunWrite(const HttpRequest& req, int status) {
+    if (status >= 400 || req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") {
+      return false;
+    }
+    const std::string_view p = req.path;
+    bool runs = false;
+    for (std::string_view prefix : {"/api/task_runs", "/api/flow_runs", "/api/flows",
+                                    "/api/deployments"}) {
+      runs |= p.substr(0, prefix.size()) == prefix;
+    }
+    if (!runs) return false;
+    for (std::string_view read : {"/filter", "/count", "/paginate", "/history"}) {
+      if (p.size() >= read.size() && p.substr(p.size() - read.size()) == read) return false;
+    }
+    return true;
+  }
+
+  // The time of this client's last forwarded write not yet seen by a poll.
+  std::optional<Micros> PendingWrite(const HttpRequest& req) const {
+    if (!options.fresh_reads || options.source == nullptr) return std::nullopt;
+    if (req.path.substr(0, 14) != "/api/task_runs") return std::nullopt;
+    std::lock_guard lock(fresh_mu);
+    auto it = fresh_writes.find(req.remote_addr);
+    if (it == fresh_writes.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Before a task-run read: waits for the client's write (bounded).
+  void WaitForFreshRead(const HttpRequest& req) {
+    std::optional<Micros> write = PendingWrite(req);
+    if (!write) return;
+    if (!options.source->WaitForPollAfter(*write, options.fresh_reads_timeout_ms)) {
+      ++fresh_timeouts;
+      return;
+    }
+    std::lock_guard lock(fresh_mu);
+    auto it = fresh_writes.find(req.remote_addr);
+    if (it != fresh_writes.end() && it->second == *write) fresh_writes.erase(it);
   }
 
   // The answers the transport makes itself (api/http_transport.h), with
@@ -983,6 +1052,7 @@ absl::Status HttpServer::Start() {
     u.max_connections = o.upstream_max_connections;
     u.timeout_seconds = o.upstream_timeout_seconds;
     u.write_timeout_ms = t.write_timeout_ms;
+    u.on_head = [rep](const HttpRequest& req, int status) { rep->UpstreamAnswered(req, status); };
     auto proxy = UpstreamProxy::Create(
         u, [rep](const HttpRequest& req, const ForwardResult& r) { rep->Forwarded(req, r); });
     if (!proxy.ok()) return proxy.status();

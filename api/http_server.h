@@ -129,6 +129,17 @@ struct ServerOptions {
   // hook for read-your-writes (--fresh-reads): a forwarded write that
   // touches task runs is seen here.
   std::function<void(const HttpRequest&, int status)> on_forwarded;
+  // Read-your-writes (--fresh-reads; needs `upstream` and `source`): after
+  // a client's write that touches runs was forwarded and answered (a POST,
+  // PUT, PATCH or DELETE under /api/task_runs, /api/flow_runs, /api/flows
+  // or /api/deployments, not a read such as .../filter, status < 400), that
+  // client's next task-run read waits until a poll of the database that
+  // started after the answer has succeeded, at most
+  // fresh_reads_timeout_ms (then it is answered from what is there). The
+  // client is its address. Such a read is answered on the query pool, so
+  // its wait holds no event loop.
+  bool fresh_reads = false;
+  int fresh_reads_timeout_ms = 2000;
 };
 
 class HttpServer {

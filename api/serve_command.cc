@@ -154,6 +154,15 @@ Options:
                          Largest forwarded request body (default 104857600;
                          --max-body-bytes stays the limit for taskdex's own
                          routes) [TASKDEX_UPSTREAM_MAX_BODY_BYTES].
+  --fresh-reads          With --upstream and --source: after a client's
+                         write to runs was forwarded to Prefect, that
+                         client's next task-run read waits until taskdex has
+                         polled the database since (read-your-writes), at
+                         most --fresh-reads-timeout-ms [TASKDEX_FRESH_READS=1].
+  --fresh-reads-timeout-ms N
+                         Longest such wait (default 2000); then the read is
+                         answered from what taskdex holds
+                         [TASKDEX_FRESH_READS_TIMEOUT_MS].
   -h, --help             Show this help.
 
 SIGTERM or SIGINT stops the server: it stops accepting connections, closes
@@ -352,6 +361,8 @@ int RunServe(int argc, char** argv) {
   if (auto v = Env("TASKDEX_RECONCILE_INTERVAL_S"); v && !set_int("TASKDEX_RECONCILE_INTERVAL_S", *v, &follow.reconcile_interval_s, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_MAX_STALENESS_S"); v && !set_int("TASKDEX_MAX_STALENESS_S", *v, &follow.max_staleness_s, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_UPSTREAM")) server.upstream = *v;
+  server.fresh_reads = Env("TASKDEX_FRESH_READS").value_or("0") == "1";
+  if (auto v = Env("TASKDEX_FRESH_READS_TIMEOUT_MS"); v && !set_int("TASKDEX_FRESH_READS_TIMEOUT_MS", *v, &server.fresh_reads_timeout_ms, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_UPSTREAM_MAX_CONNECTIONS"); v && !set_int("TASKDEX_UPSTREAM_MAX_CONNECTIONS", *v, &server.upstream_max_connections, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_UPSTREAM_TIMEOUT_SECONDS"); v && !set_int("TASKDEX_UPSTREAM_TIMEOUT_SECONDS", *v, &server.upstream_timeout_seconds, 1)) return Usage(error);
   if (auto v = Env("TASKDEX_UPSTREAM_MAX_BODY_BYTES"); v && !set_int("TASKDEX_UPSTREAM_MAX_BODY_BYTES", *v, &server.upstream_max_body_bytes, 0)) return Usage(error);
@@ -373,6 +384,10 @@ int RunServe(int argc, char** argv) {
       skip_bad_lines = true;
       continue;
     }
+    if (arg == "--fresh-reads") {
+      server.fresh_reads = true;
+      continue;
+    }
     if (arg == "--drop-slot") {
       follow.drop_slot = true;
       continue;
@@ -390,7 +405,7 @@ int RunServe(int argc, char** argv) {
         "--source", "--poll-interval-ms", "--overlap-s", "--reconcile-interval-s",
         "--max-staleness-s", "--slot", "--decode-interval-ms",
         "--upstream", "--upstream-max-connections", "--upstream-timeout-seconds",
-        "--upstream-max-body-bytes"};
+        "--upstream-max-body-bytes", "--fresh-reads-timeout-ms"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -424,6 +439,7 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--upstream") server.upstream = *v;
     else if (arg == "--upstream-max-connections") ok = set_int(arg, *v, &server.upstream_max_connections, 1);
     else if (arg == "--upstream-timeout-seconds") ok = set_int(arg, *v, &server.upstream_timeout_seconds, 1);
+    else if (arg == "--fresh-reads-timeout-ms") ok = set_int(arg, *v, &server.fresh_reads_timeout_ms, 1);
     else if (arg == "--upstream-max-body-bytes") ok = set_int(arg, *v, &server.upstream_max_body_bytes, 0);
     else if (arg == "--log-level") {
       if (!ParseLogLevel(*v, &server.log_level)) {
@@ -435,6 +451,10 @@ int RunServe(int argc, char** argv) {
     if (!ok) return Usage(error);
   }
   if (!snapshot && !source_url) return Usage("--snapshot DIR or --source URL is required");
+  if (server.fresh_reads && (server.upstream.empty() || !source_url)) {
+    return Usage("--fresh-reads needs --upstream (the writes it waits for) and --source (the "
+                 "database it waits on)");
+  }
   follow.follower.overlap_us = int64_t{overlap_s} * 1'000'000;
   std::unique_ptr<DbFollowLoop> follower;
   if (source_url) {

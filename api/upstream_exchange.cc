@@ -258,6 +258,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void OnHead() {
     auto& res = parser_->get();
     status_ = res.result_int();
+    if (proxy_->options.on_head) proxy_->options.on_head(request_, status_);
     if (status_ == 101 && upgrade_) return StartTunnel();
     upstream_keep_alive_ = res.keep_alive();
     const std::vector<std::string> tokens = ConnectionTokens(res.base());

@@ -74,6 +74,10 @@ struct UpstreamOptions {
   int timeout_seconds = 60;  // Prefect's own requests can be slow
   int idle_ms = 4000;        // below uvicorn's 5 s keep-alive timeout
   int write_timeout_ms = 5000;  // each write to the client while streaming
+  // Called on the client's loop when the upstream's answer head has
+  // arrived, before any of it is relayed (so before the client can send
+  // its next request); nullable. --fresh-reads notes writes here.
+  std::function<void(const HttpRequest& request, int status)> on_head;
 };
 
 // How one forwarded request ended.

@@ -212,7 +212,16 @@ absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch
   status_.rows_unchanged += stats.unchanged;
   status_.rows_upserted += stats.upserts;
   status_.rows_deleted += stats.deletes;
+  polled_.notify_all();
   return absl::OkStatus();
+}
+
+Micros DbFollowLoop::Now() { return WallMicros(); }
+
+bool DbFollowLoop::WaitForPollAfter(Micros t, int timeout_ms) const {
+  std::unique_lock lock(mu_);
+  return polled_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                          [&] { return status_.last_success_start >= t; });
 }
 
 void DbFollowLoop::Start(std::function<absl::Status(const Batch&)> apply) {

@@ -116,6 +116,12 @@ class DbFollowLoop {
   absl::Status PollOnce(const std::function<absl::Status(const Batch&)>& apply);
 
   DbSourceStatus Status() const;
+  // Waits until a poll that started at or after `t` (wall-clock micros)
+  // has succeeded, at most `timeout_ms`; true if one did (read-your-writes:
+  // a change committed before `t` is then visible).
+  bool WaitForPollAfter(Micros t, int timeout_ms) const;
+  // The wall clock the status and WaitForPollAfter use.
+  static Micros Now();
   // Prometheus text (taskdex_source_* metrics) at `now`.
   std::string MetricsText(Micros now) const;
   // Why /readyz should answer 503 (loading, or staleness over
@@ -142,6 +148,7 @@ class DbFollowLoop {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
+  mutable std::condition_variable polled_;  // after each successful poll
   bool stop_ = false;
   DbSourceStatus status_;
   std::thread thread_;

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "api/http_server.h"
 #include "bench/prefect_db.h"
@@ -14,6 +16,7 @@
 #include "engine/db_source.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "engine/uuid.h"
 #include "tests/testing/random_data.h"
 
 namespace taskdex {
@@ -98,6 +101,91 @@ TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
   EXPECT_EQ(stale->status, 503);
   EXPECT_NE(stale->body.find("max-staleness"), std::string::npos) << stale->body;
   server.Stop();
+  writer.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// --fresh-reads: a state change forwarded to "Prefect" (a fake upstream
+// that writes the database) is seen by the same client's next read, though
+// the follower polls only every 400 ms.
+TEST(SourceServerTest, FreshReadsWaitForTheClientsWrite) {
+  char tmpl[] = "/tmp/taskdex-source-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string url = "sqlite://" + dir + "/prefect.db";
+  SnapshotRecords data;
+  for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
+    TestRng rng(seed);
+    data = MakeRepresentable(RandomRecords(rng));
+  }
+  std::unique_ptr<PrefectDb> writer = *PrefectDb::Open(url);
+  ASSERT_TRUE(writer->CreateSchema().ok());
+  ASSERT_TRUE(writer->InsertAll(data).ok());
+
+  // Prefect's server, reduced to the one write: set a task run's state.
+  httplib::Server prefect;
+  std::mutex db_mu;
+  prefect.Post(R"(/api/task_runs/([0-9a-f-]+)/set_state)",
+               [&](const httplib::Request& req, httplib::Response& res) {
+                 std::lock_guard lock(db_mu);
+                 std::optional<Uuid> id = ParseUuid(req.matches[1].str());
+                 bool ok = id && writer->SetTaskRunState(*id, StateType::kCrashed, "Crashed",
+                                                         1'800'000'000'000'000)
+                                     .ok();
+                 res.status = ok ? 201 : 500;
+                 res.set_content(R"({"status":"ACCEPT"})", "application/json");
+               });
+  const int upstream_port = prefect.bind_to_any_port("127.0.0.1");
+  std::thread upstream([&] { prefect.listen_after_bind(); });
+
+  DbFollowOptions follow;
+  follow.poll_interval_ms = 400;
+  DbFollowLoop loop(*OpenDbSource(url), follow, nullptr);
+  ServerOptions options;
+  options.port = 0;
+  options.threads = 2;
+  options.log = nullptr;
+  options.source = &loop;
+  options.upstream = "http://127.0.0.1:" + std::to_string(upstream_port);
+  options.fresh_reads = true;
+  options.fresh_reads_timeout_ms = 3000;
+  HttpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<SnapshotRecords> loaded = loop.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::unique_ptr<Engine> engine =
+      Engine::FromRecords(*std::move(loaded), {.background_merges = false, .expect_writes = true});
+  Engine* raw = engine.get();
+  server.SetEngine(std::move(engine));
+  loop.Start([raw](const Batch& b) { return raw->Apply(b).status(); });
+
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(10, 0);
+  const std::string body = R"({"task_runs":{"state":{"type":{"any_":["CRASHED"]}}}})";
+  httplib::Result before = client.Post("/api/task_runs/count", body, "application/json");
+  ASSERT_TRUE(before);
+  std::vector<Uuid> targets;  // not CRASHED yet: each write adds one
+  for (const TaskRunRecord& t : data.task_runs) {
+    if (t.state_type != StateType::kCrashed && targets.size() < 3) targets.push_back(t.id);
+  }
+  ASSERT_FALSE(targets.empty());
+  int64_t count = std::stoll(before->body);
+  for (const Uuid& target : targets) {
+    httplib::Result w =
+        client.Post(("/api/task_runs/" + UuidToString(target) + "/set_state").c_str(),
+                    R"({"state":{"type":"CRASHED"}})", "application/json");
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->status, 201) << w->body;
+    httplib::Result after = client.Post("/api/task_runs/count", body, "application/json");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(std::stoll(after->body), ++count) << "a stale read after the write";
+  }
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("taskdex_fresh_read_timeouts_total 0"), std::string::npos);
+  loop.Stop();
+  server.Stop();
+  prefect.stop();
+  upstream.join();
   writer.reset();
   std::filesystem::remove_all(dir);
 }
