@@ -59,6 +59,35 @@ void AddToRecords(Change change, SnapshotRecords* records) {
       change.row);
 }
 
+Change DeleteOf(EntityKind entity, const Uuid& id) {
+  Change del;
+  del.op = ChangeOp::kDelete;
+  del.entity = entity;
+  del.id = id;
+  return del;
+}
+
+// The rows of `ids`, read kIdsPerRead at a time.
+absl::Status ReadByIds(DbSource& source, EntityKind entity, const std::vector<Uuid>& ids,
+                       const std::function<absl::Status(DbRow)>& on_row) {
+  for (size_t i = 0; i < ids.size(); i += kIdsPerRead) {
+    std::span<const Uuid> chunk(ids.data() + i, std::min(kIdsPerRead, ids.size() - i));
+    if (absl::Status s = source.Read(entity, std::nullopt, chunk, on_row); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Applies deletes, then upserts, as one batch (nothing when both are empty).
+absl::Status ApplyBatch(std::vector<Change> deletes, std::vector<Change> upserts,
+                        const std::function<absl::Status(const Batch&)>& apply) {
+  if (upserts.empty() && deletes.empty()) return absl::OkStatus();
+  Batch batch;
+  batch.changes = std::move(deletes);
+  batch.changes.reserve(batch.changes.size() + upserts.size());
+  std::move(upserts.begin(), upserts.end(), std::back_inserter(batch.changes));
+  return apply(batch);
+}
+
 // Ends a read transaction on every path; a failed one is rolled back by
 // its COMMIT (PostgreSQL) or dropped with the connection.
 class ReadTransaction {
@@ -221,12 +250,7 @@ absl::Status DbFollower::Poll(bool reconcile,
       absl::Status s = source_->ReadIds(entity, [&](const Uuid& id) { present[e].insert(id); });
       if (!s.ok()) return s;
       for (const Uuid& id : t.held) {
-        if (present[e].contains(id)) continue;
-        Change del;
-        del.op = ChangeOp::kDelete;
-        del.entity = entity;
-        del.id = id;
-        deletes.push_back(del);
+        if (!present[e].contains(id)) deletes.push_back(DeleteOf(entity, id));
       }
       absl::flat_hash_set<Uuid> just_read;
       for (const auto& [id, updated] : read[e]) just_read.insert(id);
@@ -235,12 +259,8 @@ absl::Status DbFollower::Poll(bool reconcile,
         if (!t.held.contains(id) && !just_read.contains(id)) missing.push_back(id);
       }
       size_t before = upserts.size();
-      for (size_t i = 0; i < missing.size(); i += kIdsPerRead) {
-        std::span<const Uuid> chunk(missing.data() + i, std::min(kIdsPerRead, missing.size() - i));
-        if (absl::Status r = source_->Read(entity, std::nullopt, chunk, on_row_of(entity));
-            !r.ok()) {
-          return r;
-        }
+      if (absl::Status r = ReadByIds(*source_, entity, missing, on_row_of(entity)); !r.ok()) {
+        return r;
       }
       stats->recovered += upserts.size() - before;
     }
@@ -249,12 +269,8 @@ absl::Status DbFollower::Poll(bool reconcile,
 
   stats->upserts = upserts.size();
   stats->deletes = deletes.size();
-  if (!upserts.empty() || !deletes.empty()) {
-    Batch batch;
-    batch.changes = std::move(deletes);
-    batch.changes.reserve(batch.changes.size() + upserts.size());
-    std::move(upserts.begin(), upserts.end(), std::back_inserter(batch.changes));
-    if (absl::Status s = apply(batch); !s.ok()) return s;
+  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(upserts), apply); !s.ok()) {
+    return s;
   }
   // Applied: now the state moves.
   for (int e = 0; e < 4; ++e) {
@@ -307,37 +323,27 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
           ids.push_back(id);
           continue;
         }
-        Change del;
-        del.op = ChangeOp::kDelete;
-        del.entity = entity;
-        del.id = id;
-        deletes.push_back(del);
+        deletes.push_back(DeleteOf(entity, id));
       }
-      for (size_t i = 0; i < ids.size(); i += kIdsPerRead) {
-        std::span<const Uuid> chunk(ids.data() + i, std::min(kIdsPerRead, ids.size() - i));
-        absl::Status s = source_->Read(entity, std::nullopt, chunk, [&](DbRow row) -> absl::Status {
-          ++stats->rows_read;
-          Uuid id;
-          Micros updated;
-          if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-          absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
-          if (!change.ok()) return change.status();
-          upserts.push_back(*std::move(change));
-          read[e].emplace_back(id, updated);
-          return absl::OkStatus();
-        });
-        if (!s.ok()) return s;
-      }
+      absl::Status s = ReadByIds(*source_, entity, ids, [&](DbRow row) -> absl::Status {
+        ++stats->rows_read;
+        Uuid id;
+        Micros updated;
+        if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
+        absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+        if (!change.ok()) return change.status();
+        upserts.push_back(*std::move(change));
+        read[e].emplace_back(id, updated);
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
     }
     if (absl::Status s = txn.End(); !s.ok()) return s;
   }
   stats->upserts = upserts.size();
   stats->deletes = deletes.size();
-  if (!upserts.empty() || !deletes.empty()) {
-    Batch batch;
-    batch.changes = std::move(deletes);
-    std::move(upserts.begin(), upserts.end(), std::back_inserter(batch.changes));
-    if (absl::Status s = apply(batch); !s.ok()) return s;
+  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(upserts), apply); !s.ok()) {
+    return s;
   }
   for (int e = 0; e < 4; ++e) {
     Table& t = tables_[e];

@@ -311,6 +311,17 @@ absl::StatusOr<std::unique_ptr<DbSource>> OpenDbSource(const std::string& given)
 
 namespace engine_internal {
 
+std::string IdListWhere(EntityKind entity, std::span<const Uuid> ids) {
+  std::string sql = " WHERE " + std::string(DbAlias(entity)) + ".id IN (";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    sql += i > 0 ? ",'" : "'";
+    sql += UuidToString(ids[i]);
+    sql += "'";
+  }
+  sql += ")";
+  return sql;
+}
+
 bool DbTimeToIso(std::string_view text, std::string* out) {
   // "YYYY-MM-DD HH:MM:SS" at least, then an optional fraction and offset.
   if (text.size() < 19 || (text[10] != ' ' && text[10] != 'T') || text[4] != '-') return false;

@@ -18,6 +18,10 @@ namespace taskdex::engine_internal {
 absl::StatusOr<std::unique_ptr<DbSource>> OpenPgSource(const std::string& url);
 absl::StatusOr<std::unique_ptr<DbSource>> OpenSqliteSource(const std::string& url);
 
+// " WHERE <alias>.id IN ('<uuid>',...)" for `entity` (UUIDs are written by
+// us, in the 36-character form: safe as literals in both dialects).
+std::string IdListWhere(EntityKind entity, std::span<const Uuid> ids);
+
 // "2024-05-01 12:00:00.5+00" or "2024-05-01 12:00:00.500000" (a database's
 // UTC timestamp text) as "2024-05-01T12:00:00.5Z" into `out`; false when
 // `text` has neither form.

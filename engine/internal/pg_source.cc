@@ -187,11 +187,7 @@ std::string CopySql(EntityKind entity, std::optional<Micros> since, std::span<co
   absl::StrAppend(&sql, " FROM ", std::string(DbFrom(entity)));
   std::string alias(DbAlias(entity));
   if (!ids.empty()) {
-    absl::StrAppend(&sql, " WHERE ", alias, ".id IN (");
-    for (size_t i = 0; i < ids.size(); ++i) {
-      absl::StrAppend(&sql, i > 0 ? ",'" : "'", UuidToString(ids[i]), "'");
-    }
-    sql += ")";
+    sql += IdListWhere(entity, ids);
   } else if (since) {
     absl::StrAppend(&sql, " WHERE ", alias, ".updated >= ", Quote(FormatDatetime(*since)));
   }

@@ -72,11 +72,7 @@ class SqliteSource final : public DbSource {
     absl::StrAppend(&sql, " FROM ", std::string(DbFrom(entity)));
     std::string alias(DbAlias(entity));
     if (!ids.empty()) {
-      absl::StrAppend(&sql, " WHERE ", alias, ".id IN (");
-      for (size_t i = 0; i < ids.size(); ++i) {
-        absl::StrAppend(&sql, i > 0 ? ",'" : "'", UuidToString(ids[i]), "'");
-      }
-      sql += ")";
+      sql += IdListWhere(entity, ids);
     } else if (since) {
       // Prefect's fixed-width text compares as the instants do.
       std::string iso = FormatDatetime(*since);  // ...THH:MM:SS[.ffffff]Z
