@@ -186,11 +186,11 @@ class FakeUpstream {
       http::write(socket, res, ec);
       if (ec || !req.keep_alive()) break;
     }
+    std::lock_guard<std::mutex> lock(mu_);  // the destructor shuts sockets down under mu_
+    std::erase(sockets_, &socket);
     beast::error_code ignored;
     socket.close(ignored);
     --open_;
-    std::lock_guard<std::mutex> lock(mu_);
-    std::erase(sockets_, &socket);
   }
 
   static std::string Chunk(std::string_view s) {
