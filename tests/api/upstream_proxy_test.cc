@@ -54,7 +54,8 @@ struct Seen {
   }
 };
 
-// Prefect's stand-in. Paths: /slow (answers after 3 s), /redirect (307),
+// Prefect's stand-in. Paths: /slow (answers after 3 s), /delay... (after
+// 100 ms), /redirect (307),
 // /stream (a chunked body in three chunks, the last after release_stream),
 // /refuse (closes without reading the body), /ws (WebSocket echo),
 // anything else 200 with X-Upstream and a body naming the request.
@@ -82,6 +83,7 @@ class FakeUpstream {
   }
   int port() const { return port_; }
   int connections() const { return connections_.load(); }
+  int max_open() const { return max_open_.load(); }  // most connections open at once
   int requests() const { return requests_.load(); }
   std::atomic<bool> release_stream{false};  // /stream's last chunk may go
   Seen last() {
@@ -103,6 +105,10 @@ class FakeUpstream {
   }
 
   void Serve(tcp::socket socket) {
+    const int now_open = ++open_;
+    int seen_max = max_open_.load();
+    while (now_open > seen_max && !max_open_.compare_exchange_weak(seen_max, now_open)) {
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       sockets_.push_back(&socket);
@@ -163,6 +169,8 @@ class FakeUpstream {
         while (!stopping_ && Clock::now() < until) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
+      } else if (target.rfind("/delay", 0) == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       } else if (target.rfind("/redirect", 0) == 0) {
         res.result(http::status::temporary_redirect);
         res.set(http::field::location, "http://elsewhere.example/x");
@@ -178,8 +186,11 @@ class FakeUpstream {
       http::write(socket, res, ec);
       if (ec || !req.keep_alive()) break;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // the destructor shuts sockets down under mu_
     std::erase(sockets_, &socket);
+    beast::error_code ignored;
+    socket.close(ignored);
+    --open_;
   }
 
   static std::string Chunk(std::string_view s) {
@@ -190,7 +201,7 @@ class FakeUpstream {
   tcp::acceptor acceptor_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> connections_{0}, requests_{0};
+  std::atomic<int> connections_{0}, requests_{0}, open_{0}, max_open_{0};
   std::mutex mu_;
   Seen last_;
   std::vector<std::thread> threads_;
@@ -200,10 +211,12 @@ class FakeUpstream {
 
 class UpstreamProxyTest : public ::testing::Test {
  protected:
-  void StartServer(std::string upstream, int timeout_seconds = 60) {
+  void StartServer(std::string upstream, int timeout_seconds = 60, size_t max_connections = 64,
+                   int threads = 2) {
     ServerOptions options;
+    options.upstream_max_connections = max_connections;
     options.port = 0;
-    options.threads = 2;
+    options.threads = threads;
     options.log = std::getenv("TASKDEX_TEST_LOG") != nullptr ? stderr : nullptr;  // to debug
     options.upstream = std::move(upstream);
     options.upstream_timeout_seconds = timeout_seconds;
@@ -422,6 +435,26 @@ TEST_F(UpstreamProxyTest, KeepAliveConnectionsAreReused) {
   }
   EXPECT_EQ(fake_->requests(), 15);
   EXPECT_LE(fake_->connections(), 2);  // one per event loop at most
+}
+
+TEST_F(UpstreamProxyTest, PoolCapMakesRequestsWaitNotFail) {
+  // One loop: the freed connection is handed to the next waiter as is.
+  StartServer(UpstreamUrl(), 60, /*max_connections=*/1, /*threads=*/1);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_read_timeout(10, 0);
+      auto res = c.Get("/delay/" + std::to_string(i));
+      if (res && res->status == 200 && res->body == "GET /delay/" + std::to_string(i) + " ") ++ok;
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(fake_->requests(), 4);
+  EXPECT_EQ(fake_->connections(), 1);
+  EXPECT_EQ(fake_->max_open(), 1);
 }
 
 TEST_F(UpstreamProxyTest, HeadAnswerHasNoBodyAndKeepsTheConnection) {
