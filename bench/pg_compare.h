@@ -13,7 +13,9 @@
 //    EXISTS (SELECT 1 FROM flow_run fr [JOIN flow f ON f.id = fr.flow_id]
 //    [JOIN deployment d ON d.id = fr.deployment_id] WHERE fr.id =
 //    t.flow_run_id AND <flow_runs> AND <flows> AND <deployments>)
-//    ORDER BY <one term> LIMIT $n OFFSET $m` (paginate.md 5). ORDER BY is
+//    ORDER BY <one term> LIMIT $n OFFSET $m` (paginate.md 5; SQLAlchemy
+//    lists every flow_run column where this writes `SELECT 1`, and
+//    PostgreSQL ignores the select list of an EXISTS). ORDER BY is
 //    TaskRunSort.as_sql_sort: one term, PostgreSQL's default NULL placement,
 //    no tie-break (paginate.md 6.1), so ties may come in another order than
 //    the engine's (paginate.md 6.2).
