@@ -1,7 +1,9 @@
 // bench/bench_command.cc
 //
 // `taskdex bench`: parses the options, loads a snapshot (and, with
-// --compare-sqlite, an SQLite mirror of it), then times the bodies of a file
+// --compare-sqlite, an SQLite mirror of it; with --compare-postgres, a
+// throwaway PostgreSQL holding it in Prefect's schema), then times the bodies
+// of a file
 // and/or N random bodies drawn from the loaded data (bench/random_bodies.h),
 // each set by bench/query_set_runner.h.
 
@@ -21,6 +23,9 @@
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
 #include "bench/commands.h"
+#include "bench/pg_cluster.h"
+#include "bench/pg_compare.h"
+#include "bench/prefect_db.h"
 #include "bench/query_set_runner.h"
 #include "bench/random_bodies.h"
 #include "bench/write_bench.h"
@@ -92,6 +97,26 @@ Options:
                       BY, EXISTS joins, LIKE, json_each, count). Prints per
                       query the ratio SQLite p50 / taskdex p50, and over
                       queries median_query_ratio and min_query_ratio.
+  --compare-postgres  Also start a throwaway PostgreSQL 15 server configured
+                      for benchmarks (durable commits, 256 MB shared_buffers;
+                      bench/pg_cluster.h), write the data into Prefect's own
+                      schema and indexes (bench/prefect_db.h, COPY), run
+                      VACUUM ANALYZE, and time (same --repeat/--max-seconds/
+                      --interleave) the statements Prefect's server sends to
+                      PostgreSQL for each body: the page (Prefect's WHERE,
+                      EXISTS joins, ORDER BY, LIMIT/OFFSET), the selectin load
+                      of the page's states and the count, prepared once as
+                      asyncpg does (bench/pg_compare.h says what is left
+                      out). Prints per query postgres p50/p99/max and the
+                      ratio postgres p50 / taskdex p50, and overall the
+                      pooled p50 ratio and the median/min over queries.
+                      Answers that differ from taskdex's (ties and NULLs
+                      under Prefect's ORDER BY) are counted, not failed.
+                      Prefect's foreign keys forbid some rows of a snapshot
+                      (orphans, dangling flow ids, repeated unique keys):
+                      they are dropped or repaired (MakeRepresentable), and
+                      taskdex (and SQLite) then load the same repaired
+                      records, so both sides answer over the same data.
   --writes RATE       Instead of the tables above: the live store under
                       writes (bench/write_bench.h). Generated Prefect
                       activity (state changes of task runs in flight, new
@@ -135,6 +160,7 @@ struct Options {
   double max_seconds = 1.0;
   bool json = false;
   bool compare_sqlite = false;
+  bool compare_postgres = false;
   bool interleave = false;
   bool execute_only = false;
   bool explain = false;
@@ -268,6 +294,8 @@ int RunBench(int argc, char** argv) {
       opt.write_seconds = d;
     } else if (arg == "--compare-sqlite") {
       opt.compare_sqlite = true;
+    } else if (arg == "--compare-postgres") {
+      opt.compare_postgres = true;
     } else if (arg == "--now") {
       opt.now = value();
       if (!opt.now) return Usage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
@@ -281,6 +309,10 @@ int RunBench(int argc, char** argv) {
   if (opt.snapshot.empty()) return Usage("--snapshot DIR is required");
   if (opt.bodies.empty() && opt.random == 0) {
     return Usage("--bodies FILE or --random N is required");
+  }
+  if ((!opt.changes.empty() || opt.writes > 0) && opt.compare_postgres) {
+    return Usage("--compare-postgres cannot be combined with --changes or --writes "
+                 "(PostgreSQL holds the snapshot's rows, not the changed ones)");
   }
   if (!opt.changes.empty() && (opt.compare_sqlite || opt.writes > 0)) {
     return Usage("--changes cannot be combined with --compare-sqlite (SQLite holds the "
@@ -333,10 +365,79 @@ int RunBench(int argc, char** argv) {
         report.task_runs / load_seconds, mb / load_seconds, rss_mb);
   }
 
+  // --compare-postgres: the records as Prefect's constraints let them into
+  // its database; taskdex (and SQLite) are rebuilt from the same records.
+  std::optional<SnapshotRecords> representable;
+  std::unique_ptr<PgCluster> pg_cluster;
+  std::unique_ptr<PgCompare> pg;
+  if (opt.compare_postgres) {
+    const auto start = std::chrono::steady_clock::now();
+    auto records = ReadSnapshotRecords(opt.snapshot, load_options, nullptr);
+    if (!records.ok()) {
+      std::fprintf(stderr, "taskdex bench: cannot read %s: %s\n", opt.snapshot.c_str(),
+                   std::string(records.status().message()).c_str());
+      return 2;
+    }
+    const size_t task_runs = records->task_runs.size(), flow_runs = records->flow_runs.size();
+    representable = MakeRepresentable(*std::move(records));
+    engine->reset();
+    *engine = Engine::FromRecords(*representable, {.background_merges = false,
+                                                    .expect_writes = false});
+    const char* format =
+        opt.json ? "{\"event\":\"representable\",\"task_runs\":%zu,\"of_task_runs\":%zu,"
+                   "\"flow_runs\":%zu,\"of_flow_runs\":%zu,\"seconds\":%.3f}\n"
+                 : "postgres: Prefect's constraints keep %zu of %zu task runs and %zu of %zu flow "
+                   "runs (MakeRepresentable); taskdex reloaded from these same records in %.3f s, "
+                   "so both sides answer over the same data\n";
+    std::printf(format, representable->task_runs.size(), task_runs,
+                representable->flow_runs.size(), flow_runs, SecondsSince(start));
+    std::fflush(stdout);
+
+    const auto pg_start = std::chrono::steady_clock::now();
+    auto cluster = PgCluster::Start(PgClusterOptions{.logical = false, .benchmark = true});
+    if (!cluster.ok()) {
+      std::fprintf(stderr, "taskdex bench: cannot start PostgreSQL: %s\n",
+                   std::string(cluster.status().message()).c_str());
+      return 2;
+    }
+    pg_cluster = *std::move(cluster);
+    auto db = PrefectDb::Open(pg_cluster->url());
+    absl::Status s = db.ok() ? (*db)->CreateSchema() : db.status();
+    const auto insert_start = std::chrono::steady_clock::now();
+    if (s.ok()) {
+      s = (*db)->InsertAll(*representable, [](uint64_t rows) {
+        std::fprintf(stderr, "\rpostgres: %llu rows written",
+                     static_cast<unsigned long long>(rows));
+      });
+      std::fprintf(stderr, "\n");
+    }
+    const double insert_seconds = SecondsSince(insert_start);
+    absl::StatusOr<std::unique_ptr<PgCompare>> connected =
+        s.ok() ? PgCompare::Connect(pg_cluster->url())
+               : absl::StatusOr<std::unique_ptr<PgCompare>>(s);
+    const auto vacuum_start = std::chrono::steady_clock::now();
+    if (connected.ok()) s = (*connected)->Exec("VACUUM ANALYZE");
+    if (!connected.ok() || !s.ok()) {
+      std::fprintf(stderr, "taskdex bench: cannot load PostgreSQL: %s\n",
+                   std::string((connected.ok() ? s : connected.status()).message()).c_str());
+      return 2;
+    }
+    pg = *std::move(connected);
+    const double vacuum_seconds = SecondsSince(vacuum_start);
+    const char* pg_format =
+        opt.json ? "{\"event\":\"postgres_load\",\"task_runs\":%zu,\"seconds\":%.3f,"
+                   "\"insert_seconds\":%.3f,\"vacuum_analyze_seconds\":%.3f}\n"
+                 : "postgres: %zu task runs in Prefect's schema (COPY) in %.3f s (%.3f s writing, "
+                   "%.3f s VACUUM ANALYZE)\n";
+    std::printf(pg_format, representable->task_runs.size(), SecondsSince(pg_start), insert_seconds,
+                vacuum_seconds);
+  }
+
   std::unique_ptr<SqliteMirror> mirror;
   if (opt.compare_sqlite) {
     const auto start = std::chrono::steady_clock::now();
-    auto records = ReadSnapshotRecords(opt.snapshot, load_options, nullptr);
+    auto records = representable ? absl::StatusOr<SnapshotRecords>(*representable)
+                                 : ReadSnapshotRecords(opt.snapshot, load_options, nullptr);
     if (!records.ok()) {
       std::fprintf(stderr, "taskdex bench: cannot read %s: %s\n", opt.snapshot.c_str(),
                    std::string(records.status().message()).c_str());
@@ -389,6 +490,7 @@ int RunBench(int argc, char** argv) {
   set_options.execute_only = opt.execute_only;
   set_options.explain = opt.explain;
   set_options.now = now;
+  set_options.postgres = pg.get();
   bool ok = true;
   if (!opt.bodies.empty()) {
     set_options.set = "bodies";

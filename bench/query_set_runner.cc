@@ -38,6 +38,11 @@ struct QueryResult {
   bool compared = false;
   bool match = true;                      // the exact SQL gave taskdex's ids and count
   std::optional<uint64_t> prefect_count;  // the count by Prefect's SQL
+  // --compare-postgres: Prefect's statements on PostgreSQL.
+  std::vector<double> pg_samples;
+  bool pg_compared = false;
+  bool pg_match = true;  // same ids in order and same count as taskdex
+  std::optional<uint64_t> pg_count;
 };
 
 double Max(const std::vector<double>& v) {
@@ -47,6 +52,41 @@ double Max(const std::vector<double>& v) {
 double Ratio(const QueryResult& r) {
   const double p50 = Percentile(r.samples, 0.5);
   return p50 > 0 ? Percentile(r.sqlite_samples, 0.5) / p50 : 0.0;
+}
+
+double PgRatio(const QueryResult& r) {
+  const double p50 = Percentile(r.samples, 0.5);
+  return p50 > 0 ? Percentile(r.pg_samples, 0.5) / p50 : 0.0;
+}
+
+// Runs Prefect's PostgreSQL statements of one body once and compares the
+// answer with taskdex's (a difference is reported, not failed: ties and
+// NULLs may come in another order under Prefect's ORDER BY). Returns the
+// SQL to time, or nullopt when PostgreSQL failed.
+std::optional<PgQuery> CheckOnPostgres(const Engine& engine, PgCompare& pg, const BenchBody& b,
+                                       const PaginateQuery& query, QueryResult* r) {
+  r->pg_compared = true;
+  const TaskRunPage page = engine.Paginate(query);
+  PgQuery sql = TranslateQueryPostgres(query);
+  auto answer = pg.Run(sql);
+  if (!answer.ok()) {
+    std::fprintf(stderr, "taskdex bench: PostgreSQL failed on %s: %s\n  body: %s\n",
+                 b.name.c_str(), std::string(answer.status().message()).c_str(), b.body.c_str());
+    r->pg_match = false;
+    return std::nullopt;
+  }
+  r->pg_count = answer->count;
+  r->pg_match = answer->ids == page.Ids() && answer->count == page.count;
+  if (answer->count != page.count) {
+    // Counts have no tie issue: this is a difference in the filters.
+    std::fprintf(stderr,
+                 "taskdex bench: PostgreSQL COUNT differs on %s: taskdex %llu, postgres %llu\n"
+                 "  body: %s\n  sql: %s\n",
+                 b.name.c_str(), static_cast<unsigned long long>(page.count),
+                 static_cast<unsigned long long>(answer->count), b.body.c_str(),
+                 sql.count_sql.c_str());
+  }
+  return sql;
 }
 
 // Checks one body on SQLite: the exact SQL must give taskdex's page and
@@ -100,6 +140,9 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
     std::printf("%-32s %6s %10s %6s %10s %10s", "query", "status", "count", "n", "p50_us",
                 "p99_us");
     if (mirror) std::printf(" %12s %12s %8s", "sqlite_p50", "sqlite_p99", "ratio");
+    if (opt.postgres) {
+      std::printf(" %12s %12s %12s %8s", "pg_p50", "pg_p99", "pg_max", "pg_ratio");
+    }
     std::printf("\n");
   }
   // The callables that are timed, per query: the request path (or, with
@@ -117,6 +160,12 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
   auto sqlite_timed = [&](size_t i) -> std::function<void()> {
     const SqliteQuery* sql = &*sqlite_queries[i];
     return [mirror, sql] { (void)mirror->Run(*sql); };
+  };
+  std::vector<std::optional<PgQuery>> pg_queries(bodies.size());
+  PgCompare* const pg = opt.postgres;
+  auto pg_timed = [&](size_t i) -> std::function<void()> {
+    const PgQuery* sql = &*pg_queries[i];
+    return [pg, sql] { (void)pg->Run(*sql); };
   };
   auto print = [&](const QueryResult& r) {
     const double p50 = Percentile(r.samples, 0.5), p99 = Percentile(r.samples, 0.99);
@@ -137,6 +186,16 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
                               r.match ? "true" : "false",
                               r.prefect_count ? std::to_string(*r.prefect_count) : "null");
       }
+      if (r.pg_compared) {
+        absl::StrAppendFormat(&line,
+                              ",\"pg_samples\":%d,\"pg_p50_us\":%.1f,\"pg_p99_us\":%.1f,"
+                              "\"pg_max_us\":%.1f,\"pg_ratio\":%.2f,\"pg_match\":%s,"
+                              "\"pg_count\":%s",
+                              static_cast<int>(r.pg_samples.size()),
+                              Percentile(r.pg_samples, 0.5), Percentile(r.pg_samples, 0.99),
+                              Max(r.pg_samples), PgRatio(r), r.pg_match ? "true" : "false",
+                              r.pg_count ? std::to_string(*r.pg_count) : "null");
+      }
       std::printf("%s}\n", line.c_str());
     } else {
       std::printf("%-32s %6d %10s %6d %10.1f %10.1f", r.name.c_str(), r.status,
@@ -144,6 +203,15 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
                   static_cast<int>(r.samples.size()), p50, p99);
       if (r.compared) {
         std::printf(" %12.1f %12.1f %7.2fx%s", sp50, sp99, Ratio(r), r.match ? "" : "  MISMATCH");
+      }
+      if (r.pg_compared) {
+        std::printf(" %12.1f %12.1f %12.1f %7.2fx%s", Percentile(r.pg_samples, 0.5),
+                    Percentile(r.pg_samples, 0.99), Max(r.pg_samples), PgRatio(r),
+                    r.pg_match                           ? ""
+                    : r.pg_count && *r.pg_count != r.count ? "  COUNT DIFFERS"
+                                                           : "  order differs");
+      } else if (pg) {
+        std::printf(" %12s %12s %12s %8s", "-", "-", "-", "-");
       }
       std::printf("\n");
     }
@@ -168,6 +236,13 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
       }
       failed |= !r.match;
     }
+    if (pg && first.status == 200 && request != nullptr) {
+      pg_queries[i] = CheckOnPostgres(engine, *pg, b, request->query, &r);
+      if (pg_queries[i] && !opt.interleave) {
+        r.pg_samples = TimeRepeated(pg_timed(i), opt.repeat, opt.max_seconds);
+      }
+      failed |= !pg_queries[i];
+    }
     if (!opt.interleave && table) print(r);
     results.push_back(std::move(r));
   }
@@ -191,6 +266,20 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
         results[with_sqlite[j]].sqlite_samples = std::move(samples[j]);
       }
     }
+    std::vector<size_t> with_pg;
+    fns.clear();
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (pg_queries[i]) {
+        with_pg.push_back(i);
+        fns.push_back(pg_timed(i));
+      }
+    }
+    if (!fns.empty()) {
+      samples = TimeInterleaved(fns, opt.repeat, budget);
+      for (size_t j = 0; j < with_pg.size(); ++j) {
+        results[with_pg[j]].pg_samples = std::move(samples[j]);
+      }
+    }
     if (table) {
       for (const QueryResult& r : results) print(r);
     }
@@ -198,10 +287,11 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
   if (!table && opt.json) {
     for (const QueryResult& r : results) print(r);
   }
-  std::vector<double> all, all_sqlite;
+  std::vector<double> all, all_sqlite, all_pg;
   for (const QueryResult& r : results) {
     all.insert(all.end(), r.samples.begin(), r.samples.end());
     all_sqlite.insert(all_sqlite.end(), r.sqlite_samples.begin(), r.sqlite_samples.end());
+    all_pg.insert(all_pg.end(), r.pg_samples.begin(), r.pg_samples.end());
   }
   if (opt.explain) {
     // Per query, per plan step: the step as first seen and its durations.
@@ -275,6 +365,25 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
       static_cast<int>(std::count_if(ratios.begin(), ratios.end(), [](double x) { return x < 1; }));
   const double median_ratio = Percentile(ratios, 0.5);
   const double min_ratio = ratios.empty() ? 0 : *std::min_element(ratios.begin(), ratios.end());
+  // The same over PostgreSQL (Prefect's statements there).
+  int pg_differs = 0, pg_count_differs = 0;
+  std::vector<double> pg_ratios;
+  size_t pg_min_at = results.size();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const QueryResult& r = results[i];
+    pg_differs += r.pg_compared && !r.pg_match;
+    pg_count_differs += r.pg_compared && r.pg_count && r.count && *r.pg_count != *r.count;
+    if (r.pg_samples.empty() || Percentile(r.samples, 0.5) <= 0) continue;
+    pg_ratios.push_back(PgRatio(r));
+    if (pg_min_at == results.size() || PgRatio(r) < PgRatio(results[pg_min_at])) pg_min_at = i;
+  }
+  const int pg_faster = static_cast<int>(
+      std::count_if(pg_ratios.begin(), pg_ratios.end(), [](double x) { return x < 1; }));
+  const double pg_median_ratio = Percentile(pg_ratios, 0.5);
+  const double pg_min_ratio =
+      pg_ratios.empty() ? 0 : *std::min_element(pg_ratios.begin(), pg_ratios.end());
+  const std::string pg_min_name = pg_min_at < results.size() ? results[pg_min_at].name : "";
+  const double pp50 = Percentile(all_pg, 0.5), pp99 = Percentile(all_pg, 0.99);
   const std::string min_name = min_at < results.size() ? results[min_at].name : "";
   const double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99), max = Max(all);
   const double sp50 = Percentile(all_sqlite, 0.5), sp99 = Percentile(all_sqlite, 0.99);
@@ -297,6 +406,17 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
                             static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio,
                             min_ratio, JsonQuote(min_name), sqlite_faster, mismatches);
     }
+    if (pg) {
+      absl::StrAppendFormat(
+          &line,
+          ",\"pg_samples\":%d,\"pg_p50_us\":%.1f,\"pg_p99_us\":%.1f,\"pg_max_us\":%.1f,"
+          "\"pg_overall_ratio\":%.2f,\"pg_median_query_ratio\":%.2f,"
+          "\"pg_min_query_ratio\":%.2f,\"pg_min_query\":%s,\"pg_faster_queries\":%d,"
+          "\"pg_differing_answers\":%d,\"pg_differing_counts\":%d",
+          static_cast<int>(all_pg.size()), pp50, pp99, Max(all_pg), p50 > 0 ? pp50 / p50 : 0.0,
+          pg_median_ratio, pg_min_ratio, JsonQuote(pg_min_name), pg_faster, pg_differs,
+          pg_count_differs);
+    }
     std::printf("%s}\n", line.c_str());
   } else {
     std::printf(
@@ -312,6 +432,18 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
           "SQL\n",
           opt.set.c_str(), static_cast<int>(all_sqlite.size()), sp50, sp99, median_ratio, min_ratio,
           min_name.c_str(), sqlite_faster, static_cast<int>(ratios.size()), mismatches);
+    }
+    if (pg) {
+      std::printf(
+          "postgres (the SQL Prefect sends: page + state load + count) %s: %d samples, p50 "
+          "%.1f us, p99 %.1f us, max %.1f us; overall p50 ratio %.2fx (postgres p50 / taskdex "
+          "p50); median_query_ratio %.2fx, min_query_ratio %.2fx (%s) (over queries); "
+          "PostgreSQL faster on %d of %d queries; %d answers differ from taskdex (%d in the "
+          "count; the rest in the page: ties/NULL order under Prefect's ORDER BY; counted, "
+          "not failed)\n",
+          opt.set.c_str(), static_cast<int>(all_pg.size()), pp50, pp99, Max(all_pg),
+          p50 > 0 ? pp50 / p50 : 0.0, pg_median_ratio, pg_min_ratio, pg_min_name.c_str(),
+          pg_faster, static_cast<int>(pg_ratios.size()), pg_differs, pg_count_differs);
     }
   }
   if (!table) {
@@ -345,6 +477,9 @@ bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<B
                   r.count ? std::to_string(*r.count).c_str() : "-");
       if (r.compared) {
         std::printf(", sqlite p50 %.1f us (%.2fx)", Percentile(r.sqlite_samples, 0.5), Ratio(r));
+      }
+      if (r.pg_compared) {
+        std::printf(", postgres p50 %.1f us (%.2fx)", Percentile(r.pg_samples, 0.5), PgRatio(r));
       }
       std::printf("\n    body: %s\n", body.c_str());
       size_t at = 0;

@@ -5,7 +5,11 @@
 // (Engine::PaginateJson, or plan + execute only), one query after another or
 // round-robin (interleaved); optionally checked against SQLite with the exact
 // SQL (untimed) and timed on SQLite with the SQL Prefect sends
-// (bench/sqlite_compare.h); optionally each query's plan steps. Prints a
+// (bench/sqlite_compare.h); optionally timed on PostgreSQL with the
+// statements Prefect sends there (bench/pg_compare.h: page, state load,
+// count), each body's answer compared once with taskdex's (a difference is
+// counted and reported, not failed: Prefect's ORDER BY has no tie-break);
+// optionally each query's plan steps. Prints a
 // table (or JSON lines) per query, or for a large set (`slowest` > 0) only
 // the overall line and the `slowest` bodies by median with body and plan;
 // then the overall line: p50, p99, max and mean over all samples, and with
@@ -21,6 +25,7 @@
 
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
+#include "bench/pg_compare.h"
 #include "bench/sqlite_compare.h"
 
 namespace taskdex {
@@ -37,10 +42,13 @@ struct QuerySetOptions {
   // body and plan instead.
   int slowest = 0;
   Micros now = 0;
+  // --compare-postgres: the database to time Prefect's statements on.
+  PgCompare* postgres = nullptr;
 };
 
 // Runs the set. Returns false when SQLite disagreed with taskdex on some
-// query or failed on it (each case is printed to stderr).
+// query or failed on it, or PostgreSQL failed on one (each case is printed
+// to stderr).
 bool RunQuerySet(const Engine& engine, SqliteMirror* mirror, const std::vector<BenchBody>& bodies,
                  const QuerySetOptions& opt);
 
