@@ -131,7 +131,11 @@ void AppendKey(std::string* line, std::string_view key, bool* first) {
 // state row is missing: the LEFT JOIN found nothing).
 std::string RowToLine(EntityKind entity, DbRow row) {
   std::span<const DbColumn> columns = DbColumns(entity);
-  std::string line = "{";
+  size_t bytes = 0;
+  for (const auto& v : row) bytes += v ? v->size() : 0;
+  std::string line;
+  line.reserve(bytes + 32 * columns.size());  // keys, quotes, commas: one allocation
+  line = "{";
   bool first = true;
   for (size_t i = 0; i < columns.size(); ++i) {
     std::string_view key = columns[i].key;

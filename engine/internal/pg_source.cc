@@ -48,7 +48,11 @@ void SplitCopyRow(std::string_view row, std::string* buf,
     }
     char c = row[i];
     if (c != '\\' || i + 1 == row.size()) {
-      buf->push_back(c);
+      // The run up to the next TAB or backslash, in one append.
+      size_t end = i + 1;
+      while (end < row.size() && row[end] != '\t' && row[end] != '\\') ++end;
+      buf->append(row.data() + i, end - i);
+      i = end - 1;
       continue;
     }
     char e = row[++i];

@@ -64,6 +64,7 @@ void RowParsePool::Work() {
     }
     taken_.notify_one();
     Result result;
+    result.changes.reserve(block.values.size() / columns_);
     for (size_t at = 0; at < block.values.size() && result.status.ok(); at += columns_) {
       for (size_t c = 0; c < columns_; ++c) {
         auto [off, len] = block.values[at + c];
