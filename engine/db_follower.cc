@@ -220,15 +220,9 @@ absl::Status DbFollower::Poll(bool reconcile,
   absl::flat_hash_set<Uuid> present[4];           // reconciliation's ids
   auto on_row_of = [&](EntityKind entity) {
     return [&, entity](DbRow row) -> absl::Status {
-      ++stats->rows_read;
       Uuid id;
       Micros updated;
       if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-      const Table& t = tables_[static_cast<int>(entity)];
-      if (auto it = t.recent.find(id); it != t.recent.end() && it->second == updated) {
-        ++stats->unchanged;
-        return absl::OkStatus();
-      }
       absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
       if (!change.ok()) return change.status();
       upserts.push_back(*std::move(change));
@@ -237,10 +231,23 @@ absl::Status DbFollower::Poll(bool reconcile,
     };
   };
   for (EntityKind entity : kParentsFirst) {
+    // Keys first: most rows of the overlap window were read before and
+    // are unchanged; only the others are read whole, by id.
     const Table& t = tables_[static_cast<int>(entity)];
     std::optional<Micros> since;
     if (t.watermark) since = *t.watermark - options_.overlap_us;
-    if (absl::Status s = source_->Read(entity, since, {}, on_row_of(entity)); !s.ok()) return s;
+    std::vector<Uuid> changed;
+    absl::Status s = source_->ReadKeys(entity, since, [&](const Uuid& id, Micros updated) {
+      ++stats->rows_read;
+      if (auto it = t.recent.find(id); it != t.recent.end() && it->second == updated) {
+        ++stats->unchanged;
+      } else {
+        changed.push_back(id);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    if (absl::Status r = ReadByIds(*source_, entity, changed, on_row_of(entity)); !r.ok()) return r;
   }
   if (reconcile) {
     stats->reconciled = true;

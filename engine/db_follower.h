@@ -13,9 +13,12 @@
 //    time, now()) below the watermark, and Python's clock on insert and the
 //    database's on update may disagree (prefect-schema.md 4.1).
 //  - recent: (id -> updated) of the rows read with `updated` inside the
-//    overlap window, so a row read again unchanged is skipped before it is
-//    parsed (most of each poll, when writes are steady). Pruned to the
-//    window after each poll: its size is the rows changed in `overlap`.
+//    overlap window. A poll reads the window's keys (id, updated) first and
+//    then, by id, only the rows not in `recent` as they are: at 1,000
+//    changes a second most of the 60 s window is unchanged, and reading it
+//    whole each poll (1.8 KB a task run) made a poll take ~300 ms at 1M
+//    (bench-source, RESULTS.md). Pruned to the window after each poll: its
+//    size is the rows changed in `overlap`.
 //  - held: every id the engine holds. Reconciliation reads every id of the
 //    four tables in the poll's snapshot, deletes the held ids that are gone
 //    (flow, deployment, flow_run, task_run: the order of 4.2; the live
@@ -28,9 +31,9 @@
 // move. A poll that fails anywhere (connection lost, bad row, apply error)
 // leaves them as they were, so the next poll reads the same rows again.
 //
-// Costs: a poll reads every row changed in the last `overlap` (at 1,000
-// state changes a second and 60 s, 60,000 rows; each is split and checked
-// against `recent`, only new ones are parsed). A reconciliation reads
+// Costs: a poll reads the keys of every row changed in the last `overlap`
+// (at 1,000 state changes a second and 60 s, 60,000 keys) and the new or
+// changed rows whole, 500 ids per SELECT. A reconciliation reads
 // every id (16 bytes a row in `held`, ~20 MB at 1M task runs).
 //
 // Thread safety: one thread at a time.

@@ -282,6 +282,19 @@ absl::StatusOr<Change> DbRowToUpsert(EntityKind entity, DbRow row) {
   return change;
 }
 
+absl::Status DbSource::ReadKeys(EntityKind entity, std::optional<Micros> since,
+                                const std::function<absl::Status(const Uuid&, Micros)>& on_key) {
+  return Read(entity, since, {}, [&](DbRow row) -> absl::Status {
+    std::optional<Uuid> id = row[0] ? ParseUuid(*row[0]) : std::nullopt;
+    DatetimeResult t = row[1] ? ParseDatetimeString(*row[1]) : DatetimeResult{};
+    if (!id || !row[1] || !t.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(std::string(DbTable(entity)),
+                                                     ": unreadable id or updated"));
+    }
+    return on_key(*id, t.value);
+  });
+}
+
 absl::Status DbSource::OpenChangeStream(const std::string&) {
   return absl::UnimplementedError(
       absl::StrCat("logical decoding needs PostgreSQL; ", std::string(dialect()), " is polled"));

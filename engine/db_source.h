@@ -113,6 +113,11 @@ class DbSource {
   virtual absl::Status Read(EntityKind entity, std::optional<Micros> since,
                             std::span<const Uuid> ids,
                             const std::function<absl::Status(DbRow)>& on_row) = 0;
+  // The id and `updated` of the rows of `entity` with `updated >= since`
+  // (all rows when nullopt): what a poll reads first, so that only the
+  // rows that changed are read whole. The default reads whole rows.
+  virtual absl::Status ReadKeys(EntityKind entity, std::optional<Micros> since,
+                                const std::function<absl::Status(const Uuid&, Micros)>& on_key);
   // Every id of `entity`.
   virtual absl::Status ReadIds(EntityKind entity,
                                const std::function<void(const Uuid&)>& on_id) = 0;

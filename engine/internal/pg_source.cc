@@ -341,6 +341,28 @@ class PgSource final : public DbSource {
     return s;
   }
 
+  absl::Status ReadKeys(
+      EntityKind entity, std::optional<Micros> since,
+      const std::function<absl::Status(const Uuid&, Micros)>& on_key) override {
+    std::string sql = absl::StrCat("COPY (SELECT id, updated FROM ", std::string(DbTable(entity)));
+    if (since) absl::StrAppend(&sql, " WHERE updated >= ", Quote(FormatDatetime(*since)));
+    sql += ") TO STDOUT";
+    std::string iso;
+    return Copy(sql, entity, [&](std::string_view line) -> absl::Status {
+      size_t tab = line.find('\t');
+      std::optional<Uuid> id =
+          tab == std::string_view::npos ? std::nullopt : ParseUuid(line.substr(0, tab));
+      DatetimeResult t;
+      if (id && DbTimeToIso(line.substr(tab + 1), &iso)) t = ParseDatetimeString(iso);
+      if (!id || !t.ok() || t.error != DatetimeErrorType::kNone || iso.empty()) {
+        return absl::InternalError(
+            absl::StrCat("reading ", std::string(DbTable(entity)), ": unreadable key \"",
+                         std::string(line), "\""));
+      }
+      return on_key(*id, t.value);
+    });
+  }
+
   absl::Status ReadIds(EntityKind entity,
                        const std::function<void(const Uuid&)>& on_id) override {
     std::string sql = absl::StrCat("COPY (SELECT id FROM ", std::string(DbTable(entity)), ") TO STDOUT");
