@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -137,7 +138,11 @@ absl::StatusOr<StalenessResult> MeasureStaleness(const std::string& url,
                                                        {.background_merges = true,
                                                         .expect_writes = true});
   // Change i carries state timestamp kBase + i.
-  const Micros kBase = 4'000'000'000'000'000 + (slot.empty() ? 0 : 1'000'000'000'000);
+  // Distinct per run and mode: Prefect's unique (task_run_id, timestamp)
+  // index refuses a state timestamp a task run already has (a rerun on the
+  // same database, --url).
+  const Micros kBase = 4'000'000'000'000'000 + (std::time(nullptr) % 100'000) * 100'000'000 +
+                       (slot.empty() ? 0 : 50'000'000);
   const uint64_t total = static_cast<uint64_t>(rate) * seconds;
   std::vector<std::atomic<int64_t>> committed(total), visible(total);
   for (uint64_t i = 0; i < total; ++i) committed[i] = visible[i] = -1;
