@@ -70,16 +70,19 @@ void DbFollowLoop::Failed(const absl::Status& status, bool from_apply) {
   follower_.source().Disconnect();
   DbErrorKind kind = KindOf(status, from_apply);
   std::string message(status.message());
+  bool loaded;
   {
     std::lock_guard lock(mu_);
     status_.connected = false;
     ++status_.errors[static_cast<int>(kind)];
     status_.last_error = message;
+    loaded = status_.loaded;
   }
   ++failures_in_row_;
   if (message != failing_with_ && log_ != nullptr) {
-    std::fprintf(log_, "taskdex source: %s error, serving the last good version: %s\n",
-                 std::string(DbErrorKindName(kind)).c_str(), message.c_str());
+    std::fprintf(log_, "taskdex source: %s error (%s): %s\n",
+                 std::string(DbErrorKindName(kind)).c_str(),
+                 loaded ? "serving the last good version" : "not loaded yet", message.c_str());
     std::fflush(log_);
   }
   failing_with_ = message;
