@@ -77,9 +77,32 @@ absl::Status ReadByIds(DbSource& source, EntityKind entity, const std::vector<Uu
   return absl::OkStatus();
 }
 
-// Applies deletes, then upserts, as one batch (nothing when both are empty).
+// The rows a poll reads whole: their upserts, and their keys per entity
+// (what moves the follower's state once the batch is applied).
+struct Collected {
+  std::vector<Change> upserts;
+  std::vector<std::pair<Uuid, Micros>> read[4];
+  std::function<absl::Status(DbRow)> For(EntityKind entity) {
+    return [this, entity](DbRow row) -> absl::Status {
+      Uuid id;
+      Micros updated;
+      if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
+      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+      if (!change.ok()) return change.status();
+      upserts.push_back(*std::move(change));
+      read[static_cast<int>(entity)].emplace_back(id, updated);
+      return absl::OkStatus();
+    };
+  }
+};
+
+// Applies deletes, then upserts, as one batch (nothing when both are
+// empty), and counts them in `stats`.
 absl::Status ApplyBatch(std::vector<Change> deletes, std::vector<Change> upserts,
-                        const std::function<absl::Status(const Batch&)>& apply) {
+                        const std::function<absl::Status(const Batch&)>& apply,
+                        DbPollStats* stats) {
+  stats->upserts = upserts.size();
+  stats->deletes = deletes.size();
   if (upserts.empty() && deletes.empty()) return absl::OkStatus();
   Batch batch;
   batch.changes = std::move(deletes);
@@ -130,10 +153,6 @@ void DbFollower::Prune(Table& table) {
   if (!table.watermark) return;
   Micros floor = *table.watermark - options_.overlap_us;
   absl::erase_if(table.recent, [&](const auto& entry) { return entry.second < floor; });
-}
-
-uint64_t DbFollower::held(EntityKind entity) const {
-  return tables_[static_cast<int>(entity)].held.size();
 }
 
 absl::StatusOr<SnapshotRecords> DbFollower::Load(
@@ -215,21 +234,9 @@ absl::Status DbFollower::Poll(bool reconcile,
   ReadTransaction txn(*source_);
   if (absl::Status s = txn.Begin(); !s.ok()) return s;
 
-  std::vector<Change> upserts, deletes;
-  std::vector<std::pair<Uuid, Micros>> read[4];  // what moves the state
-  absl::flat_hash_set<Uuid> present[4];           // reconciliation's ids
-  auto on_row_of = [&](EntityKind entity) {
-    return [&, entity](DbRow row) -> absl::Status {
-      Uuid id;
-      Micros updated;
-      if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
-      if (!change.ok()) return change.status();
-      upserts.push_back(*std::move(change));
-      read[static_cast<int>(entity)].emplace_back(id, updated);
-      return absl::OkStatus();
-    };
-  };
+  std::vector<Change> deletes;
+  Collected rows;
+  absl::flat_hash_set<Uuid> present[4];  // reconciliation's ids
   for (EntityKind entity : kParentsFirst) {
     // Keys first: most rows of the overlap window were read before and
     // are unchanged; only the others are read whole, by id.
@@ -247,7 +254,7 @@ absl::Status DbFollower::Poll(bool reconcile,
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    if (absl::Status r = ReadByIds(*source_, entity, changed, on_row_of(entity)); !r.ok()) return r;
+    if (absl::Status r = ReadByIds(*source_, entity, changed, rows.For(entity)); !r.ok()) return r;
   }
   if (reconcile) {
     stats->reconciled = true;
@@ -260,23 +267,22 @@ absl::Status DbFollower::Poll(bool reconcile,
         if (!present[e].contains(id)) deletes.push_back(DeleteOf(entity, id));
       }
       absl::flat_hash_set<Uuid> just_read;
-      for (const auto& [id, updated] : read[e]) just_read.insert(id);
+      for (const auto& [id, updated] : rows.read[e]) just_read.insert(id);
       std::vector<Uuid> missing;
       for (const Uuid& id : present[e]) {
         if (!t.held.contains(id) && !just_read.contains(id)) missing.push_back(id);
       }
-      size_t before = upserts.size();
-      if (absl::Status r = ReadByIds(*source_, entity, missing, on_row_of(entity)); !r.ok()) {
+      size_t before = rows.upserts.size();
+      if (absl::Status r = ReadByIds(*source_, entity, missing, rows.For(entity)); !r.ok()) {
         return r;
       }
-      stats->recovered += upserts.size() - before;
+      stats->recovered += rows.upserts.size() - before;
     }
   }
   if (absl::Status s = txn.End(); !s.ok()) return s;
 
-  stats->upserts = upserts.size();
-  stats->deletes = deletes.size();
-  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(upserts), apply); !s.ok()) {
+  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(rows.upserts), apply, stats);
+      !s.ok()) {
     return s;
   }
   // Applied: now the state moves.
@@ -286,7 +292,7 @@ absl::Status DbFollower::Poll(bool reconcile,
       t.held = std::move(present[e]);
       absl::erase_if(t.recent, [&](const auto& entry) { return !t.held.contains(entry.first); });
     }
-    for (const auto& [id, updated] : read[e]) Remember(t, id, updated);
+    for (const auto& [id, updated] : rows.read[e]) Remember(t, id, updated);
     Prune(t);
   }
   return absl::OkStatus();
@@ -317,8 +323,8 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
   if (!position.ok()) return position.status();
   if (position->empty()) return absl::OkStatus();
 
-  std::vector<Change> deletes, upserts;
-  std::vector<std::pair<Uuid, Micros>> read[4];
+  std::vector<Change> deletes;
+  Collected rows;
   {
     ReadTransaction txn(*source_);
     if (absl::Status s = txn.Begin(); !s.ok()) return s;
@@ -332,24 +338,13 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
         }
         deletes.push_back(DeleteOf(entity, id));
       }
-      absl::Status s = ReadByIds(*source_, entity, ids, [&](DbRow row) -> absl::Status {
-        ++stats->rows_read;
-        Uuid id;
-        Micros updated;
-        if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-        absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
-        if (!change.ok()) return change.status();
-        upserts.push_back(*std::move(change));
-        read[e].emplace_back(id, updated);
-        return absl::OkStatus();
-      });
-      if (!s.ok()) return s;
+      if (absl::Status s = ReadByIds(*source_, entity, ids, rows.For(entity)); !s.ok()) return s;
     }
     if (absl::Status s = txn.End(); !s.ok()) return s;
   }
-  stats->upserts = upserts.size();
-  stats->deletes = deletes.size();
-  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(upserts), apply); !s.ok()) {
+  stats->rows_read = rows.upserts.size();
+  if (absl::Status s = ApplyBatch(std::move(deletes), std::move(rows.upserts), apply, stats);
+      !s.ok()) {
     return s;
   }
   for (int e = 0; e < 4; ++e) {
@@ -357,7 +352,7 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
     for (const auto& [id, op] : last[e]) {
       if (op == ChangeOp::kDelete) t.held.erase(id);
     }
-    for (const auto& [id, updated] : read[e]) Remember(t, id, updated);
+    for (const auto& [id, updated] : rows.read[e]) Remember(t, id, updated);
     Prune(t);
   }
   return source_->ConfirmChangeStream(*position);

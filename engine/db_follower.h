@@ -123,8 +123,6 @@ class DbFollower {
   absl::Status StreamOnce(const std::function<absl::Status(const Batch&)>& apply,
                           DbPollStats* stats);
 
-  // Rows the engine holds, per entity (EntityKind order).
-  uint64_t held(EntityKind entity) const;
 
  private:
   struct Table {
