@@ -353,8 +353,12 @@ class PgSource final : public DbSource {
       std::optional<Uuid> id =
           tab == std::string_view::npos ? std::nullopt : ParseUuid(line.substr(0, tab));
       DatetimeResult t;
-      if (id && DbTimeToIso(line.substr(tab + 1), &iso)) t = ParseDatetimeString(iso);
-      if (!id || !t.ok() || t.error != DatetimeErrorType::kNone || iso.empty()) {
+      bool ok = id && DbTimeToIso(line.substr(tab + 1), &iso);
+      if (ok) {
+        t = ParseDatetimeString(iso);
+        ok = t.ok();
+      }
+      if (!ok) {
         return absl::InternalError(
             absl::StrCat("reading ", std::string(DbTable(entity)), ": unreadable key \"",
                          std::string(line), "\""));

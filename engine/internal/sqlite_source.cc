@@ -31,6 +31,14 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 
+// Prefect's fixed-width UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which
+// compares as the instants do.
+std::string SqliteTime(Micros t) {
+  std::string iso = FormatDatetime(t);  // ...THH:MM:SS[.ffffff]Z
+  std::string fraction = iso.size() > 20 ? iso.substr(19, iso.size() - 20) : ".000000";
+  return iso.substr(0, 10) + " " + iso.substr(11, 8) + fraction;
+}
+
 class SqliteSource final : public DbSource {
  public:
   SqliteSource(std::string url, std::string path)
@@ -74,11 +82,7 @@ class SqliteSource final : public DbSource {
     if (!ids.empty()) {
       sql += IdListWhere(entity, ids);
     } else if (since) {
-      // Prefect's fixed-width text compares as the instants do.
-      std::string iso = FormatDatetime(*since);  // ...THH:MM:SS[.ffffff]Z
-      std::string text = iso.substr(0, 10) + " " + iso.substr(11, 8);
-      std::string fraction = iso.size() > 20 ? iso.substr(19, iso.size() - 20) : ".000000";
-      absl::StrAppend(&sql, " WHERE ", alias, ".updated >= '", text, fraction, "'");
+      absl::StrAppend(&sql, " WHERE ", alias, ".updated >= '", SqliteTime(*since), "'");
     }
     sqlite3_stmt* stmt = nullptr;
     std::string what = absl::StrCat("reading ", std::string(DbTable(entity)));
@@ -118,6 +122,45 @@ class SqliteSource final : public DbSource {
         row[i] = v;
       }
       if (status.ok()) status = on_row(row);
+    }
+    if (status.ok() && rc != SQLITE_DONE) status = ErrorOf(what);
+    sqlite3_finalize(stmt);
+    return status;
+  }
+
+  // The keys alone (DbSource::ReadKeys): the base table, no joins.
+  absl::Status ReadKeys(
+      EntityKind entity, std::optional<Micros> since,
+      const std::function<absl::Status(const Uuid&, Micros)>& on_key) override {
+    std::string sql = absl::StrCat("SELECT id, updated FROM ", std::string(DbTable(entity)));
+    if (since) absl::StrAppend(&sql, " WHERE updated >= '", SqliteTime(*since), "'");
+    std::string what = absl::StrCat("reading keys of ", std::string(DbTable(entity)));
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      return ErrorOf(what);
+    }
+    absl::Status status = absl::OkStatus();
+    std::string iso;
+    int rc;
+    while (status.ok() && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      auto text = [&](int c) {
+        const char* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+        return std::string_view(t == nullptr ? "" : t,
+                                static_cast<size_t>(sqlite3_column_bytes(stmt, c)));
+      };
+      std::optional<Uuid> id = ParseUuid(text(0));
+      DatetimeResult t;
+      bool ok = id && DbTimeToIso(text(1), &iso);
+      if (ok) {
+        t = ParseDatetimeString(iso);
+        ok = t.ok();
+      }
+      if (!ok) {
+        status = absl::InternalError(absl::StrCat(what, ": unreadable key \"",
+                                                  std::string(text(0)), "\""));
+      } else {
+        status = on_key(*id, t.value);
+      }
     }
     if (status.ok() && rc != SQLITE_DONE) status = ErrorOf(what);
     sqlite3_finalize(stmt);
