@@ -22,18 +22,37 @@
 namespace taskdex {
 namespace {
 
-TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
-  char tmpl[] = "/tmp/taskdex-source-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string url = "sqlite://" + dir + "/prefect.db";
+// A SQLite file with Prefect's schema and a few random rows, removed at
+// the end.
+struct SqlitePrefect {
+  std::string dir, url;
   SnapshotRecords data;
-  for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
-    TestRng rng(seed);
-    data = MakeRepresentable(RandomRecords(rng));
+  std::unique_ptr<PrefectDb> writer;
+  bool Create() {
+    char tmpl[] = "/tmp/taskdex-source-XXXXXX";
+    dir = mkdtemp(tmpl);
+    url = "sqlite://" + dir + "/prefect.db";
+    for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
+      TestRng rng(seed);
+      data = MakeRepresentable(RandomRecords(rng));
+    }
+    absl::StatusOr<std::unique_ptr<PrefectDb>> opened = PrefectDb::Open(url);
+    if (!opened.ok()) return false;
+    writer = *std::move(opened);
+    return writer->CreateSchema().ok() && writer->InsertAll(data).ok();
   }
-  std::unique_ptr<PrefectDb> writer = *PrefectDb::Open(url);
-  ASSERT_TRUE(writer->CreateSchema().ok());
-  ASSERT_TRUE(writer->InsertAll(data).ok());
+  ~SqlitePrefect() {
+    writer.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
+  SqlitePrefect db;
+  ASSERT_TRUE(db.Create());
+  const std::string& url = db.url;
+  const SnapshotRecords& data = db.data;
+  PrefectDb* writer = db.writer.get();
 
   DbFollowOptions follow;
   follow.poll_interval_ms = 20;
@@ -101,25 +120,17 @@ TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
   EXPECT_EQ(stale->status, 503);
   EXPECT_NE(stale->body.find("max-staleness"), std::string::npos) << stale->body;
   server.Stop();
-  writer.reset();
-  std::filesystem::remove_all(dir);
 }
 
 // --fresh-reads: a state change forwarded to "Prefect" (a fake upstream
 // that writes the database) is seen by the same client's next read, though
 // the follower polls only every 400 ms.
 TEST(SourceServerTest, FreshReadsWaitForTheClientsWrite) {
-  char tmpl[] = "/tmp/taskdex-source-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string url = "sqlite://" + dir + "/prefect.db";
-  SnapshotRecords data;
-  for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
-    TestRng rng(seed);
-    data = MakeRepresentable(RandomRecords(rng));
-  }
-  std::unique_ptr<PrefectDb> writer = *PrefectDb::Open(url);
-  ASSERT_TRUE(writer->CreateSchema().ok());
-  ASSERT_TRUE(writer->InsertAll(data).ok());
+  SqlitePrefect db;
+  ASSERT_TRUE(db.Create());
+  const std::string& url = db.url;
+  const SnapshotRecords& data = db.data;
+  PrefectDb* writer = db.writer.get();
 
   // Prefect's server, reduced to the one write: set a task run's state.
   httplib::Server prefect;
@@ -186,8 +197,6 @@ TEST(SourceServerTest, FreshReadsWaitForTheClientsWrite) {
   server.Stop();
   prefect.stop();
   upstream.join();
-  writer.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

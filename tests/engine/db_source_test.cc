@@ -126,20 +126,28 @@ TEST(DbSourceTest, TaskRunRowEqualsItsApiLine) {
   EXPECT_EQ(got.total_run_time_us, 55'000'000);
 }
 
+// A task-run row with the required columns set, plus `more`.
+std::vector<std::optional<std::string_view>> MinimalTaskRun(
+    std::vector<std::pair<std::string_view, std::string_view>> more) {
+  std::vector<std::pair<std::string_view, std::string_view>> set = {
+      {"id", "a1000000-0000-4000-8000-000000000001"},
+      {"updated", "2024-05-01T12:00:01Z"},
+      {"name", "n"},
+      {"task_key", "k"},
+      {"dynamic_key", "0"},
+      {"empirical_policy", "{}"},
+      {"tags", "[]"},
+      {"task_inputs", "{}"},
+      {"run_count", "0"},
+      {"flow_run_run_count", "0"},
+      {"total_run_time", "0"}};
+  set.insert(set.end(), more.begin(), more.end());
+  return Row(EntityKind::kTaskRun, set);
+}
+
 TEST(DbSourceTest, MissingStateRowLoadsAsNullState) {
   // state_id names a row the LEFT JOIN did not find (no foreign key).
-  auto row = Row(EntityKind::kTaskRun, {{"id", "a1000000-0000-4000-8000-000000000001"},
-                                        {"updated", "2024-05-01T12:00:01Z"},
-                                        {"name", "n"},
-                                        {"task_key", "k"},
-                                        {"dynamic_key", "0"},
-                                        {"empirical_policy", "{}"},
-                                        {"tags", "[]"},
-                                        {"task_inputs", "{}"},
-                                        {"run_count", "0"},
-                                        {"flow_run_run_count", "0"},
-                                        {"total_run_time", "0"},
-                                        {"state_id", "c1000000-0000-4000-8000-000000000001"}});
+  auto row = MinimalTaskRun({{"state_id", "c1000000-0000-4000-8000-000000000001"}});
   absl::StatusOr<Change> change = DbRowToUpsert(EntityKind::kTaskRun, row);
   ASSERT_TRUE(change.ok()) << change.status();
   const TaskRunRecord& got = std::get<TaskRunRecord>(change->row);
@@ -149,23 +157,12 @@ TEST(DbSourceTest, MissingStateRowLoadsAsNullState) {
 }
 
 TEST(DbSourceTest, TruthyStateDataWinsOverTheArtifact) {
-  auto row = Row(EntityKind::kTaskRun, {{"id", "a1000000-0000-4000-8000-000000000001"},
-                                        {"updated", "2024-05-01T12:00:01Z"},
-                                        {"name", "n"},
-                                        {"task_key", "k"},
-                                        {"dynamic_key", "0"},
-                                        {"empirical_policy", "{}"},
-                                        {"tags", "[]"},
-                                        {"task_inputs", "{}"},
-                                        {"run_count", "0"},
-                                        {"flow_run_run_count", "0"},
-                                        {"total_run_time", "0"},
-                                        {"state.id", "c1000000-0000-4000-8000-000000000001"},
-                                        {"state.type", "FAILED"},
-                                        {"state.timestamp", "2024-05-01T12:00:03Z"},
-                                        {"state.state_details", "{}"},
-                                        {"state.data", "[1]"},
-                                        {"a.data", "{\"result\": 7}"}});
+  auto row = MinimalTaskRun({{"state.id", "c1000000-0000-4000-8000-000000000001"},
+                             {"state.type", "FAILED"},
+                             {"state.timestamp", "2024-05-01T12:00:03Z"},
+                             {"state.state_details", "{}"},
+                             {"state.data", "[1]"},
+                             {"a.data", "{\"result\": 7}"}});
   absl::StatusOr<Change> change = DbRowToUpsert(EntityKind::kTaskRun, row);
   ASSERT_TRUE(change.ok()) << change.status();
   const TaskRunRecord& got = std::get<TaskRunRecord>(change->row);
@@ -179,7 +176,7 @@ TEST(DbSourceTest, BadRowNamesTableIdAndKey) {
                                         {"flow_id", "f1000000-0000-4000-8000-000000000001"},
                                         {"name", "r"},
                                         {"tags", "[]"},
-                                        {"state_type", "RUNING"}});
+                               {"state_type", "RUNING"}});
   absl::StatusOr<Change> change = DbRowToUpsert(EntityKind::kFlowRun, row);
   ASSERT_FALSE(change.ok());
   EXPECT_EQ(change.status().code(), absl::StatusCode::kInvalidArgument);
