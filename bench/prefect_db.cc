@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "engine/datetime.h"
+#include "engine/db_source.h"
 #include "engine/uuid.h"
 #include "rapidjson/document.h"
 #include "rapidjson/reader.h"
@@ -585,20 +586,6 @@ std::string CreatedByJson(const FlowRunRecord& r) {
   }
   out += ", \"display_value\": null}";
   return out;
-}
-
-const char* TableName(EntityKind entity) {
-  switch (entity) {
-    case EntityKind::kFlow:
-      return "flow";
-    case EntityKind::kDeployment:
-      return "deployment";
-    case EntityKind::kFlowRun:
-      return "flow_run";
-    case EntityKind::kTaskRun:
-      return "task_run";
-  }
-  return "task_run";
 }
 
 }  // namespace
@@ -1322,7 +1309,7 @@ absl::Status PrefectDb::UpdateTaskRunName(const Uuid& id, const std::string& nam
 }
 
 absl::Status PrefectDb::Delete(EntityKind entity, const Uuid& id) {
-  return backend_->Run(absl::StrCat("DELETE FROM ", TableName(entity), " WHERE id = ?"),
+  return backend_->Run(absl::StrCat("DELETE FROM ", std::string(DbTable(entity)), " WHERE id = ?"),
                        {UuidParam(id)}, nullptr);
 }
 
