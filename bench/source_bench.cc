@@ -227,6 +227,12 @@ void PrintStaleness(const char* mode, const StalenessResult& r, int rate) {
       static_cast<unsigned long long>(r.status.polls),
       static_cast<unsigned long long>(r.status.rows_read),
       static_cast<unsigned long long>(r.status.rows_unchanged));
+  std::printf("%-9s mean per poll:", "");
+  for (int p = 0; p < kDbPollPhases; ++p) {
+    std::printf(" %s %.2f ms", DbPollPhaseName(static_cast<DbPollPhase>(p)),
+                r.status.polls ? r.status.phase_seconds[p] * 1000 / r.status.polls : 0.0);
+  }
+  std::printf("\n");
   std::fflush(stdout);
 }
 

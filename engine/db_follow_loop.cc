@@ -215,6 +215,7 @@ absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch
   status_.rows_unchanged += stats.unchanged;
   status_.rows_upserted += stats.upserts;
   status_.rows_deleted += stats.deletes;
+  for (int p = 0; p < kDbPollPhases; ++p) status_.phase_seconds[p] += stats.phase_seconds[p];
   polled_.notify_all();
   return absl::OkStatus();
 }
@@ -318,6 +319,15 @@ std::string DbFollowLoop::MetricsText(Micros now) const {
       "# TYPE taskdex_source_reconnects_total counter\ntaskdex_source_reconnects_total %d\n",
       s.polls, s.reconciliations, s.rows_read, s.rows_unchanged, s.rows_upserted,
       s.rows_deleted, s.reconnects);
+  out +=
+      "# HELP taskdex_source_poll_seconds_total Time successful polls spent, by phase: changes "
+      "(what changed: keys, the slot's changes, reconciliation's ids), rows (read by id), "
+      "apply (into the engine), confirm (the slot's position).\n"
+      "# TYPE taskdex_source_poll_seconds_total counter\n";
+  for (int p = 0; p < kDbPollPhases; ++p) {
+    out += absl::StrFormat("taskdex_source_poll_seconds_total{phase=\"%s\"} %.6f\n",
+                           DbPollPhaseName(static_cast<DbPollPhase>(p)), s.phase_seconds[p]);
+  }
   out +=
       "# HELP taskdex_source_errors_total Failed loads and polls by kind.\n"
       "# TYPE taskdex_source_errors_total counter\n";

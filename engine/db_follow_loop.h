@@ -84,6 +84,7 @@ struct DbSourceStatus {
   uint64_t rows_upserted = 0;    // applied by polls
   uint64_t rows_deleted = 0;     // applied by reconciliations
   uint64_t reconnects = 0;       // successful reconnections after a failure
+  double phase_seconds[kDbPollPhases] = {};  // of successful polls (DbPollPhase)
   bool streaming = false;        // following by logical decoding
   uint64_t errors[kDbErrorKinds] = {};
   std::string last_error;

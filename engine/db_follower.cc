@@ -3,6 +3,7 @@
 #include "engine/db_follower.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -13,7 +14,39 @@
 #include "engine/uuid.h"
 
 namespace taskdex {
+
+const char* DbPollPhaseName(DbPollPhase phase) {
+  switch (phase) {
+    case DbPollPhase::kChanges: return "changes";
+    case DbPollPhase::kRows: return "rows";
+    case DbPollPhase::kApply: return "apply";
+    case DbPollPhase::kConfirm: return "confirm";
+  }
+  return "?";
+}
+
 namespace {
+
+// Charges the time since the last Enter to that phase of `stats`.
+class PhaseClock {
+ public:
+  explicit PhaseClock(DbPollStats* stats) : stats_(stats) {}
+  ~PhaseClock() { Charge(); }
+  void Enter(DbPollPhase phase) {
+    Charge();
+    phase_ = static_cast<int>(phase);
+  }
+
+ private:
+  void Charge() {
+    auto now = std::chrono::steady_clock::now();
+    if (phase_ >= 0) stats_->phase_seconds[phase_] += std::chrono::duration<double>(now - since_).count();
+    since_ = now;
+  }
+  DbPollStats* stats_;
+  int phase_ = -1;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+};
 
 constexpr EntityKind kParentsFirst[] = {EntityKind::kFlow, EntityKind::kDeployment,
                                         EntityKind::kFlowRun, EntityKind::kTaskRun};
@@ -230,6 +263,8 @@ absl::Status DbFollower::Poll(bool reconcile,
                               const std::function<absl::Status(const Batch&)>& apply,
                               DbPollStats* stats) {
   *stats = DbPollStats{};
+  PhaseClock clock(stats);
+  clock.Enter(DbPollPhase::kChanges);
   if (absl::Status s = source_->Connect(); !s.ok()) return s;
   ReadTransaction txn(*source_);
   if (absl::Status s = txn.Begin(); !s.ok()) return s;
@@ -241,6 +276,7 @@ absl::Status DbFollower::Poll(bool reconcile,
     // Keys first: most rows of the overlap window were read before and
     // are unchanged; only the others are read whole, by id.
     const Table& t = tables_[static_cast<int>(entity)];
+    clock.Enter(DbPollPhase::kChanges);
     std::optional<Micros> since;
     if (t.watermark) since = *t.watermark - options_.overlap_us;
     std::vector<Uuid> changed;
@@ -254,6 +290,7 @@ absl::Status DbFollower::Poll(bool reconcile,
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    clock.Enter(DbPollPhase::kRows);
     if (absl::Status r = ReadByIds(*source_, entity, changed, rows.For(entity)); !r.ok()) return r;
   }
   if (reconcile) {
@@ -261,6 +298,7 @@ absl::Status DbFollower::Poll(bool reconcile,
     for (EntityKind entity : kParentsFirst) {
       int e = static_cast<int>(entity);
       const Table& t = tables_[e];
+      clock.Enter(DbPollPhase::kChanges);
       absl::Status s = source_->ReadIds(entity, [&](const Uuid& id) { present[e].insert(id); });
       if (!s.ok()) return s;
       for (const Uuid& id : t.held) {
@@ -273,6 +311,7 @@ absl::Status DbFollower::Poll(bool reconcile,
         if (!t.held.contains(id) && !just_read.contains(id)) missing.push_back(id);
       }
       size_t before = rows.upserts.size();
+      clock.Enter(DbPollPhase::kRows);
       if (absl::Status r = ReadByIds(*source_, entity, missing, rows.For(entity)); !r.ok()) {
         return r;
       }
@@ -281,6 +320,7 @@ absl::Status DbFollower::Poll(bool reconcile,
   }
   if (absl::Status s = txn.End(); !s.ok()) return s;
 
+  clock.Enter(DbPollPhase::kApply);
   if (absl::Status s = ApplyBatch(std::move(deletes), std::move(rows.upserts), apply, stats);
       !s.ok()) {
     return s;
@@ -308,6 +348,8 @@ absl::Status DbFollower::UseChangeStream(const std::string& slot) {
 absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch&)>& apply,
                                     DbPollStats* stats) {
   *stats = DbPollStats{};
+  PhaseClock clock(stats);
+  clock.Enter(DbPollPhase::kChanges);
   if (absl::Status s = source_->Connect(); !s.ok()) return s;
   // The last operation on each row decides: deleted, or read again.
   absl::flat_hash_map<Uuid, ChangeOp> last[4];
@@ -325,6 +367,7 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
 
   std::vector<Change> deletes;
   Collected rows;
+  clock.Enter(DbPollPhase::kRows);
   {
     ReadTransaction txn(*source_);
     if (absl::Status s = txn.Begin(); !s.ok()) return s;
@@ -343,6 +386,7 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
     if (absl::Status s = txn.End(); !s.ok()) return s;
   }
   stats->rows_read = rows.upserts.size();
+  clock.Enter(DbPollPhase::kApply);
   if (absl::Status s = ApplyBatch(std::move(deletes), std::move(rows.upserts), apply, stats);
       !s.ok()) {
     return s;
@@ -355,6 +399,7 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
     for (const auto& [id, updated] : rows.read[e]) Remember(t, id, updated);
     Prune(t);
   }
+  clock.Enter(DbPollPhase::kConfirm);
   return source_->ConfirmChangeStream(*position);
 }
 

@@ -76,7 +76,18 @@ struct DbPollStats {
   uint64_t recovered = 0;   // rows found by reconciliation, read by id
   uint64_t stream_changes = 0;  // row changes the change stream gave
   bool reconciled = false;
+  // Where the poll's time went (DbPollPhase order), for /metrics and
+  // `taskdex bench-source`.
+  double phase_seconds[4] = {0, 0, 0, 0};
 };
+
+// The phases of a poll or a change-stream read: kChanges reads what changed
+// (the window's keys, or the slot's changes; reconciliation's ids too),
+// kRows reads those rows by id, kApply is the apply callback (the live
+// store's Apply), kConfirm confirms the slot's position (decoding only).
+enum class DbPollPhase { kChanges, kRows, kApply, kConfirm };
+inline constexpr int kDbPollPhases = 4;
+const char* DbPollPhaseName(DbPollPhase phase);
 
 class DbFollower {
  public:
