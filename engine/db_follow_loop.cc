@@ -114,8 +114,9 @@ absl::Status DbFollowLoop::DecideStream() {
   stream_decided_ = true;
   if (log_ != nullptr) {
     if (s.ok()) {
-      std::fprintf(log_, "taskdex source: following by logical decoding, slot %s\n",
-                   options_.slot.c_str());
+      std::string note = follower_.source().ChangeStreamNote();
+      std::fprintf(log_, "taskdex source: following by logical decoding, slot %s%s%s\n",
+                   options_.slot.c_str(), note.empty() ? "" : ", ", note.c_str());
     } else {
       std::fprintf(log_,
                    "taskdex source: warning: logical decoding is not available (%s); polling "
@@ -194,7 +195,7 @@ absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch
     return a;
   };
   DbPollStats stats;
-  absl::Status s = stream ? follower_.StreamOnce(checked_apply, &stats)
+  absl::Status s = stream ? follower_.StreamOnce(checked_apply, &stats, options_.decode_interval_ms)
                           : follower_.Poll(reconcile, checked_apply, &stats);
   if (!s.ok()) {
     Failed(s, apply_failed);

@@ -18,8 +18,12 @@
 //
 // Logical decoding (DbFollowOptions::slot): the slot is opened before the
 // initial load's snapshot (or before the catch-up poll after Seed), then
-// read every decode_interval_ms (DbFollower::StreamOnce); reconciliation
-// is not needed and not run. Refused (no logical wal_level, no privilege,
+// read every decode_interval_ms (DbFollower::StreamOnce): over the
+// streaming replication protocol when the server takes a replication
+// connection from the user (changes are pushed as they commit; an idle
+// read waits for the first), else through the SQL functions (logged once:
+// slower, each read decodes the WAL again). Reconciliation is not needed
+// and not run. Refused (no logical wal_level, no privilege,
 // SQLite): one warning, then polling as above.
 //
 // Thread safety: Load, Seed, Start and Stop from one controlling thread;
@@ -57,7 +61,9 @@ struct DbFollowOptions {
   // database cannot (not PostgreSQL, wal_level not logical, no REPLICATION
   // privilege), a warning is logged and the loop polls.
   std::string slot;
-  int decode_interval_ms = 20;  // how often the slot is read
+  // How often the slot is read; a streaming replication read also waits
+  // this long for the first change when none is there.
+  int decode_interval_ms = 20;
   bool drop_slot = false;       // drop the slot at Stop()
   DbFollowerOptions follower;
 };

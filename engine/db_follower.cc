@@ -346,16 +346,18 @@ absl::Status DbFollower::UseChangeStream(const std::string& slot) {
 }
 
 absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch&)>& apply,
-                                    DbPollStats* stats) {
+                                    DbPollStats* stats, int wait_ms) {
   *stats = DbPollStats{};
   PhaseClock clock(stats);
   clock.Enter(DbPollPhase::kChanges);
-  if (absl::Status s = source_->Connect(); !s.ok()) return s;
+  // The stream first, the connection for rows only once there are changes:
+  // a replication stream is its own connection, and a server shutting
+  // down waits for its answer while refusing new connections.
   // The last operation on each row decides: deleted, or read again.
   absl::flat_hash_map<Uuid, ChangeOp> last[4];
   std::vector<Uuid> order[4];
   absl::StatusOr<std::string> position = source_->ReadChangeStream(
-      kStreamChangesPerBatch, [&](EntityKind entity, ChangeOp op, const Uuid& id) {
+      kStreamChangesPerBatch, wait_ms, [&](EntityKind entity, ChangeOp op, const Uuid& id) {
         ++stats->stream_changes;
         int e = static_cast<int>(entity);
         auto [it, inserted] = last[e].try_emplace(id, op);
@@ -368,6 +370,7 @@ absl::Status DbFollower::StreamOnce(const std::function<absl::Status(const Batch
   std::vector<Change> deletes;
   Collected rows;
   clock.Enter(DbPollPhase::kRows);
+  if (absl::Status s = source_->Connect(); !s.ok()) return s;
   {
     ReadTransaction txn(*source_);
     if (absl::Status s = txn.Begin(); !s.ok()) return s;

@@ -130,9 +130,10 @@ class DbFollower {
   // position confirmed. A crash between apply and confirm re-reads the
   // same changes: applying them again changes nothing. No reconciliation
   // is needed: cascaded deletes and the SET NULL of parent_task_run_id are
-  // rows of the stream too.
+  // rows of the stream too. A source that is sent changes (PostgreSQL's
+  // streaming replication) waits up to `wait_ms` for the first one.
   absl::Status StreamOnce(const std::function<absl::Status(const Batch&)>& apply,
-                          DbPollStats* stats);
+                          DbPollStats* stats, int wait_ms = 0);
 
 
  private:

@@ -300,12 +300,13 @@ absl::Status DbSource::OpenChangeStream(const std::string&) {
       absl::StrCat("logical decoding needs PostgreSQL; ", std::string(dialect()), " is polled"));
 }
 absl::StatusOr<std::string> DbSource::ReadChangeStream(
-    size_t, const std::function<void(EntityKind, ChangeOp, const Uuid&)>&) {
+    size_t, int, const std::function<void(EntityKind, ChangeOp, const Uuid&)>&) {
   return absl::UnimplementedError("no change stream");
 }
 absl::Status DbSource::ConfirmChangeStream(const std::string&) {
   return absl::UnimplementedError("no change stream");
 }
+std::string DbSource::ChangeStreamNote() const { return ""; }
 absl::Status DbSource::DropChangeStream() { return absl::UnimplementedError("no change stream"); }
 
 absl::StatusOr<std::unique_ptr<DbSource>> OpenDbSource(const std::string& given) {

@@ -133,9 +133,15 @@ class DbSource {
   // changed in the four tables, its entity, kUpsert or kDelete, and its id.
   // A change to a task_run_state row is given as an upsert of its task run
   // (the state is read through the task run). Returns the position after
-  // the last one, to confirm once they are applied ("" when none).
+  // the last one, to confirm once they are applied ("" when none). A
+  // source that is sent changes as they commit waits up to `wait_ms` for
+  // the first one; one that must ask for them returns at once.
   virtual absl::StatusOr<std::string> ReadChangeStream(
-      size_t max_changes, const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change);
+      size_t max_changes, int wait_ms,
+      const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change);
+  // How the open change stream is read, for the log line that says it is
+  // followed (e.g. "streaming replication", or why not).
+  virtual std::string ChangeStreamNote() const;
   // Moves the slot's confirmed position to `position`: the database may
   // drop the WAL before it.
   virtual absl::Status ConfirmChangeStream(const std::string& position);

@@ -12,13 +12,17 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/datetime.h"
 #include "engine/internal/db_dialects.h"
+#include "engine/internal/pg_replication.h"
 #include "engine/uuid.h"
 
 namespace taskdex::engine_internal {
@@ -120,60 +124,6 @@ std::string MaskPassword(const std::string& url) {
   size_t colon = url.find(':', scheme + 3);
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
-// One test_decoding line, e.g.
-//   table public.task_run: UPDATE: id[uuid]:'1f0c...' created[timestamp with time zone]:...
-//   table public.task_run_state: INSERT: id[uuid]:'..' ... task_run_id[uuid]:'..' ...
-//   table public.flow: DELETE: id[uuid]:'..'
-// as (entity, op, id) appended to `out`; tables other than the four and
-// task_run_state are skipped. The id is the first column of every Prefect
-// table (Base), so it is the first `id[uuid]:'` of the line (after
-// "new-tuple: " when an UPDATE also prints its old key).
-absl::Status ParseDecodedChange(std::string_view data,
-                                std::vector<std::tuple<EntityKind, ChangeOp, Uuid>>* out) {
-  if (!data.starts_with("table ")) return absl::OkStatus();
-  size_t colon = data.find(": ");
-  if (colon == std::string_view::npos) return absl::OkStatus();
-  std::string_view name = data.substr(6, colon - 6);
-  if (size_t dot = name.rfind('.'); dot != std::string_view::npos) name = name.substr(dot + 1);
-  if (name.size() >= 2 && name.front() == '"') name = name.substr(1, name.size() - 2);
-  std::string_view rest = data.substr(colon + 2);
-  ChangeOp op = ChangeOp::kUpsert;
-  if (rest.starts_with("DELETE: ")) {
-    op = ChangeOp::kDelete;
-  } else if (!rest.starts_with("INSERT: ") && !rest.starts_with("UPDATE: ")) {
-    return absl::OkStatus();  // TRUNCATE and messages: found by reconciliation
-  }
-  if (size_t n = rest.find("new-tuple: "); n != std::string_view::npos) rest = rest.substr(n);
-  auto uuid_after = [&](std::string_view key) -> std::optional<Uuid> {
-    size_t at = rest.find(key);
-    while (at != std::string_view::npos && at > 0 && rest[at - 1] != ' ') {
-      at = rest.find(key, at + 1);
-    }
-    if (at == std::string_view::npos) return std::nullopt;
-    return ParseUuid(rest.substr(at + key.size(), 36));
-  };
-  std::optional<EntityKind> entity;
-  std::optional<Uuid> id;
-  if (name == "task_run_state") {
-    if (op == ChangeOp::kDelete) return absl::OkStatus();  // its task run's delete follows
-    entity = EntityKind::kTaskRun;
-    id = uuid_after("task_run_id[uuid]:'");
-  } else {
-    for (EntityKind e : {EntityKind::kFlow, EntityKind::kDeployment, EntityKind::kFlowRun,
-                         EntityKind::kTaskRun}) {
-      if (name == DbTable(e)) entity = e;
-    }
-    if (!entity) return absl::OkStatus();
-    id = uuid_after("id[uuid]:'");
-  }
-  if (!id) {
-    return absl::InternalError(absl::StrCat("logical decoding: no id in \"",
-                                            std::string(data.substr(0, 200)), "\""));
-  }
-  out->emplace_back(*entity, op, *id);
-  return absl::OkStatus();
 }
 
 // COPY (SELECT <the entity's columns> FROM ... [WHERE ...]) TO STDOUT.
@@ -299,13 +249,34 @@ class PgSource final : public DbSource {
       if (!made.ok()) return made.status();
     }
     slot_ = slot;
+    // Streaming replication when the server takes a replication
+    // connection from this user; the SQL functions when not.
+    stream_ = std::make_unique<PgReplicationStream>(url_, display_, slot);
+    if (absl::Status probe = stream_->Probe(); probe.ok()) {
+      stream_note_ = "streaming replication";
+    } else {
+      stream_.reset();
+      stream_note_ = absl::StrCat("read through SQL functions, slower: ", probe.message(),
+                                  " (the stream needs max_wal_senders > 0 with one free, and "
+                                  "no connection pooler in between)");
+    }
     return absl::OkStatus();
   }
 
+  std::string ChangeStreamNote() const override { return stream_note_; }
+
   absl::StatusOr<std::string> ReadChangeStream(
-      size_t max_changes,
+      size_t max_changes, int wait_ms,
       const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change) override {
     if (slot_.empty()) return absl::FailedPreconditionError("no change stream open");
+    if (stream_ != nullptr) {
+      absl::StatusOr<std::string> position = stream_->Read(max_changes, wait_ms, on_change);
+      // A lost stream is most often a database restart, which broke this
+      // connection too: reconnected on its next use.
+      if (position.status().code() == absl::StatusCode::kUnavailable) Disconnect();
+      return position;
+    }
+    if (absl::Status s = Connect(); !s.ok()) return s;
     absl::StatusOr<std::vector<std::vector<std::string>>> rows = Query(
         "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, "
         "'include-xids', '0', 'skip-empty-xacts', '1')",
@@ -329,14 +300,23 @@ class PgSource final : public DbSource {
   }
 
   absl::Status ConfirmChangeStream(const std::string& position) override {
+    if (stream_ != nullptr) return stream_->Confirm(position);
+    if (absl::Status s = Connect(); !s.ok()) return s;
     return Query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)", {slot_, position})
         .status();
   }
 
   absl::Status DropChangeStream() override {
     if (slot_.empty()) return absl::OkStatus();
+    stream_.reset();
     if (absl::Status s = Connect(); !s.ok()) return s;
-    absl::Status s = Query("SELECT pg_drop_replication_slot($1)", {slot_}).status();
+    // The walsender of the stream just closed may hold the slot a moment.
+    absl::Status s;
+    for (int waited = 0;; waited += kSlotRetryMs) {
+      s = Query("SELECT pg_drop_replication_slot($1)", {slot_}).status();
+      if (s.ok() || !SlotIsBusy(std::string(s.message())) || waited >= kSlotReleaseWaitMs) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(kSlotRetryMs));
+    }
     if (s.ok()) slot_.clear();
     return s;
   }
@@ -480,6 +460,8 @@ class PgSource final : public DbSource {
   std::string display_;
   PGconn* conn_ = nullptr;
   std::string slot_;  // the change stream's, once open
+  std::unique_ptr<PgReplicationStream> stream_;  // null: the SQL functions
+  std::string stream_note_;
 };
 
 }  // namespace

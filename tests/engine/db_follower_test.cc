@@ -9,9 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -289,15 +292,38 @@ TEST(DbFollowerSqliteTest, FollowsAConcurrentWriterProcess) {
   ExpectSameAnswers(*engine, db->url, seed + 1, "after the writer process");
 }
 
-TEST(DbFollowerPgTest, LogicalDecodingFollowsWithoutReconciliation) {
-  const uint64_t seed = TestSeed("DbFollowerPgTest", 20261208);
+// true: the server takes replication connections (the stream); false:
+// it has no walsenders (max_wal_senders = 0, as behind a pooler that
+// cannot pass replication connections), and the slot is read through SQL
+// functions.
+class DbDecodingTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DbDecodingTest, FollowsWithoutReconciliation) {
+  const uint64_t seed = TestSeed("DbDecodingTest", 20261208);
   std::unique_ptr<Db> db = MakeDb(true, /*logical=*/true);
   ASSERT_NE(db, nullptr);
+  const bool replication = GetParam();
+  if (!replication) {
+    std::ofstream(db->cluster->dir() + "/data/postgresql.conf", std::ios::app)
+        << "max_wal_senders = 0\n";
+    db->writer.reset();
+    ASSERT_TRUE(db->cluster->Restart().ok());
+    absl::StatusOr<std::unique_ptr<PrefectDb>> writer = PrefectDb::Open(db->url);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    db->writer = *std::move(writer);
+  }
   SnapshotRecords data = SomeRecords(seed);
   ASSERT_TRUE(db->writer->InsertAll(data).ok());
 
   std::unique_ptr<DbFollower> follower = Follower(db->url);
   ASSERT_TRUE(follower->UseChangeStream("taskdex_test").ok());
+  const std::string note = follower->source().ChangeStreamNote();
+  if (replication) {
+    EXPECT_EQ(note, "streaming replication");
+  } else {
+    EXPECT_NE(note.find("SQL functions"), std::string::npos) << note;
+    EXPECT_NE(note.find("max_wal_senders"), std::string::npos) << note;
+  }
   absl::StatusOr<SnapshotRecords> loaded = follower->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   std::unique_ptr<Engine> engine = Engine::FromRecords(*std::move(loaded), {.expect_writes = true});
@@ -335,7 +361,26 @@ TEST(DbFollowerPgTest, LogicalDecodingFollowsWithoutReconciliation) {
   ASSERT_NE(survivor, nullptr);
   ASSERT_TRUE(db->writer->UpdateTaskRunName(survivor->id, "before restart").ok());
   db->writer.reset();
-  ASSERT_TRUE(db->cluster->Restart().ok());
+  // The follower keeps reading while the server restarts, as the loop
+  // does (a walsender holds a shutdown until its client has answered):
+  // reads fail while it is down, then resume from the slot.
+  std::atomic<bool> restarted = false;
+  absl::Status restart;
+  std::thread restarter([&] {
+    restart = db->cluster->Restart();
+    restarted = true;
+  });
+  while (!restarted) {
+    DbPollStats stats;
+    absl::Status s = follower->StreamOnce([&](const Batch& b) { return Apply(engine.get(), b); },
+                                          &stats, /*wait_ms=*/20);
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  restarter.join();
+  ASSERT_TRUE(restart.ok()) << restart;
   DbPollStats stats;
   absl::Status s =
       follower->StreamOnce([&](const Batch& b) { return Apply(engine.get(), b); }, &stats);
@@ -345,6 +390,9 @@ TEST(DbFollowerPgTest, LogicalDecodingFollowsWithoutReconciliation) {
   stream("after the database restarted");
   ASSERT_TRUE(follower->source().DropChangeStream().ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(Reads, DbDecodingTest, ::testing::Values(true, false),
+                         [](const auto& param_info) { return param_info.param ? "Stream" : "SqlFunctions"; });
 
 TEST(DbFollowerPgTest, LoopServesTheLastGoodVersionWhileTheDatabaseIsDown) {
   const uint64_t seed = TestSeed("DbFollowerPgTest", 20261209);
