@@ -131,6 +131,7 @@ absl::StatusOr<StalenessResult> MeasureStaleness(const std::string& url,
   if (!source.ok()) return source.status();
   DbFollowOptions options;
   options.slot = slot;
+  options.drop_slot = true;  // at Stop, after its stream is closed
   DbFollowLoop loop(*std::move(source), options, stderr);
   absl::StatusOr<SnapshotRecords> loaded = loop.Load();
   if (!loaded.ok()) return loaded.status();
@@ -208,10 +209,6 @@ absl::StatusOr<StalenessResult> MeasureStaleness(const std::string& url,
     // A change read by a poll that began before its commit returned is
     // visible "before" it: staleness 0.
     r.ms.push_back(std::max<double>(0, (visible[i] - committed[i]) / 1000.0));
-  }
-  if (!slot.empty()) {
-    absl::StatusOr<std::unique_ptr<DbSource>> s = OpenDbSource(url);
-    if (s.ok() && (*s)->OpenChangeStream(slot).ok()) (void)(*s)->DropChangeStream();
   }
   return r;
 }

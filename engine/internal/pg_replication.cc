@@ -101,6 +101,64 @@ absl::Status ParseDecodedChange(std::string_view data,
   return absl::OkStatus();
 }
 
+std::optional<uint32_t> ParseBeginXid(std::string_view line) {
+  if (!line.starts_with("BEGIN ")) return std::nullopt;
+  uint64_t xid = 0;
+  std::string_view digits = line.substr(6);
+  if (digits.empty() || digits.size() > 10) return std::nullopt;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    xid = xid * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (xid > 0xffffffffu) return std::nullopt;
+  return static_cast<uint32_t>(xid);
+}
+
+absl::StatusOr<bool> VisibleInSnapshot(std::string_view snapshot,
+                                       const std::vector<uint32_t>& xids) {
+  auto number = [](std::string_view text) -> std::optional<uint64_t> {
+    if (text.empty() || text.size() > 20) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return v;
+  };
+  auto bad = [&] {
+    return absl::InternalError(absl::StrCat("unreadable snapshot \"", std::string(snapshot), "\""));
+  };
+  size_t c1 = snapshot.find(':');
+  size_t c2 = c1 == std::string_view::npos ? c1 : snapshot.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return bad();
+  std::optional<uint64_t> xmax = number(snapshot.substr(c1 + 1, c2 - c1 - 1));
+  if (!xmax) return bad();
+  std::vector<uint64_t> in_progress;
+  for (std::string_view rest = snapshot.substr(c2 + 1); !rest.empty();) {
+    size_t comma = rest.find(',');
+    std::optional<uint64_t> x = number(rest.substr(0, comma));
+    if (!x || (comma != std::string_view::npos && comma + 1 == rest.size())) return bad();
+    in_progress.push_back(*x);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  for (uint32_t xid : xids) {
+    // The 64-bit id with these low 32 bits nearest xmax (ids in use span
+    // less than 2^31): at or above it, not yet begun for this snapshot;
+    // below it, visible unless listed in progress.
+    uint64_t full = (*xmax & ~uint64_t{0xffffffff}) | xid;
+    if (full >= *xmax) {
+      if (full - *xmax < (uint64_t{1} << 31) || full < (uint64_t{1} << 32)) return false;
+      full -= uint64_t{1} << 32;  // the epoch before xmax's
+    } else if (*xmax - full > (uint64_t{1} << 31)) {
+      return false;  // the next epoch: not yet begun
+    }
+    for (uint64_t x : in_progress) {
+      if (x == full) return false;
+    }
+  }
+  return true;
+}
+
 std::optional<uint64_t> ParseLsn(std::string_view text) {
   size_t slash = text.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash > 8 || text.size() - slash - 1 == 0 ||
@@ -180,7 +238,7 @@ absl::Status PgReplicationStream::Start() {
   quoted.push_back('"');
   std::string sql = absl::StrCat("START_REPLICATION SLOT ", quoted, " LOGICAL ",
                                  FormatLsn(confirmed_),
-                                 " (\"include-xids\" '0', \"skip-empty-xacts\" '1')");
+                                 " (\"include-xids\" '1', \"skip-empty-xacts\" '1')");
   // A walsender of ours that was just closed may still hold the slot for
   // a moment ("replication slot ... is active for PID"): tried again for
   // up to kSlotReleaseWaitMs.
@@ -229,7 +287,8 @@ absl::Status PgReplicationStream::SendStatus(bool reply_requested) {
 
 absl::StatusOr<std::string> PgReplicationStream::Read(
     size_t max_changes, int wait_ms,
-    const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change) {
+    const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change,
+    std::vector<uint32_t>* xids) {
   // What was given last time was not confirmed (its apply failed): start
   // again from what was.
   if (conn_ != nullptr && given_ != confirmed_) Close();
@@ -238,6 +297,7 @@ absl::StatusOr<std::string> PgReplicationStream::Read(
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   std::vector<std::tuple<EntityKind, ChangeOp, Uuid>> committed;
+  std::vector<uint32_t> committed_xids;
   uint64_t position = 0;
   while (position == 0 || committed.size() < max_changes) {
     char* buf = nullptr;
@@ -250,8 +310,12 @@ absl::StatusOr<std::string> PgReplicationStream::Read(
         std::string_view text = msg.substr(25);
         if (text.starts_with("BEGIN")) {
           open_txn_.clear();
+          std::optional<uint32_t> xid = ParseBeginXid(text);
+          if (!xid) s = absl::InternalError(absl::StrCat("logical decoding: \"", std::string(text), "\""));
+          open_xid_ = xid.value_or(0);
         } else if (text.starts_with("COMMIT")) {
           committed.insert(committed.end(), open_txn_.begin(), open_txn_.end());
+          committed_xids.push_back(open_xid_);
           open_txn_.clear();
           position = GetU64(buf + 1);
         } else {
@@ -283,6 +347,7 @@ absl::StatusOr<std::string> PgReplicationStream::Read(
     if (PQconsumeInput(conn_) == 0) return Failed("reading");
   }
   for (const auto& [entity, op, id] : committed) on_change(entity, op, id);
+  xids->insert(xids->end(), committed_xids.begin(), committed_xids.end());
   if (position == 0) return std::string();
   given_ = position;
   return FormatLsn(position);

@@ -2,7 +2,7 @@
 //
 // Logical decoding over PostgreSQL's streaming replication protocol: a
 // replication connection (`replication=database`) runs
-//   START_REPLICATION SLOT "<slot>" LOGICAL <lsn> ("include-xids" '0', "skip-empty-xacts" '1')
+//   START_REPLICATION SLOT "<slot>" LOGICAL <lsn> ("include-xids" '1', "skip-empty-xacts" '1')
 // and the server pushes test_decoding's text for each change as it is
 // committed (CopyData 'w' messages); the client confirms what it has
 // applied with standby status updates ('r': flush position). The slot is
@@ -76,6 +76,18 @@ bool SlotIsBusy(std::string_view error);
 inline constexpr int kSlotReleaseWaitMs = 2000;
 inline constexpr int kSlotRetryMs = 50;
 
+// "BEGIN 1234" -> 1234 (test_decoding with include-xids).
+std::optional<uint32_t> ParseBeginXid(std::string_view line);
+
+// Whether every transaction of `xids` (32-bit ids of committed
+// transactions, as decoding gives them) is visible in `snapshot`, the text
+// of pg_current_snapshot() ("xmin:xmax:xip,xip,..", 64-bit ids). A
+// transaction reaches the stream once its commit record is flushed, a
+// moment before it is visible to new snapshots: rows read by id in a
+// snapshot taken in that moment would miss it.
+absl::StatusOr<bool> VisibleInSnapshot(std::string_view snapshot,
+                                       const std::vector<uint32_t>& xids);
+
 // "16/B374D848" <-> 0x16B374D848.
 std::optional<uint64_t> ParseLsn(std::string_view text);
 std::string FormatLsn(uint64_t lsn);
@@ -97,9 +109,11 @@ class PgReplicationStream {
   // position: waits up to `wait_ms` for the first one, then takes what has
   // arrived, stopping at a commit once `max_changes` are given. Returns the
   // position after the last transaction given ("" when none).
+  // The transaction ids of the transactions given are appended to `xids`.
   absl::StatusOr<std::string> Read(
       size_t max_changes, int wait_ms,
-      const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change);
+      const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change,
+      std::vector<uint32_t>* xids);
   // Reports `position` (from Read) applied: the server may drop the WAL
   // before it.
   absl::Status Confirm(const std::string& position);
@@ -116,6 +130,7 @@ class PgReplicationStream {
   uint64_t given_ = 0;      // last position Read returned
   uint64_t received_ = 0;   // end of the WAL the server has sent
   std::vector<std::tuple<EntityKind, ChangeOp, Uuid>> open_txn_;  // not yet committed
+  uint32_t open_xid_ = 0;
 };
 
 }  // namespace taskdex::engine_internal

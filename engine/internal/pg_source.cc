@@ -149,6 +149,13 @@ std::string CopySql(EntityKind entity, std::optional<Micros> since, std::span<co
   return sql;
 }
 
+// How long BeginRead waits for the transactions of a change stream read to
+// be visible, and how often it looks: the gap is the committing backend's
+// few instructions between flushing its commit record and leaving the
+// proc array, so the first retry nearly always finds it closed.
+constexpr int kVisibleWaitUs = 5'000'000;
+constexpr int kVisibleRetryUs = 200;
+
 class PgSource final : public DbSource {
  public:
   explicit PgSource(std::string url) : url_(std::move(url)), display_(MaskPassword(url_)) {}
@@ -176,8 +183,29 @@ class PgSource final : public DbSource {
     conn_ = nullptr;
   }
 
+  // After a change stream read, the snapshot must see the transactions it
+  // gave (VisibleInSnapshot in pg_replication.h says why it may not, for a
+  // moment): taken again until it does.
   absl::Status BeginRead() override {
-    return Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    for (int waited_us = 0;; waited_us += kVisibleRetryUs) {
+      if (absl::Status s = Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) {
+        return s;
+      }
+      if (stream_xids_.empty()) return absl::OkStatus();
+      absl::StatusOr<std::vector<std::vector<std::string>>> snap =
+          Query("SELECT pg_current_snapshot()::text", {});
+      if (!snap.ok()) return snap.status();
+      absl::StatusOr<bool> visible = VisibleInSnapshot((*snap)[0][0], stream_xids_);
+      if (!visible.ok()) return visible.status();
+      if (*visible) return absl::OkStatus();
+      if (absl::Status s = Exec("ROLLBACK"); !s.ok()) return s;
+      if (waited_us >= kVisibleWaitUs) {
+        return absl::UnavailableError(absl::StrCat(
+            "transactions given by logical decoding are still not visible after ",
+            kVisibleWaitUs / 1000, " ms"));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(kVisibleRetryUs));
+    }
   }
   absl::Status EndRead() override { return Exec("COMMIT"); }
 
@@ -270,7 +298,9 @@ class PgSource final : public DbSource {
       const std::function<void(EntityKind, ChangeOp, const Uuid&)>& on_change) override {
     if (slot_.empty()) return absl::FailedPreconditionError("no change stream open");
     if (stream_ != nullptr) {
-      absl::StatusOr<std::string> position = stream_->Read(max_changes, wait_ms, on_change);
+      stream_xids_.clear();
+      absl::StatusOr<std::string> position =
+          stream_->Read(max_changes, wait_ms, on_change, &stream_xids_);
       // A lost stream is most often a database restart, which broke this
       // connection too: reconnected on its next use.
       if (position.status().code() == absl::StatusCode::kUnavailable) Disconnect();
@@ -279,18 +309,22 @@ class PgSource final : public DbSource {
     if (absl::Status s = Connect(); !s.ok()) return s;
     absl::StatusOr<std::vector<std::vector<std::string>>> rows = Query(
         "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, "
-        "'include-xids', '0', 'skip-empty-xacts', '1')",
+        "'include-xids', '1', 'skip-empty-xacts', '1')",
         {slot_, std::to_string(max_changes)});
     if (!rows.ok()) return rows.status();
+    stream_xids_.clear();
     std::string confirmed;
     std::vector<std::tuple<EntityKind, ChangeOp, Uuid>> txn;
+    uint32_t xid = 0;
     for (const std::vector<std::string>& row : *rows) {
       const std::string& data = row[1];
       if (data.starts_with("BEGIN")) {
         txn.clear();
+        xid = ParseBeginXid(data).value_or(0);
       } else if (data.starts_with("COMMIT")) {
         for (const auto& [entity, op, id] : txn) on_change(entity, op, id);
         txn.clear();
+        stream_xids_.push_back(xid);
         confirmed = row[0];
       } else if (absl::Status s = ParseDecodedChange(data, &txn); !s.ok()) {
         return s;
@@ -300,6 +334,7 @@ class PgSource final : public DbSource {
   }
 
   absl::Status ConfirmChangeStream(const std::string& position) override {
+    stream_xids_.clear();
     if (stream_ != nullptr) return stream_->Confirm(position);
     if (absl::Status s = Connect(); !s.ok()) return s;
     return Query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)", {slot_, position})
@@ -462,6 +497,8 @@ class PgSource final : public DbSource {
   std::string slot_;  // the change stream's, once open
   std::unique_ptr<PgReplicationStream> stream_;  // null: the SQL functions
   std::string stream_note_;
+  // The transactions of the last change stream read, until confirmed.
+  std::vector<uint32_t> stream_xids_;
 };
 
 }  // namespace

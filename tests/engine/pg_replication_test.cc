@@ -29,6 +29,37 @@ TEST(PgReplicationTest, PositionsReadAndPrintAsPostgreSQLDoes) {
   }
 }
 
+TEST(PgReplicationTest, BeginLinesGiveTheTransactionId) {
+  EXPECT_EQ(ParseBeginXid("BEGIN 1234"), 1234u);
+  EXPECT_EQ(ParseBeginXid("BEGIN 4294967295"), 4294967295u);
+  for (const char* bad : {"BEGIN", "BEGIN ", "BEGIN x", "BEGIN 4294967296", "COMMIT 12"}) {
+    EXPECT_EQ(ParseBeginXid(bad), std::nullopt) << bad;
+  }
+}
+
+// pg_current_snapshot() is "xmin:xmax:in-progress ids", 64-bit.
+TEST(PgReplicationTest, ATransactionIsVisibleBelowXmaxAndNotInProgress) {
+  auto visible = [](const char* snapshot, std::vector<uint32_t> xids) {
+    absl::StatusOr<bool> v = VisibleInSnapshot(snapshot, xids);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.value_or(false);
+  };
+  EXPECT_TRUE(visible("100:110:", {99, 100, 105, 109}));
+  EXPECT_FALSE(visible("100:110:", {110}));             // begun after
+  EXPECT_FALSE(visible("100:110:", {105, 120}));
+  EXPECT_FALSE(visible("100:110:100,104", {104}));      // still in progress
+  EXPECT_TRUE(visible("100:110:100,104", {101, 105}));
+  EXPECT_TRUE(visible("100:110:", {}));
+  // Across an epoch: xmax 2^32 + 5; xid 0xFFFFFFF0 is of the epoch before.
+  EXPECT_TRUE(visible("4294967290:4294967301:", {0xFFFFFFF0u, 3u}));
+  EXPECT_FALSE(visible("4294967290:4294967301:4294967299", {3u}));
+  EXPECT_FALSE(visible("4294967290:4294967301:", {5u}));
+  EXPECT_FALSE(visible("4294967290:4294967301:", {6u}));
+  for (const char* bad : {"", "1", "1:2", "a:b:", "1:2:x", "1:2:3,"}) {
+    EXPECT_FALSE(VisibleInSnapshot(bad, {1}).ok()) << bad;
+  }
+}
+
 using Changes = std::vector<std::tuple<EntityKind, ChangeOp, Uuid>>;
 
 Uuid Id(const char* text) { return *ParseUuid(text); }
