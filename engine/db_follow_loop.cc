@@ -263,8 +263,9 @@ void DbFollowLoop::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (options_.drop_slot && follower_.streaming()) {
+  if (options_.drop_slot && follower_.streaming() && !slot_dropped_) {
     absl::Status s = follower_.source().DropChangeStream();
+    slot_dropped_ = s.ok();
     if (log_ != nullptr) {
       std::fprintf(log_, "taskdex source: %s replication slot %s\n",
                    s.ok() ? "dropped" : "could not drop", options_.slot.c_str());

@@ -157,6 +157,7 @@ class DbFollowLoop {
   std::condition_variable wake_;
   mutable std::condition_variable polled_;  // after each successful poll
   bool stop_ = false;
+  bool slot_dropped_ = false;  // Stop() runs again from the destructor
   DbSourceStatus status_;
   std::thread thread_;
 };

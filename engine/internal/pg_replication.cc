@@ -68,7 +68,9 @@ absl::Status ParseDecodedChange(std::string_view data,
   if (rest.starts_with("DELETE: ")) {
     op = ChangeOp::kDelete;
   } else if (!rest.starts_with("INSERT: ") && !rest.starts_with("UPDATE: ")) {
-    return absl::OkStatus();  // TRUNCATE and messages: found by reconciliation
+    // TRUNCATE and messages: not followed (Prefect never truncates its
+    // tables; README, "Logical decoding").
+    return absl::OkStatus();
   }
   if (size_t n = rest.find("new-tuple: "); n != std::string_view::npos) rest = rest.substr(n);
   auto uuid_after = [&](std::string_view key) -> std::optional<Uuid> {
