@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/progress_printer.h"
 #include "api/serve_command.h"
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
@@ -65,7 +66,8 @@ Options:
   --skip-bad-lines    Load the snapshot's valid lines and report how many were
                       skipped (default: a bad line fails the load).
   --threads N         Threads used to parse the snapshot (default: all cores).
-  --quiet             Do not print the load summary on stderr.
+  --quiet             Do not print the load summary, nor the load progress
+                      that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr: per step
                       the access path (posting union, sorted range, trigram
                       candidates, column scan, join direction, page cut) with
@@ -204,8 +206,12 @@ int RunQuery(int argc, char** argv) {
   taskdex::LoadOptions load_options;
   load_options.skip_bad_lines = opt.skip_bad_lines;
   load_options.threads = opt.threads;
+  taskdex::ProgressPrinter progress("taskdex query", opt.quiet,
+                                    taskdex::ProgressPrinter::WhenNotTerminal::kSilent);
+  load_options.progress = progress.Callback();
   absl::StatusOr<std::unique_ptr<taskdex::Engine>> engine =
       taskdex::Engine::Open(opt.snapshot, load_options);
+  progress.Finish();
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex query: cannot load snapshot %s: %s\n", opt.snapshot.c_str(),
                  std::string(engine.status().message()).c_str());
@@ -251,7 +257,8 @@ Options:
                       printed on stdout.
   --now TIME          Clock of the computed fields (default: the current time).
   --threads N         Threads used to parse the snapshot (default: all cores).
-  --quiet             Do not print the load and apply summaries on stderr.
+  --quiet             Do not print the load and apply summaries, nor the load
+                      progress that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr, per
                       segment of the version the changes left.
   -h, --help          Show this help.
@@ -347,9 +354,13 @@ int RunApply(int argc, char** argv) {
   }
   taskdex::LoadOptions load_options;
   load_options.threads = threads;
+  taskdex::ProgressPrinter progress("taskdex apply", quiet,
+                                    taskdex::ProgressPrinter::WhenNotTerminal::kSilent);
+  load_options.progress = progress.Callback();
   absl::StatusOr<std::unique_ptr<taskdex::Engine>> engine =
       taskdex::Engine::Open(snapshot, load_options,
                             {.background_merges = true, .expect_writes = true});
+  progress.Finish();
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex apply: cannot load snapshot %s: %s\n", snapshot.c_str(),
                  std::string(engine.status().message()).c_str());

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "api/http_server.h"
+#include "api/progress_printer.h"
 #include "api/taskdex.h"
 #include "engine/db_follow_loop.h"
 #include "engine/db_source.h"
@@ -201,54 +202,6 @@ bool ParseLogLevel(std::string_view s, LogLevel* out) {
   else return false;
   return true;
 }
-
-// Prints load progress: a live line on a TTY, a line every few seconds
-// otherwise.
-class ProgressPrinter {
- public:
-  explicit ProgressPrinter(bool quiet)
-      : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
-
-  void Update(const LoadProgress& p) {
-    if (quiet_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    const auto now = Clock::now();
-    const double interval = tty_ ? 0.1 : 2.0;
-    if (std::chrono::duration<double>(now - last_).count() < interval) return;
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double mb = p.bytes_done / 1e6;
-    const double rate = seconds > 0 ? mb / seconds : 0;
-    const double left = p.bytes_total > p.bytes_done ? (p.bytes_total - p.bytes_done) / 1e6 : 0;
-    const double eta = rate > 0 ? left / rate : 0;
-    const double pct = p.bytes_total > 0 ? 100.0 * p.bytes_done / p.bytes_total : 0;
-    std::string line = absl::StrFormat(
-        "loading %s: %5.1f%%  %d rows  %.1f/%.1f MB  %.1f MB/s  ETA %.0fs",
-        std::string(p.file), pct, p.lines_done, mb, p.bytes_total / 1e6, rate, eta);
-    if (tty_) {
-      std::fprintf(stderr, "\r%-100s", line.c_str());
-      live_ = true;
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
-    }
-    std::fflush(stderr);
-  }
-
-  void Finish() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (live_) std::fprintf(stderr, "\n");
-    live_ = false;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  const bool quiet_;
-  const bool tty_;
-  const Clock::time_point start_;
-  std::mutex mu_;
-  Clock::time_point last_{};
-  bool live_ = false;
-};
 
 // --source: loads the engine from the database (or from `snapshot`, then
 // reconciled with the database), hands it to the server and starts
@@ -495,7 +448,8 @@ int RunServe(int argc, char** argv) {
 
   std::atomic<bool> load_failed{false};
   std::atomic<bool> load_done{false};
-  ProgressPrinter printer(quiet);
+  ProgressPrinter printer("taskdex serve", quiet,
+                          ProgressPrinter::WhenNotTerminal::kLineEvery2s);
   std::thread loader([&] {
     if (follower != nullptr) {
       if (LoadAndFollow(snapshot, follower.get(), &http, &printer, load_threads, skip_bad_lines,

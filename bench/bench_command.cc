@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/progress_printer.h"
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
 #include "bench/commands.h"
@@ -138,6 +139,7 @@ Options:
   --write-seconds S   Length of each --writes phase (default 10).
   --now T             The clock for computed fields (RFC 3339), default: now.
   --threads N         Loader threads (0: all cores, default).
+  --quiet             No load progress on stderr (shown only on a terminal).
   -h, --help          Show this help.
 
 Exit codes: 0 ok, 1 a mismatch or a failed SQLite query, 2 usage or load error.
@@ -166,6 +168,7 @@ struct Options {
   bool explain = false;
   std::optional<std::string> now;
   int threads = 0;
+  bool quiet = false;
   int random = 0;  // --random N
   uint64_t seed = 1;
   int slowest = 10;
@@ -260,6 +263,8 @@ int RunBench(int argc, char** argv) {
       opt.max_seconds = d;
     } else if (arg == "--json") {
       opt.json = true;
+    } else if (arg == "--quiet") {
+      opt.quiet = true;
     } else if (arg == "--interleave") {
       opt.interleave = true;
     } else if (arg == "--explain") {
@@ -336,10 +341,14 @@ int RunBench(int argc, char** argv) {
   // --- load ---
   LoadOptions load_options;
   load_options.threads = opt.threads;
+  ProgressPrinter progress("taskdex bench", opt.quiet, ProgressPrinter::WhenNotTerminal::kSilent);
+  load_options.progress = progress.Callback();
   const auto load_start = std::chrono::steady_clock::now();
   auto engine = Engine::Open(opt.snapshot, load_options, {.background_merges = opt.writes > 0,
                                                          .expect_writes = opt.writes > 0 ||
                                                                           !opt.changes.empty()});
+  progress.Finish();
+  load_options.progress = nullptr;  // the records read again below are not shown
   const double load_seconds = SecondsSince(load_start);
   if (!engine.ok()) {
     std::fprintf(stderr, "taskdex bench: cannot load %s: %s\n", opt.snapshot.c_str(),

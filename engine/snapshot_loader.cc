@@ -1035,11 +1035,19 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
                                                     LoadReport* report) {
   auto start = std::chrono::steady_clock::now();
   StoreBuilder builder;
+  uint64_t records = 0;
   TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
-      dir, options, report, [&](TaskRunRecord&& r) { builder.AddTaskRun(std::move(r)); },
-      [&](FlowRunRecord&& r) { builder.AddFlowRun(std::move(r)); },
-      [&](DeploymentRecord&& r) { builder.AddDeployment(std::move(r)); },
-      [&](FlowRecord&& r) { builder.AddFlow(std::move(r)); }));
+      dir, options, report,
+      [&](TaskRunRecord&& r) { builder.AddTaskRun(std::move(r)); ++records; },
+      [&](FlowRunRecord&& r) { builder.AddFlowRun(std::move(r)); ++records; },
+      [&](DeploymentRecord&& r) { builder.AddDeployment(std::move(r)); ++records; },
+      [&](FlowRecord&& r) { builder.AddFlow(std::move(r)); ++records; }));
+  if (options.progress) {
+    LoadProgress p;
+    p.phase = "build";
+    p.lines_done = records;
+    options.progress(p);
+  }
   std::unique_ptr<Store> store = builder.Build();
   if (report) {
     report->build = store->report;

@@ -25,6 +25,9 @@
 namespace taskdex {
 
 struct LoadProgress {
+  // "parse" while the files are read; "build" once, when LoadSnapshot
+  // starts building columns and indexes from what was parsed.
+  std::string_view phase = "parse";
   std::string_view file;  // e.g. "task_runs.ndjson"
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;  // of all four files
