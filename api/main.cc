@@ -206,6 +206,7 @@ int RunQuery(int argc, char** argv) {
   taskdex::LoadOptions load_options;
   load_options.skip_bad_lines = opt.skip_bad_lines;
   load_options.threads = opt.threads;
+  load_options.huge_pages = taskdex::HugePagesFromEnvironment();
   taskdex::ProgressPrinter progress("taskdex query", opt.quiet,
                                     taskdex::ProgressPrinter::WhenNotTerminal::kSilent);
   load_options.progress = progress.Callback();
@@ -354,6 +355,7 @@ int RunApply(int argc, char** argv) {
   }
   taskdex::LoadOptions load_options;
   load_options.threads = threads;
+  load_options.huge_pages = taskdex::HugePagesFromEnvironment();
   taskdex::ProgressPrinter progress("taskdex apply", quiet,
                                     taskdex::ProgressPrinter::WhenNotTerminal::kSilent);
   load_options.progress = progress.Callback();

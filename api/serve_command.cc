@@ -465,6 +465,7 @@ int RunServe(int argc, char** argv) {
     LoadOptions options;
     options.skip_bad_lines = skip_bad_lines;
     options.threads = load_threads;
+    options.huge_pages = HugePagesFromEnvironment();
     options.progress = [&](const LoadProgress& p) {
       http.SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
       printer.Update(p);

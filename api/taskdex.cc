@@ -50,15 +50,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
   LoadReport report;
   absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
   if (!store.ok()) return store.status();
-  // Opt-in (TASKDEX_HUGE_PAGES=1): the built Store in 2 MiB pages
+  // Opt-in (LoadOptions::huge_pages): the built Store in 2 MiB pages
   // (engine/huge_pages.h). It cuts the page writer's cold cost in
   // bench/page_benchmark by ~15%, but the 1M query mix measured slower with
   // it (collapse time and huge-page faults of later heap growth), so it is
   // off by default until measured on a quiet machine.
-  if (const char* env = std::getenv("TASKDEX_HUGE_PAGES"); env != nullptr && *env == '1') {
-    CollapseToHugePages();
-  }
+  if (options.huge_pages) CollapseToHugePages();
   return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report), live));
+}
+
+bool HugePagesFromEnvironment() {
+  const char* env = std::getenv("TASKDEX_HUGE_PAGES");
+  return env != nullptr && std::string_view(env) == "1";
 }
 
 std::unique_ptr<Engine> Engine::FromRecords(SnapshotRecords records, LiveStore::Options live) {

@@ -65,6 +65,10 @@ struct TaskRunPage {
   std::vector<Uuid> Ids() const;
 };
 
+// Whether TASKDEX_HUGE_PAGES=1 asks for LoadOptions::huge_pages. Read by the
+// commands when they parse their options; the library reads no environment.
+bool HugePagesFromEnvironment();
+
 class Engine {
  public:
   // Loads a snapshot directory (entities.md 4). Errors: NotFound (no

@@ -341,6 +341,7 @@ int RunBench(int argc, char** argv) {
   // --- load ---
   LoadOptions load_options;
   load_options.threads = opt.threads;
+  load_options.huge_pages = HugePagesFromEnvironment();
   ProgressPrinter progress("taskdex bench", opt.quiet, ProgressPrinter::WhenNotTerminal::kSilent);
   load_options.progress = progress.Callback();
   const auto load_start = std::chrono::steady_clock::now();

@@ -11,8 +11,9 @@
 // older than 6.1 (no MADV_COLLAPSE) or a region cannot be collapsed, memory
 // stays as it was. Contents never change.
 //
-// Engine::Open calls it when TASKDEX_HUGE_PAGES=1 (off by default: see
-// api/taskdex.cc for the measurements).
+// Engine::Open calls it when LoadOptions::huge_pages is set (the commands
+// set it from TASKDEX_HUGE_PAGES=1; off by default: see api/taskdex.cc for
+// the measurements).
 //
 // Thread safety: call once, after the Store is built and before it is
 // shared; it walks /proc/self/maps and does not lock out other threads'

@@ -43,6 +43,11 @@ struct LoadOptions {
   size_t block_bytes = 0;
   // Called now and then from the loading thread; may be empty.
   std::function<void(const LoadProgress&)> progress;
+  // Engine::Open only: once built, move the store onto 2 MiB pages
+  // (engine/huge_pages.h; best effort). Off by default: it measured slower
+  // on the 1M query mix (api/taskdex.cc says why). The commands set it from
+  // TASKDEX_HUGE_PAGES=1 (HugePagesFromEnvironment, api/taskdex.h).
+  bool huge_pages = false;
 };
 
 struct LoadReport {
