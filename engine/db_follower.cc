@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/datetime.h"
 #include "engine/internal/row_parse_pool.h"
+#include "engine/internal/task_run_row.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -115,12 +117,14 @@ absl::Status ReadByIds(DbSource& source, EntityKind entity, const std::vector<Uu
 struct Collected {
   std::vector<Change> upserts;
   std::vector<std::pair<Uuid, Micros>> read[4];
+  std::unique_ptr<engine_internal::TaskRunRowReader> reader =
+      std::make_unique<engine_internal::TaskRunRowReader>();
   std::function<absl::Status(DbRow)> For(EntityKind entity) {
     return [this, entity](DbRow row) -> absl::Status {
       Uuid id;
       Micros updated;
       if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+      absl::StatusOr<Change> change = engine_internal::DbRowToUpsertFast(*reader, entity, row);
       if (!change.ok()) return change.status();
       upserts.push_back(*std::move(change));
       read[static_cast<int>(entity)].emplace_back(id, updated);

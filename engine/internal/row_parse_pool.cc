@@ -6,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/internal/task_run_row.h"
+
 namespace taskdex::engine_internal {
 
 RowParsePool::RowParsePool(EntityKind entity, int workers)
@@ -53,6 +55,7 @@ void RowParsePool::Flush() {
 
 void RowParsePool::Work() {
   std::vector<std::optional<std::string_view>> row(columns_);
+  TaskRunRowReader reader;  // this worker's typed path and caches
   while (true) {
     Block block;
     {
@@ -74,7 +77,7 @@ void RowParsePool::Work() {
           row[c] = std::string_view(block.text.data() + off, static_cast<size_t>(len));
         }
       }
-      absl::StatusOr<Change> change = DbRowToUpsert(entity_, row);
+      absl::StatusOr<Change> change = DbRowToUpsertFast(reader, entity_, row);
       if (!change.ok()) {
         result.status = change.status();
       } else {
