@@ -48,9 +48,13 @@ void RowParsePool::Flush() {
   taken_.wait(lock, [&] { return queue_.size() < max_queued_; });
   results_.emplace_back();
   queue_.push_back(std::move(current_));
+  current_ = Block{};
+  if (!spare_.empty()) {
+    current_ = std::move(spare_.back());
+    spare_.pop_back();
+  }
   lock.unlock();
   queued_.notify_one();
-  current_ = Block{};
 }
 
 void RowParsePool::Work() {
@@ -85,9 +89,12 @@ void RowParsePool::Work() {
       }
     }
     result.done = true;
+    block.text.clear();
+    block.values.clear();
     {
       std::lock_guard lock(mu_);
       results_[block.index] = std::move(result);
+      spare_.push_back(std::move(block));
     }
     finished_.notify_all();
   }
