@@ -135,26 +135,50 @@ class AloneParser {
 };
 
 // The results of one JSON column by its text, for the texts that repeat.
-// Bounded: cleared when full (a load with ever-new texts pays a lookup and
-// an insert per row, not memory).
+// The last text found is compared first: rows come in insertion order, so
+// neighbours often share a policy or a flow run's labels, and a compare is
+// cheaper than hashing a few hundred bytes. Bounded: cleared when full (a
+// load with ever-new texts pays a lookup and an insert per row, not memory).
 template <typename V>
 class Memo {
  public:
   static constexpr size_t kMaxEntries = 4096;
   static constexpr size_t kMaxKeyBytes = 1024;
 
-  const V* Find(std::string_view key) const {
+  // Memo off: the texts do not repeat (e.g. task_inputs naming upstream
+  // runs), so hashing and storing them costs more than it saves; decided
+  // after kProbe misses, when fewer than a third of the lookups hit.
+  static constexpr uint64_t kProbe = 1024;
+  bool off() const { return off_; }
+
+  const V* Find(std::string_view key) {
+    if (last_ != nullptr && std::string_view(last_->first) == key) {
+      ++hits_;
+      return &last_->second;
+    }
     auto it = map_.find(absl::string_view(key.data(), key.size()));
-    return it == map_.end() ? nullptr : &it->second;
+    if (it == map_.end()) return nullptr;
+    ++hits_;
+    last_ = &*it;
+    return &it->second;
   }
   void Put(std::string_view key, const V& value) {
-    if (key.size() > kMaxKeyBytes) return;
+    if (++misses_ == kProbe && hits_ < 2 * misses_) {
+      off_ = true;
+      map_.clear();
+      last_ = nullptr;
+    }
+    if (off_ || key.size() > kMaxKeyBytes) return;
     if (map_.size() >= kMaxEntries) map_.clear();
-    map_.emplace(std::string(key), value);
+    // An insert may move every entry: `last_` is the new one.
+    last_ = &*map_.emplace(std::string(key), value).first;
   }
 
  private:
   absl::flat_hash_map<std::string, V> map_;
+  std::pair<const std::string, V>* last_ = nullptr;
+  uint64_t hits_ = 0, misses_ = 0;
+  bool off_ = false;
 };
 
 // ReadTags of the line parser, the case it reads without an error: a list
@@ -187,6 +211,9 @@ struct TaskRunRowReader::State {
   bool Normalized(const std::optional<std::string_view>& v, Memo<std::string>& memo, Fn fn,
                   std::string* out) {
     std::string_view text = v ? *v : std::string_view("null");
+    if (memo.off()) {
+      return alone.Parse(text, [&](JsonValue& item) { return fn(item, out).ok(); });
+    }
     if (const std::string* hit = memo.Find(text)) {
       *out = *hit;
       return true;
@@ -201,6 +228,9 @@ struct TaskRunRowReader::State {
     if (*v == "[]") {
       out->clear();
       return true;
+    }
+    if (tags.off()) {
+      return alone.Parse(*v, [&](JsonValue& item) { return ReadTagList(item, out); });
     }
     if (const std::vector<std::string>* hit = tags.Find(*v)) {
       *out = *hit;
