@@ -64,6 +64,9 @@ Options:
   --writers N         Writer connections (default 4).
   --load-repeats N    Loads and COPYs timed each (default 3).
   --skip-load         Only the staleness runs.
+  --skip-staleness    Only the load runs: nothing is written into the
+                      database (with --url, one that already holds data is
+                      read only).
   --url URL           Use this PostgreSQL database instead of starting one;
                       the snapshot is written into it only when it holds no
                       task runs (its schema created if missing). For logical
@@ -238,7 +241,7 @@ void PrintStaleness(const char* mode, const StalenessResult& r, int rate) {
 int RunBenchSource(int argc, char** argv) {
   std::optional<std::string> snapshot, given_url;
   int rate = 1000, seconds = 20, writers = 4, repeats = 3;
-  bool skip_load = false;
+  bool skip_load = false, skip_staleness = false;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -247,6 +250,10 @@ int RunBenchSource(int argc, char** argv) {
     }
     if (arg == "--skip-load") {
       skip_load = true;
+      continue;
+    }
+    if (arg == "--skip-staleness") {
+      skip_staleness = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -363,6 +370,7 @@ int RunBenchSource(int argc, char** argv) {
                 (Median(load_s) + Median(build_s)) / Median(copy_s));
   }
   for (const char* slot : {"", "taskdex_bench"}) {
+    if (skip_staleness) break;
     absl::StatusOr<StalenessResult> r =
         MeasureStaleness(url, records, slot, rate, seconds, writers);
     if (!r.ok()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/datetime.h"
 #include "engine/internal/row_parse_pool.h"
+#include "engine/internal/task_run_row.h"
 #include "engine/uuid.h"
 
 namespace taskdex {
@@ -74,7 +76,7 @@ absl::Status RowKey(EntityKind entity, DbRow row, Uuid* id, Micros* updated) {
   return absl::OkStatus();
 }
 
-void AddToRecords(Change change, SnapshotRecords* records) {
+void AddToRecords(Change&& change, SnapshotRecords* records) {
   std::visit(
       [&](auto&& row) {
         using T = std::decay_t<decltype(row)>;
@@ -115,12 +117,14 @@ absl::Status ReadByIds(DbSource& source, EntityKind entity, const std::vector<Uu
 struct Collected {
   std::vector<Change> upserts;
   std::vector<std::pair<Uuid, Micros>> read[4];
+  std::unique_ptr<engine_internal::TaskRunRowReader> reader =
+      std::make_unique<engine_internal::TaskRunRowReader>();
   std::function<absl::Status(DbRow)> For(EntityKind entity) {
     return [this, entity](DbRow row) -> absl::Status {
       Uuid id;
       Micros updated;
       if (absl::Status k = RowKey(entity, row, &id, &updated); !k.ok()) return k;
-      absl::StatusOr<Change> change = DbRowToUpsert(entity, row);
+      absl::StatusOr<Change> change = engine_internal::DbRowToUpsertFast(*reader, entity, row);
       if (!change.ok()) return change.status();
       upserts.push_back(*std::move(change));
       read[static_cast<int>(entity)].emplace_back(id, updated);
@@ -215,8 +219,12 @@ absl::StatusOr<SnapshotRecords> DbFollower::Load(
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    // Reserved for every row read: no regrowth moving ~0.5 KB records.
     std::vector<Change> changes;
+    changes.reserve(keys[e].size());
     if (absl::Status f = pool.Finish(&changes); !f.ok()) return f;
+    if (entity == EntityKind::kTaskRun) records.task_runs.reserve(changes.size());
+    if (entity == EntityKind::kFlowRun) records.flow_runs.reserve(changes.size());
     for (Change& c : changes) AddToRecords(std::move(c), &records);
   }
   if (absl::Status s = txn.End(); !s.ok()) return s;

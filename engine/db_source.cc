@@ -4,6 +4,8 @@
 #include "engine/db_source.h"
 
 #include <cstdlib>
+#include <initializer_list>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -55,10 +57,37 @@ constexpr DbColumn kTaskRunColumns[] = {
     {"s.data", K::kJson, "state.data"},  // kTaskRunStateData
     {"a.data", K::kJson, ""},            // kTaskRunArtifactData
 };
-constexpr size_t kTaskRunStateTimestamp = 24;
-constexpr size_t kTaskRunStateId = 25;
-constexpr size_t kTaskRunStateData = 31;
-constexpr size_t kTaskRunArtifactData = 32;
+using namespace engine_internal;  // NOLINT: the TaskRunColumn positions
+constexpr size_t kTaskRunStateTimestamp = kTrStateTimestamp;
+constexpr size_t kTaskRunStateId = kTrSId;
+constexpr size_t kTaskRunStateData = kTrSData;
+constexpr size_t kTaskRunArtifactData = kTrArtifactData;
+
+// The positions of db_dialects.h name the columns of this table.
+constexpr bool TaskRunColumnsAre(std::initializer_list<std::pair<size_t, std::string_view>> want) {
+  for (const auto& [i, expr] : want) {
+    if (std::string_view(kTaskRunColumns[i].expr) != expr) return false;
+  }
+  return true;
+}
+static_assert(std::size(kTaskRunColumns) == kTrColumnCount);
+static_assert(TaskRunColumnsAre({{kTrId, "tr.id"}, {kTrUpdated, "tr.updated"},
+    {kTrCreated, "tr.created"}, {kTrName, "tr.name"}, {kTrFlowRunId, "tr.flow_run_id"},
+    {kTrTaskKey, "tr.task_key"}, {kTrDynamicKey, "tr.dynamic_key"},
+    {kTrCacheKey, "tr.cache_key"}, {kTrCacheExpiration, "tr.cache_expiration"},
+    {kTrTaskVersion, "tr.task_version"}, {kTrEmpiricalPolicy, "tr.empirical_policy"},
+    {kTrTags, "tr.tags"}, {kTrLabels, "tr.labels"}, {kTrStateId, "tr.state_id"},
+    {kTrTaskInputs, "tr.task_inputs"}, {kTrStateType, "tr.state_type"},
+    {kTrStateName, "tr.state_name"}, {kTrRunCount, "tr.run_count"},
+    {kTrFlowRunRunCount, "tr.flow_run_run_count"},
+    {kTrExpectedStartTime, "tr.expected_start_time"},
+    {kTrNextScheduledStartTime, "tr.next_scheduled_start_time"},
+    {kTrStartTime, "tr.start_time"}, {kTrEndTime, "tr.end_time"},
+    {kTrTotalRunTime, "tr.total_run_time"}, {kTrStateTimestamp, "tr.state_timestamp"},
+    {kTrSId, "s.id"}, {kTrSType, "s.type"}, {kTrSName, "s.name"},
+    {kTrSTimestamp, "s.timestamp"}, {kTrSMessage, "s.message"},
+    {kTrSStateDetails, "s.state_details"}, {kTrSData, "s.data"},
+    {kTrArtifactData, "a.data"}}));
 
 // prefect-schema.md 2.3: the columns entities.md 2.2 reads.
 constexpr DbColumn kFlowRunColumns[] = {
@@ -135,7 +164,7 @@ std::string RowToLine(EntityKind entity, DbRow row) {
   for (const auto& v : row) bytes += v ? v->size() : 0;
   std::string line;
   line.reserve(bytes + 32 * columns.size());  // keys, quotes, commas: one allocation
-  line = "{";
+  line.push_back('{');
   bool first = true;
   for (size_t i = 0; i < columns.size(); ++i) {
     std::string_view key = columns[i].key;
@@ -145,30 +174,34 @@ std::string RowToLine(EntityKind entity, DbRow row) {
   }
   if (entity == EntityKind::kTaskRun) {
     AppendKey(&line, "state", &first);
-    if (!row[kTaskRunStateId]) {
-      line.append("null");
-    } else {
-      line.push_back('{');
-      bool first_in_state = true;
-      for (size_t i = kTaskRunStateId; i < columns.size(); ++i) {
-        std::string_view key = columns[i].key;
-        if (!key.starts_with("state.")) continue;
-        AppendKey(&line, key.substr(6), &first_in_state);
-        std::optional<std::string_view> value = row[i];
-        // prefect-schema.md 2.2: data if truthy, else the artifact's.
-        if (i == kTaskRunStateData && !(value && JsonTruthy(*value))) {
-          value = row[kTaskRunArtifactData];
-        }
-        AppendValue(&line, columns[i], value);
-      }
-      line.push_back('}');
-    }
+    AppendDbTaskRunState(row, &line);
   }
   line.push_back('}');
   return line;
 }
 
 }  // namespace
+
+void engine_internal::AppendDbTaskRunState(DbRow row, std::string* line) {
+  if (!row[kTaskRunStateId]) {
+    line->append("null");
+    return;
+  }
+  line->push_back('{');
+  bool first_in_state = true;
+  for (size_t i = kTaskRunStateId; i < std::size(kTaskRunColumns); ++i) {
+    std::string_view key = kTaskRunColumns[i].key;
+    if (!key.starts_with("state.")) continue;
+    AppendKey(line, key.substr(6), &first_in_state);
+    std::optional<std::string_view> value = row[i];
+    // prefect-schema.md 2.2: data if truthy, else the artifact's.
+    if (i == kTaskRunStateData && !(value && JsonTruthy(*value))) {
+      value = row[kTaskRunArtifactData];
+    }
+    AppendValue(line, kTaskRunColumns[i], value);
+  }
+  line->push_back('}');
+}
 
 std::span<const DbColumn> DbColumns(EntityKind entity) {
   switch (entity) {

@@ -29,8 +29,12 @@
 // run's `state_timestamp` is the column, not `state.timestamp`.
 //
 // Why text and not typed binary values: the line parser is the one place
-// that knows the API shape; a second, typed path would be a second copy of
-// every rule. Measured cost: see bench/RESULTS.md ("load from PostgreSQL").
+// that knows the API shape. The initial load of task runs takes a typed
+// path (engine/internal/task_run_row.h) that reads the scalar columns
+// itself, hands the JSON columns and the state to the same normalizers,
+// and falls back to DbRowToUpsert for any row it does not read exactly as
+// the line parser would; a test pins the two to equal records. Measured
+// cost: see bench/RESULTS.md ("load from PostgreSQL", session 12).
 //
 // Thread safety: a DbSource is used by one thread at a time;
 // DbRowToRecord is thread-safe.

@@ -5,6 +5,8 @@
 
 #include "engine/uuid.h"
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -12,7 +14,7 @@
 namespace taskdex {
 namespace {
 
-int HexValue(char c) {
+constexpr int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -21,15 +23,27 @@ int HexValue(char c) {
 
 bool IsHex(unsigned char c) { return HexValue(static_cast<char>(c)) >= 0; }
 
+// HexValue of every byte, -1 for a non-digit. Why a table: ParseUuid runs
+// several times per row of a database load (id, references, state), and
+// the three-range compare per character was a visible share of it
+// (bench/RESULTS.md, session 12).
+constexpr std::array<int8_t, 256> kHexValues = [] {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = static_cast<int8_t>(HexValue(static_cast<char>(c)));
+  return t;
+}();
+
 // 32 hex digits, no hyphens.
 std::optional<Uuid> ParseSimple(std::string_view s) {
   Uuid u;
+  int bad = 0;
   for (int i = 0; i < 16; ++i) {
-    int hi = HexValue(s[2 * i]);
-    int lo = HexValue(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
+    int hi = kHexValues[static_cast<unsigned char>(s[2 * i])];
+    int lo = kHexValues[static_cast<unsigned char>(s[2 * i + 1])];
+    bad |= hi | lo;  // negative when either is not a digit
     u.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
+  if (bad < 0) return std::nullopt;
   return u;
 }
 

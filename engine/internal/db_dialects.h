@@ -27,6 +27,25 @@ std::string IdListWhere(EntityKind entity, std::span<const Uuid> ids);
 // `text` has neither form.
 bool DbTimeToIso(std::string_view text, std::string* out);
 
+// The position of each task_run column in DbColumns(kTaskRun) (checked
+// against the table in db_source.cc at compile time): the typed path of
+// engine/internal/task_run_row.h reads the row by them.
+enum TaskRunColumn : size_t {
+  kTrId, kTrUpdated, kTrCreated, kTrName, kTrFlowRunId, kTrTaskKey, kTrDynamicKey,
+  kTrCacheKey, kTrCacheExpiration, kTrTaskVersion, kTrEmpiricalPolicy, kTrTags, kTrLabels,
+  kTrStateId, kTrTaskInputs, kTrStateType, kTrStateName, kTrRunCount, kTrFlowRunRunCount,
+  kTrExpectedStartTime, kTrNextScheduledStartTime, kTrStartTime, kTrEndTime,
+  kTrTotalRunTime, kTrStateTimestamp, kTrSId, kTrSType, kTrSName, kTrSTimestamp,
+  kTrSMessage, kTrSStateDetails, kTrSData, kTrArtifactData, kTrColumnCount
+};
+
+// Appends a task run row's `state` as the JSON object of the snapshot line
+// (its "state." columns, `data` falling back to the result artifact's,
+// prefect-schema.md 2.2), or null when the row has no state row (the LEFT
+// JOIN found none). The one builder of it: DbRowToUpsert's line and the
+// typed path both hand this text to the state normalizer.
+void AppendDbTaskRunState(DbRow row, std::string* out);
+
 }  // namespace taskdex::engine_internal
 
 #endif  // TASKDEX_ENGINE_INTERNAL_DB_DIALECTS_H_

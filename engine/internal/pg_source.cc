@@ -22,89 +22,12 @@
 #include "absl/strings/str_cat.h"
 #include "engine/datetime.h"
 #include "engine/internal/db_dialects.h"
+#include "engine/internal/pg_copy_row.h"
 #include "engine/internal/pg_replication.h"
 #include "engine/uuid.h"
 
 namespace taskdex::engine_internal {
 namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Splits one COPY row (without its LF) into fields, unescaped into `buf`;
-// `fields` gets (offset, length) pairs, length -1 for NULL.
-void SplitCopyRow(std::string_view row, std::string* buf,
-                  std::vector<std::pair<size_t, ptrdiff_t>>* fields) {
-  buf->clear();
-  fields->clear();
-  size_t start = 0;
-  bool is_null = false;
-  for (size_t i = 0; i <= row.size(); ++i) {
-    if (i == row.size() || row[i] == '\t') {
-      fields->emplace_back(start, is_null ? -1 : static_cast<ptrdiff_t>(buf->size() - start));
-      start = buf->size();
-      is_null = false;
-      continue;
-    }
-    char c = row[i];
-    if (c != '\\' || i + 1 == row.size()) {
-      // The run up to the next TAB or backslash, in one append.
-      size_t end = i + 1;
-      while (end < row.size() && row[end] != '\t' && row[end] != '\\') ++end;
-      buf->append(row.data() + i, end - i);
-      i = end - 1;
-      continue;
-    }
-    char e = row[++i];
-    switch (e) {
-      case 'N':
-        is_null = true;
-        break;
-      case 't':
-        buf->push_back('\t');
-        break;
-      case 'n':
-        buf->push_back('\n');
-        break;
-      case 'r':
-        buf->push_back('\r');
-        break;
-      case 'b':
-        buf->push_back('\b');
-        break;
-      case 'f':
-        buf->push_back('\f');
-        break;
-      case 'v':
-        buf->push_back('\v');
-        break;
-      case 'x': {
-        int v = 0, n = 0;
-        while (n < 2 && i + 1 < row.size() && HexDigit(row[i + 1]) >= 0) {
-          v = v * 16 + HexDigit(row[++i]);
-          ++n;
-        }
-        buf->push_back(static_cast<char>(v));
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          int v = e - '0', n = 1;
-          while (n < 3 && i + 1 < row.size() && row[i + 1] >= '0' && row[i + 1] <= '7') {
-            v = v * 8 + (row[++i] - '0');
-            ++n;
-          }
-          buf->push_back(static_cast<char>(v));
-        } else {
-          buf->push_back(e);  // \\ and any other escaped character
-        }
-    }
-  }
-}
 
 std::string Quote(std::string_view s) {
   std::string q = "'";
@@ -214,24 +137,19 @@ class PgSource final : public DbSource {
     std::span<const DbColumn> columns = DbColumns(entity);
     std::string sql = CopySql(entity, since, ids);
 
-    std::string buf, iso;
-    std::vector<std::pair<size_t, ptrdiff_t>> fields;
-    std::vector<std::optional<std::string_view>> row(columns.size());
+    std::string buf;
+    std::vector<std::optional<std::string_view>> row;
     std::vector<std::string> converted(columns.size());
     return Copy(sql, entity, [&](std::string_view line) -> absl::Status {
-      SplitCopyRow(line, &buf, &fields);
-      if (fields.size() != columns.size()) {
+      SplitCopyRow(line, &buf, &row);
+      if (row.size() != columns.size()) {
         return absl::InternalError(absl::StrCat("COPY row of ", std::string(DbTable(entity)), " has ",
-                                                fields.size(), " fields, expected ",
+                                                row.size(), " fields, expected ",
                                                 columns.size()));
       }
       for (size_t i = 0; i < columns.size(); ++i) {
-        auto [off, len] = fields[i];
-        if (len < 0) {
-          row[i].reset();
-          continue;
-        }
-        std::string_view v(buf.data() + off, static_cast<size_t>(len));
+        if (!row[i]) continue;
+        std::string_view v = *row[i];
         switch (columns[i].kind) {
           case DbColumnKind::kTime:
             if (!DbTimeToIso(v, &converted[i])) {

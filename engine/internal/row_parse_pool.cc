@@ -6,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/internal/task_run_row.h"
+
 namespace taskdex::engine_internal {
 
 RowParsePool::RowParsePool(EntityKind entity, int workers)
@@ -46,13 +48,18 @@ void RowParsePool::Flush() {
   taken_.wait(lock, [&] { return queue_.size() < max_queued_; });
   results_.emplace_back();
   queue_.push_back(std::move(current_));
+  current_ = Block{};
+  if (!spare_.empty()) {
+    current_ = std::move(spare_.back());
+    spare_.pop_back();
+  }
   lock.unlock();
   queued_.notify_one();
-  current_ = Block{};
 }
 
 void RowParsePool::Work() {
   std::vector<std::optional<std::string_view>> row(columns_);
+  TaskRunRowReader reader;  // this worker's typed path and caches
   while (true) {
     Block block;
     {
@@ -74,7 +81,7 @@ void RowParsePool::Work() {
           row[c] = std::string_view(block.text.data() + off, static_cast<size_t>(len));
         }
       }
-      absl::StatusOr<Change> change = DbRowToUpsert(entity_, row);
+      absl::StatusOr<Change> change = DbRowToUpsertFast(reader, entity_, row);
       if (!change.ok()) {
         result.status = change.status();
       } else {
@@ -82,9 +89,12 @@ void RowParsePool::Work() {
       }
     }
     result.done = true;
+    block.text.clear();
+    block.values.clear();
     {
       std::lock_guard lock(mu_);
       results_[block.index] = std::move(result);
+      spare_.push_back(std::move(block));
     }
     finished_.notify_all();
   }

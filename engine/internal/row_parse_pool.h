@@ -1,8 +1,10 @@
 // engine/internal/row_parse_pool.h
 //
-// Turns database rows into records (DbRowToUpsert) on worker threads while
-// the reading thread goes on receiving rows: the initial load's parse
-// overlaps the database's COPY instead of following each row.
+// Turns database rows into records (DbRowToUpsertFast: the typed path of
+// engine/internal/task_run_row.h for task runs, else DbRowToUpsert) on
+// worker threads while the reading thread goes on receiving rows: the
+// initial load's parse overlaps the database's COPY instead of following
+// each row.
 //
 // Layout: Add copies a row into the current block (one string of the
 // values, their offsets and NULL flags); every kRowsPerBlock rows the block
@@ -12,7 +14,7 @@
 // memory is bounded by the blocks in flight plus the results.
 //
 // Costs: one copy of each row's text (the reader's buffer is reused per
-// row); the parse itself as DbRowToUpsert (a snapshot line built and read).
+// row); the parse itself (one TaskRunRowReader per worker).
 //
 // Thread safety: Add and Finish from one thread; the workers are internal.
 
@@ -71,6 +73,10 @@ class RowParsePool {
   std::condition_variable queued_, taken_, finished_;
   std::deque<Block> queue_;
   std::deque<Result> results_;  // by block index
+  // Parsed blocks, emptied, for Flush to fill again: their ~2 MB buffers
+  // are reused instead of being allocated and freed per block (glibc
+  // consolidated its free lists on every such free: a measured hot spot).
+  std::vector<Block> spare_;
   size_t max_queued_;
   bool closing_ = false;
   std::vector<std::thread> workers_;

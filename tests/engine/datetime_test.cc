@@ -220,5 +220,25 @@ TEST(DatetimeTest, RoundTripsThroughFormat) {
   }
 }
 
+// AppendDatetime's fixed-width digits: every instant of years 1-9999 (with
+// and without a fraction) reads back as itself, in the canonical width.
+TEST(DatetimeTest, FormatReadsBackAcrossTheRange) {
+  uint64_t x = 88172645463325252ull;
+  const Micros lo = -62135596800000000;  // 0001-01-01
+  const Micros hi = 253402300799999999;  // 9999-12-31T23:59:59.999999
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    Micros t = lo + static_cast<Micros>(x % static_cast<uint64_t>(hi - lo));
+    if (i % 2 == 0) t -= t % 1000000;  // whole seconds: no fraction
+    std::string s = FormatDatetime(t);
+    ASSERT_EQ(s.size(), t % 1000000 == 0 ? 20u : 27u) << s;
+    DatetimeResult r = ParseDatetimeString(s);
+    ASSERT_TRUE(r.ok()) << s;
+    EXPECT_EQ(r.value, t) << s;
+  }
+}
+
 }  // namespace
 }  // namespace taskdex
