@@ -205,22 +205,30 @@ struct TaskRunRowReader::State {
   std::string state_text;
   NormalizedState state;
 
-  // A JSON column normalized by `fn` (a json_util.h normalizer), through
-  // `memo`. The line holds null for NULL.
-  template <typename Fn>
-  bool Normalized(const std::optional<std::string_view>& v, Memo<std::string>& memo, Fn fn,
-                  std::string* out) {
-    std::string_view text = v ? *v : std::string_view("null");
-    if (memo.off()) {
-      return alone.Parse(text, [&](JsonValue& item) { return fn(item, out).ok(); });
-    }
-    if (const std::string* hit = memo.Find(text)) {
+  // `text` parsed alone by `parse` (JsonValue&, V*) -> bool into `out`,
+  // through `memo` while the memo is on.
+  template <typename V, typename Fn>
+  bool Memoized(std::string_view text, Memo<V>& memo, Fn parse, V* out) {
+    auto parse_alone = [&] {
+      return alone.Parse(text, [&](JsonValue& item) { return parse(item, out); });
+    };
+    if (memo.off()) return parse_alone();
+    if (const V* hit = memo.Find(text)) {
       *out = *hit;
       return true;
     }
-    if (!alone.Parse(text, [&](JsonValue& item) { return fn(item, out).ok(); })) return false;
+    if (!parse_alone()) return false;
     memo.Put(text, *out);
     return true;
+  }
+
+  // A JSON column normalized by `fn` (a json_util.h normalizer). The line
+  // holds null for NULL.
+  template <typename Fn>
+  bool Normalized(const std::optional<std::string_view>& v, Memo<std::string>& memo, Fn fn,
+                  std::string* out) {
+    return Memoized(v ? *v : std::string_view("null"), memo,
+                    [&](JsonValue& item, std::string* o) { return fn(item, o).ok(); }, out);
   }
 
   bool Tags(const std::optional<std::string_view>& v, std::vector<std::string>* out) {
@@ -229,16 +237,7 @@ struct TaskRunRowReader::State {
       out->clear();
       return true;
     }
-    if (tags.off()) {
-      return alone.Parse(*v, [&](JsonValue& item) { return ReadTagList(item, out); });
-    }
-    if (const std::vector<std::string>* hit = tags.Find(*v)) {
-      *out = *hit;
-      return true;
-    }
-    if (!alone.Parse(*v, [&](JsonValue& item) { return ReadTagList(item, out); })) return false;
-    tags.Put(*v, *out);
-    return true;
+    return Memoized(*v, tags, ReadTagList, out);
   }
 
   // ReadVerbatimObject(null_as "null") of the line parser.
