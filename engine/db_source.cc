@@ -47,21 +47,17 @@ constexpr DbColumn kTaskRunColumns[] = {
     {"tr.start_time", K::kTime, "start_time"},
     {"tr.end_time", K::kTime, "end_time"},
     {"tr.total_run_time", K::kSeconds, "total_run_time"},
-    {"tr.state_timestamp", K::kTime, ""},  // kTaskRunStateTimestamp
-    {"s.id", K::kUuid, "state.id"},        // kTaskRunStateId
+    {"tr.state_timestamp", K::kTime, ""},  // kTrStateTimestamp
+    {"s.id", K::kUuid, "state.id"},        // kTrSId
     {"s.type", K::kText, "state.type"},
     {"s.name", K::kText, "state.name"},
     {"s.timestamp", K::kTime, "state.timestamp"},
     {"s.message", K::kText, "state.message"},
     {"s.state_details", K::kJson, "state.state_details"},
-    {"s.data", K::kJson, "state.data"},  // kTaskRunStateData
-    {"a.data", K::kJson, ""},            // kTaskRunArtifactData
+    {"s.data", K::kJson, "state.data"},  // kTrSData
+    {"a.data", K::kJson, ""},            // kTrArtifactData
 };
 using namespace engine_internal;  // NOLINT: the TaskRunColumn positions
-constexpr size_t kTaskRunStateTimestamp = kTrStateTimestamp;
-constexpr size_t kTaskRunStateId = kTrSId;
-constexpr size_t kTaskRunStateData = kTrSData;
-constexpr size_t kTaskRunArtifactData = kTrArtifactData;
 
 // The positions of db_dialects.h name the columns of this table.
 constexpr bool TaskRunColumnsAre(std::initializer_list<std::pair<size_t, std::string_view>> want) {
@@ -183,20 +179,20 @@ std::string RowToLine(EntityKind entity, DbRow row) {
 }  // namespace
 
 void engine_internal::AppendDbTaskRunState(DbRow row, std::string* line) {
-  if (!row[kTaskRunStateId]) {
+  if (!row[kTrSId]) {
     line->append("null");
     return;
   }
   line->push_back('{');
   bool first_in_state = true;
-  for (size_t i = kTaskRunStateId; i < std::size(kTaskRunColumns); ++i) {
+  for (size_t i = kTrSId; i < std::size(kTaskRunColumns); ++i) {
     std::string_view key = kTaskRunColumns[i].key;
     if (!key.starts_with("state.")) continue;
     AppendKey(line, key.substr(6), &first_in_state);
     std::optional<std::string_view> value = row[i];
     // prefect-schema.md 2.2: data if truthy, else the artifact's.
-    if (i == kTaskRunStateData && !(value && JsonTruthy(*value))) {
-      value = row[kTaskRunArtifactData];
+    if (i == kTrSData && !(value && JsonTruthy(*value))) {
+      value = row[kTrArtifactData];
     }
     AppendValue(line, kTaskRunColumns[i], value);
   }
@@ -302,7 +298,7 @@ absl::StatusOr<Change> DbRowToUpsert(EntityKind entity, DbRow row) {
       if (!r.ok()) return fail(r.status());
       // prefect-schema.md 2.1: a connector reads the column.
       r->state_timestamp.reset();
-      if (const auto& ts = row[kTaskRunStateTimestamp]) {
+      if (const auto& ts = row[kTrStateTimestamp]) {
         DatetimeResult t = ParseDatetimeString(*ts);
         if (!t.ok()) return fail(absl::InvalidArgumentError("state_timestamp: " + t.reason));
         r->state_timestamp = t.value;
