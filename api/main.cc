@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/progress_printer.h"
+#include "api/save_command.h"
 #include "api/serve_command.h"
 #include "api/taskdex.h"
 #include "bench/bench_runner.h"
@@ -36,6 +37,7 @@ Commands:
   serve     Serve Prefect's task-run read API over HTTP from a snapshot or from
             Prefect's database (PostgreSQL, SQLite), following its changes.
   apply     Load a snapshot, apply a change file (upserts, deletes), answer bodies.
+  save      Write a snapshot as a binary snapshot, which loads without parsing.
 
 Run `taskdex <command> --help` for the options of a command.
 )";
@@ -45,7 +47,8 @@ constexpr char kQueryHelp[] = R"(Usage:
   taskdex query --snapshot DIR --bodies FILE [options]
 
 Loads the snapshot directory DIR (flows.ndjson, deployments.ndjson,
-flow_runs.ndjson, task_runs.ndjson; only task_runs.ndjson is required) and
+flow_runs.ndjson, task_runs.ndjson; only task_runs.ndjson is required; or a
+binary snapshot written by `taskdex save`, found by its manifest.json) and
 answers request bodies of POST /api/task_runs/paginate exactly as Prefect does.
 
 Options:
@@ -436,6 +439,7 @@ int main(int argc, char** argv) {
   if (command == "bench-source") return taskdex::RunBenchSource(argc - 2, argv + 2);
   if (command == "serve") return taskdex::RunServe(argc - 2, argv + 2);
   if (command == "apply") return RunApply(argc - 2, argv + 2);
+  if (command == "save") return taskdex::RunSave(argc - 2, argv + 2);
   std::fprintf(stderr, "taskdex: unknown command \"%s\"\n\n%s", argv[1], kMainHelp);
   return 1;
 }

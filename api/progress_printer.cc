@@ -32,9 +32,15 @@ std::string ProgressPrinter::Format(const LoadProgress& p, double seconds) {
   const double left = p.bytes_total > p.bytes_done ? (p.bytes_total - p.bytes_done) / 1e6 : 0;
   const double pct = p.bytes_total > 0 ? 100.0 * p.bytes_done / p.bytes_total : 0;
   std::string eta = rate > 0 ? absl::StrFormat("%.0f s left", left / rate) : "";
-  return absl::StrFormat("parse %s: %5.1f%%  %d lines  %.1f/%.1f MB  %.1f MB/s  %s",
-                         std::string(p.file), pct, p.lines_done, mb, p.bytes_total / 1e6, rate,
-                         eta);
+  // "parse" counts lines; "read" (a binary snapshot) and "save" have none.
+  const std::string lines =
+      p.phase == "parse" ? absl::StrFormat("  %d lines", p.lines_done) : std::string();
+  if (p.bytes_total == 0) {  // a total not known in advance (save)
+    return absl::StrFormat("%s %s: %.1f MB  %.1f MB/s", std::string(p.phase), std::string(p.file),
+                           mb, rate);
+  }
+  return absl::StrFormat("%s %s: %5.1f%%%s  %.1f/%.1f MB  %.1f MB/s  %s", std::string(p.phase),
+                         std::string(p.file), pct, lines, mb, p.bytes_total / 1e6, rate, eta);
 }
 
 void ProgressPrinter::Update(const LoadProgress& p) {

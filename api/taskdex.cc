@@ -48,7 +48,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
                                                      const LoadOptions& options,
                                                      LiveStore::Options live) {
   LoadReport report;
-  absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      IsBinarySnapshot(snapshot_dir) ? LoadBinarySnapshot(snapshot_dir, options, &report)
+                                     : LoadSnapshot(snapshot_dir, options, &report);
   if (!store.ok()) return store.status();
   // Opt-in (LoadOptions::huge_pages): the built Store in 2 MiB pages
   // (engine/huge_pages.h). It cuts the page writer's cold cost in
@@ -57,6 +59,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
   // off by default until measured on a quiet machine.
   if (options.huge_pages) CollapseToHugePages();
   return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report), live));
+}
+
+absl::StatusOr<SaveReport> Engine::Save(const std::string& dir, const SaveOptions& options) {
+  std::shared_ptr<const Version> version = Pin();
+  if (version->segments.size() != 1 || version->DeadTaskRuns() != 0) {
+    live_->MergeAll();
+    version = Pin();
+  }
+  return SaveBinarySnapshot(*version->segments.front().store, dir, options);
 }
 
 bool HugePagesFromEnvironment() {

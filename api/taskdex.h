@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/binary_snapshot.h"
 #include "engine/change_file.h"
 #include "engine/executor.h"
 #include "engine/filter_ast.h"
@@ -71,8 +72,12 @@ bool HugePagesFromEnvironment();
 
 class Engine {
  public:
-  // Loads a snapshot directory (entities.md 4). Errors: NotFound (no
-  // task_runs.ndjson), InvalidArgument ("<file>:<line>: <key>: <reason>").
+  // Loads a snapshot directory: NDJSON (entities.md 4), or a binary
+  // snapshot (a directory with a manifest.json, engine/binary_snapshot.h;
+  // load_report().format says which was found). Errors: NotFound (no
+  // task_runs.ndjson), InvalidArgument ("<file>:<line>: <key>: <reason>");
+  // for a binary snapshot DataLoss/FailedPrecondition naming file and
+  // section.
   // `live` sets the live store (background merges).
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& snapshot_dir,
                                                       const LoadOptions& options = {},
@@ -121,6 +126,10 @@ class Engine {
   // "unchanged":..,"apply_seconds":..,"segments":..,"task_runs":..}; a bad
   // line: 400 {"detail":"line <n>: <key>: <reason>"}, nothing applied.
   Response ApplyJson(std::string_view change_file);
+  // Writes the current version as a binary snapshot into directory `dir`
+  // (engine/binary_snapshot.h). A version of several segments or with
+  // tombstones is merged into one first (MergeAll).
+  absl::StatusOr<SaveReport> Save(const std::string& dir, const SaveOptions& options = {});
   // Merges every segment into one (tombstones reclaimed).
   void MergeAll() { live_->MergeAll(); }
   // One merge by the policy (engine/live_store.h); false when it wants none.

@@ -159,6 +159,26 @@ void FoldedNames::Build(const Dictionary& dict) {
   starts_.push_back(bytes_.size());
 }
 
+void FoldedNames::Save(SerialWriter& w) const {
+  w.PutString(bytes_);
+  w.PutArray(starts_);
+  w.Put(static_cast<uint8_t>(has_nul_));
+}
+
+void FoldedNames::Load(SerialReader& r) {
+  bytes_ = r.GetString();
+  starts_ = r.GetArray<uint64_t>();
+  has_nul_ = r.Get<uint8_t>() != 0;
+  if (!r.ok() || starts_.empty()) return;
+  // Entry(c) reads [starts_[c], starts_[c+1] - 1) and Match relies on each
+  // entry's closing NUL.
+  bool good = starts_.front() == 0 && starts_.back() == bytes_.size();
+  for (size_t c = 1; good && c < starts_.size(); ++c) {
+    good = starts_[c] > starts_[c - 1] && bytes_[starts_[c] - 1] == '\0';
+  }
+  if (!good) r.Fail("folded names: offsets are not ascending entries each ending in NUL");
+}
+
 template <typename F>
 void FoldedNames::ForEachHolding(const std::string& lit, F f) const {
   // Every entry ends with a NUL and the literal holds none, so a hit never

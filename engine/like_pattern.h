@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "index/serial.h"
+
 namespace taskdex {
 
 class Dictionary;
@@ -78,6 +80,10 @@ class FoldedNames {
 
   // Codes (ascending) whose string matches `pattern`.
   std::vector<uint32_t> Match(const LikePattern& pattern) const;
+
+  // The binary snapshot's form (index/serial.h); Load checks the offsets.
+  void Save(SerialWriter& w) const;
+  void Load(SerialReader& r);
 
  private:
   // Calls f(code) for each entry whose folded string contains `lit` (no

@@ -1063,8 +1063,8 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
 
 std::string LoadReport::Summary() const {
   std::string s = absl::StrFormat(
-      "loaded %d task runs, %d flow runs, %d flows, %d deployments (%d bytes) in %.2f s\n",
-      task_runs, flow_runs, flows, deployments, bytes, seconds);
+      "loaded %d task runs, %d flow runs, %d flows, %d deployments (%d bytes of %s) in %.2f s\n",
+      task_runs, flow_runs, flows, deployments, bytes, format, seconds);
   for (const std::string& f : missing_files) {
     s += absl::StrFormat("missing optional file %s (read as empty)\n", f);
   }

@@ -51,6 +51,9 @@ struct LoadOptions {
 };
 
 struct LoadReport {
+  // What was found at the path: "NDJSON snapshot" or "binary snapshot"
+  // (engine/binary_snapshot.h).
+  std::string_view format = "NDJSON snapshot";
   std::vector<std::string> missing_files;  // optional files not found
   uint64_t bytes = 0;
   uint64_t flows = 0, deployments = 0, flow_runs = 0, task_runs = 0;  // rows kept

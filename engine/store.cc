@@ -126,6 +126,51 @@ size_t Dictionary::MemoryBytes() const {
          r.codes.capacity() * (sizeof(std::pair<std::string_view, uint32_t>) + 1);
 }
 
+void Dictionary::Save(SerialWriter& w) const {
+  const Rep& r = *rep_;
+  std::vector<uint64_t> ends(r.strings.size());
+  uint64_t end = 0;
+  for (size_t c = 0; c < r.strings.size(); ++c) ends[c] = end += r.strings[c].size();
+  std::string bytes;
+  bytes.reserve(end);
+  for (std::string_view s : r.strings) bytes.append(s);
+  w.PutArray(ends);
+  w.PutString(bytes);
+}
+
+void Dictionary::Load(SerialReader& in) {
+  rep_ = std::make_unique<Rep>();
+  Rep& r = *rep_;
+  const std::vector<uint64_t> ends = in.GetArray<uint64_t>();
+  const std::string_view bytes = in.GetStringView();
+  if (!in.ok()) return;
+  if (ends.size() >= kNullCode || (ends.empty() ? !bytes.empty() : ends.back() != bytes.size())) {
+    in.Fail("dictionary: string ends disagree with its byte count");
+    return;
+  }
+  if (!bytes.empty()) {
+    r.blocks.push_back(std::make_unique<char[]>(bytes.size()));
+    r.block_size = r.block_used = r.arena_bytes = bytes.size();
+    std::memcpy(r.blocks.back().get(), bytes.data(), bytes.size());
+  }
+  const char* arena = bytes.empty() ? "" : r.blocks.back().get();
+  r.strings.resize(ends.size());
+  uint64_t begin = 0;
+  for (size_t c = 0; c < ends.size(); ++c) {
+    if (ends[c] < begin) {
+      in.Fail("dictionary: string end offsets descend");
+      return;
+    }
+    r.strings[c] = std::string_view(arena + begin, ends[c] - begin);
+    begin = ends[c];
+  }
+  r.codes.reserve(r.strings.size());
+  for (size_t c = 0; c < r.strings.size(); ++c) {
+    r.codes.emplace(r.strings[c], static_cast<uint32_t>(c));
+  }
+  r.frozen = true;
+}
+
 // --- Store --------------------------------------------------------------------
 
 namespace {

@@ -34,6 +34,7 @@
 #include "engine/types.h"
 #include "index/bitmap.h"
 #include "index/posting_index.h"
+#include "index/serial.h"
 #include "index/sorted_order.h"
 #include "index/trigram_index.h"
 
@@ -65,6 +66,12 @@ class Dictionary {
   const std::string_view* views() const;
   uint32_t size() const;
   size_t MemoryBytes() const;
+
+  // The binary snapshot's form (index/serial.h) of a frozen dictionary: the
+  // strings' end offsets, then their bytes. Load makes a frozen dictionary
+  // (one arena block, the lookup map rebuilt).
+  void Save(SerialWriter& w) const;
+  void Load(SerialReader& r);
 
  private:
   struct Rep;
@@ -102,6 +109,13 @@ class BlobColumn {
     bytes_.shrink_to_fit();
     ends_.shrink_to_fit();
   }
+  // The binary snapshot's form (index/serial.h). Load checks that the
+  // offsets ascend within the bytes.
+  void Save(SerialWriter& w) const {
+    w.PutString(bytes_);
+    w.PutArray(ends_);
+  }
+  void Load(SerialReader& r);
 
  private:
   static constexpr uint64_t kNullBit = uint64_t{1} << 63;
@@ -117,6 +131,13 @@ struct CodeLists {
   std::span<const uint32_t> Of(RowId r) const {
     return std::span<const uint32_t>(codes).subspan(offsets[r], offsets[r + 1] - offsets[r]);
   }
+  // The binary snapshot's form; Load checks the offsets (ascending, within
+  // `codes`).
+  void Save(SerialWriter& w) const {
+    w.PutArray(offsets);
+    w.PutArray(codes);
+  }
+  void Load(SerialReader& r);
 };
 
 // Holes of the task-run template columns (TaskRunTable::state, labels;

@@ -205,4 +205,35 @@ size_t TemplateColumn::MemoryBytes() const {
   return n;
 }
 
+void TemplateColumn::Save(SerialWriter& w) const {
+  w.PutArray(codes_);
+  w.PutString(literals_);
+  w.PutArray(segments_);
+  w.PutArray(first_segment_);
+  w.PutArray(literal_bytes_);
+}
+
+void TemplateColumn::Load(SerialReader& r) {
+  templates_.clear();
+  index_.clear();
+  codes_ = r.GetArray<uint32_t>();
+  literals_ = r.GetString();
+  segments_ = r.GetArray<Segment>();
+  first_segment_ = r.GetArray<uint32_t>();
+  literal_bytes_ = r.GetArray<uint32_t>();
+  if (!r.ok()) return;
+  const size_t templates = first_segment_.empty() ? 0 : first_segment_.size() - 1;
+  bool good = !first_segment_.empty() && first_segment_.front() == 0 &&
+              first_segment_.back() == segments_.size() && literal_bytes_.size() == templates;
+  for (size_t c = 1; good && c < first_segment_.size(); ++c) {
+    good = first_segment_[c] >= first_segment_[c - 1];
+  }
+  for (size_t i = 0; good && i < segments_.size(); ++i) {
+    good = uint64_t{segments_[i].begin} + segments_[i].size <= literals_.size() &&
+           segments_[i].hole <= kMaxTemplateHoles;
+  }
+  for (size_t i = 0; good && i < codes_.size(); ++i) good = codes_[i] < templates;
+  if (!good) r.Fail("template column: a code, segment or literal range is out of bounds");
+}
+
 }  // namespace taskdex

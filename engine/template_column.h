@@ -30,6 +30,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/types.h"
+#include "index/serial.h"
 
 namespace taskdex {
 
@@ -123,6 +124,11 @@ class TemplateColumn {
   }
 
   size_t MemoryBytes() const;
+
+  // The binary snapshot's form (index/serial.h) of a frozen column. Load
+  // checks codes and segment ranges, so Render stays within the literals.
+  void Save(SerialWriter& w) const;
+  void Load(SerialReader& r);
 
  private:
   uint32_t Intern(std::string&& templ);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "index/bitmap.h"
+#include "index/serial.h"
 
 namespace taskdex {
 
@@ -41,6 +42,17 @@ class PostingIndex {
   // Compresses the bitmaps (run containers, shrink to fit). Call after bulk loads.
   void Optimize();
   size_t MemoryBytes() const;
+
+  // The binary snapshot's form (index/serial.h): the postings by code.
+  void Save(SerialWriter& w) const { w.PutBitmaps(postings_); }
+  void Load(SerialReader& r) { postings_ = r.GetBitmaps(); }
+  // True if every posting's rows are below `n` (a loaded index's check).
+  bool RowsBelow(uint32_t n) const {
+    for (const Bitmap& b : postings_) {
+      if (!b.isEmpty() && b.maximum() >= n) return false;
+    }
+    return true;
+  }
 
  private:
   std::vector<Bitmap> postings_;

@@ -45,6 +45,7 @@
 
 #include "index/bitmap.h"
 #include "index/bitmap_builder.h"
+#include "index/serial.h"
 
 namespace taskdex {
 
@@ -275,6 +276,34 @@ class SortedOrder {
     delta_.clear();
     deleted_ = Bitmap();
   }
+  // The binary snapshot's form (index/serial.h): options, main array,
+  // delta and deleted positions, as they are (a pending change included).
+  void Save(SerialWriter& w) const {
+    w.Put(static_cast<uint8_t>(options_.descending));
+    w.Put(static_cast<uint8_t>(options_.nulls_first));
+    w.PutArray(main_);
+    w.PutArray(delta_);
+    w.PutBitmap(deleted_);
+  }
+  void Load(SerialReader& r) {
+    options_.descending = r.Get<uint8_t>() != 0;
+    options_.nulls_first = r.Get<uint8_t>() != 0;
+    main_ = r.GetArray<RowId>();
+    delta_ = r.GetArray<DeltaEntry>();
+    deleted_ = r.GetBitmap();
+  }
+  // True if every row the order holds is below `n` and the deleted
+  // positions lie in the main array (a loaded order's check).
+  bool RowsBelow(uint32_t n) const {
+    for (RowId row : main_) {
+      if (row >= n) return false;
+    }
+    for (const DeltaEntry& e : delta_) {
+      if (e.row >= n || e.main_pos > main_.size()) return false;
+    }
+    return deleted_.isEmpty() || deleted_.maximum() < main_.size();
+  }
+
   size_t MemoryBytes() const {
     return main_.capacity() * sizeof(RowId) + delta_.capacity() * sizeof(DeltaEntry) +
            deleted_.getSizeInBytes(false);

@@ -106,4 +106,22 @@ size_t TrigramIndex::MemoryBytes() const {
   return total;
 }
 
+void TrigramIndex::Save(SerialWriter& w) const {
+  w.Put(static_cast<uint64_t>(postings_.size()));
+  for (const auto& [t, b] : postings_) {
+    w.Put(t);
+    w.PutBitmap(b);
+  }
+}
+
+void TrigramIndex::Load(SerialReader& r) {
+  postings_.clear();
+  const uint64_t n = r.Get<uint64_t>();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint32_t t = r.Get<uint32_t>();
+    Bitmap b = r.GetBitmap();
+    if (r.ok() && !postings_.emplace(t, std::move(b)).second) r.Fail("a trigram is repeated");
+  }
+}
+
 }  // namespace taskdex

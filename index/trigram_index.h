@@ -22,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "index/bitmap.h"
+#include "index/serial.h"
 
 namespace taskdex {
 
@@ -43,6 +44,17 @@ class TrigramIndex {
   void Optimize();
   size_t num_trigrams() const { return postings_.size(); }
   size_t MemoryBytes() const;
+
+  // The binary snapshot's form (index/serial.h): trigram, posting pairs.
+  void Save(SerialWriter& w) const;
+  void Load(SerialReader& r);
+  // True if every posting's codes are below `n` (a loaded index's check).
+  bool CodesBelow(uint32_t n) const {
+    for (const auto& [t, b] : postings_) {
+      if (!b.isEmpty() && b.maximum() >= n) return false;
+    }
+    return true;
+  }
 
  private:
   static std::vector<uint32_t> Trigrams(std::string_view folded);

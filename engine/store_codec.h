@@ -1,0 +1,81 @@
+// engine/store_codec.h
+//
+// A Store (engine/store.h) as the sections of a binary snapshot's segment
+// file (engine/binary_snapshot.h): what each section holds, how it is
+// written, read back, and checked.
+//
+// Sections, each encoded with index/serial.h:
+//   meta          table sizes, BuildReport, which indexes were built
+//   dictionaries  the eight frozen dictionaries
+//   task_runs     every task-run column, the row-major `hot` copy included
+//   flow_runs     every flow-run column
+//   dimensions    flows and deployments
+//   joins         reverse joins (task runs of a flow run, ...)
+//   task_run_indexes   postings, presence bitmaps, the seven page orders,
+//                      the join postings
+//   name_indexes  flow-run postings, name trigrams, folded names
+// What is not written, and is rebuilt by FinishStore: the id -> row hash
+// maps (absl's table has no stable byte form) and the `like_` cache
+// (filled by queries). Why not write the hash maps as sorted arrays and
+// search those instead: every id lookup of the live store's writer and
+// of GET /api/task_runs/{id} would pay a binary search; rebuilding costs
+// one pass (bench/RESULTS.md "Session 13").
+//
+// Decoding: sections may be decoded in any order and on different threads
+// (each writes only its own members of the Store); FinishStore then checks
+// what crosses sections — every column as long as its table, every
+// dictionary code below its dictionary's size, every row reference inside
+// its table, every index's rows inside the task-run table — so a file
+// that passed its checksums but holds inconsistent data is refused with
+// the part named, and a query never reads out of bounds.
+//
+// Thread safety: EncodeSection reads a const Store (many threads may
+// encode); DecodeSection of distinct sections may run concurrently on one
+// Store; FinishStore runs alone, after them.
+
+#ifndef TASKDEX_ENGINE_STORE_CODEC_H_
+#define TASKDEX_ENGINE_STORE_CODEC_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "engine/store.h"
+#include "index/serial.h"
+
+namespace taskdex {
+
+enum class StoreSection : uint32_t {
+  kMeta = 1,
+  kDictionaries,
+  kTaskRuns,
+  kFlowRuns,
+  kDimensions,
+  kJoins,
+  kTaskRunIndexes,
+  kNameIndexes,
+};
+inline constexpr std::array<StoreSection, 8> kStoreSections = {
+    StoreSection::kMeta,       StoreSection::kDictionaries,   StoreSection::kTaskRuns,
+    StoreSection::kFlowRuns,   StoreSection::kDimensions,     StoreSection::kJoins,
+    StoreSection::kTaskRunIndexes, StoreSection::kNameIndexes};
+
+// "meta", "dictionaries", ... ("section 9" for an unknown value).
+std::string_view StoreSectionName(uint32_t section);
+
+// Writes section `section` of `store`.
+void EncodeSection(const Store& store, StoreSection section, SerialWriter& w);
+
+// Reads section `section` from `bytes` into `store`. Errors:
+// DataLoss("<section>: <what>").
+absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store);
+
+// After every section was decoded: checks the Store across sections (see
+// above) and rebuilds the id maps. Errors: DataLoss("<part>: <what>").
+absl::Status FinishStore(Store* store);
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_ENGINE_STORE_CODEC_H_

@@ -1,0 +1,147 @@
+// index/serial.h
+//
+// The byte encoding of taskdex's binary snapshot sections
+// (engine/store_codec.h): a SerialWriter writes values to a ByteSink, a
+// SerialReader takes them back from a span of bytes (a mapped file).
+//
+// Encoding, little-endian as the machine is (a snapshot is refused on a
+// big-endian host by the file header, engine/binary_snapshot.cc):
+//   - a fixed-size value: its bytes;
+//   - an array of trivially copyable T: u64 count, then count * sizeof(T)
+//     bytes, then zero bytes to a multiple of 8;
+//   - a string: as an array of char;
+//   - a Bitmap: u64 size, then CRoaring's portable serialization (the
+//     format CRoaring documents as stable across versions and platforms).
+//
+// Reading never goes past the span: a read that would sets an error
+// ("truncated at byte N", "array of N elements of M bytes overruns ...")
+// and returns zero values from then on, so a decoder may read on and check
+// ok() once at the end. Why memcpy out of the span rather than serve from
+// it: the Store's columns are std::vectors that the live store also
+// builds and merges; serving from the mapping would make every column a
+// view with two owners. Copying runs at memory speed (bench/RESULTS.md
+// "Session 13").
+//
+// Thread safety: none; one writer or reader per object.
+
+#ifndef TASKDEX_INDEX_SERIAL_H_
+#define TASKDEX_INDEX_SERIAL_H_
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "index/bitmap.h"
+
+namespace taskdex {
+
+// Where a SerialWriter's bytes go (a file with its checksum, a string).
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void Write(const char* data, size_t n) = 0;
+};
+
+class StringSink : public ByteSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  void Write(const char* data, size_t n) override { out_->append(data, n); }
+
+ private:
+  std::string* out_;
+};
+
+// Buffers small values and passes large arrays straight to the sink, so a
+// section of any size is written with a bounded buffer. Flush() (or the
+// destructor) hands over what is buffered.
+class SerialWriter {
+ public:
+  explicit SerialWriter(ByteSink* sink) : sink_(sink) {}
+  ~SerialWriter() { Flush(); }
+  SerialWriter(const SerialWriter&) = delete;
+  SerialWriter& operator=(const SerialWriter&) = delete;
+
+  template <typename T>
+  void Put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    Append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void PutBytes(const void* data, size_t n, uint64_t count);
+  template <typename T>
+  void PutArray(std::span<const T> v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    PutBytes(v.data(), v.size() * sizeof(T), v.size());
+  }
+  template <typename T>
+  void PutArray(const std::vector<T>& v) {
+    PutArray(std::span<const T>(v));
+  }
+  void PutString(std::string_view s) { PutBytes(s.data(), s.size(), s.size()); }
+  void PutBitmap(const Bitmap& b);
+  void PutBitmaps(const std::vector<Bitmap>& v);
+
+  void Flush();
+  // Bytes put so far.
+  uint64_t size() const { return written_ + buffer_.size(); }
+
+ private:
+  static constexpr size_t kBufferBytes = size_t{1} << 20;
+  void Append(const char* data, size_t n);
+
+  ByteSink* sink_;
+  std::string buffer_;
+  uint64_t written_ = 0;
+};
+
+class SerialReader {
+ public:
+  explicit SerialReader(std::span<const char> bytes) : bytes_(bytes) {}
+
+  template <typename T>
+  T Get() {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T v{};
+    if (const char* p = Take(sizeof(T))) std::memcpy(&v, p, sizeof(T));
+    return v;
+  }
+  template <typename T>
+  std::vector<T> GetArray() {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<T> v;
+    const uint64_t n = Get<uint64_t>();
+    const char* p = TakeArray(n, sizeof(T));
+    if (p == nullptr || n == 0) return v;
+    v.resize(n);
+    std::memcpy(static_cast<void*>(v.data()), p, n * sizeof(T));
+    return v;
+  }
+  // The bytes of a string, as a view into the span (no copy).
+  std::string_view GetStringView();
+  std::string GetString() { return std::string(GetStringView()); }
+  Bitmap GetBitmap();
+  std::vector<Bitmap> GetBitmaps();
+
+  // Marks the input bad (a decoder's own check, e.g. sizes that disagree).
+  void Fail(std::string message);
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool at_end() const { return pos_ == bytes_.size(); }
+  size_t position() const { return pos_; }
+
+ private:
+  const char* Take(size_t n);
+  // count * size bytes (then padding); null on overflow or overrun.
+  const char* TakeArray(uint64_t count, size_t size);
+
+  std::span<const char> bytes_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+}  // namespace taskdex
+
+#endif  // TASKDEX_INDEX_SERIAL_H_
