@@ -248,7 +248,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // The routes taskdex serves (paths only; methods are checked per route).
 enum class RouteId : uint8_t {
   kNone, kPaginate, kFilter, kCount, kHistory, kRead, kHealth, kReady, kLivez, kReadyz, kMetrics,
-  kApply
+  kApply, kCheckpoint
 };
 
 constexpr std::string_view kTaskRunsPrefix = "/api/task_runs/";
@@ -268,6 +268,7 @@ RouteId MatchPath(std::string_view path) {
   if (path == "/readyz") return RouteId::kReadyz;
   if (path == "/metrics") return RouteId::kMetrics;
   if (path == "/taskdex/v1/apply") return RouteId::kApply;
+  if (path == "/taskdex/v1/checkpoint") return RouteId::kCheckpoint;
   return RouteId::kNone;
 }
 
@@ -545,6 +546,18 @@ struct HttpServer::Rep {
     SetJson(res, r.status, std::move(r.body));
   }
 
+  // POST /taskdex/v1/checkpoint: a binary snapshot of the current version
+  // (ServerOptions::checkpoint). Off unless serve has --checkpoint-dir.
+  void HandleCheckpoint(HttpResponse& res) {
+    if (!options.checkpoint) {
+      return SetDetail(res, 403,
+                       "Checkpoints are off: start taskdex serve with --checkpoint-dir DIR");
+    }
+    if (ReadyEngine(res) == nullptr) return;
+    Response r = options.checkpoint();
+    SetJson(res, r.status, std::move(r.body));
+  }
+
   void HandleHistory(const HttpRequest& req, HttpResponse& res) {
     const Engine* e = ReadyEngine(res);
     if (e == nullptr) return;
@@ -727,6 +740,8 @@ struct HttpServer::Rep {
         return post_route("history", [&] { HandleHistory(req, res); });
       case RouteId::kApply:
         return post_route("apply", [&] { HandleApply(req, res); });
+      case RouteId::kCheckpoint:
+        return post_route("checkpoint", [&] { HandleCheckpoint(res); });
       case RouteId::kRead:
         ctx.endpoint = "read";
         if (get) return HandleRead(req, res, std::string_view(path).substr(kTaskRunsPrefix.size()), ctx);
@@ -878,6 +893,7 @@ struct HttpServer::Rep {
     switch (MatchPath(req.path)) {
       case RouteId::kHistory:
       case RouteId::kApply:
+      case RouteId::kCheckpoint:
         return true;
       case RouteId::kPaginate:
       case RouteId::kFilter:
@@ -923,7 +939,8 @@ struct HttpServer::Rep {
     switch (MatchPath(path)) {
       case RouteId::kNone: return false;
       case RouteId::kPaginate: case RouteId::kFilter: case RouteId::kCount:
-      case RouteId::kHistory: case RouteId::kApply: return method == "POST";
+      case RouteId::kHistory: case RouteId::kApply: case RouteId::kCheckpoint:
+        return method == "POST";
       default: return method == "GET" || method == "HEAD";
     }
   }

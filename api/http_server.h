@@ -105,6 +105,11 @@ struct ServerOptions {
   // POST /taskdex/v1/apply (a change file as body, behind the same auth as
   // the API) is answered only when true; else 403.
   bool enable_writes = false;
+  // POST /taskdex/v1/checkpoint (behind the same auth as the API) calls
+  // this and answers its Response; empty: 403. `taskdex serve
+  // --checkpoint-dir` sets it (api/serve_command.cc: the engine's Save
+  // with the follower's position).
+  std::function<Response()> checkpoint;
   FILE* log = stderr;  // request log (JSON lines); nullptr: none
   // A database the server follows (engine/db_follow_loop.h): its
   // taskdex_source_* metrics are added to /metrics, and /readyz answers 503

@@ -42,15 +42,33 @@ std::vector<Uuid> TaskRunPage::Ids() const {
 }
 
 Engine::Engine(std::unique_ptr<Store> store, LoadReport report, LiveStore::Options live)
-    : live_(std::make_unique<LiveStore>(std::move(store), live)), report_(std::move(report)) {}
+    : live_(std::make_unique<LiveStore>(std::move(store), live)),
+      report_(std::move(report)),
+      single_store_version_(live_->Pin()) {}
+
+Engine::Engine(std::unique_ptr<LiveStore> live, LoadReport report)
+    : live_(std::move(live)), report_(std::move(report)) {}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot_dir,
                                                      const LoadOptions& options,
                                                      LiveStore::Options live) {
   LoadReport report;
-  absl::StatusOr<std::unique_ptr<Store>> store =
-      IsBinarySnapshot(snapshot_dir) ? LoadBinarySnapshot(snapshot_dir, options, &report)
-                                     : LoadSnapshot(snapshot_dir, options, &report);
+  if (IsBinarySnapshot(snapshot_dir)) {
+    absl::StatusOr<LoadedSnapshot> loaded = LoadBinarySnapshot(snapshot_dir, options, &report);
+    if (!loaded.ok()) return loaded.status();
+    std::unique_ptr<Engine> engine;
+    if (loaded->dims == nullptr) {  // one segment, no tombstones: a saved store
+      engine.reset(new Engine(std::move(loaded->segments.front().store), std::move(report), live));
+    } else {
+      engine.reset(new Engine(std::make_unique<LiveStore>(std::move(loaded->segments),
+                                                          *loaded->dims, loaded->version, live),
+                              std::move(report)));
+    }
+    engine->snapshot_source_ = std::move(loaded->source);
+    if (options.huge_pages) CollapseToHugePages();
+    return engine;
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snapshot_dir, options, &report);
   if (!store.ok()) return store.status();
   // Opt-in (LoadOptions::huge_pages): the built Store in 2 MiB pages
   // (engine/huge_pages.h). It cuts the page writer's cold cost in
@@ -61,13 +79,23 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
   return std::unique_ptr<Engine>(new Engine(*std::move(store), std::move(report), live));
 }
 
-absl::StatusOr<SaveReport> Engine::Save(const std::string& dir, const SaveOptions& options) {
+absl::StatusOr<SaveReport> Engine::Save(const std::string& dir, const SaveOptions& options,
+                                        const std::string& source) const {
+  SnapshotToSave snapshot;
+  snapshot.source = source;
   std::shared_ptr<const Version> version = Pin();
-  if (version->segments.size() != 1 || version->DeadTaskRuns() != 0) {
-    live_->MergeAll();
-    version = Pin();
+  if (version == single_store_version_.lock()) {
+    snapshot.version = version->number;
+    snapshot.segments.push_back({version->segments.front().store.get(), nullptr});
+    return SaveBinarySnapshot(snapshot, dir, options);
   }
-  return SaveBinarySnapshot(*version->segments.front().store, dir, options);
+  LiveStore::CheckpointState state = live_->Checkpoint();
+  snapshot.version = state.version->number;
+  snapshot.dims = state.dims.get();
+  for (const SegmentView& s : state.version->segments) {
+    snapshot.segments.push_back({s.store.get(), s.dead.get()});
+  }
+  return SaveBinarySnapshot(snapshot, dir, options);
 }
 
 bool HugePagesFromEnvironment() {

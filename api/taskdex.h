@@ -127,22 +127,38 @@ class Engine {
   // line: 400 {"detail":"line <n>: <key>: <reason>"}, nothing applied.
   Response ApplyJson(std::string_view change_file);
   // Writes the current version as a binary snapshot into directory `dir`
-  // (engine/binary_snapshot.h). A version of several segments or with
-  // tombstones is merged into one first (MergeAll).
-  absl::StatusOr<SaveReport> Save(const std::string& dir, const SaveOptions& options = {});
+  // (engine/binary_snapshot.h): the loaded store as one file, or, once
+  // changes were applied, every segment with its tombstones and the live
+  // store's model of the dimension rows (a checkpoint). `source` (JSON) is
+  // the position a follower resumes from, kept in the manifest. Readers
+  // and writers go on meanwhile: the writer's lock is held only to pin the
+  // version (LiveStore::Checkpoint).
+  absl::StatusOr<SaveReport> Save(const std::string& dir, const SaveOptions& options = {},
+                                  const std::string& source = "null") const;
+  // The "source" of the binary snapshot this engine was loaded from
+  // ("null": none, or not loaded from one).
+  const std::string& snapshot_source() const { return snapshot_source_; }
   // Merges every segment into one (tombstones reclaimed).
   void MergeAll() { live_->MergeAll(); }
   // One merge by the policy (engine/live_store.h); false when it wants none.
   bool MergeOnce() { return live_->MergeOnce(); }
   LiveStats Stats() const { return live_->Stats(); }
+  // Every id held and the newest task-run `updated` (LiveStore::Held),
+  // for a database follower resuming from a checkpoint.
+  LiveStore::HeldIds Held() const { return live_->Held(); }
 
   const LoadReport& load_report() const { return report_; }
 
  private:
   Engine(std::unique_ptr<Store> store, LoadReport report, LiveStore::Options live);
+  Engine(std::unique_ptr<LiveStore> live, LoadReport report);
 
   std::unique_ptr<LiveStore> live_;
   LoadReport report_;
+  // The version a single loaded store made: while it is current, Save
+  // writes that store alone (its rows are the whole model).
+  std::weak_ptr<const Version> single_store_version_;
+  std::string snapshot_source_ = "null";
 };
 
 }  // namespace taskdex

@@ -3,32 +3,30 @@
 // taskdex's binary snapshot: a directory holding one file per segment and
 // a manifest, loaded without parsing or index builds (issue 13).
 //
-//   DIR/manifest.json        written last; names everything else
-//   DIR/seg-<id>-<n>.tdx     one per segment (<id>: the snapshot's id)
+//   DIR/manifest.json          written last; names everything else
+//   DIR/seg-<id>-<n>.tdx       segment n (engine/internal/segment_file.h:
+//                              the Store's sections, crc32 each, and its
+//                              tombstones when it is a live store's)
+//   DIR/dims-<id>.tdx          a live store's checkpoint only: the writer's
+//                              model of flow runs, flows and deployments
+//                              (engine/live_store.h Checkpoint)
 //
-// A segment file:
-//   header  (64 bytes)  magic "TDXSEG01", format version, byte-order mark,
-//                       snapshot id (16 bytes), segment number, section
-//                       count, crc32 of the header's first 60 bytes
-//   sections            each 8-aligned: the Store's parts as
-//                       engine/store_codec.h encodes them
-//   section table       per section: kind, offset, length, crc32 (zlib)
-//   footer  (32 bytes)  table offset, table entries, table crc32,
-//                       magic "TDXEND01"
 // manifest.json: {"format":"taskdex-binary-snapshot","format_version":1,
-// "taskdex_version":...,"snapshot_id":...,"created":...,"segments":[{"file",
-// "bytes","task_runs","flow_runs","flows","deployments"}],"source":null}.
+// "taskdex_version":..,"snapshot_id":<32 hex>,"created":..,"version":<the
+// live store's version number>,"segments":[{"file","bytes","role":
+// "segment"|"dims","task_runs","flow_runs","flows","deployments"}],
+// "source":<the follower's position, a JSON value, null when none>}.
 //
 // Integrity: every file is written under a temporary name, fsynced and
-// renamed; the manifest last, then the directory is fsynced; segment files
-// carry the snapshot id in their names and headers, so a save into a
-// directory holding an older snapshot never overwrites a file the old
-// manifest names (the old one stays loadable until the new manifest's
-// rename, and its files are removed after). Loading refuses, naming the
-// file and the section: a missing or foreign manifest, a newer format, a
-// file of another snapshot (swapped in), a wrong size (truncated), a bad
-// header, table or footer, a section whose crc32 fails, and a section that
-// passes its checksum but disagrees with the rest (store_codec.h checks).
+// renamed; the manifest last, then the directory is fsynced. Files carry
+// the snapshot id in their names and headers, so a save into a directory
+// holding an older snapshot never overwrites a file the old manifest names:
+// the old one stays loadable until the new manifest's rename, and its
+// files are removed after. Loading refuses, naming the file and the
+// section: a missing or foreign manifest, a newer format, a file of
+// another snapshot (swapped in), a wrong size (truncated), a bad header,
+// table or footer, a section whose crc32 fails, and a section that passes
+// its checksum but disagrees with the rest (engine/store_codec.h checks).
 // Nothing is served from a refused snapshot.
 //
 // Costs: save writes each column once through a 1 MiB buffer (crc32 as it
@@ -38,8 +36,8 @@
 // ran at 2.3 GB/s here (bench/RESULTS.md "Session 13"); no Debian-packaged
 // crc32c is among the project's dependencies.
 //
-// Thread safety: free functions; a Save reads a const Store that others may
-// read at the same time.
+// Thread safety: free functions; a save reads const Stores that others
+// may read at the same time.
 
 #ifndef TASKDEX_ENGINE_BINARY_SNAPSHOT_H_
 #define TASKDEX_ENGINE_BINARY_SNAPSHOT_H_
@@ -50,6 +48,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "engine/live_store.h"
 #include "engine/snapshot_loader.h"
 #include "engine/store.h"
 
@@ -72,22 +71,42 @@ struct SaveReport {
   std::string snapshot_id;
 };
 
-// Writes `store` as a binary snapshot of one segment into directory `dir`
-// (created if missing; an older snapshot there is replaced). Errors:
-// Internal/PermissionDenied naming the file, with errno's text.
-absl::StatusOr<SaveReport> SaveBinarySnapshot(const Store& store, const std::string& dir,
-                                              const SaveOptions& options);
+// What to write: segments (each a Store and, for a live store's, its
+// tombstones), and for a live store's checkpoint the writer's model.
+struct SnapshotToSave {
+  struct Segment {
+    const Store* store = nullptr;
+    const Bitmap* dead = nullptr;  // null: a plain store, no tombstones
+  };
+  std::vector<Segment> segments;
+  const Store* dims = nullptr;  // null: the one segment's own rows are the model
+  uint64_t version = 1;
+  std::string source = "null";  // JSON: the follower's position to resume from
+};
+
+// Writes a binary snapshot into directory `dir` (created if missing; an
+// older snapshot there is replaced). Errors: Internal/PermissionDenied
+// naming the file, with errno's text; InvalidArgument for several segments
+// without `dims`.
+absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
+                                              const std::string& dir, const SaveOptions& options);
+
+struct LoadedSnapshot {
+  std::vector<RestoredSegment> segments;
+  std::unique_ptr<Store> dims;  // null when the snapshot has none
+  uint64_t version = 1;
+  std::string source = "null";  // as the manifest holds it
+};
 
 // True if `path` is a directory holding a manifest.json.
 bool IsBinarySnapshot(const std::string& path);
 
-// Loads a binary snapshot of one segment. LoadOptions::threads decode
-// sections in parallel; progress is called with phase "read". Errors:
-// NotFound (no manifest), DataLoss("<file>: <section>: <what>"),
+// Loads a binary snapshot. LoadOptions::threads decode sections in
+// parallel; progress is called with phase "read". Errors: NotFound (no
+// manifest, a missing file), DataLoss("<file>: <section>: <what>"),
 // FailedPrecondition (a newer format, a foreign file).
-absl::StatusOr<std::unique_ptr<Store>> LoadBinarySnapshot(const std::string& dir,
-                                                          const LoadOptions& options,
-                                                          LoadReport* report);
+absl::StatusOr<LoadedSnapshot> LoadBinarySnapshot(const std::string& dir,
+                                                  const LoadOptions& options, LoadReport* report);
 
 }  // namespace taskdex
 

@@ -160,6 +160,7 @@ absl::StatusOr<SnapshotRecords> DbFollowLoop::Load(
       status_.last_success_start = start;
       status_.last_success_end = end;
       last_reconcile_ = start;
+      position_ = follower_.position();
       return records;
     }
     Failed(records.status(), false);
@@ -169,10 +170,26 @@ absl::StatusOr<SnapshotRecords> DbFollowLoop::Load(
   }
 }
 
+void DbFollowLoop::Resume(const std::array<std::vector<Uuid>, 4>& held,
+                          const DbPosition& position) {
+  follower_.Resume(held, position);
+  reconcile_next_ = true;
+  std::lock_guard lock(mu_);
+  status_.loaded = true;
+  status_.rows_loaded = held[0].size() + held[1].size() + held[2].size() + held[3].size();
+  position_ = position;
+}
+
+DbPosition DbFollowLoop::position() const {
+  std::lock_guard lock(mu_);
+  return position_;
+}
+
 void DbFollowLoop::Seed(const SnapshotRecords& records) {
   follower_.Seed(records);
   reconcile_next_ = true;
   std::lock_guard lock(mu_);
+  position_ = follower_.position();
   status_.loaded = true;
   status_.rows_loaded = records.flows.size() + records.deployments.size() +
                         records.flow_runs.size() + records.task_runs.size();
@@ -207,6 +224,7 @@ absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch
     last_reconcile_ = start;
   }
   std::lock_guard lock(mu_);
+  position_ = follower_.position();
   status_.connected = true;
   status_.last_success_start = start;
   status_.last_success_end = WallMicros();

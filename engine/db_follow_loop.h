@@ -114,6 +114,13 @@ class DbFollowLoop {
   absl::StatusOr<SnapshotRecords> Load(const std::function<void(uint64_t rows)>& progress = {});
   // DbFollower::Seed, and the first poll reconciles.
   void Seed(const SnapshotRecords& records);
+  // Instead of Load, after the engine was loaded from a checkpoint of this
+  // loop's database: DbFollower::Resume, and the first poll reconciles.
+  void Resume(const std::array<std::vector<Uuid>, 4>& held, const DbPosition& position);
+  // The follower's position after its last successful load or poll; any
+  // thread. Everything it covers was applied before it moved, so a
+  // checkpoint takes it first and then pins the version it writes.
+  DbPosition position() const;
 
   // Polls on a thread until Stop, applying each batch with `apply`.
   void Start(std::function<absl::Status(const Batch&)> apply);
@@ -159,6 +166,7 @@ class DbFollowLoop {
   bool stop_ = false;
   bool slot_dropped_ = false;  // Stop() runs again from the destructor
   DbSourceStatus status_;
+  DbPosition position_;  // guarded by mu_
   std::thread thread_;
 };
 

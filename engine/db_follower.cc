@@ -267,6 +267,24 @@ void DbFollower::Seed(const SnapshotRecords& records) {
   if (newest) tables_[static_cast<int>(EntityKind::kTaskRun)].watermark = *newest;
 }
 
+void DbFollower::Resume(const std::array<std::vector<Uuid>, 4>& held,
+                        const DbPosition& position) {
+  for (int e = 0; e < 4; ++e) {
+    Table& t = tables_[e];
+    t.held.clear();
+    t.held.reserve(held[e].size());
+    for (const Uuid& id : held[e]) t.held.insert(id);
+    t.recent.clear();
+    t.watermark = position.watermark[e];
+  }
+}
+
+DbPosition DbFollower::position() const {
+  DbPosition p;
+  for (int e = 0; e < 4; ++e) p.watermark[e] = tables_[e].watermark;
+  return p;
+}
+
 absl::Status DbFollower::Poll(bool reconcile,
                               const std::function<absl::Status(const Batch&)>& apply,
                               DbPollStats* stats) {

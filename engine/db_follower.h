@@ -41,11 +41,14 @@
 #ifndef TASKDEX_ENGINE_DB_FOLLOWER_H_
 #define TASKDEX_ENGINE_DB_FOLLOWER_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -62,6 +65,19 @@ struct DbFollowerOptions {
   // others parse them (engine/internal/row_parse_pool.h).
   int load_threads = 0;
 };
+
+// Where a follower is: per entity (EntityKind order) the largest
+// `updated` it has read (none: read every row at the next poll). Kept in a
+// checkpoint's manifest (engine/binary_snapshot.h "source") so that a
+// server started from it resumes from here (DbFollower::Resume).
+struct DbPosition {
+  std::optional<Micros> watermark[4];
+};
+// {"kind":"database","watermark_us":{"flow":N|null,"deployment":..,
+// "flow_run":..,"task_run":..}}, and back. Errors: InvalidArgument naming
+// the field.
+std::string DbPositionJson(const DbPosition& p);
+absl::StatusOr<DbPosition> ParseDbPosition(std::string_view json);
 
 struct DbLoadProgress {
   EntityKind entity = EntityKind::kFlow;  // the table being read
@@ -107,6 +123,12 @@ class DbFollower {
   // deployments carry no `updated`). Call ReconcileNext() too, so the first
   // poll removes what was deleted since the snapshot.
   void Seed(const SnapshotRecords& records);
+  // Instead of Load, after the engine was loaded from a checkpoint of this
+  // follower (engine/binary_snapshot.h): holds `held` (ids per entity,
+  // EntityKind order) and polls from `position` less the overlap. Call
+  // ReconcileNext() too (DbFollowLoop::Resume does).
+  void Resume(const std::array<std::vector<Uuid>, 4>& held, const DbPosition& position);
+  DbPosition position() const;
 
   // One poll (and reconciliation, when `reconcile`): reads the changes,
   // calls `apply` with them as one batch (not called when there are none),

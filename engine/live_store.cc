@@ -473,6 +473,73 @@ LiveStore::LiveStore(std::unique_ptr<Store> initial, Options options)
   if (options.background_merges) rep_->merger = std::thread([this] { rep_->MergeLoop(); });
 }
 
+LiveStore::LiveStore(std::vector<RestoredSegment> segments, const Store& dims, uint64_t version,
+                     Options options)
+    : rep_(std::make_unique<Rep>()) {
+  rep_->options = options;
+  rep_->dims = DimModel::FromStore(dims);
+  auto v = std::make_shared<Version>();
+  v->number = version;
+  uint64_t id = 1;
+  for (RestoredSegment& r : segments) {
+    rep_->meta[id] = MetaOf(*r.store);
+    BuiltSegment built;
+    built.store = std::shared_ptr<const Store>(std::move(r.store));
+    built.dead = std::make_shared<Bitmap>(std::move(r.dead));
+    if (options.expect_writes) built.inverse = OrderInverse::Of(*built.store);
+    v->segments.push_back(ViewOf(id, std::move(built)));
+    ++id;
+  }
+  rep_->next_segment_id = id;
+  rep_->Publish(std::move(v));
+  if (options.background_merges) rep_->merger = std::thread([this] { rep_->MergeLoop(); });
+}
+
+LiveStore::CheckpointState LiveStore::Checkpoint() const {
+  CheckpointState out;
+  DimModel::Records records;
+  {
+    std::lock_guard<std::mutex> lock(rep_->writer_mu);
+    out.version = rep_->Current();
+    records = rep_->dims.AllRecords();
+  }
+  StoreBuilder b;
+  for (const auto& f : records.flows) b.AddFlow(*f);
+  for (const auto& d : records.deployments) b.AddDeployment(*d);
+  for (const auto& r : records.flow_runs) b.AddFlowRun(*r);
+  StoreBuilder::BuildOptions options;
+  options.trim_heap = false;
+  options.name_trigrams = false;
+  out.dims = b.Build(options);
+  return out;
+}
+
+LiveStore::HeldIds LiveStore::Held() const {
+  HeldIds out;
+  std::shared_ptr<const Version> version;
+  DimModel::Records records;
+  {
+    std::lock_guard<std::mutex> lock(rep_->writer_mu);
+    version = rep_->Current();
+    records = rep_->dims.AllRecords();
+  }
+  for (const auto& f : records.flows) out.ids[0].push_back(f->id);
+  for (const auto& d : records.deployments) out.ids[1].push_back(d->id);
+  for (const auto& r : records.flow_runs) out.ids[2].push_back(r->id);
+  for (const SegmentView& seg : version->segments) {
+    const TaskRunTable& t = seg.store->task_runs;
+    for (RowId r = 0; r < t.size(); ++r) {
+      if (seg.dead->contains(r)) continue;
+      out.ids[3].push_back(t.id[r]);
+      if (t.updated[r] != kNullMicros &&
+          (!out.newest_task_run_updated || t.updated[r] > *out.newest_task_run_updated)) {
+        out.newest_task_run_updated = t.updated[r];
+      }
+    }
+  }
+  return out;
+}
+
 LiveStore::~LiveStore() {
   {
     std::lock_guard<std::mutex> lock(rep_->merge_mu);

@@ -42,6 +42,17 @@ DimModel DimModel::FromStore(const Store& store) {
   return m;
 }
 
+DimModel::Records DimModel::AllRecords() const {
+  Records out;
+  out.flows.reserve(flows_.size());
+  for (const auto& [id, r] : flows_) out.flows.push_back(r);
+  out.deployments.reserve(deployments_.size());
+  for (const auto& [id, r] : deployments_) out.deployments.push_back(r);
+  out.flow_runs.reserve(flow_runs_.size());
+  for (const auto& [id, r] : flow_runs_) out.flow_runs.push_back(r);
+  return out;
+}
+
 const FlowRunRecord* DimModel::FlowRun(const Uuid& id) const { return Lookup(flow_runs_, id); }
 const FlowRecord* DimModel::Flow(const Uuid& id) const { return Lookup(flows_, id); }
 const DeploymentRecord* DimModel::Deployment(const Uuid& id) const {

@@ -54,6 +54,14 @@ class DimModel {
   const absl::flat_hash_map<Uuid, IdSet>& children_by_parent() const { return children_; }
 
   size_t flow_runs() const { return flow_runs_.size(); }
+  // Every record held (pointers: cheap to take under the writer's lock),
+  // for a checkpoint (LiveStore::Checkpoint).
+  struct Records {
+    std::vector<RecordPtr<FlowRecord>> flows;
+    std::vector<RecordPtr<DeploymentRecord>> deployments;
+    std::vector<RecordPtr<FlowRunRecord>> flow_runs;
+  };
+  Records AllRecords() const;
 
   // The dimension rows of a segment (engine/live_store.h, "closure").
   struct Closure {

@@ -1,0 +1,413 @@
+// engine/internal/segment_file.cc
+
+#include "engine/internal/segment_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/store_codec.h"
+#include "index/serial.h"
+
+namespace taskdex::engine_internal {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The tombstones' section kind, after the Store's (store_codec.h).
+constexpr uint32_t kTombstonesSection = 100;
+
+std::string SectionName(uint32_t kind) {
+  return kind == kTombstonesSection ? "tombstones" : std::string(StoreSectionName(kind));
+}
+
+SnapshotId ToId(const uint8_t (&bytes)[16]) {
+  SnapshotId id;
+  std::memcpy(id.data(), bytes, 16);
+  return id;
+}
+
+constexpr char kHeaderMagic[8] = {'T', 'D', 'X', 'S', 'E', 'G', '0', '1'};
+constexpr char kFooterMagic[8] = {'T', 'D', 'X', 'E', 'N', 'D', '0', '1'};
+constexpr uint32_t kByteOrderMark = 0x01020304;
+constexpr char kFormatName[] = "taskdex-binary-snapshot";
+
+struct FileHeader {
+  char magic[8];
+  uint32_t format_version;
+  uint32_t byte_order;
+  uint8_t snapshot_id[16];
+  uint32_t segment;
+  uint32_t sections;
+  uint8_t reserved[20];
+  uint32_t crc;  // of the 60 bytes before it
+};
+static_assert(sizeof(FileHeader) == 64);
+
+struct SectionEntry {
+  uint32_t kind;
+  uint32_t crc;
+  uint64_t offset;
+  uint64_t length;
+};
+static_assert(sizeof(SectionEntry) == 24);
+
+struct FileFooter {
+  uint64_t table_offset;
+  uint32_t table_entries;
+  uint32_t table_crc;
+  uint64_t reserved;
+  char magic[8];
+};
+static_assert(sizeof(FileFooter) == 32);
+
+uint32_t Crc32Continue(uint32_t crc32_so_far, const void* data, size_t n) {
+  uLong crc = crc32_so_far;
+  const auto* p = static_cast<const Bytef*>(data);
+  while (n > 0) {  // zlib takes uInt lengths
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, size_t{1} << 30));
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    n -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+uint32_t Crc32(const void* data, size_t n) { return Crc32Continue(0, data, n); }
+
+// Writes a file through write(2), keeping the crc32 of what it wrote since
+// the last Restart() (one section).
+class FileSink : public ByteSink {
+ public:
+  FileSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  void Write(const char* data, size_t n) override {
+    crc_ = Crc32Continue(crc_, data, n);
+    offset_ += n;
+    while (n > 0 && status_.ok()) {
+      const ssize_t w = ::write(fd_, data, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        status_ = ErrnoError("write", path_);
+        return;
+      }
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+  void Restart() { crc_ = static_cast<uint32_t>(crc32(0L, Z_NULL, 0)); }
+  uint32_t crc() const { return crc_; }
+  uint64_t offset() const { return offset_; }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  int fd_;
+  std::string path_;
+  uint32_t crc_ = 0;
+  uint64_t offset_ = 0;
+  absl::Status status_;
+};
+
+absl::Status SyncAndClose(int fd, const std::string& path) {
+  if (::fsync(fd) != 0) {
+    absl::Status s = ErrnoError("fsync", path);
+    ::close(fd);
+    return s;
+  }
+  if (::close(fd) != 0) return ErrnoError("close", path);
+  return absl::OkStatus();
+}
+
+// A file mapped read-only; unmapped when destroyed.
+class MappedFile {
+ public:
+  static absl::StatusOr<MappedFile> Open(const std::string& path) {
+    MappedFile m;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": not found"));
+      return ErrnoError("open", path);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      absl::Status e = ErrnoError("stat", path);
+      ::close(fd);
+      return e;
+    }
+    m.size_ = static_cast<size_t>(st.st_size);
+    if (m.size_ > 0) {
+      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        absl::Status e = ErrnoError("mmap", path);
+        ::close(fd);
+        return e;
+      }
+      m.data_ = static_cast<const char*>(p);
+      ::madvise(p, m.size_, MADV_WILLNEED);
+    }
+    ::close(fd);
+    return m;
+  }
+  MappedFile() = default;
+  MappedFile(MappedFile&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  MappedFile& operator=(MappedFile&&) = delete;
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  std::span<const char> bytes() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Checks header, footer and section table of a mapped segment file.
+absl::StatusOr<std::vector<SectionEntry>> ReadLayout(std::span<const char> f,
+                                                     const std::string& path,
+                                                     const std::string& snapshot_id) {
+  auto fail = [&path](std::string_view what) {
+    return absl::DataLossError(absl::StrCat(path, ": ", std::string(what)));
+  };
+  if (f.size() < sizeof(FileHeader) + sizeof(FileFooter)) return fail("truncated (too short)");
+  FileHeader h;
+  std::memcpy(&h, f.data(), sizeof(h));
+  if (std::memcmp(h.magic, kHeaderMagic, 8) != 0) return fail("header: not a taskdex segment file");
+  if (h.crc != Crc32(&h, offsetof(FileHeader, crc))) return fail("header: checksum mismatch");
+  if (h.byte_order != kByteOrderMark) return fail("header: written on a machine of other byte order");
+  if (h.format_version != kSegmentFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": header: format version ", h.format_version, "; this taskdex reads ",
+                     kSegmentFormatVersion));
+  }
+  if (SnapshotIdHex(ToId(h.snapshot_id)) != snapshot_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": header: belongs to snapshot ", SnapshotIdHex(ToId(h.snapshot_id)), ", not to ", snapshot_id,
+        " named by the manifest (a file from another snapshot)"));
+  }
+  FileFooter footer;
+  std::memcpy(&footer, f.data() + f.size() - sizeof(footer), sizeof(footer));
+  if (std::memcmp(footer.magic, kFooterMagic, 8) != 0) return fail("footer: missing (truncated?)");
+  const uint64_t table_bytes = uint64_t{footer.table_entries} * sizeof(SectionEntry);
+  if (footer.table_entries != h.sections || footer.table_offset < sizeof(FileHeader) ||
+      footer.table_offset + table_bytes + sizeof(footer) != f.size()) {
+    return fail("footer: section table out of place");
+  }
+  std::vector<SectionEntry> table(footer.table_entries);
+  std::memcpy(table.data(), f.data() + footer.table_offset, table_bytes);
+  if (footer.table_crc != Crc32(table.data(), table_bytes)) {
+    return fail("section table: checksum mismatch");
+  }
+  std::vector<bool> seen(kStoreSections.size() + 1, false);
+  bool tombstones = false;
+  for (const SectionEntry& e : table) {
+    if (e.kind == kTombstonesSection && !tombstones) {
+      tombstones = true;
+    } else if (e.kind == 0 || e.kind > kStoreSections.size() || seen[e.kind]) {
+      return fail(absl::StrCat("section table: unknown or repeated section kind ", e.kind));
+    } else {
+      seen[e.kind] = true;
+    }
+    if (e.offset < sizeof(FileHeader) || e.offset > footer.table_offset ||
+        e.length > footer.table_offset - e.offset) {
+      return fail(absl::StrCat("section ", SectionName(e.kind), ": out of the file's bounds"));
+    }
+  }
+  if (table.size() != kStoreSections.size() + tombstones) {
+    return fail("section table: sections missing");
+  }
+  return table;
+}
+
+}  // namespace
+
+std::string SnapshotIdHex(const SnapshotId& id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : id) {
+    s += kDigits[b >> 4];
+    s += kDigits[b & 15];
+  }
+  return s;
+}
+
+absl::Status ErrnoError(std::string_view what, const std::string& path) {
+  const int e = errno;
+  std::string message = absl::StrCat(path, ": ", std::string(what), ": ", std::strerror(e));
+  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return ErrnoError("open", dir);
+  return SyncAndClose(fd, dir);
+}
+
+absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std::string& path,
+                              const SnapshotId& id, uint32_t number,
+                              const std::function<void(const LoadProgress&)>& progress_fn,
+                              uint64_t* bytes) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("open", tmp);
+  FileSink sink(fd, tmp);
+  FileHeader header{};
+  std::memcpy(header.magic, kHeaderMagic, 8);
+  header.format_version = kSegmentFormatVersion;
+  header.byte_order = kByteOrderMark;
+  std::memcpy(header.snapshot_id, id.data(), 16);
+  header.segment = number;
+  header.sections = static_cast<uint32_t>(kStoreSections.size() + (dead != nullptr));
+  header.crc = Crc32(&header, offsetof(FileHeader, crc));
+  sink.Write(reinterpret_cast<const char*>(&header), sizeof(header));
+  std::vector<SectionEntry> table;
+  LoadProgress progress;
+  progress.phase = "save";
+  progress.file = fs::path(path).filename().native();
+  for (StoreSection section : kStoreSections) {
+    sink.Restart();
+    SectionEntry entry{static_cast<uint32_t>(section), 0, sink.offset(), 0};
+    {
+      SerialWriter w(&sink);
+      EncodeSection(store, section, w);
+    }
+    entry.length = sink.offset() - entry.offset;
+    entry.crc = sink.crc();
+    table.push_back(entry);
+    progress.bytes_done = sink.offset();
+    if (progress_fn) progress_fn(progress);
+  }
+  if (dead != nullptr) {
+    sink.Restart();
+    SectionEntry entry{kTombstonesSection, 0, sink.offset(), 0};
+    {
+      SerialWriter w(&sink);
+      w.PutBitmap(*dead);
+    }
+    entry.length = sink.offset() - entry.offset;
+    entry.crc = sink.crc();
+    table.push_back(entry);
+  }
+  FileFooter footer{};
+  footer.table_offset = sink.offset();
+  footer.table_entries = static_cast<uint32_t>(table.size());
+  footer.table_crc = Crc32(table.data(), table.size() * sizeof(SectionEntry));
+  std::memcpy(footer.magic, kFooterMagic, 8);
+  sink.Write(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(SectionEntry));
+  sink.Write(reinterpret_cast<const char*>(&footer), sizeof(footer));
+  if (!sink.status().ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return sink.status();
+  }
+  if (absl::Status s = SyncAndClose(fd, tmp); !s.ok()) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp);
+  *bytes = sink.offset();
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("open", tmp);
+  FileSink sink(fd, tmp);
+  sink.Write(text.data(), text.size());
+  if (!sink.status().ok()) {
+    ::close(fd);
+    return sink.status();
+  }
+  if (absl::Status s = SyncAndClose(fd, tmp); !s.ok()) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp);
+  return absl::OkStatus();
+}
+
+
+absl::StatusOr<SegmentFileContents> ReadSegmentFile(
+    const std::string& path, uint64_t bytes, const std::string& snapshot_id_hex, int threads,
+    const std::function<void(const LoadProgress&)>& progress) {
+  absl::StatusOr<MappedFile> mapped = MappedFile::Open(path);
+  if (!mapped.ok()) return mapped.status();
+  const std::span<const char> f = mapped->bytes();
+  if (f.size() != bytes) {
+    return absl::DataLossError(absl::StrCat(path, ": ", f.size(), " bytes, the manifest says ",
+                                            bytes, " (truncated or replaced)"));
+  }
+  absl::StatusOr<std::vector<SectionEntry>> table = ReadLayout(f, path, snapshot_id_hex);
+  if (!table.ok()) return table.status();
+  // Largest sections first, so the threads finish together.
+  std::sort(table->begin(), table->end(),
+            [](const SectionEntry& a, const SectionEntry& b) { return a.length > b.length; });
+
+  SegmentFileContents out;
+  out.store = std::make_unique<Store>();
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> bytes_done{0};
+  std::mutex error_mu;
+  absl::Status error;
+  const std::string file = fs::path(path).filename().native();
+  auto work = [&](bool report_progress) {
+    for (size_t i = next++; i < table->size(); i = next++) {
+      const SectionEntry& e = (*table)[i];
+      const std::span<const char> section = f.subspan(e.offset, e.length);
+      absl::Status s;
+      if (Crc32(section.data(), section.size()) != e.crc) {
+        s = absl::DataLossError(
+            absl::StrCat(path, ": section ", SectionName(e.kind), ": checksum mismatch"));
+      } else if (e.kind == kTombstonesSection) {
+        SerialReader r(section);
+        out.dead = r.GetBitmap();
+        out.has_tombstones = true;
+        if (r.ok() && !r.at_end()) r.Fail("bytes left over after the bitmap");
+        if (!r.ok()) s = absl::DataLossError(absl::StrCat(path, ": section tombstones: ", r.error()));
+      } else if (s = DecodeSection(static_cast<StoreSection>(e.kind), section, out.store.get());
+                 !s.ok()) {
+        s = absl::DataLossError(absl::StrCat(path, ": section ", s.message()));
+      }
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.ok()) error = s;
+      }
+      bytes_done += e.length;
+      if (report_progress && progress) {
+        LoadProgress p;
+        p.phase = "read";
+        p.file = file;
+        p.bytes_done = bytes_done;
+        p.bytes_total = f.size();
+        progress(p);
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < threads && static_cast<size_t>(t) < table->size(); ++t) {
+    helpers.emplace_back(work, false);
+  }
+  work(true);
+  for (std::thread& t : helpers) t.join();
+  if (!error.ok()) return error;
+  if (absl::Status s = FinishStore(out.store.get()); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+  }
+  if (!out.dead.isEmpty() && out.dead.maximum() >= out.store->task_runs.size()) {
+    return absl::DataLossError(absl::StrCat(path, ": section tombstones: a row out of range"));
+  }
+  return out;
+}
+
+}  // namespace taskdex::engine_internal

@@ -1,0 +1,74 @@
+// engine/internal/segment_file.h
+//
+// One file of a binary snapshot (engine/binary_snapshot.h): a Store, and
+// optionally its tombstones, as checksummed sections.
+//
+//   header  (64 bytes)  magic "TDXSEG01", format version, byte-order mark,
+//                       snapshot id (16 bytes), file number, section
+//                       count, crc32 of the header's first 60 bytes
+//   sections            the Store's parts as engine/store_codec.h encodes
+//                       them, then (segments of a live store) "tombstones":
+//                       the bitmap of task-run rows that do not count
+//   section table       per section: kind, crc32 (zlib), offset, length
+//   footer  (32 bytes)  table offset, table entries, table crc32,
+//                       magic "TDXEND01"
+//
+// Written under "<path>.tmp", fsynced, renamed to <path>. Read from a
+// mapping: header, footer and table checked first, then each section's
+// crc32 just before it is decoded, sections on several threads; errors
+// name the file and the section.
+//
+// Thread safety: free functions.
+
+#ifndef TASKDEX_ENGINE_INTERNAL_SEGMENT_FILE_H_
+#define TASKDEX_ENGINE_INTERNAL_SEGMENT_FILE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/snapshot_loader.h"
+#include "engine/store.h"
+#include "index/bitmap.h"
+
+namespace taskdex::engine_internal {
+
+inline constexpr uint32_t kSegmentFormatVersion = 1;
+
+using SnapshotId = std::array<uint8_t, 16>;
+std::string SnapshotIdHex(const SnapshotId& id);
+
+// errno's text as a Status naming `path` (PermissionDenied or Internal).
+absl::Status ErrnoError(std::string_view what, const std::string& path);
+
+// Writes `store` (and `dead`, when not null) to `path`. `*bytes`: the
+// file's size. `progress` may be empty.
+absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std::string& path,
+                              const SnapshotId& id, uint32_t number,
+                              const std::function<void(const LoadProgress&)>& progress,
+                              uint64_t* bytes);
+
+struct SegmentFileContents {
+  std::unique_ptr<Store> store;
+  Bitmap dead;
+  bool has_tombstones = false;
+};
+
+// Reads the file at `path`, which must be `bytes` long and belong to
+// snapshot `id`. Errors: NotFound, DataLoss("<path>: <section>: <what>"),
+// FailedPrecondition (another format version, another snapshot's file).
+absl::StatusOr<SegmentFileContents> ReadSegmentFile(
+    const std::string& path, uint64_t bytes, const std::string& snapshot_id_hex, int threads,
+    const std::function<void(const LoadProgress&)>& progress);
+
+// Writes `text` to `path` via "<path>.tmp", fsync and rename.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text);
+absl::Status SyncDirectory(const std::string& dir);
+
+}  // namespace taskdex::engine_internal
+
+#endif  // TASKDEX_ENGINE_INTERNAL_SEGMENT_FILE_H_
