@@ -26,6 +26,8 @@
 #include "engine/db_source.h"
 #include "engine/snapshot_loader.h"
 #include "api/upstream_proxy.h"
+#include "api/checkpointer.h"
+#include "engine/binary_snapshot.h"
 
 namespace taskdex {
 namespace {
@@ -48,8 +50,12 @@ Every option can also be set by the environment variable in brackets; a
 flag wins over the variable.
 
 Options:
-  --snapshot DIR         Snapshot directory [TASKDEX_SNAPSHOT]. With --source
-                         too: start from it, then follow the database.
+  --snapshot DIR         Snapshot directory [TASKDEX_SNAPSHOT]: NDJSON, or a
+                         binary snapshot (`taskdex save`, or a checkpoint).
+                         With --source too: start from it, then follow the
+                         database; a checkpoint written while following
+                         resumes from its recorded position (a catch-up
+                         poll with reconciliation, no reload).
   --source URL           Prefect's database, loaded and then followed
                          [TASKDEX_SOURCE]: postgresql://USER[:PASS]@HOST:PORT/DB
                          (libpq; the password may also come from PGPASSWORD
@@ -139,6 +145,15 @@ Options:
                          --changes` reads), applied as one atomic batch,
                          behind the same auth as the API; its size is bounded
                          by --max-body-bytes. Off by default (403).
+  --checkpoint-dir DIR   Answer POST /taskdex/v1/checkpoint (behind the same
+                         auth as the API): write a binary snapshot of the
+                         current version into DIR (segments, tombstones,
+                         the live store's model and, with --source, the
+                         follower's position), replacing the one there only
+                         once complete [TASKDEX_CHECKPOINT_DIR].
+  --checkpoint-every DURATION
+                         Also write one every DURATION (90s, 15m, 2h; needs
+                         --checkpoint-dir) [TASKDEX_CHECKPOINT_EVERY].
   --upstream URL         Front for Prefect's server at URL (http://HOST[:PORT];
                          https is not supported): every request taskdex does
                          not answer itself is forwarded there and its answer
@@ -209,9 +224,38 @@ bool ParseLogLevel(std::string_view s, LogLevel* out) {
 // reason retrying will not fix (a schema that is not Prefect's, a bad row).
 bool LoadAndFollow(const std::optional<std::string>& snapshot, DbFollowLoop* follower,
                    HttpServer* http, ProgressPrinter* printer, int load_threads,
-                   bool skip_bad_lines, bool quiet) {
+                   bool skip_bad_lines, bool quiet, Checkpointer* checkpointer) {
   const auto start = std::chrono::steady_clock::now();
   SnapshotRecords records;
+  if (snapshot && IsBinarySnapshot(*snapshot)) {
+    // A binary snapshot: served as loaded, the follower resumes from the
+    // position its manifest records (or, without one, from its newest
+    // task run as with an NDJSON snapshot), then reconciles.
+    LoadOptions options;
+    options.threads = load_threads;
+    options.progress = [&](const LoadProgress& p) {
+      http->SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
+      printer->Update(p);
+    };
+    absl::StatusOr<std::unique_ptr<Engine>> engine = OpenForResume(*snapshot, follower, options);
+    printer->Finish();
+    if (!engine.ok()) {
+      std::fprintf(stderr, "taskdex serve: cannot resume from snapshot %s: %s\n",
+                   snapshot->c_str(), std::string(engine.status().message()).c_str());
+      return false;
+    }
+    Engine* raw = engine->get();
+    if (!quiet) {
+      std::fprintf(stderr, "%staskdex serve: resuming %s from %s\n",
+                   (*engine)->load_report().Summary().c_str(), follower->display_url().c_str(),
+                   (*engine)->snapshot_source() != "null" ? "the checkpoint's position"
+                                                           : "the snapshot's newest task run");
+    }
+    http->SetEngine(*std::move(engine));
+    if (checkpointer != nullptr) checkpointer->SetEngine(raw);
+    follower->Start([raw](const Batch& batch) { return raw->Apply(batch).status(); });
+    return true;
+  }
   if (snapshot) {
     LoadOptions options;
     options.skip_bad_lines = skip_bad_lines;
@@ -253,6 +297,7 @@ bool LoadAndFollow(const std::optional<std::string>& snapshot, DbFollowLoop* fol
   Engine* raw = engine.get();
   http->SetLoadProgress(0, 0, rows);
   http->SetEngine(std::move(engine));
+  if (checkpointer != nullptr) checkpointer->SetEngine(raw);
   if (!quiet) {
     std::fprintf(stderr, "taskdex serve: loaded %llu rows in %.1f s; following %s\n",
                  static_cast<unsigned long long>(rows),
@@ -278,6 +323,8 @@ int RunServe(int argc, char** argv) {
   int overlap_s = 60;
   int load_threads = 0;
   bool skip_bad_lines = Env("TASKDEX_SKIP_BAD_LINES").value_or("0") == "1";
+  std::optional<std::string> checkpoint_dir = Env("TASKDEX_CHECKPOINT_DIR");
+  std::optional<std::string> checkpoint_every = Env("TASKDEX_CHECKPOINT_EVERY");
   std::string error;
 
   auto set_int = [&](const std::string& name, const std::string& value, auto* out,
@@ -358,7 +405,8 @@ int RunServe(int argc, char** argv) {
         "--source", "--poll-interval-ms", "--overlap-s", "--reconcile-interval-s",
         "--max-staleness-s", "--slot", "--decode-interval-ms",
         "--upstream", "--upstream-max-connections", "--upstream-timeout-seconds",
-        "--upstream-max-body-bytes", "--fresh-reads-timeout-ms"};
+        "--upstream-max-body-bytes", "--fresh-reads-timeout-ms", "--checkpoint-dir",
+        "--checkpoint-every"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), arg) ==
         std::end(kValueOptions)) {
       return Usage("unknown option " + arg);
@@ -389,6 +437,8 @@ int RunServe(int argc, char** argv) {
     else if (arg == "--shutdown-timeout") ok = set_int(arg, *v, &server.shutdown_timeout_seconds, 0);
     else if (arg == "--read-timeout-s") ok = set_int(arg, *v, &server.read_timeout_seconds, 1);
     else if (arg == "--slow-ms") ok = set_int(arg, *v, &server.slow_ms, 0);
+    else if (arg == "--checkpoint-dir") checkpoint_dir = *v;
+    else if (arg == "--checkpoint-every") checkpoint_every = *v;
     else if (arg == "--upstream") server.upstream = *v;
     else if (arg == "--upstream-max-connections") ok = set_int(arg, *v, &server.upstream_max_connections, 1);
     else if (arg == "--upstream-timeout-seconds") ok = set_int(arg, *v, &server.upstream_timeout_seconds, 1);
@@ -407,6 +457,15 @@ int RunServe(int argc, char** argv) {
   if (server.fresh_reads && (server.upstream.empty() || !source_url)) {
     return Usage("--fresh-reads needs --upstream (the writes it waits for) and --source (the "
                  "database it waits on)");
+  }
+  std::optional<int64_t> checkpoint_seconds;
+  if (checkpoint_every) {
+    checkpoint_seconds = ParseDurationSeconds(*checkpoint_every);
+    if (!checkpoint_seconds) {
+      return Usage("--checkpoint-every must be a duration such as 90s, 15m or 2h, got \"" +
+                   *checkpoint_every + "\"");
+    }
+    if (!checkpoint_dir) return Usage("--checkpoint-every needs --checkpoint-dir DIR");
   }
   follow.follower.overlap_us = int64_t{overlap_s} * 1'000'000;
   std::unique_ptr<DbFollowLoop> follower;
@@ -432,6 +491,13 @@ int RunServe(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const bool quiet = server.log_level > LogLevel::kInfo;
+  std::unique_ptr<Checkpointer> checkpointer;
+  if (checkpoint_dir) {
+    checkpointer = std::make_unique<Checkpointer>(*checkpoint_dir, follower.get(),
+                                                  quiet ? nullptr : stderr);
+    server.checkpoint = [c = checkpointer.get()] { return c->CheckpointNow(); };
+    if (checkpoint_seconds) checkpointer->StartEvery(*checkpoint_seconds);
+  }
   HttpServer http(server);
   if (absl::Status s = http.Start(); !s.ok()) {
     std::fprintf(stderr, "taskdex serve: %s\n", std::string(s.message()).c_str());
@@ -453,7 +519,7 @@ int RunServe(int argc, char** argv) {
   std::thread loader([&] {
     if (follower != nullptr) {
       if (LoadAndFollow(snapshot, follower.get(), &http, &printer, load_threads, skip_bad_lines,
-                        quiet)) {
+                        quiet, checkpointer.get())) {
         load_done = true;
         return;
       }
@@ -485,7 +551,9 @@ int RunServe(int argc, char** argv) {
     if (!quiet) std::fprintf(stderr, "%s", (*engine)->load_report().Summary().c_str());
     const LoadReport& r = (*engine)->load_report();
     http.SetLoadProgress(r.bytes, r.bytes, r.flows + r.deployments + r.flow_runs + r.task_runs);
+    Engine* raw = engine->get();
     http.SetEngine(*std::move(engine));
+    if (checkpointer != nullptr) checkpointer->SetEngine(raw);
     load_done = true;
     if (!quiet) std::fprintf(stderr, "taskdex serve: ready\n");
   });
@@ -495,6 +563,7 @@ int RunServe(int argc, char** argv) {
   if (!quiet && sig != SIGUSR1) {
     std::fprintf(stderr, "taskdex serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   }
+  if (checkpointer != nullptr) checkpointer->Stop();
   if (follower != nullptr) follower->Stop();
   http.Stop();
   if (!load_done) {

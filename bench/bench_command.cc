@@ -128,6 +128,11 @@ Options:
                       alone, achieved write rate, visibility lag); the mix
                       on the store the writes left, and its memory against
                       the same rows merged into one segment.
+  --checkpoint DIR    With --writes RATE: instead of its phases, a
+                      checkpoint (binary snapshot, engine/binary_snapshot.h)
+                      into DIR after --write-seconds of writes and reads,
+                      timed, with the reads and applies that overlapped it
+                      against those before (bench/write_bench.h).
   --changes FILE      Before the tables: apply the change file FILE
                       (engine/change_file.h) in batches of --write-batch
                       lines, then run the merge policy until it wants no
@@ -175,6 +180,7 @@ struct Options {
   double writes = 0;  // --writes RATE (0: no write benchmark)
   double write_batch = 1000;
   double write_seconds = 10;
+  std::string checkpoint;  // --checkpoint DIR
   std::string changes;  // --changes FILE
 };
 
@@ -287,6 +293,10 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--writes") {
       if (!number(1, 1e9, &d)) return Usage("--writes needs a rate of upserts/s >= 1");
       opt.writes = d;
+    } else if (arg == "--checkpoint") {
+      auto v = value();
+      if (!v) return Usage("--checkpoint needs a directory");
+      opt.checkpoint = *v;
     } else if (arg == "--changes") {
       auto v = value();
       if (!v) return Usage("--changes needs a change file");
@@ -483,6 +493,7 @@ int RunBench(int argc, char** argv) {
     w.seed = opt.seed;
     w.now = now;
     w.json = opt.json;
+    if (!opt.checkpoint.empty()) return RunCheckpointBench(**engine, bodies, w, opt.checkpoint) ? 0 : 1;
     return RunWriteBench(**engine, bodies, w) ? 0 : 1;
   }
 

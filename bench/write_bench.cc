@@ -279,4 +279,119 @@ bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
   return ok;
 }
 
+namespace {
+
+// One timed operation: when it started and how long it took.
+struct TimedOp {
+  Clock::time_point start;
+  double micros;
+};
+
+// Stats of the operations that overlap [from, to).
+Latencies Overlapping(const std::vector<TimedOp>& ops, Clock::time_point from,
+                      Clock::time_point to) {
+  Latencies out;
+  for (const TimedOp& op : ops) {
+    const Clock::time_point end =
+        op.start + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double, std::micro>(op.micros));
+    if (end >= from && op.start < to) out.micros.push_back(op.micros);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool RunCheckpointBench(Engine& engine, const std::vector<BenchBody>& bodies,
+                        const WriteBenchOptions& options, const std::string& dir) {
+  ChangeStreamOptions stream_options;
+  stream_options.seed = options.seed;
+  stream_options.now = options.now;
+  ChangeStream stream(InFlight(*engine.Pin()), stream_options);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> failed{false};
+  std::vector<TimedOp> applies, reads;  // each written by one thread
+  std::thread writer([&] {
+    const Clock::time_point start = Clock::now();
+    uint64_t written = 0;
+    while (!stop.load()) {
+      const double due_us = static_cast<double>(written) / options.rate * 1e6;
+      const double at_us = MicrosBetween(start, Clock::now());
+      if (at_us < due_us) {
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(static_cast<int64_t>(std::min(due_us - at_us, 2000.0))));
+        continue;
+      }
+      const Batch b = stream.NextBatch(options.batch);
+      const Clock::time_point t0 = Clock::now();
+      if (!engine.Apply(b).ok()) {
+        failed = true;
+        break;
+      }
+      applies.push_back({t0, MicrosBetween(t0, Clock::now())});
+      written += b.changes.size();
+    }
+  });
+  std::thread reader([&] {
+    for (size_t i = 0; !stop.load() && !bodies.empty(); ++i) {
+      const Clock::time_point t0 = Clock::now();
+      engine.PaginateJson(bodies[i % bodies.size()].body, options.now);
+      reads.push_back({t0, MicrosBetween(t0, Clock::now())});
+    }
+  });
+  auto wait = [&](double seconds) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  };
+  // Before: the same load without a checkpoint, as the baseline.
+  const Clock::time_point base_from = Clock::now();
+  wait(options.seconds);
+  const Clock::time_point ckpt_from = Clock::now();
+  absl::StatusOr<SaveReport> saved = engine.Save(dir);
+  const Clock::time_point ckpt_to = Clock::now();
+  wait(1.0);
+  stop = true;
+  writer.join();
+  reader.join();
+  if (!saved.ok() || failed) {
+    std::fprintf(stderr, "taskdex bench --checkpoint: %s\n",
+                 saved.ok() ? "an Apply failed" : std::string(saved.status().message()).c_str());
+    return false;
+  }
+  const Latencies base_reads = Overlapping(reads, base_from, ckpt_from);
+  const Latencies base_applies = Overlapping(applies, base_from, ckpt_from);
+  const Latencies ckpt_reads = Overlapping(reads, ckpt_from, ckpt_to);
+  const Latencies ckpt_applies = Overlapping(applies, ckpt_from, ckpt_to);
+  const double seconds = MicrosBetween(ckpt_from, ckpt_to) / 1e6;
+  const LiveStats s = engine.Stats();
+  if (options.json) {
+    std::printf(
+        "{\"event\":\"checkpoint\",\"seconds\":%.3f,\"bytes\":%llu,\"segments\":%llu,"
+        "\"task_runs\":%llu,\"rate\":%.0f,\"reads_before_p50_us\":%.1f,"
+        "\"reads_before_max_us\":%.1f,\"reads_during_p50_us\":%.1f,\"reads_during_max_us\":%.1f,"
+        "\"applies_before_max_us\":%.1f,\"applies_during\":%zu,\"applies_during_max_us\":%.1f}\n",
+        seconds, static_cast<unsigned long long>(saved->bytes),
+        static_cast<unsigned long long>(saved->segments),
+        static_cast<unsigned long long>(s.task_runs), options.rate, base_reads.p50(),
+        base_reads.max(), ckpt_reads.p50(), ckpt_reads.max(), base_applies.max(),
+        ckpt_applies.micros.size(), ckpt_applies.max());
+  } else {
+    std::printf(
+        "checkpoint             %.3f s, %.1f MB, %llu segments, %llu task runs, while %.0f "
+        "upserts/s applied (batches of %zu) and a reader ran the mix\n",
+        seconds, saved->bytes / 1e6, static_cast<unsigned long long>(saved->segments),
+        static_cast<unsigned long long>(s.task_runs), options.rate, options.batch);
+    std::printf(
+        "  reads   before: %6zu  p50 %8.1f us  p99 %9.1f us  max %9.1f us\n"
+        "  reads   during: %6zu  p50 %8.1f us  p99 %9.1f us  max %9.1f us\n",
+        base_reads.micros.size(), base_reads.p50(), base_reads.p99(), base_reads.max(),
+        ckpt_reads.micros.size(), ckpt_reads.p50(), ckpt_reads.p99(), ckpt_reads.max());
+    std::printf(
+        "  applies before: %6zu  p50 %8.1f us  p99 %9.1f us  max %9.1f us\n"
+        "  applies during: %6zu  p50 %8.1f us  p99 %9.1f us  max %9.1f us\n",
+        base_applies.micros.size(), base_applies.p50(), base_applies.p99(), base_applies.max(),
+        ckpt_applies.micros.size(), ckpt_applies.p50(), ckpt_applies.p99(), ckpt_applies.max());
+  }
+  return true;
+}
+
 }  // namespace taskdex

@@ -25,6 +25,7 @@
 #define TASKDEX_BENCH_WRITE_BENCH_H_
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "api/taskdex.h"
@@ -44,6 +45,15 @@ struct WriteBenchOptions {
 // Returns false when a phase failed (an Apply error).
 bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
                    const WriteBenchOptions& options);
+
+// `taskdex bench --checkpoint DIR --writes RATE`: a checkpoint
+// (Engine::Save) of the live store into DIR while a writer applies RATE
+// upserts/s and a reader runs the mix round-robin. Prints the checkpoint's
+// time and size, and the reads and applies that overlapped it against
+// those of the `seconds` before it (p50, p99, max: the stall a checkpoint
+// causes). False when the checkpoint or an Apply failed.
+bool RunCheckpointBench(Engine& engine, const std::vector<BenchBody>& bodies,
+                        const WriteBenchOptions& options, const std::string& dir);
 
 }  // namespace taskdex
 

@@ -202,6 +202,7 @@ absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
   }
   report.bytes += manifest.size();
   report.segments = snapshot.segments.size();
+  report.version = snapshot.version;
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

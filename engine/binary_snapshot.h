@@ -67,6 +67,7 @@ struct SaveOptions {
 struct SaveReport {
   uint64_t bytes = 0;  // of every file written
   uint64_t segments = 0;
+  uint64_t version = 0;  // the live store's version number written
   double seconds = 0;
   std::string snapshot_id;
 };

@@ -18,34 +18,10 @@
 #include "httplib.h"
 #include "engine/uuid.h"
 #include "tests/testing/random_data.h"
+#include "tests/testing/sqlite_prefect.h"
 
 namespace taskdex {
 namespace {
-
-// A SQLite file with Prefect's schema and a few random rows, removed at
-// the end.
-struct SqlitePrefect {
-  std::string dir, url;
-  SnapshotRecords data;
-  std::unique_ptr<PrefectDb> writer;
-  bool Create() {
-    char tmpl[] = "/tmp/taskdex-source-XXXXXX";
-    dir = mkdtemp(tmpl);
-    url = "sqlite://" + dir + "/prefect.db";
-    for (uint64_t seed = 1; data.task_runs.size() < 5; ++seed) {
-      TestRng rng(seed);
-      data = MakeRepresentable(RandomRecords(rng));
-    }
-    absl::StatusOr<std::unique_ptr<PrefectDb>> opened = PrefectDb::Open(url);
-    if (!opened.ok()) return false;
-    writer = *std::move(opened);
-    return writer->CreateSchema().ok() && writer->InsertAll(data).ok();
-  }
-  ~SqlitePrefect() {
-    writer.reset();
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
-};
 
 TEST(SourceServerTest, ReadinessMetricsAndWritesFollowTheDatabase) {
   SqlitePrefect db;
