@@ -66,7 +66,9 @@ Response Checkpointer::CheckpointNow() {
   // The position first: the version pinned after it holds all it covers.
   const std::string source =
       follower_ != nullptr ? DbPositionJson(follower_->position()) : std::string("null");
-  absl::StatusOr<SaveReport> saved = engine->Save(dir_, SaveOptions{}, source);
+  SaveOptions options;
+  options.cache = &cache_;
+  absl::StatusOr<SaveReport> saved = engine->Save(dir_, options, source);
   if (!saved.ok()) {
     if (log_ != nullptr) {
       std::fprintf(log_, "taskdex serve: checkpoint into %s failed: %s\n", dir_.c_str(),
@@ -80,16 +82,20 @@ Response Checkpointer::CheckpointNow() {
   }
   const uint64_t version = saved->version;
   if (log_ != nullptr) {
-    std::fprintf(log_, "taskdex serve: checkpoint %s into %s: %llu segments, %llu bytes in %.2f s\n",
+    std::fprintf(log_,
+                 "taskdex serve: checkpoint %s into %s: %llu segments, %llu bytes written, "
+                 "%llu reused, in %.2f s\n",
                  saved->snapshot_id.c_str(), dir_.c_str(),
                  static_cast<unsigned long long>(saved->segments),
-                 static_cast<unsigned long long>(saved->bytes), saved->seconds);
+                 static_cast<unsigned long long>(saved->bytes),
+                 static_cast<unsigned long long>(saved->reused_bytes), saved->seconds);
     std::fflush(log_);
   }
   std::string body = absl::StrCat("{\"snapshot_id\":\"", saved->snapshot_id, "\",\"dir\":");
   AppendJsonString(&body, dir_);
   absl::StrAppend(&body, ",\"version\":", version, ",\"segments\":", saved->segments,
-                  ",\"bytes\":", saved->bytes, ",\"seconds\":",
+                  ",\"bytes\":", saved->bytes, ",\"reused_bytes\":", saved->reused_bytes,
+                  ",\"seconds\":",
                   absl::StrFormat("%.3f", saved->seconds), ",\"source\":", source, "}");
   return {200, std::move(body)};
 }

@@ -10,7 +10,9 @@
 //
 // A checkpoint holds the live store's writer lock only to pin the version
 // and copy the model's pointers (LiveStore::Checkpoint); readers never
-// wait. Checkpoints run one at a time: a second request waits for the
+// wait. Segments never change, so each checkpoint writes only the
+// segments the last one did not (new batches, merges) and the small
+// "dims" file (model and tombstones); the others' files are reused. Checkpoints run one at a time: a second request waits for the
 // first and then writes its own.
 //
 // Thread safety: every method from any thread.
@@ -69,7 +71,8 @@ class Checkpointer {
   const DbFollowLoop* const follower_;
   FILE* const log_;
   std::atomic<const Engine*> engine_{nullptr};
-  std::mutex run_mu_;  // one checkpoint at a time
+  std::mutex run_mu_;        // one checkpoint at a time
+  SegmentFileCache cache_;  // guarded by run_mu_: segment files to reuse
 
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;

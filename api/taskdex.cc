@@ -86,14 +86,14 @@ absl::StatusOr<SaveReport> Engine::Save(const std::string& dir, const SaveOption
   std::shared_ptr<const Version> version = Pin();
   if (version == single_store_version_.lock()) {
     snapshot.version = version->number;
-    snapshot.segments.push_back({version->segments.front().store.get(), nullptr});
+    snapshot.segments.push_back({version->segments.front().store, nullptr});
     return SaveBinarySnapshot(snapshot, dir, options);
   }
   LiveStore::CheckpointState state = live_->Checkpoint();
   snapshot.version = state.version->number;
   snapshot.dims = state.dims.get();
   for (const SegmentView& s : state.version->segments) {
-    snapshot.segments.push_back({s.store.get(), s.dead.get()});
+    snapshot.segments.push_back({s.store, s.dead.get()});
   }
   return SaveBinarySnapshot(snapshot, dir, options);
 }

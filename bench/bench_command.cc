@@ -378,10 +378,11 @@ int RunBench(int argc, char** argv) {
         report.task_runs / load_seconds, mb, mb / load_seconds, rss_mb);
   } else {
     std::printf(
-        "load: %llu task runs, %llu flow runs, %.1f MB NDJSON in %.3f s: %.0f task runs/s, "
+        "load: %llu task runs, %llu flow runs, %.1f MB of %s in %.3f s: %.0f task runs/s, "
         "%.1f MB/s; RSS after load %.1f MB\n",
         static_cast<unsigned long long>(report.task_runs),
-        static_cast<unsigned long long>(report.flow_runs), mb, load_seconds,
+        static_cast<unsigned long long>(report.flow_runs), mb, std::string(report.format).c_str(),
+        load_seconds,
         report.task_runs / load_seconds, mb / load_seconds, rss_mb);
   }
 

@@ -46,12 +46,14 @@ struct WriteBenchOptions {
 bool RunWriteBench(Engine& engine, const std::vector<BenchBody>& bodies,
                    const WriteBenchOptions& options);
 
-// `taskdex bench --checkpoint DIR --writes RATE`: a checkpoint
+// `taskdex bench --checkpoint DIR --writes RATE`: two checkpoints
 // (Engine::Save) of the live store into DIR while a writer applies RATE
-// upserts/s and a reader runs the mix round-robin. Prints the checkpoint's
-// time and size, and the reads and applies that overlapped it against
+// upserts/s and a reader runs the mix round-robin, `seconds` apart: the
+// first writes every segment, the next reuses the files of unchanged
+// ones (SegmentFileCache, as serve's checkpoints do). Prints each one's
+// time and bytes, and the reads and applies that overlapped it against
 // those of the `seconds` before it (p50, p99, max: the stall a checkpoint
-// causes). False when the checkpoint or an Apply failed.
+// causes). False when a checkpoint or an Apply failed.
 bool RunCheckpointBench(Engine& engine, const std::vector<BenchBody>& bodies,
                         const WriteBenchOptions& options, const std::string& dir);
 

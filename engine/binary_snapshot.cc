@@ -41,6 +41,7 @@ void AppendCounts(std::string* m, const Store& s) {
 
 struct ManifestSegment {
   std::string file;
+  std::string id;
   uint64_t bytes = 0;
   bool dims = false;  // role "dims"
 };
@@ -99,6 +100,11 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
       return fail(absl::StrCat("segment file name \"", std::string(file), "\" is not a plain file name"));
     }
     s.file = std::string(file);
+    std::string_view file_id;
+    if (seg["id"].get_string().get(file_id) || file_id.size() != 32) {
+      return fail("a segment's \"id\" is not 32 hex digits");
+    }
+    s.id = std::string(file_id);
     std::string_view role = "segment";
     if (auto r = seg["role"]; r.error() != simdjson::NO_SUCH_FIELD && r.get_string().get(role)) {
       return fail("a segment's \"role\" is not a string");
@@ -131,21 +137,45 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
 
 }  // namespace
 
+const SegmentFileCache::File* SegmentFileCache::Find(
+    const std::string& dir, const std::shared_ptr<const Store>& store) const {
+  for (const Entry& e : entries_) {
+    if (e.key != store.get() || e.dir != dir || e.store.lock() != store) continue;
+    std::error_code ec;
+    const auto size = fs::file_size(PathIn(dir, e.file.name), ec);
+    if (!ec && size == e.file.bytes) return &e.file;
+  }
+  return nullptr;
+}
+
+void SegmentFileCache::Put(const std::string& dir, const std::shared_ptr<const Store>& store,
+                           File file) {
+  entries_.push_back(Entry{dir, store, store.get(), std::move(file)});
+}
+
+void SegmentFileCache::Prune() {
+  std::erase_if(entries_, [](const Entry& e) { return e.store.expired(); });
+}
+
 absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
                                               const std::string& dir, const SaveOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (snapshot.dims == nullptr && snapshot.segments.size() != 1) {
-    return absl::InvalidArgumentError("a snapshot of several segments needs the writer's model");
+  if (snapshot.dims == nullptr &&
+      (snapshot.segments.size() != 1 || snapshot.segments.front().dead != nullptr)) {
+    return absl::InvalidArgumentError(
+        "a snapshot of several segments, or with tombstones, needs the writer's model");
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
-  engine_internal::SnapshotId id;
   std::random_device rd;
-  for (uint8_t& b : id) b = static_cast<uint8_t>(rd());
+  auto new_id = [&rd] {
+    engine_internal::SnapshotId id;
+    for (uint8_t& b : id) b = static_cast<uint8_t>(rd());
+    return id;
+  };
   SaveReport report;
-  report.snapshot_id = engine_internal::SnapshotIdHex(id);
-  const std::string tag = report.snapshot_id.substr(0, 16);
+  report.snapshot_id = engine_internal::SnapshotIdHex(new_id());
   std::string manifest = absl::StrCat("{\"format\":\"", kFormatName,
                                       "\",\"format_version\":", kBinaryFormatVersion,
                                       ",\"taskdex_version\":");
@@ -156,35 +186,48 @@ absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
                                 .count());
   absl::StrAppend(&manifest, "\",\"version\":", snapshot.version, ",\"segments\":[");
   std::vector<std::string> files;
-  auto write = [&](const Store& store, const Bitmap* dead, const std::string& file,
-                   std::string_view role) -> absl::Status {
-    uint64_t bytes = 0;
-    if (absl::Status s = engine_internal::WriteSegmentFile(store, dead, PathIn(dir, file), id,
-                                                           static_cast<uint32_t>(files.size()),
-                                                           options.progress, &bytes);
-        !s.ok()) {
-      return s;
-    }
-    absl::StrAppend(&manifest, files.empty() ? "" : ",", "{\"file\":\"", file,
-                    "\",\"bytes\":", bytes, ",\"role\":\"", std::string(role), "\"");
+  auto list = [&](const Store& store, const SegmentFileCache::File& f, std::string_view role) {
+    absl::StrAppend(&manifest, files.empty() ? "" : ",", "{\"file\":\"", f.name, "\",\"id\":\"",
+                    f.id, "\",\"bytes\":", f.bytes, ",\"role\":\"", std::string(role), "\"");
     AppendCounts(&manifest, store);
-    files.push_back(file);
-    report.bytes += bytes;
-    return absl::OkStatus();
+    files.push_back(f.name);
   };
-  for (size_t n = 0; n < snapshot.segments.size(); ++n) {
-    const SnapshotToSave::Segment& seg = snapshot.segments[n];
-    if (absl::Status s = write(*seg.store, seg.dead, absl::StrCat("seg-", tag, "-", n, ".tdx"),
-                               "segment");
+  auto write = [&](const Store& store, const std::vector<const Bitmap*>* tombstones,
+                   std::string_view prefix) -> absl::StatusOr<SegmentFileCache::File> {
+    const engine_internal::SnapshotId id = new_id();
+    SegmentFileCache::File f;
+    f.id = engine_internal::SnapshotIdHex(id);
+    f.name = absl::StrCat(std::string(prefix), f.id.substr(0, 16), ".tdx");
+    if (absl::Status s = engine_internal::WriteSegmentFile(store, tombstones, PathIn(dir, f.name),
+                                                           id, options.progress, &f.bytes);
         !s.ok()) {
       return s;
     }
+    report.bytes += f.bytes;
+    return f;
+  };
+  for (const SnapshotToSave::Segment& seg : snapshot.segments) {
+    const SegmentFileCache::File* reused =
+        options.cache != nullptr ? options.cache->Find(dir, seg.store) : nullptr;
+    if (reused != nullptr) {
+      report.reused_bytes += reused->bytes;
+      list(*seg.store, *reused, "segment");
+      continue;
+    }
+    absl::StatusOr<SegmentFileCache::File> f = write(*seg.store, nullptr, "seg-");
+    if (!f.ok()) return f.status();
+    if (options.cache != nullptr) options.cache->Put(dir, seg.store, *f);
+    list(*seg.store, *f, "segment");
   }
   if (snapshot.dims != nullptr) {
-    if (absl::Status s = write(*snapshot.dims, nullptr, absl::StrCat("dims-", tag, ".tdx"), "dims");
-        !s.ok()) {
-      return s;
+    std::vector<const Bitmap*> tombstones;
+    const Bitmap none;
+    for (const SnapshotToSave::Segment& seg : snapshot.segments) {
+      tombstones.push_back(seg.dead != nullptr ? seg.dead : &none);
     }
+    absl::StatusOr<SegmentFileCache::File> f = write(*snapshot.dims, &tombstones, "dims-");
+    if (!f.ok()) return f.status();
+    list(*snapshot.dims, *f, "dims");
   }
   absl::StrAppend(&manifest, "],\"source\":", snapshot.source, "}\n");
   if (absl::Status s = engine_internal::WriteFileAtomically(PathIn(dir, kManifestFile), manifest);
@@ -192,7 +235,7 @@ absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
     return s;
   }
   if (absl::Status s = engine_internal::SyncDirectory(dir); !s.ok()) return s;
-  // The new manifest is in place: files of earlier snapshots are unreferenced.
+  // The new manifest is in place: files only earlier snapshots named go.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().native();
     if ((name.starts_with("seg-") || name.starts_with("dims-")) &&
@@ -200,6 +243,7 @@ absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
       fs::remove(entry.path(), ec);
     }
   }
+  if (options.cache != nullptr) options.cache->Prune();
   report.bytes += manifest.size();
   report.segments = snapshot.segments.size();
   report.version = snapshot.version;
@@ -225,20 +269,41 @@ absl::StatusOr<LoadedSnapshot> LoadBinarySnapshot(const std::string& dir,
   out.version = manifest->version;
   out.source = manifest->source;
   uint64_t bytes = 0;
+  std::vector<Bitmap> tombstones;
+  std::string dims_path;
   for (const ManifestSegment& seg : manifest->segments) {
+    const std::string path = PathIn(dir, seg.file);
     absl::StatusOr<engine_internal::SegmentFileContents> file = engine_internal::ReadSegmentFile(
-        PathIn(dir, seg.file), seg.bytes, manifest->snapshot_id, threads, options.progress);
+        path, seg.bytes, seg.id, threads, options.progress);
     if (!file.ok()) return file.status();
     bytes += seg.bytes;
+    if (file->has_tombstones != seg.dims) {
+      return absl::DataLossError(absl::StrCat(
+          path, seg.dims ? ": no tombstones section in the dims file"
+                         : ": a tombstones section in a segment file"));
+    }
     if (seg.dims) {
       out.dims = std::move(file->store);
+      tombstones = std::move(file->tombstones);
+      dims_path = path;
     } else {
-      out.segments.push_back(RestoredSegment{std::move(file->store), std::move(file->dead)});
+      out.segments.push_back(RestoredSegment{std::move(file->store), Bitmap()});
     }
   }
-  if (out.dims == nullptr && !out.segments.front().dead.isEmpty()) {  // one segment: checked
-    return absl::DataLossError(absl::StrCat(PathIn(dir, kManifestFile),
-                                            ": a segment with tombstones but no \"dims\" file"));
+  if (out.dims != nullptr) {
+    if (tombstones.size() != out.segments.size()) {
+      return absl::DataLossError(absl::StrCat(dims_path, ": section tombstones: ",
+                                              tombstones.size(), " bitmaps for ",
+                                              out.segments.size(), " segments"));
+    }
+    for (size_t i = 0; i < tombstones.size(); ++i) {
+      const Bitmap& dead = tombstones[i];
+      if (!dead.isEmpty() && dead.maximum() >= out.segments[i].store->task_runs.size()) {
+        return absl::DataLossError(absl::StrCat(
+            dims_path, ": section tombstones: a row out of range of segment ", i));
+      }
+      out.segments[i].dead = std::move(tombstones[i]);
+    }
   }
   if (report != nullptr) {
     report->format = "binary snapshot";

@@ -4,18 +4,22 @@
 // a manifest, loaded without parsing or index builds (issue 13).
 //
 //   DIR/manifest.json          written last; names everything else
-//   DIR/seg-<id>-<n>.tdx       segment n (engine/internal/segment_file.h:
-//                              the Store's sections, crc32 each, and its
-//                              tombstones when it is a live store's)
-//   DIR/dims-<id>.tdx          a live store's checkpoint only: the writer's
+//   DIR/seg-<file id>.tdx      one per segment (engine/internal/
+//                              segment_file.h: the Store's sections, crc32
+//                              each); a segment never changes, so its file
+//                              is written once and reused by later
+//                              checkpoints (SegmentFileCache)
+//   DIR/dims-<file id>.tdx     a live store's checkpoint only: the writer's
 //                              model of flow runs, flows and deployments
-//                              (engine/live_store.h Checkpoint)
+//                              (engine/live_store.h Checkpoint) and every
+//                              segment's tombstones; rewritten each time
 //
 // manifest.json: {"format":"taskdex-binary-snapshot","format_version":1,
 // "taskdex_version":..,"snapshot_id":<32 hex>,"created":..,"version":<the
-// live store's version number>,"segments":[{"file","bytes","role":
-// "segment"|"dims","task_runs","flow_runs","flows","deployments"}],
-// "source":<the follower's position, a JSON value, null when none>}.
+// live store's version number>,"segments":[{"file","id":<the file's id,
+// 32 hex, also in its header>,"bytes","role":"segment"|"dims","task_runs",
+// "flow_runs","flows","deployments"}],"source":<the follower's position,
+// a JSON value, null when none>}.
 //
 // Integrity: every file is written under a temporary name, fsynced and
 // renamed; the manifest last, then the directory is fsynced. Files carry
@@ -57,15 +61,46 @@ namespace taskdex {
 inline constexpr uint32_t kBinaryFormatVersion = 1;
 inline constexpr char kManifestFile[] = "manifest.json";
 
+// The segment files a saver wrote into a directory, by the Store they hold,
+// so that the next checkpoint into that directory reuses them (a segment's
+// Store never changes; a weak_ptr tells a live Store from a freed one at
+// the same address). Not thread-safe: one saver at a time.
+class SegmentFileCache {
+ public:
+  struct File {
+    std::string name;  // in the directory
+    std::string id;    // 32 hex
+    uint64_t bytes = 0;
+  };
+  // The file holding `store` in `dir`, if one was written there and is
+  // still there with its size.
+  const File* Find(const std::string& dir, const std::shared_ptr<const Store>& store) const;
+  void Put(const std::string& dir, const std::shared_ptr<const Store>& store, File file);
+  // Forgets the entries whose Store is gone.
+  void Prune();
+
+ private:
+  struct Entry {
+    std::string dir;
+    std::weak_ptr<const Store> store;
+    const Store* key = nullptr;
+    File file;
+  };
+  std::vector<Entry> entries_;
+};
+
 struct SaveOptions {
   // Written into the manifest.
   std::string taskdex_version = "0.1.0";
   // Called now and then from the saving thread (phase "save"); may be empty.
   std::function<void(const LoadProgress&)> progress;
+  // Segment files to reuse and to remember (null: write every file).
+  SegmentFileCache* cache = nullptr;
 };
 
 struct SaveReport {
   uint64_t bytes = 0;  // of every file written
+  uint64_t reused_bytes = 0;  // of the segment files reused (not written)
   uint64_t segments = 0;
   uint64_t version = 0;  // the live store's version number written
   double seconds = 0;
@@ -76,8 +111,8 @@ struct SaveReport {
 // tombstones), and for a live store's checkpoint the writer's model.
 struct SnapshotToSave {
   struct Segment {
-    const Store* store = nullptr;
-    const Bitmap* dead = nullptr;  // null: a plain store, no tombstones
+    std::shared_ptr<const Store> store;
+    const Bitmap* dead = nullptr;  // null: none (written only with `dims`)
   };
   std::vector<Segment> segments;
   const Store* dims = nullptr;  // null: the one segment's own rows are the model

@@ -196,9 +196,9 @@ absl::StatusOr<std::vector<SectionEntry>> ReadLayout(std::span<const char> f,
                      kSegmentFormatVersion));
   }
   if (SnapshotIdHex(ToId(h.snapshot_id)) != snapshot_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": header: belongs to snapshot ", SnapshotIdHex(ToId(h.snapshot_id)), ", not to ", snapshot_id,
-        " named by the manifest (a file from another snapshot)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": header: file id ", SnapshotIdHex(ToId(h.snapshot_id)),
+                     ", the manifest names ", snapshot_id, " (a file from another snapshot)"));
   }
   FileFooter footer;
   std::memcpy(&footer, f.data() + f.size() - sizeof(footer), sizeof(footer));
@@ -259,8 +259,8 @@ absl::Status SyncDirectory(const std::string& dir) {
   return SyncAndClose(fd, dir);
 }
 
-absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std::string& path,
-                              const SnapshotId& id, uint32_t number,
+absl::Status WriteSegmentFile(const Store& store, const std::vector<const Bitmap*>* tombstones,
+                              const std::string& path, const SnapshotId& id,
                               const std::function<void(const LoadProgress&)>& progress_fn,
                               uint64_t* bytes) {
   const std::string tmp = path + ".tmp";
@@ -272,8 +272,8 @@ absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std:
   header.format_version = kSegmentFormatVersion;
   header.byte_order = kByteOrderMark;
   std::memcpy(header.snapshot_id, id.data(), 16);
-  header.segment = number;
-  header.sections = static_cast<uint32_t>(kStoreSections.size() + (dead != nullptr));
+  header.segment = 0;
+  header.sections = static_cast<uint32_t>(kStoreSections.size() + (tombstones != nullptr));
   header.crc = Crc32(&header, offsetof(FileHeader, crc));
   sink.Write(reinterpret_cast<const char*>(&header), sizeof(header));
   std::vector<SectionEntry> table;
@@ -293,12 +293,13 @@ absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std:
     progress.bytes_done = sink.offset();
     if (progress_fn) progress_fn(progress);
   }
-  if (dead != nullptr) {
+  if (tombstones != nullptr) {
     sink.Restart();
     SectionEntry entry{kTombstonesSection, 0, sink.offset(), 0};
     {
       SerialWriter w(&sink);
-      w.PutBitmap(*dead);
+      w.Put(static_cast<uint64_t>(tombstones->size()));
+      for (const Bitmap* dead : *tombstones) w.PutBitmap(*dead);
     }
     entry.length = sink.offset() - entry.offset;
     entry.crc = sink.crc();
@@ -339,7 +340,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view text)
 
 
 absl::StatusOr<SegmentFileContents> ReadSegmentFile(
-    const std::string& path, uint64_t bytes, const std::string& snapshot_id_hex, int threads,
+    const std::string& path, uint64_t bytes, const std::string& file_id_hex, int threads,
     const std::function<void(const LoadProgress&)>& progress) {
   absl::StatusOr<MappedFile> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
@@ -348,7 +349,7 @@ absl::StatusOr<SegmentFileContents> ReadSegmentFile(
     return absl::DataLossError(absl::StrCat(path, ": ", f.size(), " bytes, the manifest says ",
                                             bytes, " (truncated or replaced)"));
   }
-  absl::StatusOr<std::vector<SectionEntry>> table = ReadLayout(f, path, snapshot_id_hex);
+  absl::StatusOr<std::vector<SectionEntry>> table = ReadLayout(f, path, file_id_hex);
   if (!table.ok()) return table.status();
   // Largest sections first, so the threads finish together.
   std::sort(table->begin(), table->end(),
@@ -371,7 +372,7 @@ absl::StatusOr<SegmentFileContents> ReadSegmentFile(
             absl::StrCat(path, ": section ", SectionName(e.kind), ": checksum mismatch"));
       } else if (e.kind == kTombstonesSection) {
         SerialReader r(section);
-        out.dead = r.GetBitmap();
+        out.tombstones = r.GetBitmaps();
         out.has_tombstones = true;
         if (r.ok() && !r.at_end()) r.Fail("bytes left over after the bitmap");
         if (!r.ok()) s = absl::DataLossError(absl::StrCat(path, ": section tombstones: ", r.error()));
@@ -403,9 +404,6 @@ absl::StatusOr<SegmentFileContents> ReadSegmentFile(
   if (!error.ok()) return error;
   if (absl::Status s = FinishStore(out.store.get()); !s.ok()) {
     return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
-  }
-  if (!out.dead.isEmpty() && out.dead.maximum() >= out.store->task_runs.size()) {
-    return absl::DataLossError(absl::StrCat(path, ": section tombstones: a row out of range"));
   }
   return out;
 }

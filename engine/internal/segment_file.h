@@ -4,11 +4,15 @@
 // optionally its tombstones, as checksummed sections.
 //
 //   header  (64 bytes)  magic "TDXSEG01", format version, byte-order mark,
-//                       snapshot id (16 bytes), file number, section
+//                       file id (16 random bytes, named by the manifest), section
 //                       count, crc32 of the header's first 60 bytes
 //   sections            the Store's parts as engine/store_codec.h encodes
-//                       them, then (segments of a live store) "tombstones":
-//                       the bitmap of task-run rows that do not count
+//                       them, then (a live store's "dims" file only)
+//                       "tombstones": per segment of the snapshot, in the
+//                       manifest's order, the task-run rows that do not
+//                       count. Kept apart from the segments, which never
+//                       change, so that a later checkpoint reuses their
+//                       files and rewrites only this one.
 //   section table       per section: kind, crc32 (zlib), offset, length
 //   footer  (32 bytes)  table offset, table entries, table crc32,
 //                       magic "TDXEND01"
@@ -28,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,24 +50,24 @@ std::string SnapshotIdHex(const SnapshotId& id);
 // errno's text as a Status naming `path` (PermissionDenied or Internal).
 absl::Status ErrnoError(std::string_view what, const std::string& path);
 
-// Writes `store` (and `dead`, when not null) to `path`. `*bytes`: the
-// file's size. `progress` may be empty.
-absl::Status WriteSegmentFile(const Store& store, const Bitmap* dead, const std::string& path,
-                              const SnapshotId& id, uint32_t number,
+// Writes `store` (and `tombstones`, when not null) to `path`. `*bytes`:
+// the file's size. `progress` may be empty.
+absl::Status WriteSegmentFile(const Store& store, const std::vector<const Bitmap*>* tombstones,
+                              const std::string& path, const SnapshotId& id,
                               const std::function<void(const LoadProgress&)>& progress,
                               uint64_t* bytes);
 
 struct SegmentFileContents {
   std::unique_ptr<Store> store;
-  Bitmap dead;
+  std::vector<Bitmap> tombstones;
   bool has_tombstones = false;
 };
 
-// Reads the file at `path`, which must be `bytes` long and belong to
-// snapshot `id`. Errors: NotFound, DataLoss("<path>: <section>: <what>"),
+// Reads the file at `path`, which must be `bytes` long and carry file id
+// `file_id_hex`. Errors: NotFound, DataLoss("<path>: <section>: <what>"),
 // FailedPrecondition (another format version, another snapshot's file).
 absl::StatusOr<SegmentFileContents> ReadSegmentFile(
-    const std::string& path, uint64_t bytes, const std::string& snapshot_id_hex, int threads,
+    const std::string& path, uint64_t bytes, const std::string& file_id_hex, int threads,
     const std::function<void(const LoadProgress&)>& progress);
 
 // Writes `text` to `path` via "<path>.tmp", fsync and rename.
