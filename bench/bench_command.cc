@@ -7,9 +7,11 @@
 // and/or N random bodies drawn from the loaded data (bench/random_bodies.h),
 // each set by bench/query_set_runner.h.
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -70,6 +72,9 @@ Options:
   --bodies FILE       Bodies file, one per line.
   --random N          N random bodies (--bodies or --random is required).
   --seed S            Seed of the random bodies (default 1).
+  --write-random FILE Also write the --random bodies to FILE, one
+                      {"name":..,"body":..} line each (as --bodies and
+                      `taskdex query --bodies` read them).
   --slowest K         How many of the slowest random bodies to print
                       (default 10; 0: the per-query table instead).
   --repeat N          Timed runs per query, at most (default 200).
@@ -181,6 +186,7 @@ struct Options {
   double write_batch = 1000;
   double write_seconds = 10;
   std::string checkpoint;  // --checkpoint DIR
+  std::string write_random;  // --write-random FILE
   std::string changes;  // --changes FILE
 };
 
@@ -293,6 +299,10 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--writes") {
       if (!number(1, 1e9, &d)) return Usage("--writes needs a rate of upserts/s >= 1");
       opt.writes = d;
+    } else if (arg == "--write-random") {
+      auto v = value();
+      if (!v) return Usage("--write-random needs a file");
+      opt.write_random = *v;
     } else if (arg == "--checkpoint") {
       auto v = value();
       if (!v) return Usage("--checkpoint needs a directory");
@@ -525,6 +535,19 @@ int RunBench(int argc, char** argv) {
     if (!opt.json) {
       std::printf("random: %d bodies, seed %llu, drawn in %.3f s\n", opt.random,
                   static_cast<unsigned long long>(opt.seed), SecondsSince(start));
+    }
+    if (!opt.write_random.empty()) {
+      std::FILE* f = std::fopen(opt.write_random.c_str(), "w");
+      if (f == nullptr) {
+        std::fprintf(stderr, "taskdex bench: cannot write %s: %s\n", opt.write_random.c_str(),
+                     std::strerror(errno));
+        return 2;
+      }
+      for (const BenchBody& b : random) {
+        std::fprintf(f, "{\"name\":%s,\"body\":%s}\n", JsonQuote(b.name).c_str(),
+                     JsonQuote(b.body).c_str());
+      }
+      std::fclose(f);
     }
     // Always round-robin: a random body must not find its own postings warm.
     set_options.set = "random";
