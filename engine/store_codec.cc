@@ -8,6 +8,7 @@
 
 #include "engine/store_codec.h"
 
+#include <cassert>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -214,16 +215,59 @@ struct Meta {
   uint64_t task_runs = 0, flow_runs = 0, flows = 0, deployments = 0;
 };
 
+// Passes on the `want`th member it is shown only.
+template <typename V>
+struct Nth {
+  Nth(uint32_t w, V& v) : want(w), inner(v) {}
+  uint32_t want;
+  V& inner;
+  uint32_t at = 0;
+  std::string_view name;
+  template <typename X>
+  void operator()(std::string_view n, X& x) {
+    if (at++ == want) {
+      name = n;
+      inner(n, x);
+    }
+  }
+};
+
+// The name of task-run column i.
+struct NameOnly {
+  template <typename X>
+  void operator()(std::string_view, const X&) {}
+};
+std::string_view TaskRunColumnName(uint32_t i) {
+  static const TaskRunTable* empty = new TaskRunTable;
+  NameOnly none;
+  Nth<NameOnly> nth(i, none);
+  VisitTaskRuns(*empty, nth);
+  return nth.name;
+}
+
+struct Counter {
+  uint32_t n = 0;
+  template <typename X>
+  void operator()(std::string_view, const X&) {
+    ++n;
+  }
+};
+
 template <typename S>
 void VisitSection(S& s, StoreSection section, auto& v) {
+  const uint32_t kind = static_cast<uint32_t>(section);
+  if (kind >= static_cast<uint32_t>(StoreSection::kTaskRunColumn0)) {
+    Nth<std::remove_reference_t<decltype(v)>> nth(
+        kind - static_cast<uint32_t>(StoreSection::kTaskRunColumn0), v);
+    VisitTaskRuns(s.task_runs, nth);
+    return;
+  }
   switch (section) {
     case StoreSection::kMeta:
-      break;  // written by hand (Meta and BuildReport)
+    case StoreSection::kTaskRunColumn0:
+      break;  // meta is written by hand (Meta and BuildReport)
     case StoreSection::kDictionaries:
       VisitDictionaries(s, v);
-      break;
-    case StoreSection::kTaskRuns:
-      VisitTaskRuns(s.task_runs, v);
       break;
     case StoreSection::kFlowRuns:
       VisitFlowRuns(s.flow_runs, v);
@@ -271,14 +315,43 @@ void CodeLists::Load(SerialReader& r) {
   if (offsets.empty()) offsets.push_back(0);
 }
 
-std::string_view StoreSectionName(uint32_t section) {
+const std::vector<StoreSection>& AllStoreSections() {
+  static const std::vector<StoreSection>* all = [] {
+    Counter count;
+    TaskRunTable empty;
+    VisitTaskRuns(empty, count);
+    assert(count.n == kTaskRunColumns);
+    auto* v = new std::vector<StoreSection>{StoreSection::kMeta, StoreSection::kDictionaries};
+    for (uint32_t i = 0; i < kTaskRunColumns; ++i) {
+      v->push_back(static_cast<StoreSection>(static_cast<uint32_t>(StoreSection::kTaskRunColumn0) + i));
+    }
+    for (StoreSection s : {StoreSection::kFlowRuns, StoreSection::kDimensions, StoreSection::kJoins,
+                           StoreSection::kTaskRunIndexes, StoreSection::kNameIndexes}) {
+      v->push_back(s);
+    }
+    return v;
+  }();
+  return *all;
+}
+
+bool IsStoreSection(uint32_t section) {
+  const uint32_t first_column = static_cast<uint32_t>(StoreSection::kTaskRunColumn0);
+  return (section >= 1 && section <= 8 && section != 3) ||
+         (section >= first_column && section < first_column + kTaskRunColumns);
+}
+
+std::string StoreSectionName(uint32_t section) {
+  const uint32_t first_column = static_cast<uint32_t>(StoreSection::kTaskRunColumn0);
+  if (section >= first_column && section < first_column + kTaskRunColumns) {
+    return "task_runs." + std::string(TaskRunColumnName(section - first_column));
+  }
   switch (static_cast<StoreSection>(section)) {
+    case StoreSection::kTaskRunColumn0:
+      break;
     case StoreSection::kMeta:
       return "meta";
     case StoreSection::kDictionaries:
       return "dictionaries";
-    case StoreSection::kTaskRuns:
-      return "task_runs";
     case StoreSection::kFlowRuns:
       return "flow_runs";
     case StoreSection::kDimensions:
@@ -304,6 +377,20 @@ void EncodeSection(const Store& store, StoreSection section, SerialWriter& w) {
   VisitSection(store, section, writer);
 }
 
+namespace {
+
+template <typename Table>
+bool BuildIdMap(const Table& t, absl::flat_hash_map<Uuid, RowId>* map) {
+  map->clear();
+  map->reserve(t.id.size());
+  for (RowId r = 0; r < t.size(); ++r) {
+    if (!map->emplace(t.id[r], r).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store) {
   SerialReader r(bytes);
   if (section == StoreSection::kMeta) {
@@ -316,10 +403,23 @@ absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, St
   if (r.ok() && !r.at_end()) {
     r.Fail(absl::StrCat(bytes.size() - r.position(), " bytes left over at byte ", r.position()));
   }
+  // The id maps, on the thread that decoded their table (they need only it).
+  if (r.ok() && section == StoreSection::kTaskRunColumn0 &&  // the id column
+      !BuildIdMap(store->task_runs, &store->task_run_by_id)) {
+    r.Fail("id: a task-run id repeats");
+  }
+  if (r.ok() && section == StoreSection::kFlowRuns &&
+      !BuildIdMap(store->flow_runs, &store->flow_run_by_id)) {
+    r.Fail("id: a flow-run id repeats");
+  }
+  if (r.ok() && section == StoreSection::kDimensions &&
+      (!BuildIdMap(store->flows, &store->flow_by_id) ||
+       !BuildIdMap(store->deployments, &store->deployment_by_id))) {
+    r.Fail("id: a flow or deployment id repeats");
+  }
   if (!r.ok()) {
     return absl::DataLossError(
-        absl::StrCat(std::string(StoreSectionName(static_cast<uint32_t>(section))), ": ",
-                     r.error()));
+        absl::StrCat(StoreSectionName(static_cast<uint32_t>(section)), ": ", r.error()));
   }
   return absl::OkStatus();
 }
@@ -445,27 +545,11 @@ std::string CheckReferences(const Store& s) {
   return {};
 }
 
-template <typename Table>
-bool BuildIdMap(const Table& t, absl::flat_hash_map<Uuid, RowId>* map) {
-  map->clear();
-  map->reserve(t.id.size());
-  for (RowId r = 0; r < t.size(); ++r) {
-    if (!map->emplace(t.id[r], r).second) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::Status FinishStore(Store* store) {
   std::string error = CheckSizes(*store);
   if (error.empty()) error = CheckReferences(*store);
-  if (error.empty()) {
-    if (!BuildIdMap(store->task_runs, &store->task_run_by_id)) error = "task_runs.id: repeated";
-    else if (!BuildIdMap(store->flow_runs, &store->flow_run_by_id)) error = "flow_runs.id: repeated";
-    else if (!BuildIdMap(store->flows, &store->flow_by_id)) error = "flows.id: repeated";
-    else if (!BuildIdMap(store->deployments, &store->deployment_by_id)) error = "deployments.id: repeated";
-  }
   if (!error.empty()) return absl::DataLossError(error);
   return absl::OkStatus();
 }

@@ -7,14 +7,17 @@
 // Sections, each encoded with index/serial.h:
 //   meta          table sizes, BuildReport, which indexes were built
 //   dictionaries  the eight frozen dictionaries
-//   task_runs     every task-run column, the row-major `hot` copy included
+//   task_runs.<column>  one section per task-run column, the row-major
+//                 `hot` copy included: the task runs are ~85% of a file
+//                 (5.5 of 6.5 GB at 10M), and as one section one thread
+//                 decoded them while the others idled
 //   flow_runs     every flow-run column
 //   dimensions    flows and deployments
 //   joins         reverse joins (task runs of a flow run, ...)
 //   task_run_indexes   postings, presence bitmaps, the seven page orders,
 //                      the join postings
 //   name_indexes  flow-run postings, name trigrams, folded names
-// What is not written, and is rebuilt by FinishStore: the id -> row hash
+// What is not written, and is rebuilt at load (DecodeSection): the id -> row hash
 // maps (absl's table has no stable byte form) and the `like_` cache
 // (filled by queries). Why not write the hash maps as sorted arrays and
 // search those instead: every id lookup of the live store's writer and
@@ -22,7 +25,8 @@
 // one pass (bench/RESULTS.md "Session 13").
 //
 // Decoding: sections may be decoded in any order and on different threads
-// (each writes only its own members of the Store); FinishStore then checks
+// (each writes only its own members of the Store, its table's id map
+// included); FinishStore then checks
 // what crosses sections — every column as long as its table, every
 // dictionary code below its dictionary's size, every row reference inside
 // its table, every index's rows inside the task-run table — so a file
@@ -39,7 +43,9 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/store.h"
@@ -50,20 +56,24 @@ namespace taskdex {
 enum class StoreSection : uint32_t {
   kMeta = 1,
   kDictionaries,
-  kTaskRuns,
-  kFlowRuns,
+  kFlowRuns = 4,
   kDimensions,
   kJoins,
   kTaskRunIndexes,
   kNameIndexes,
+  // Task-run column i (store_codec.cc VisitTaskRuns order) is section
+  // kTaskRunColumn0 + i.
+  kTaskRunColumn0 = 100,
 };
-inline constexpr std::array<StoreSection, 8> kStoreSections = {
-    StoreSection::kMeta,       StoreSection::kDictionaries,   StoreSection::kTaskRuns,
-    StoreSection::kFlowRuns,   StoreSection::kDimensions,     StoreSection::kJoins,
-    StoreSection::kTaskRunIndexes, StoreSection::kNameIndexes};
+inline constexpr uint32_t kTaskRunColumns = 31;
 
-// "meta", "dictionaries", ... ("section 9" for an unknown value).
-std::string_view StoreSectionName(uint32_t section);
+// Every section of a Store, in file order.
+const std::vector<StoreSection>& AllStoreSections();
+bool IsStoreSection(uint32_t section);
+
+// "meta", "dictionaries", "task_runs.id", ... ("unknown section" for an
+// unknown value).
+std::string StoreSectionName(uint32_t section);
 
 // Writes section `section` of `store`.
 void EncodeSection(const Store& store, StoreSection section, SerialWriter& w);
@@ -73,7 +83,8 @@ void EncodeSection(const Store& store, StoreSection section, SerialWriter& w);
 absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store);
 
 // After every section was decoded: checks the Store across sections (see
-// above) and rebuilds the id maps. Errors: DataLoss("<part>: <what>").
+// above). The id maps were rebuilt by DecodeSection, each on the thread
+// that decoded its table. Errors: DataLoss("<part>: <what>").
 absl::Status FinishStore(Store* store);
 
 }  // namespace taskdex

@@ -31,10 +31,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // The tombstones' section kind, after the Store's (store_codec.h).
-constexpr uint32_t kTombstonesSection = 100;
+constexpr uint32_t kTombstonesSection = 200;
 
 std::string SectionName(uint32_t kind) {
-  return kind == kTombstonesSection ? "tombstones" : std::string(StoreSectionName(kind));
+  return kind == kTombstonesSection ? "tombstones" : StoreSectionName(kind);
 }
 
 SnapshotId ToId(const uint8_t (&bytes)[16]) {
@@ -213,22 +213,23 @@ absl::StatusOr<std::vector<SectionEntry>> ReadLayout(std::span<const char> f,
   if (footer.table_crc != Crc32(table.data(), table_bytes)) {
     return fail("section table: checksum mismatch");
   }
-  std::vector<bool> seen(kStoreSections.size() + 1, false);
+  std::vector<uint32_t> seen;
   bool tombstones = false;
   for (const SectionEntry& e : table) {
     if (e.kind == kTombstonesSection && !tombstones) {
       tombstones = true;
-    } else if (e.kind == 0 || e.kind > kStoreSections.size() || seen[e.kind]) {
+    } else if (!IsStoreSection(e.kind) ||
+               std::find(seen.begin(), seen.end(), e.kind) != seen.end()) {
       return fail(absl::StrCat("section table: unknown or repeated section kind ", e.kind));
     } else {
-      seen[e.kind] = true;
+      seen.push_back(e.kind);
     }
     if (e.offset < sizeof(FileHeader) || e.offset > footer.table_offset ||
         e.length > footer.table_offset - e.offset) {
       return fail(absl::StrCat("section ", SectionName(e.kind), ": out of the file's bounds"));
     }
   }
-  if (table.size() != kStoreSections.size() + tombstones) {
+  if (table.size() != AllStoreSections().size() + tombstones) {
     return fail("section table: sections missing");
   }
   return table;
@@ -273,14 +274,14 @@ absl::Status WriteSegmentFile(const Store& store, const std::vector<const Bitmap
   header.byte_order = kByteOrderMark;
   std::memcpy(header.snapshot_id, id.data(), 16);
   header.segment = 0;
-  header.sections = static_cast<uint32_t>(kStoreSections.size() + (tombstones != nullptr));
+  header.sections = static_cast<uint32_t>(AllStoreSections().size() + (tombstones != nullptr));
   header.crc = Crc32(&header, offsetof(FileHeader, crc));
   sink.Write(reinterpret_cast<const char*>(&header), sizeof(header));
   std::vector<SectionEntry> table;
   LoadProgress progress;
   progress.phase = "save";
   progress.file = fs::path(path).filename().native();
-  for (StoreSection section : kStoreSections) {
+  for (StoreSection section : AllStoreSections()) {
     sink.Restart();
     SectionEntry entry{static_cast<uint32_t>(section), 0, sink.offset(), 0};
     {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "api/taskdex.h"
+#include "engine/store_codec.h"
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -307,7 +308,7 @@ class CorruptionTest : public ::testing::Test {
 
 TEST_F(CorruptionTest, AFlippedByteInAnySectionIsRefusedNamingIt) {
   const std::vector<Entry> table = Table();
-  ASSERT_EQ(table.size(), 8u);
+  ASSERT_EQ(table.size(), AllStoreSections().size());
   for (const Entry& e : table) {
     if (e.length == 0) continue;
     for (uint64_t at : {e.offset, e.offset + e.length / 2, e.offset + e.length - 1}) {
@@ -320,13 +321,11 @@ TEST_F(CorruptionTest, AFlippedByteInAnySectionIsRefusedNamingIt) {
       EXPECT_NE(error.find("checksum mismatch"), std::string::npos) << error;
     }
   }
-  const std::string names[] = {"meta", "dictionaries", "task_runs", "flow_runs",
-                               "dimensions", "joins", "task_run_indexes", "name_indexes"};
   for (const Entry& e : table) {
     std::string bytes = pristine_;
     bytes[e.offset] = static_cast<char>(bytes[e.offset] ^ 1);
     WriteFile(segment_, bytes);
-    EXPECT_NE(LoadError().find("section " + names[e.kind - 1] + ":"), std::string::npos)
+    EXPECT_NE(LoadError().find("section " + StoreSectionName(e.kind) + ":"), std::string::npos)
         << LoadError();
   }
   // Header, section table and footer.
@@ -392,7 +391,8 @@ TEST_F(CorruptionTest, NewerForeignOrBrokenManifestsAreRefused) {
 // passes the crc32 and is refused by the decoder, naming the section.
 TEST_F(CorruptionTest, ASectionThatPassesItsChecksumButNotTheDecoderIsRefused) {
   for (const Entry& e : Table()) {
-    if (e.kind != 3) continue;  // task_runs: starts with the id array's count
+    // task_runs.id: the id array's count comes first.
+    if (e.kind != static_cast<uint32_t>(StoreSection::kTaskRunColumn0)) continue;
     std::string bytes = pristine_;
     uint64_t count;
     std::memcpy(&count, bytes.data() + e.offset, 8);
@@ -416,7 +416,7 @@ TEST_F(CorruptionTest, ASectionThatPassesItsChecksumButNotTheDecoderIsRefused) {
     std::memcpy(bytes.data() + bytes.size() - 20, &table_crc, 4);
     WriteFile(segment_, bytes);
     const std::string error = LoadError();
-    EXPECT_NE(error.find("section task_runs:"), std::string::npos) << error;
+    EXPECT_NE(error.find("section task_runs.id:"), std::string::npos) << error;
     EXPECT_EQ(error.find("checksum"), std::string::npos) << error;
   }
 }
