@@ -23,11 +23,11 @@
 
 #include "api/taskdex.h"
 #include "engine/store_codec.h"
-#include "engine/uuid.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "tests/testing/engine_compare.h"
 #include "tests/testing/random_changes.h"
 #include "tests/testing/random_data.h"
 #include "tests/testing/random_scale_data.h"
@@ -75,22 +75,6 @@ std::unique_ptr<Engine> SaveAndReopen(Engine& engine, const std::string& dir) {
   return *std::move(reopened);
 }
 
-// Every task run's full JSON, by id order of a full page.
-void ExpectSameRows(const Engine& a, const Engine& b) {
-  const TaskRunPage all = a.Filter(FilterSet{}, TaskRunSort::kIdDesc, 0, UINT64_MAX);
-  const TaskRunPage all_b = b.Filter(FilterSet{}, TaskRunSort::kIdDesc, 0, UINT64_MAX);
-  ASSERT_EQ(all.Ids(), all_b.Ids());
-  for (const Uuid& id : all.Ids()) {
-    char text[37];
-    FormatUuid(id, text);
-    text[36] = '\0';
-    absl::StatusOr<std::string> ja = a.TaskRunJson(text, kNow);
-    absl::StatusOr<std::string> jb = b.TaskRunJson(text, kNow);
-    ASSERT_TRUE(ja.ok() && jb.ok()) << text;
-    EXPECT_EQ(*ja, *jb) << text;
-  }
-}
-
 TEST(BinarySnapshotTest, ExamplesAnswerByteForByteAfterARoundTrip) {
   absl::StatusOr<std::unique_ptr<Engine>> before =
       Engine::Open(std::string(TASKDEX_EXAMPLES_DIR) + "/snapshot");
@@ -118,7 +102,7 @@ TEST(BinarySnapshotTest, ExamplesAnswerByteForByteAfterARoundTrip) {
     ++checked;
   }
   EXPECT_GE(checked, 50);
-  ExpectSameRows(**before, *after);
+  ExpectSameTaskRuns(**before, *after, kNow);
   fs::remove_all(dir);
 }
 
@@ -138,7 +122,7 @@ TEST(BinarySnapshotTest, RandomSmallDataSetsAnswerAlikeAfterARoundTrip) {
       ASSERT_EQ(pa.Ids(), pb.Ids()) << "data set " << set << " query " << q;
       ASSERT_EQ(pa.count, pb.count) << "data set " << set << " query " << q;
     }
-    ExpectSameRows(*before, *after);
+    ExpectSameTaskRuns(*before, *after, kNow);
   }
   fs::remove_all(dir);
 }
@@ -163,7 +147,7 @@ TEST(BinarySnapshotTest, ScaleDataAnswersAlikeAfterARoundTrip) {
       ASSERT_EQ(pa.count, pb.count) << "query " << q;
     }
   }
-  ExpectSameRows(*before, *after);
+  ExpectSameTaskRuns(*before, *after, kNow);
   fs::remove_all(dir);
 }
 
@@ -187,7 +171,7 @@ void ExpectSameAnswers(TestRng& rng, const ScaleQueryGen& gen, const Engine& a, 
     ASSERT_EQ(pa.Ids(), pb.Ids()) << "query " << q;
     ASSERT_EQ(pa.count, pb.count) << "query " << q;
   }
-  ExpectSameRows(a, b);
+  ExpectSameTaskRuns(a, b, kNow);
 }
 
 // A live store after changes: several segments, tombstones, flow runs held

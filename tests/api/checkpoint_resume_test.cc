@@ -16,8 +16,8 @@
 #include "api/taskdex.h"
 #include "engine/db_follow_loop.h"
 #include "engine/db_source.h"
-#include "engine/uuid.h"
 #include "gtest/gtest.h"
+#include "tests/testing/engine_compare.h"
 #include "tests/testing/random_changes.h"
 #include "tests/testing/sqlite_prefect.h"
 
@@ -28,26 +28,15 @@ namespace fs = std::filesystem;
 
 constexpr Micros kNow = 1'733'000'000'000'000;
 
-// Every task run's full JSON, in id order, and the counts of the parents.
+// The same task runs, byte for byte, and as many parents of each kind.
 void ExpectSameContents(const Engine& a, const Engine& b) {
-  const TaskRunPage pa = a.Filter(FilterSet{}, TaskRunSort::kIdDesc, 0, UINT64_MAX);
-  const TaskRunPage pb = b.Filter(FilterSet{}, TaskRunSort::kIdDesc, 0, UINT64_MAX);
-  ASSERT_EQ(pa.Ids(), pb.Ids());
-  for (const Uuid& id : pa.Ids()) {
-    char text[37];
-    FormatUuid(id, text);
-    text[36] = '\0';
-    EXPECT_EQ(*a.TaskRunJson(text, kNow), *b.TaskRunJson(text, kNow)) << text;
-  }
+  ExpectSameTaskRuns(a, b, kNow);
   const LiveStore::HeldIds ha = a.Held(), hb = b.Held();
   for (int e = 0; e < 3; ++e) EXPECT_EQ(ha.ids[e].size(), hb.ids[e].size()) << "entity " << e;
 }
 
 std::string TaskRunName(const Engine& e, const Uuid& id) {
-  char text[37];
-  FormatUuid(id, text);
-  text[36] = '\0';
-  absl::StatusOr<std::string> json = e.TaskRunJson(text, kNow);
+  absl::StatusOr<std::string> json = e.TaskRunJson(IdText(id), kNow);
   if (!json.ok()) return "<absent>";
   const size_t at = json->find("\"name\":\"");
   return json->substr(at + 8, json->find('"', at + 8) - at - 8);
