@@ -115,7 +115,16 @@ class SerialReader {
     const uint64_t n = Get<uint64_t>();
     const char* p = TakeArray(n, sizeof(T));
     if (p == nullptr || n == 0) return v;
-    v.resize(n);
+    if (reinterpret_cast<uintptr_t>(p) % alignof(T) == 0) {
+      // One pass: resize() would first zero every element (and fault in
+      // every page) that the copy then overwrites. The bytes are a mapped
+      // file's or a buffer's, whose objects of implicit-lifetime type T
+      // exist there (C++20 [intro.object]).
+      const T* first = reinterpret_cast<const T*>(p);
+      v.assign(first, first + n);
+      return v;
+    }
+    v.resize(n);  // an over-aligned T (TaskRunHot) at an 8-aligned offset
     std::memcpy(static_cast<void*>(v.data()), p, n * sizeof(T));
     return v;
   }

@@ -151,14 +151,16 @@ class MappedFile {
     }
     m.size_ = static_cast<size_t>(st.st_size);
     if (m.size_ > 0) {
-      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      // MAP_POPULATE: the page tables are filled in one call, not by a
+      // fault per page as the sections are read (1.6M faults for 6.5 GB,
+      // and the two decoding threads serialized on them: 98% CPU of 2).
+      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p == MAP_FAILED) {
         absl::Status e = ErrnoError("mmap", path);
         ::close(fd);
         return e;
       }
       m.data_ = static_cast<const char*>(p);
-      ::madvise(p, m.size_, MADV_WILLNEED);
     }
     ::close(fd);
     return m;
