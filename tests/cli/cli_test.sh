@@ -184,5 +184,31 @@ else
   check "serve exits 0 on SIGTERM" test $rc -eq 0
 fi
 
+# taskdex save: a binary snapshot that answers as the NDJSON one does, and
+# a damaged one refused with the file named.
+"$TASKDEX" save --help >"$TMP/out" 2>&1; rc=$?
+check "save --help exits 0" test $rc -eq 0
+for opt in --snapshot --out --threads --quiet; do
+  check "save --help documents $opt" contains "$TMP/out" "$opt"
+done
+"$TASKDEX" save --snapshot "$SAMPLE" >"$TMP/out" 2>&1; rc=$?
+check "save without --out exits 1" test $rc -eq 1
+check "save without --out says so" contains "$TMP/out" "--out DIR is required"
+if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
+  "$TASKDEX" save --snapshot "$SAMPLE" --out "$TMP/bin" >"$TMP/out" 2>"$TMP/err"; rc=$?
+  check "save exits 0" test $rc -eq 0
+  check "save says what it wrote" contains "$TMP/err" "saved binary snapshot"
+  check "save writes a manifest" test -f "$TMP/bin/manifest.json"
+  "$TASKDEX" query --snapshot "$SAMPLE" --bodies "$SAMPLE/bodies.jsonl" --now $NOW --quiet >"$TMP/nd.out" 2>&1
+  "$TASKDEX" query --snapshot "$TMP/bin" --bodies "$SAMPLE/bodies.jsonl" --now $NOW >"$TMP/bin.out" 2>"$TMP/err"
+  check "binary snapshot answers the sample bodies byte for byte as the NDJSON" cmp -s "$TMP/nd.out" "$TMP/bin.out"
+  check "query says it loaded a binary snapshot" contains "$TMP/err" "of binary snapshot"
+  seg=$(ls "$TMP"/bin/seg-*.tdx)
+  head -c 1000 "$seg" >"$TMP/cut" && cp "$TMP/cut" "$seg"
+  echo '{}' | "$TASKDEX" query --snapshot "$TMP/bin" --quiet >"$TMP/out" 2>&1; rc=$?
+  check "a truncated binary snapshot exits 1" test $rc -eq 1
+  check "a truncated binary snapshot names the file" contains "$TMP/out" "$(basename "$seg")"
+fi
+
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
