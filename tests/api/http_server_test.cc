@@ -1094,6 +1094,38 @@ TEST_F(HttpServerTest, ApplyIsOffUnlessWritesAreEnabled) {
   EXPECT_EQ(count->body, "7");
 }
 
+// POST /taskdex/v1/checkpoint: 403 without --checkpoint-dir; with it, the
+// callback's answer, behind the API's auth, and POST only.
+TEST_F(HttpServerTest, CheckpointIsOffUnlessADirectoryIsGiven) {
+  StartServer();
+  auto off = Post("/taskdex/v1/checkpoint", "");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->status, 403);
+  EXPECT_EQ(off->body,
+            R"({"detail":"Checkpoints are off: start taskdex serve with --checkpoint-dir DIR"})");
+  server_->Stop();
+  ServerOptions options;
+  options.auth_string.emplace("u:p");
+  int calls = 0;
+  options.checkpoint = [&calls] {
+    ++calls;
+    return Response{200, R"({"snapshot_id":"x"})"};
+  };
+  StartServer(options);
+  const httplib::Headers auth = {{"Authorization", "Basic dTpw"}};  // u:p
+  auto denied = Post("/taskdex/v1/checkpoint", "");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto ok = Post("/taskdex/v1/checkpoint", "", kJson, auth);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, R"({"snapshot_id":"x"})");
+  auto get = Get("/taskdex/v1/checkpoint", auth);
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(HttpServerTest, ApplyChangesWhatTheApiAnswers) {
   ServerOptions options;
   options.enable_writes = true;
