@@ -210,5 +210,29 @@ if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
   check "a truncated binary snapshot names the file" contains "$TMP/out" "$(basename "$seg")"
 fi
 
+# serve --checkpoint-dir: POST /taskdex/v1/checkpoint writes a binary snapshot
+# of what is served, which then loads and answers alike.
+unset TASKDEX_AUTH_STRING PREFECT_SERVER_API_AUTH_STRING
+"$TASKDEX" serve --snapshot "$SNAP" --host 127.0.0.1 --port 0 --log-level warning \
+  --checkpoint-dir "$TMP/ckpt" >"$TMP/serve2.out" 2>"$TMP/serve2.err" &
+SERVE=$!
+for _ in $(seq 1 100); do contains "$TMP/serve2.out" "listening on" && break; sleep 0.1; done
+PORT=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$TMP/serve2.out")
+if [[ -n $PORT ]]; then
+  for _ in $(seq 1 100); do http "$PORT" GET /readyz "" | contains /dev/stdin '"message":"OK"' && break; sleep 0.1; done
+  http "$PORT" POST /taskdex/v1/checkpoint "" >"$TMP/resp"
+  check "serve --checkpoint-dir: POST /taskdex/v1/checkpoint answers 200" contains "$TMP/resp" 'HTTP/1.1 200'
+  check "the checkpoint's answer names its snapshot" contains "$TMP/resp" '"snapshot_id":"'
+  echo '{"limit": 2}' | "$TASKDEX" query --snapshot "$TMP/ckpt" --now $NOW --quiet >"$TMP/out" 2>&1
+  check "the checkpoint loads and answers as the snapshot" contains "$TMP/out" '"count":7,"limit":2,"pages":4,"page":1}'
+else
+  check "serve --checkpoint-dir starts" false
+fi
+kill -TERM "$SERVE" 2>/dev/null
+wait "$SERVE" 2>/dev/null
+"$TASKDEX" serve --snapshot "$SNAP" --checkpoint-every 10m >"$TMP/out" 2>&1; rc=$?
+check "--checkpoint-every without --checkpoint-dir exits 1" test $rc -eq 1
+check "--checkpoint-every without --checkpoint-dir says so" contains "$TMP/out" "needs --checkpoint-dir"
+
 echo "cli_test: $((checks - failures)) passed, $failures failed"
 test $failures -eq 0
