@@ -57,6 +57,14 @@ Checkpointer::Checkpointer(std::string dir, const DbFollowLoop* follower, FILE* 
 
 Checkpointer::~Checkpointer() { Stop(); }
 
+void Checkpointer::SetEngine(const Engine* engine) {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    engine->RememberLoadedFiles(&cache_);
+  }
+  engine_.store(engine, std::memory_order_release);
+}
+
 Response Checkpointer::CheckpointNow() {
   const Engine* engine = engine_.load(std::memory_order_acquire);
   if (engine == nullptr) {

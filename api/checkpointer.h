@@ -55,7 +55,9 @@ class Checkpointer {
   ~Checkpointer();
 
   // The engine to checkpoint, once loaded (not owned; must outlive Stop()).
-  void SetEngine(const Engine* engine) { engine_.store(engine, std::memory_order_release); }
+  // When it was loaded from a binary snapshot in the checkpoint directory,
+  // the first checkpoint reuses that snapshot's segment files.
+  void SetEngine(const Engine* engine);
 
   // Writes a checkpoint now. 200 {"snapshot_id":..,"dir":..,"version":N,
   // "segments":N,"bytes":N,"seconds":S,"source":<position or null>}; 503

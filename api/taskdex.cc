@@ -65,6 +65,16 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& snapshot
                               std::move(report)));
     }
     engine->snapshot_source_ = std::move(loaded->source);
+    engine->loaded_dir_ = snapshot_dir;
+    // Segment i of the version as restored is file i (a merge or an apply
+    // since would have published another version number).
+    const std::shared_ptr<const Version> version = engine->Pin();
+    if (version->number == loaded->version &&
+        version->segments.size() == loaded->files.size()) {
+      for (size_t i = 0; i < loaded->files.size(); ++i) {
+        engine->loaded_files_.emplace_back(version->segments[i].store, loaded->files[i]);
+      }
+    }
     if (options.huge_pages) CollapseToHugePages();
     return engine;
   }
@@ -96,6 +106,12 @@ absl::StatusOr<SaveReport> Engine::Save(const std::string& dir, const SaveOption
     snapshot.segments.push_back({s.store, s.dead.get()});
   }
   return SaveBinarySnapshot(snapshot, dir, options);
+}
+
+void Engine::RememberLoadedFiles(SegmentFileCache* cache) const {
+  for (const auto& [weak, file] : loaded_files_) {
+    if (std::shared_ptr<const Store> store = weak.lock()) cache->Put(loaded_dir_, store, file);
+  }
 }
 
 bool HugePagesFromEnvironment() {

@@ -138,6 +138,10 @@ class Engine {
   // The "source" of the binary snapshot this engine was loaded from
   // ("null": none, or not loaded from one).
   const std::string& snapshot_source() const { return snapshot_source_; }
+  // Tells `cache` which files of the binary snapshot this engine was loaded
+  // from hold its segments, so that a checkpoint into that directory
+  // reuses them (serve's Checkpointer). No-op for other engines.
+  void RememberLoadedFiles(SegmentFileCache* cache) const;
   // Merges every segment into one (tombstones reclaimed).
   void MergeAll() { live_->MergeAll(); }
   // One merge by the policy (engine/live_store.h); false when it wants none.
@@ -159,6 +163,9 @@ class Engine {
   // writes that store alone (its rows are the whole model).
   std::weak_ptr<const Version> single_store_version_;
   std::string snapshot_source_ = "null";
+  // The binary snapshot loaded from: its directory and each segment's file.
+  std::string loaded_dir_;
+  std::vector<std::pair<std::weak_ptr<const Store>, SegmentFileCache::File>> loaded_files_;
 };
 
 }  // namespace taskdex

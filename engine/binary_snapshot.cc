@@ -137,10 +137,18 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
 
 }  // namespace
 
+// `dir` as the cache compares it: one spelling per directory.
+std::string CanonicalDir(const std::string& dir) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(dir, ec);
+  return ec ? dir : p.native();
+}
+
 const SegmentFileCache::File* SegmentFileCache::Find(
     const std::string& dir, const std::shared_ptr<const Store>& store) const {
+  const std::string canonical = CanonicalDir(dir);
   for (const Entry& e : entries_) {
-    if (e.key != store.get() || e.dir != dir || e.store.lock() != store) continue;
+    if (e.key != store.get() || e.dir != canonical || e.store.lock() != store) continue;
     std::error_code ec;
     const auto size = fs::file_size(PathIn(dir, e.file.name), ec);
     if (!ec && size == e.file.bytes) return &e.file;
@@ -150,7 +158,7 @@ const SegmentFileCache::File* SegmentFileCache::Find(
 
 void SegmentFileCache::Put(const std::string& dir, const std::shared_ptr<const Store>& store,
                            File file) {
-  entries_.push_back(Entry{dir, store, store.get(), std::move(file)});
+  entries_.push_back(Entry{CanonicalDir(dir), store, store.get(), std::move(file)});
 }
 
 void SegmentFileCache::Prune() {
@@ -288,6 +296,7 @@ absl::StatusOr<LoadedSnapshot> LoadBinarySnapshot(const std::string& dir,
       dims_path = path;
     } else {
       out.segments.push_back(RestoredSegment{std::move(file->store), Bitmap()});
+      out.files.push_back(SegmentFileCache::File{seg.file, seg.id, seg.bytes});
     }
   }
   if (out.dims != nullptr) {

@@ -72,8 +72,8 @@ class SegmentFileCache {
     std::string id;    // 32 hex
     uint64_t bytes = 0;
   };
-  // The file holding `store` in `dir`, if one was written there and is
-  // still there with its size.
+  // The file holding `store` in `dir` (compared as canonical paths), if
+  // one was written or loaded there and is still there with its size.
   const File* Find(const std::string& dir, const std::shared_ptr<const Store>& store) const;
   void Put(const std::string& dir, const std::shared_ptr<const Store>& store, File file);
   // Forgets the entries whose Store is gone.
@@ -129,6 +129,7 @@ absl::StatusOr<SaveReport> SaveBinarySnapshot(const SnapshotToSave& snapshot,
 
 struct LoadedSnapshot {
   std::vector<RestoredSegment> segments;
+  std::vector<SegmentFileCache::File> files;  // segments[i]'s file
   std::unique_ptr<Store> dims;  // null when the snapshot has none
   uint64_t version = 1;
   std::string source = "null";  // as the manifest holds it

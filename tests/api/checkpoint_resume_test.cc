@@ -106,6 +106,27 @@ TEST(CheckpointResumeTest, AFollowerResumesFromItsCheckpointAndCatchesUp) {
   fs::remove_all(dir);
 }
 
+// A server started from a checkpoint and checkpointing into the same
+// directory (the usual restart) reuses the loaded segment files at once.
+TEST(CheckpointResumeTest, AServerStartedFromACheckpointReusesItsFiles) {
+  TestRng rng(8);
+  std::unique_ptr<Engine> live = Engine::FromRecords(RandomRecords(rng));
+  const std::string dir = ::testing::TempDir() + "/taskdex_reuse_" + std::to_string(getpid());
+  fs::remove_all(dir);
+  ASSERT_TRUE(live->Save(dir).ok());
+  for (int round = 0; round < 2; ++round) {  // a saved store, then a checkpoint of it
+    absl::StatusOr<std::unique_ptr<Engine>> restarted = Engine::Open(dir);
+    ASSERT_TRUE(restarted.ok()) << restarted.status();
+    Checkpointer checkpointer(dir + "/.", nullptr, nullptr);  // another spelling of dir
+    checkpointer.SetEngine(restarted->get());
+    const Response r = checkpointer.CheckpointNow();
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.find("\"reused_bytes\":0,"), std::string::npos) << r.body;
+    ExpectSameTaskRuns(*live, **Engine::Open(dir), kNow);
+  }
+  fs::remove_all(dir);
+}
+
 TEST(CheckpointResumeTest, ACheckpointThatCannotBeWrittenSaysWhy) {
   TestRng rng(5);
   std::unique_ptr<Engine> engine = Engine::FromRecords(RandomRecords(rng));
