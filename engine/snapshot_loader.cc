@@ -944,6 +944,7 @@ absl::Status StreamFile(const std::string& dir, std::string_view name, bool requ
     if (report) report->missing_files.push_back(std::string(name));
     return absl::OkStatus();
   }
+  const auto start = std::chrono::steady_clock::now();
   uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) size = 0;
   BlockReader reader;
@@ -958,6 +959,11 @@ absl::Status StreamFile(const std::string& dir, std::string_view name, bool requ
     TASKDEX_RETURN_IF_ERROR(pipeline.Run(progress, report, &lines, &bytes));
   }
   progress->Report(name, bytes, lines, /*force=*/true);
+  if (report) {
+    report->phases.emplace_back(
+        absl::StrFormat("parse+add %s", name),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   progress->bytes_before += bytes;
   progress->lines_before += lines;
   if (report) report->bytes += bytes;
@@ -1048,7 +1054,10 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
     p.lines_done = records;
     options.progress(p);
   }
-  std::unique_ptr<Store> store = builder.Build();
+  StoreBuilder::BuildOptions build;
+  build.threads = options.build_threads > 0 ? options.build_threads : ThreadCount(options);
+  if (report) build.phase_seconds = &report->phases;
+  std::unique_ptr<Store> store = builder.Build(build);
   if (report) {
     report->build = store->report;
     report->flows = store->flows.size();
@@ -1075,6 +1084,11 @@ std::string LoadReport::Summary() const {
   auto line = [&s](uint64_t n, std::string_view what) {
     if (n > 0) s += absl::StrFormat("%d %s\n", n, what);
   };
+  if (!phases.empty()) {
+    s += "phases:";
+    for (const auto& [phase, secs] : phases) s += absl::StrFormat(" %s %.2f s;", phase, secs);
+    s += "\n";
+  }
   line(build.replaced_task_runs, "task-run lines replaced by a later line with the same id");
   line(build.replaced_flow_runs, "flow-run lines replaced by a later line with the same id");
   line(build.replaced_flows, "flow lines replaced by a later line with the same id");

@@ -428,6 +428,13 @@ class StoreBuilder {
     bool trim_heap = true;
     // Trigram indexes of the name dictionaries (NameTrigrams::built).
     bool name_trigrams = true;
+    // Threads for the independent parts of the build (the index builds, the
+    // dictionary freezes, the joins; engine/internal/task_group.h), the
+    // calling thread included. 1: all on the calling thread, in order. The
+    // Store built is the same whatever the count.
+    int threads = 1;
+    // If set, gets (phase name, seconds) per phase of the build.
+    std::vector<std::pair<std::string, double>>* phase_seconds = nullptr;
   };
   // Resolves joins, freezes dictionaries, builds postings. The builder is
   // empty afterwards.
