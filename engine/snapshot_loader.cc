@@ -601,6 +601,14 @@ absl::Status ParseDeployment(ondemand::parser& parser, simdjson::padded_string_v
 absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, TaskRunRecord* r) {
   return ParseTaskRun(p, l, r);
 }
+// For LoadSnapshot: the templating of the record's JSON columns happens
+// here, on the parsing thread, rather than on the one builder thread.
+absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l,
+                         PreparedTaskRun* r) {
+  TASKDEX_RETURN_IF_ERROR(ParseTaskRun(p, l, &r->record));
+  PrepareTaskRun(r);
+  return absl::OkStatus();
+}
 absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, FlowRunRecord* r) {
   return ParseFlowRun(p, l, r);
 }
@@ -978,8 +986,10 @@ uint64_t FileSize(const std::string& dir, std::string_view name) {
 
 // The four files, in the order they have always been read (task_runs first:
 // it is required, so a wrong directory fails at once), each record handed to
-// the matching sink on this thread.
-template <typename OnTaskRun, typename OnFlowRun, typename OnDeployment, typename OnFlow>
+// the matching sink on this thread. Task runs are read as `TaskRun`:
+// TaskRunRecord, or PreparedTaskRun (templated on the parsing thread).
+template <typename TaskRun, typename OnTaskRun, typename OnFlowRun, typename OnDeployment,
+          typename OnFlow>
 absl::Status StreamSnapshot(const std::string& dir, const LoadOptions& options,
                             LoadReport* report, OnTaskRun on_task_run, OnFlowRun on_flow_run,
                             OnDeployment on_deployment, OnFlow on_flow) {
@@ -988,8 +998,8 @@ absl::Status StreamSnapshot(const std::string& dir, const LoadOptions& options,
        {"task_runs.ndjson", "flow_runs.ndjson", "deployments.ndjson", "flows.ndjson"}) {
     progress.bytes_total += FileSize(dir, name);
   }
-  TASKDEX_RETURN_IF_ERROR(StreamFile<TaskRunRecord>(dir, "task_runs.ndjson", true, options,
-                                                    &progress, report, on_task_run));
+  TASKDEX_RETURN_IF_ERROR(StreamFile<TaskRun>(dir, "task_runs.ndjson", true, options, &progress,
+                                              report, on_task_run));
   TASKDEX_RETURN_IF_ERROR(StreamFile<FlowRunRecord>(dir, "flow_runs.ndjson", false, options,
                                                     &progress, report, on_flow_run));
   TASKDEX_RETURN_IF_ERROR(StreamFile<DeploymentRecord>(dir, "deployments.ndjson", false, options,
@@ -1019,7 +1029,7 @@ absl::StatusOr<SnapshotRecords> ReadSnapshotRecords(const std::string& dir,
                                                     LoadReport* report) {
   auto start = std::chrono::steady_clock::now();
   SnapshotRecords records;
-  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot<TaskRunRecord>(
       dir, options, report,
       [&](TaskRunRecord&& r) { records.task_runs.push_back(std::move(r)); },
       [&](FlowRunRecord&& r) { records.flow_runs.push_back(std::move(r)); },
@@ -1042,9 +1052,9 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
   auto start = std::chrono::steady_clock::now();
   StoreBuilder builder;
   uint64_t records = 0;
-  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot<PreparedTaskRun>(
       dir, options, report,
-      [&](TaskRunRecord&& r) { builder.AddTaskRun(std::move(r)); ++records; },
+      [&](PreparedTaskRun&& r) { builder.AddTaskRun(std::move(r)); ++records; },
       [&](FlowRunRecord&& r) { builder.AddFlowRun(std::move(r)); ++records; },
       [&](DeploymentRecord&& r) { builder.AddDeployment(std::move(r)); ++records; },
       [&](FlowRecord&& r) { builder.AddFlow(std::move(r)); ++records; }));

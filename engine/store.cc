@@ -352,6 +352,101 @@ std::string RenderTaskRunText(const Store& store, const TemplateColumn& col, Row
   return out;
 }
 
+namespace {
+
+// Hole `hole` of a task run from its record: the text AppendTaskRunHole
+// writes once the record is the row (the same values through the same
+// formatting; a time equal to kNullMicros is NULL in both).
+void AppendRecordHole(const TaskRunRecord& r, uint8_t hole, std::string* out) {
+  auto time = [out](const std::optional<Micros>& t) {
+    if (t) AppendQuotedTime(out, *t);
+  };
+  switch (static_cast<TaskRunHole>(hole)) {
+    case TaskRunHole::kId:
+      AppendQuotedUuid(out, r.id);
+      return;
+    case TaskRunHole::kFlowRunId:
+      if (r.flow_run_id) AppendQuotedUuid(out, *r.flow_run_id);
+      return;
+    case TaskRunHole::kStateId:
+      if (r.state_id) AppendQuotedUuid(out, *r.state_id);
+      return;
+    case TaskRunHole::kStateTimestamp:
+      time(r.state_timestamp);
+      return;
+    case TaskRunHole::kStateType:
+      if (r.state_type) {
+        out->push_back('"');
+        out->append(StateTypeName(*r.state_type));
+        out->push_back('"');
+      }
+      return;
+    case TaskRunHole::kStateName:
+      if (r.state_name) AppendJsonString(out, *r.state_name);
+      return;
+    case TaskRunHole::kScheduledNow:
+      return;  // never matched: its place is forced (the state's null)
+    case TaskRunHole::kExpectedStartTime:
+      time(r.expected_start_time);
+      return;
+    case TaskRunHole::kNextScheduledStartTime:
+      time(r.next_scheduled_start_time);
+      return;
+    case TaskRunHole::kStartTime:
+      time(r.start_time);
+      return;
+    case TaskRunHole::kEndTime:
+      time(r.end_time);
+      return;
+    case TaskRunHole::kCreated:
+      time(r.created);
+      return;
+    case TaskRunHole::kUpdated:
+      time(r.updated);
+      return;
+    case TaskRunHole::kCacheExpiration:
+      time(r.cache_expiration);
+      return;
+    case TaskRunHole::kCacheKey:
+      if (r.cache_key) AppendJsonString(out, *r.cache_key);
+      return;
+  }
+}
+
+}  // namespace
+
+void PrepareTaskRun(PreparedTaskRun* p) {
+  const TaskRunRecord& r = p->record;
+  // Per thread, reused: no allocation per row once the texts have grown.
+  thread_local std::string hole_text[kNumTaskRunHoles];
+  std::string_view holes[kNumTaskRunHoles];
+  for (int k = 0; k < kNumTaskRunHoles; ++k) {
+    hole_text[k].clear();
+    AppendRecordHole(r, static_cast<uint8_t>(k + 1), &hole_text[k]);
+    holes[k] = hole_text[k];
+  }
+  // task_version and empirical_policy: no holes.
+  if (r.task_version) {
+    std::string text;
+    AppendJsonString(&text, *r.task_version);
+    p->task_version_template = MakeTemplate(text, {});
+  } else {
+    p->task_version_template = MakeTemplate("null", {});
+  }
+  p->empirical_policy_template = MakeTemplate(r.empirical_policy_json, {});
+  // labels: its flow-run id (and anything else of the row) becomes a hole.
+  const std::span<const std::string_view> all(holes, kNumTaskRunHoles);
+  p->labels_template = MakeTemplate(r.labels_json, all);
+  ForcedHole now_hole;
+  if (r.state_scheduled_time_null_offset >= 0 &&
+      static_cast<size_t>(r.state_scheduled_time_null_offset) + 4 <= r.state_json.size()) {
+    now_hole.offset = r.state_scheduled_time_null_offset;
+    now_hole.size = 4;
+    now_hole.hole = static_cast<uint8_t>(TaskRunHole::kScheduledNow);
+  }
+  p->state_template = MakeTemplate(r.state_json, all, now_hole);
+}
+
 // --- StoreBuilder -------------------------------------------------------------
 
 namespace {
@@ -508,9 +603,6 @@ struct StoreBuilder::Rep {
   TagOverrides tr_tags;
   BlobOverrides fr_flow_version, fr_idempotency_key, fr_created_by_id, fr_created_by_type;
   TagOverrides fr_tags, flow_tags, deployment_tags;
-  // Scratch hole texts of the task run being added.
-  std::string hole_text[kNumTaskRunHoles];
-  std::string_view holes[kNumTaskRunHoles];
 };
 
 StoreBuilder::StoreBuilder() : rep_(std::make_unique<Rep>()) {}
@@ -563,6 +655,14 @@ void StoreBuilder::AddFlowRun(FlowRunRecord r) {
 }
 
 void StoreBuilder::AddTaskRun(TaskRunRecord r) {
+  PreparedTaskRun p;
+  p.record = std::move(r);
+  PrepareTaskRun(&p);
+  AddTaskRun(std::move(p));
+}
+
+void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
+  TaskRunRecord& r = p.record;
   Rep& rep = *rep_;
   Store& s = *rep.store;
   TaskRunTable& t = s.task_runs;
@@ -593,40 +693,10 @@ void StoreBuilder::AddTaskRun(TaskRunRecord r) {
   PutBlob(t.context_json, rep.tr_context, row, std::move(r.context_json));
   PutBlob(t.extras_json, rep.tr_extras, row, std::move(r.extras_json));
 
-  // The row's scalar columns are written: its hole texts come from them,
-  // exactly as the response writer will write them.
-  std::span<const std::string_view> holes(rep.holes, kNumTaskRunHoles);
-  for (int k = 0; k < kNumTaskRunHoles; ++k) {
-    std::string& text = rep.hole_text[k];
-    text.clear();
-    const auto hole = static_cast<uint8_t>(k + 1);
-    if (hole == static_cast<uint8_t>(TaskRunHole::kCacheKey)) {
-      // The cache_key column of a replaced row is rewritten only at Build.
-      if (r.cache_key) AppendJsonString(&text, *r.cache_key);
-    } else if (hole != static_cast<uint8_t>(TaskRunHole::kScheduledNow)) {
-      AppendTaskRunHole(s, row, hole, 0, &text);
-    }
-    rep.holes[k] = text;
-  }
-  // task_version and empirical_policy: plain interning.
-  if (r.task_version) {
-    std::string text;
-    AppendJsonString(&text, *r.task_version);
-    t.task_version.Set(row, text, {});
-  } else {
-    t.task_version.Set(row, "null", {});
-  }
-  t.empirical_policy.Set(row, r.empirical_policy_json, {});
-  // labels: its flow-run id (and anything else of the row) becomes a hole.
-  t.labels.Set(row, r.labels_json, holes);
-  ForcedHole now_hole;
-  if (r.state_scheduled_time_null_offset >= 0 &&
-      static_cast<size_t>(r.state_scheduled_time_null_offset) + 4 <= r.state_json.size()) {
-    now_hole.offset = r.state_scheduled_time_null_offset;
-    now_hole.size = 4;
-    now_hole.hole = static_cast<uint8_t>(TaskRunHole::kScheduledNow);
-  }
-  t.state.Set(row, r.state_json, holes, now_hole);
+  t.task_version.SetTemplate(row, p.task_version_template);
+  t.empirical_policy.SetTemplate(row, p.empirical_policy_template);
+  t.labels.SetTemplate(row, p.labels_template);
+  t.state.SetTemplate(row, p.state_template);
 }
 
 void StoreBuilder::AddAll(SnapshotRecords records) {
