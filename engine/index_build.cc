@@ -89,8 +89,14 @@ void AddIndexTasks(Store& s, bool name_trigrams, engine_internal::TaskGroup* gro
   const TaskRunTable& t = s.task_runs;
   const uint32_t n = t.size();
   TaskRunIndexes& x = s.task_run_index;
-  // The sorted orders first: each is a sort of every row with a UUID tie
-  // break, the longest tasks of the group.
+  // Longest first (measured at 1M task runs, ~1M distinct names, session
+  // 13): the trigrams of the task-run names (1.4 s) and their postings
+  // (1.2 s, a bitmap per name), then the sorted orders (0.1-0.6 s each: a
+  // sort of every row with a UUID tie break); the rest is under 0.1 s.
+  if (name_trigrams) {
+    group->Add([&s] { BuildTrigrams(s.task_run_names, &s.trigrams.task_run_names); });
+  }
+  group->Add([&x, &t] { BuildPostings(t.name, kNullCode, &x.name); });
   group->Add([&x, &t, n] {
     x.id_desc = SortedOrder(SortedOrder::Options{});  // the key is the tie-break alone
     x.id_desc.Build(n, TaskRunIdKeys{&t.id});
@@ -116,7 +122,6 @@ void AddIndexTasks(Store& s, bool name_trigrams, engine_internal::TaskGroup* gro
   });
   group->Add([&s] { BuildJoinIndexes(s); });
   group->Add([&x, &t, n] { BuildPostings(t.tags, n, &x.tags); });
-  group->Add([&x, &t] { BuildPostings(t.name, kNullCode, &x.name); });
   group->Add([&x, &t] { BuildPostings(t.state_type, kNullStateType, &x.state_type); });
   group->Add([&x, &t] { BuildPostings(t.state_name, kNullCode, &x.state_name); });
   group->Add([&x, &t, n] {
@@ -134,7 +139,6 @@ void AddIndexTasks(Store& s, bool name_trigrams, engine_internal::TaskGroup* gro
     BuildPostings(fr.tags, fr.size(), &s.flow_run_index.tags);
   });
   if (name_trigrams) {
-    group->Add([&s] { BuildTrigrams(s.task_run_names, &s.trigrams.task_run_names); });
     group->Add([&s] { BuildTrigrams(s.flow_run_names, &s.trigrams.flow_run_names); });
     group->Add([&s] {
       BuildTrigrams(s.flow_names, &s.trigrams.flow_names);

@@ -445,6 +445,12 @@ void PrepareTaskRun(PreparedTaskRun* p) {
     now_hole.hole = static_cast<uint8_t>(TaskRunHole::kScheduledNow);
   }
   p->state_template = MakeTemplate(r.state_json, all, now_hole);
+  // The texts live on in the templates: free them here, on the thread that
+  // allocated them, rather than on the builder's (a free from another
+  // thread takes the allocating arena's lock in glibc).
+  std::string().swap(p->record.empirical_policy_json);
+  std::string().swap(p->record.labels_json);
+  std::string().swap(p->record.state_json);
 }
 
 // --- StoreBuilder -------------------------------------------------------------
@@ -693,10 +699,10 @@ void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
   PutBlob(t.context_json, rep.tr_context, row, std::move(r.context_json));
   PutBlob(t.extras_json, rep.tr_extras, row, std::move(r.extras_json));
 
-  t.task_version.SetTemplate(row, p.task_version_template);
-  t.empirical_policy.SetTemplate(row, p.empirical_policy_template);
-  t.labels.SetTemplate(row, p.labels_template);
-  t.state.SetTemplate(row, p.state_template);
+  t.task_version.SetTemplate(row, std::move(p.task_version_template));
+  t.empirical_policy.SetTemplate(row, std::move(p.empirical_policy_template));
+  t.labels.SetTemplate(row, std::move(p.labels_template));
+  t.state.SetTemplate(row, std::move(p.state_template));
 }
 
 void StoreBuilder::AddAll(SnapshotRecords records) {
@@ -872,11 +878,13 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
   TaskRunTable& t = s.task_runs;
   FlowRunTable& f = s.flow_runs;
 
-  // Phase 1. The joins and the largest freezes first (they are the longest).
-  group.Add([&s] { ResolveJoins(s); });
-  group.Add([&t] { t.state.Freeze(); });
-  group.Add([&t] { t.labels.Freeze(); });
+  // Phase 1, longest first (measured at 1M task runs, session 13): the
+  // task-run names' freeze (0.85 s: ~1M distinct names sorted), the state
+  // templates' (0.6 s), the joins (0.2 s); the rest is under 0.2 s each.
   group.Add([&s] { FreezeAndRemap(s.task_run_names, {&s.task_runs.name}); });
+  group.Add([&t] { t.state.Freeze(); });
+  group.Add([&s] { ResolveJoins(s); });
+  group.Add([&t] { t.labels.Freeze(); });
   group.Add([&s] { FreezeAndRemap(s.task_keys, {&s.task_runs.task_key}); });
   group.Add([&s, &rep] {
     // Tag overrides hold unfrozen codes: applied before the freeze.

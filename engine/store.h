@@ -411,6 +411,8 @@ std::string RenderTaskRunText(const Store& store, const TemplateColumn& col, Row
 // it needs only the record, so a parser thread can do it while the one
 // builder thread only interns the results (engine/snapshot_loader.cc).
 struct PreparedTaskRun {
+  // Its empirical_policy_json, labels_json and state_json are released by
+  // PrepareTaskRun (the templates hold them).
   TaskRunRecord record;
   // TemplateColumn templates (engine/template_column.h) of the task_version
   // value, empirical_policy, labels and state, with the TaskRunHole holes
