@@ -68,7 +68,9 @@ Options:
                       2026-11-28T12:00:00Z (default: the current time).
   --skip-bad-lines    Load the snapshot's valid lines and report how many were
                       skipped (default: a bad line fails the load).
-  --threads N         Threads used to parse the snapshot (default: all cores).
+  --load-threads N    Threads used to load the snapshot: parse the files, then
+                      build the indexes (default 0: all cores). --threads N is
+                      the same.
   --quiet             Do not print the load summary, nor the load progress
                       that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr: per step
@@ -169,11 +171,13 @@ int RunQuery(int argc, char** argv) {
       opt.now = *v;
     } else if (arg == "--skip-bad-lines") {
       opt.skip_bad_lines = true;
-    } else if (arg == "--threads") {
-      auto v = value("--threads");
+    } else if (arg == "--threads" || arg == "--load-threads") {
+      auto v = value("--load-threads");
       char* end = nullptr;
       long n = v ? std::strtol(v->c_str(), &end, 10) : -1;
-      if (!v || *end != '\0' || n < 0 || n > 1024) return Usage("--threads needs a number 0..1024");
+      if (!v || *end != '\0' || n < 0 || n > 1024) {
+        return Usage("--load-threads needs a number 0..1024");
+      }
       opt.threads = static_cast<int>(n);
     } else if (arg == "--quiet") {
       opt.quiet = true;
@@ -260,7 +264,9 @@ Options:
                       (as `taskdex query --bodies`); without it nothing is
                       printed on stdout.
   --now TIME          Clock of the computed fields (default: the current time).
-  --threads N         Threads used to parse the snapshot (default: all cores).
+  --load-threads N    Threads used to load the snapshot: parse the files, then
+                      build the indexes (default 0: all cores). --threads N is
+                      the same.
   --quiet             Do not print the load and apply summaries, nor the load
                       progress that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr, per
@@ -310,13 +316,13 @@ int RunApply(int argc, char** argv) {
       auto v = value();
       if (!v) return ApplyUsage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
       now_text = *v;
-    } else if (arg == "--batch" || arg == "--threads") {
+    } else if (arg == "--batch" || arg == "--threads" || arg == "--load-threads") {
       auto v = value();
       char* end = nullptr;
       long long n = v ? std::strtoll(v->c_str(), &end, 10) : -1;
       if (!v || *end != '\0' || n < 0 || n > (arg == "--batch" ? 1000000000LL : 1024)) {
         return ApplyUsage(arg == "--batch" ? "--batch needs a number of lines >= 0"
-                                           : "--threads needs a number 0..1024");
+                                           : "--load-threads needs a number 0..1024");
       }
       if (arg == "--batch") {
         batch = static_cast<size_t>(n);

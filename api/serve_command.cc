@@ -106,7 +106,8 @@ Options:
                          count are answered on the event loops (default
                          2000000: at 1M the slowest measured query takes
                          ~4 ms) [TASKDEX_INLINE_MAX_TASK_RUNS].
-  --load-threads N       Threads parsing the snapshot (default: all cores)
+  --load-threads N       Threads loading the snapshot: parsing, then building
+                         the indexes (default: all cores)
                          [TASKDEX_LOAD_THREADS].
   --auth-string USER:PASS
                          Require HTTP basic auth with these credentials, as

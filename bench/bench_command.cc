@@ -148,7 +148,11 @@ Options:
                       --changes (default 1000).
   --write-seconds S   Length of each --writes phase (default 10).
   --now T             The clock for computed fields (RFC 3339), default: now.
-  --threads N         Loader threads (0: all cores, default).
+  --load-threads N    Loader threads: parse, then build (0: all cores,
+                      default). --threads N is the same.
+  --build-threads N   Threads of the build phase alone (default: as
+                      --load-threads); 1 is the sequential build of the
+                      loader before session 13, for same-run comparisons.
   --quiet             No load progress on stderr (shown only on a terminal).
   -h, --help          Show this help.
 
@@ -178,6 +182,7 @@ struct Options {
   bool explain = false;
   std::optional<std::string> now;
   int threads = 0;
+  int build_threads = 0;
   bool quiet = false;
   int random = 0;  // --random N
   uint64_t seed = 1;
@@ -324,9 +329,12 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--now") {
       opt.now = value();
       if (!opt.now) return Usage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
-    } else if (arg == "--threads") {
-      if (!number(0, 1024, &d)) return Usage("--threads needs a number 0..1024");
+    } else if (arg == "--threads" || arg == "--load-threads") {
+      if (!number(0, 1024, &d)) return Usage("--load-threads needs a number 0..1024");
       opt.threads = static_cast<int>(d);
+    } else if (arg == "--build-threads") {
+      if (!number(0, 1024, &d)) return Usage("--build-threads needs a number 0..1024");
+      opt.build_threads = static_cast<int>(d);
     } else {
       return Usage(absl::StrCat("unknown option \"", std::string(arg), "\""));
     }
@@ -361,6 +369,7 @@ int RunBench(int argc, char** argv) {
   // --- load ---
   LoadOptions load_options;
   load_options.threads = opt.threads;
+  load_options.build_threads = opt.build_threads;
   load_options.huge_pages = HugePagesFromEnvironment();
   ProgressPrinter progress("taskdex bench", opt.quiet, ProgressPrinter::WhenNotTerminal::kSilent);
   load_options.progress = progress.Callback();

@@ -601,6 +601,14 @@ absl::Status ParseDeployment(ondemand::parser& parser, simdjson::padded_string_v
 absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, TaskRunRecord* r) {
   return ParseTaskRun(p, l, r);
 }
+// For LoadSnapshot: the templating of the record's JSON columns happens
+// here, on the parsing thread, rather than on the one builder thread.
+absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l,
+                         PreparedTaskRun* r) {
+  TASKDEX_RETURN_IF_ERROR(ParseTaskRun(p, l, &r->record));
+  PrepareTaskRun(r);
+  return absl::OkStatus();
+}
 absl::Status ParseRecord(ondemand::parser& p, simdjson::padded_string_view l, FlowRunRecord* r) {
   return ParseFlowRun(p, l, r);
 }
@@ -944,6 +952,7 @@ absl::Status StreamFile(const std::string& dir, std::string_view name, bool requ
     if (report) report->missing_files.push_back(std::string(name));
     return absl::OkStatus();
   }
+  const auto start = std::chrono::steady_clock::now();
   uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) size = 0;
   BlockReader reader;
@@ -958,6 +967,11 @@ absl::Status StreamFile(const std::string& dir, std::string_view name, bool requ
     TASKDEX_RETURN_IF_ERROR(pipeline.Run(progress, report, &lines, &bytes));
   }
   progress->Report(name, bytes, lines, /*force=*/true);
+  if (report) {
+    report->phases.emplace_back(
+        absl::StrFormat("parse+add %s", name),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   progress->bytes_before += bytes;
   progress->lines_before += lines;
   if (report) report->bytes += bytes;
@@ -972,8 +986,10 @@ uint64_t FileSize(const std::string& dir, std::string_view name) {
 
 // The four files, in the order they have always been read (task_runs first:
 // it is required, so a wrong directory fails at once), each record handed to
-// the matching sink on this thread.
-template <typename OnTaskRun, typename OnFlowRun, typename OnDeployment, typename OnFlow>
+// the matching sink on this thread. Task runs are read as `TaskRun`:
+// TaskRunRecord, or PreparedTaskRun (templated on the parsing thread).
+template <typename TaskRun, typename OnTaskRun, typename OnFlowRun, typename OnDeployment,
+          typename OnFlow>
 absl::Status StreamSnapshot(const std::string& dir, const LoadOptions& options,
                             LoadReport* report, OnTaskRun on_task_run, OnFlowRun on_flow_run,
                             OnDeployment on_deployment, OnFlow on_flow) {
@@ -982,8 +998,8 @@ absl::Status StreamSnapshot(const std::string& dir, const LoadOptions& options,
        {"task_runs.ndjson", "flow_runs.ndjson", "deployments.ndjson", "flows.ndjson"}) {
     progress.bytes_total += FileSize(dir, name);
   }
-  TASKDEX_RETURN_IF_ERROR(StreamFile<TaskRunRecord>(dir, "task_runs.ndjson", true, options,
-                                                    &progress, report, on_task_run));
+  TASKDEX_RETURN_IF_ERROR(StreamFile<TaskRun>(dir, "task_runs.ndjson", true, options, &progress,
+                                              report, on_task_run));
   TASKDEX_RETURN_IF_ERROR(StreamFile<FlowRunRecord>(dir, "flow_runs.ndjson", false, options,
                                                     &progress, report, on_flow_run));
   TASKDEX_RETURN_IF_ERROR(StreamFile<DeploymentRecord>(dir, "deployments.ndjson", false, options,
@@ -1013,7 +1029,7 @@ absl::StatusOr<SnapshotRecords> ReadSnapshotRecords(const std::string& dir,
                                                     LoadReport* report) {
   auto start = std::chrono::steady_clock::now();
   SnapshotRecords records;
-  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot<TaskRunRecord>(
       dir, options, report,
       [&](TaskRunRecord&& r) { records.task_runs.push_back(std::move(r)); },
       [&](FlowRunRecord&& r) { records.flow_runs.push_back(std::move(r)); },
@@ -1036,9 +1052,9 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
   auto start = std::chrono::steady_clock::now();
   StoreBuilder builder;
   uint64_t records = 0;
-  TASKDEX_RETURN_IF_ERROR(StreamSnapshot(
+  TASKDEX_RETURN_IF_ERROR(StreamSnapshot<PreparedTaskRun>(
       dir, options, report,
-      [&](TaskRunRecord&& r) { builder.AddTaskRun(std::move(r)); ++records; },
+      [&](PreparedTaskRun&& r) { builder.AddTaskRun(std::move(r)); ++records; },
       [&](FlowRunRecord&& r) { builder.AddFlowRun(std::move(r)); ++records; },
       [&](DeploymentRecord&& r) { builder.AddDeployment(std::move(r)); ++records; },
       [&](FlowRecord&& r) { builder.AddFlow(std::move(r)); ++records; }));
@@ -1048,7 +1064,10 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
     p.lines_done = records;
     options.progress(p);
   }
-  std::unique_ptr<Store> store = builder.Build();
+  StoreBuilder::BuildOptions build;
+  build.threads = options.build_threads > 0 ? options.build_threads : ThreadCount(options);
+  if (report) build.phase_seconds = &report->phases;
+  std::unique_ptr<Store> store = builder.Build(build);
   if (report) {
     report->build = store->report;
     report->flows = store->flows.size();
@@ -1075,6 +1094,11 @@ std::string LoadReport::Summary() const {
   auto line = [&s](uint64_t n, std::string_view what) {
     if (n > 0) s += absl::StrFormat("%d %s\n", n, what);
   };
+  if (!phases.empty()) {
+    s += "phases:";
+    for (const auto& [phase, secs] : phases) s += absl::StrFormat(" %s %.2f s;", phase, secs);
+    s += "\n";
+  }
   line(build.replaced_task_runs, "task-run lines replaced by a later line with the same id");
   line(build.replaced_flow_runs, "flow-run lines replaced by a later line with the same id");
   line(build.replaced_flows, "flow lines replaced by a later line with the same id");

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,7 +37,14 @@ struct LoadProgress {
 
 struct LoadOptions {
   bool skip_bad_lines = false;
-  int threads = 0;  // 0: all cores
+  // Threads that parse the files (the calling thread adds what they parse
+  // to the store, and parses too when it would otherwise wait) and then run
+  // the independent parts of StoreBuilder::Build. 0: all cores.
+  int threads = 0;
+  // Threads for StoreBuilder::Build alone, when not `threads` (0). 1 is the
+  // sequential build of the earlier loader: for same-run comparisons (the
+  // bench command's --build-threads).
+  int build_threads = 0;
   // Files are read and parsed in blocks of whole lines of about this many
   // bytes (0: 4 MiB); at most a few blocks per thread are held at once.
   // Small values are for tests of block boundaries.
@@ -61,6 +69,10 @@ struct LoadReport {
   std::vector<std::string> first_errors;  // up to 10, "<file>:<line>: <key>: <reason>"
   BuildReport build;
   double seconds = 0;
+  // Wall seconds per phase of LoadSnapshot, in order: "parse+add <file>"
+  // per file read (parsing on the workers overlaps adding on the calling
+  // thread), then the phases of StoreBuilder::Build ("build.*").
+  std::vector<std::pair<std::string, double>> phases;
   // Human-readable multi-line summary (what was loaded, what was reported).
   std::string Summary() const;
 };

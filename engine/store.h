@@ -427,6 +427,25 @@ void AppendTaskRunHole(const Store& store, RowId row, uint8_t hole, Micros now, 
 // The full text of a template column of the task-run table at `row`.
 std::string RenderTaskRunText(const Store& store, const TemplateColumn& col, RowId row, Micros now);
 
+// A task run with the templates of its JSON text columns already made
+// (PrepareTaskRun): templating is most of what adding a task run costs, and
+// it needs only the record, so a parser thread can do it while the one
+// builder thread only interns the results (engine/snapshot_loader.cc).
+struct PreparedTaskRun {
+  // Its empirical_policy_json, labels_json and state_json are released by
+  // PrepareTaskRun (the templates hold them).
+  TaskRunRecord record;
+  // TemplateColumn templates (engine/template_column.h) of the task_version
+  // value, empirical_policy, labels and state, with the TaskRunHole holes
+  // of `record`'s own values, exactly as AddTaskRun(TaskRunRecord) makes.
+  std::string task_version_template;
+  std::string empirical_policy_template;
+  std::string labels_template;
+  std::string state_template;
+};
+// Fills the templates of `p` from p->record. Thread-safe (pure).
+void PrepareTaskRun(PreparedTaskRun* p);
+
 // Builds a Store from records, streaming: each Add writes the record into
 // the columns at once (dictionaries unfrozen, joins unresolved), so no record
 // is kept. A record whose id repeats one already added replaces it in place
@@ -441,6 +460,8 @@ class StoreBuilder {
   void AddDeployment(DeploymentRecord r);
   void AddFlowRun(FlowRunRecord r);
   void AddTaskRun(TaskRunRecord r);
+  // The same, with the templating done (PrepareTaskRun).
+  void AddTaskRun(PreparedTaskRun p);
   void AddAll(SnapshotRecords records);
   struct BuildOptions {
     // Give the builder's freed buffers back to the OS (malloc_trim): right
@@ -449,6 +470,13 @@ class StoreBuilder {
     bool trim_heap = true;
     // Trigram indexes of the name dictionaries (NameTrigrams::built).
     bool name_trigrams = true;
+    // Threads for the independent parts of the build (the index builds, the
+    // dictionary freezes, the joins; engine/internal/task_group.h), the
+    // calling thread included. 1: all on the calling thread, in order. The
+    // Store built is the same whatever the count.
+    int threads = 1;
+    // If set, gets (phase name, seconds) per phase of the build.
+    std::vector<std::pair<std::string, double>>* phase_seconds = nullptr;
   };
   // Resolves joins, freezes dictionaries, builds postings. The builder is
   // empty afterwards.

@@ -139,8 +139,8 @@ void TemplateColumn::Set(RowId row, std::string_view text, std::span<const std::
   }
 }
 
-void TemplateColumn::SetTemplate(RowId row, std::string_view templ) {
-  const uint32_t code = Intern(std::string(templ));
+void TemplateColumn::SetTemplate(RowId row, std::string templ) {
+  const uint32_t code = Intern(std::move(templ));
   if (row == codes_.size()) {
     codes_.push_back(code);
   } else {

@@ -73,8 +73,9 @@ class TemplateColumn {
   // holes, forced). REQUIRES: not frozen; row <= size().
   void Set(RowId row, std::string_view text, std::span<const std::string_view> holes,
            ForcedHole forced = {});
-  // Same with a ready template (e.g. a text without holes).
-  void SetTemplate(RowId row, std::string_view templ);
+  // Same with a ready template (e.g. from MakeTemplate on another thread);
+  // taken by value so a new template moves in without a copy.
+  void SetTemplate(RowId row, std::string templ);
   // Drops templates no row uses, builds the segment tables, releases the
   // interning map and the template strings. Codes are renumbered (first use
   // order).

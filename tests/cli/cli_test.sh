@@ -17,7 +17,7 @@ check "taskdex --help exits 0" test $rc -eq 0
 check "taskdex --help lists query" contains "$TMP/out" "query"
 "$TASKDEX" query --help >"$TMP/out" 2>&1; rc=$?
 check "query --help exits 0" test $rc -eq 0
-for opt in --snapshot --body --bodies --now --skip-bad-lines --threads --quiet; do
+for opt in --snapshot --body --bodies --now --skip-bad-lines --threads --load-threads --quiet; do
   check "query --help documents $opt" contains "$TMP/out" "$opt"
 done
 "$TASKDEX" frobnicate >"$TMP/out" 2>&1; rc=$?
