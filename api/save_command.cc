@@ -30,7 +30,8 @@ Options:
   --snapshot DIR   Snapshot to load (required).
   --out DIR        Directory to write the binary snapshot into (required;
                    created if missing).
-  --threads N      Threads for loading (0 = all cores; default 0).
+  --load-threads N Threads used to load the snapshot (default 0: all cores).
+                   --threads N is the same.
   --skip-bad-lines Skip NDJSON lines that fail to parse (counted, reported).
   --quiet          No progress and no summary on stderr.
   -h, --help       This text.
@@ -62,11 +63,11 @@ int RunSave(int argc, char** argv) {
     } else if (arg == "--out") {
       if (!has_value) return Usage("--out needs a directory");
       out = argv[++i];
-    } else if (arg == "--threads") {
+    } else if (arg == "--threads" || arg == "--load-threads") {
       char* end = nullptr;
       const long n = has_value ? std::strtol(argv[++i], &end, 10) : -1;
       if (end == nullptr || *end != '\0' || n < 0 || n > 1024) {
-        return Usage("--threads needs a number 0..1024");
+        return Usage("--load-threads needs a number 0..1024");
       }
       load_options.threads = static_cast<int>(n);
     } else if (arg == "--skip-bad-lines") {

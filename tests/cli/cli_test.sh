@@ -188,7 +188,7 @@ fi
 # a damaged one refused with the file named.
 "$TASKDEX" save --help >"$TMP/out" 2>&1; rc=$?
 check "save --help exits 0" test $rc -eq 0
-for opt in --snapshot --out --threads --quiet; do
+for opt in --snapshot --out --load-threads --quiet; do
   check "save --help documents $opt" contains "$TMP/out" "$opt"
 done
 "$TASKDEX" save --snapshot "$SAMPLE" >"$TMP/out" 2>&1; rc=$?
