@@ -13,6 +13,7 @@
 #include "engine/datetime.h"
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_snapshot.h"
 
 namespace taskdex {
 namespace {
@@ -35,27 +36,6 @@ std::string TaskLine(int n, std::string_view more = "") {
       R"({"id":"00000000-0000-4000-8000-%012d","name":"t%d","task_key":"k","dynamic_key":"0"%s})",
       n, n, more);
 }
-
-// A scratch snapshot directory, removed at the end of the test.
-class TempSnapshot {
- public:
-  TempSnapshot() {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(testing::TempDir()) /
-           absl::StrFormat("taskdex_snapshot_%d_%d", ::getpid(), counter++);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~TempSnapshot() { fs::remove_all(dir_); }
-  void Write(const std::string& name, const std::string& text) {
-    std::ofstream f(dir_ / name, std::ios::binary);
-    f << text;
-  }
-  std::string dir() const { return dir_.string(); }
-
- private:
-  fs::path dir_;
-};
 
 absl::StatusOr<SnapshotRecords> Read(const TempSnapshot& s, LoadReport* report = nullptr,
                                      LoadOptions options = {}) {

@@ -26,6 +26,7 @@
 #include "engine/snapshot_loader.h"
 #include "engine/uuid.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_snapshot.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -114,27 +115,6 @@ TEST(SnapshotLoaderThreadsTest, ExamplesAnswerTheSameWithOneOrFourThreads) {
   ASSERT_GE(bodies.size(), 60u);
   ExpectSameAnswers(*one, *many, bodies);
 }
-
-// A scratch snapshot directory, removed at the end of the test.
-class TempSnapshot {
- public:
-  TempSnapshot() {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(testing::TempDir()) /
-           absl::StrFormat("taskdex_threads_%d_%d", ::getpid(), counter++);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~TempSnapshot() { fs::remove_all(dir_); }
-  void Write(const std::string& name, const std::string& text) {
-    std::ofstream f(dir_ / name, std::ios::binary);
-    f << text;
-  }
-  std::string dir() const { return dir_.string(); }
-
- private:
-  fs::path dir_;
-};
 
 TEST(SnapshotLoaderThreadsTest, SeededDataAnswersTheSameWithOneOrFourThreads) {
   const uint64_t seed = TestSeed("snapshot_loader_threads_test", kDefaultSeed);
