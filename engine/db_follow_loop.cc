@@ -173,11 +173,15 @@ absl::StatusOr<SnapshotRecords> DbFollowLoop::Load(
 void DbFollowLoop::Resume(const std::array<std::vector<Uuid>, 4>& held,
                           const DbPosition& position) {
   follower_.Resume(held, position);
+  Seeded(held[0].size() + held[1].size() + held[2].size() + held[3].size());
+}
+
+void DbFollowLoop::Seeded(uint64_t rows) {
   reconcile_next_ = true;
   std::lock_guard lock(mu_);
   status_.loaded = true;
-  status_.rows_loaded = held[0].size() + held[1].size() + held[2].size() + held[3].size();
-  position_ = position;
+  status_.rows_loaded = rows;
+  position_ = follower_.position();
 }
 
 DbPosition DbFollowLoop::position() const {
@@ -187,12 +191,8 @@ DbPosition DbFollowLoop::position() const {
 
 void DbFollowLoop::Seed(const SnapshotRecords& records) {
   follower_.Seed(records);
-  reconcile_next_ = true;
-  std::lock_guard lock(mu_);
-  position_ = follower_.position();
-  status_.loaded = true;
-  status_.rows_loaded = records.flows.size() + records.deployments.size() +
-                        records.flow_runs.size() + records.task_runs.size();
+  Seeded(records.flows.size() + records.deployments.size() + records.flow_runs.size() +
+         records.task_runs.size());
 }
 
 absl::Status DbFollowLoop::PollOnce(const std::function<absl::Status(const Batch&)>& apply) {

@@ -143,6 +143,9 @@ class DbFollowLoop {
   std::optional<std::string> NotReady(Micros now) const;
 
  private:
+  // After Seed or Resume: the first poll reconciles; the status says loaded
+  // with `rows` rows, at the follower's position.
+  void Seeded(uint64_t rows);
   void Run();
   void Failed(const absl::Status& status, bool in_load);
   void Succeeded();

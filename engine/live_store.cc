@@ -147,6 +147,13 @@ struct LiveStore::Rep {
     std::lock_guard<std::mutex> lock(publish_mu);
     return current;
   }
+  // The current version and the model's records as they are for it: both
+  // taken under the writer's lock, which is held for nothing else.
+  DimModel::Records PinWithModel(std::shared_ptr<const Version>* version) {
+    std::lock_guard<std::mutex> lock(writer_mu);
+    *version = Current();
+    return dims.AllRecords();
+  }
 
   // Ids of the segments of `v` the policy would merge; empty: none.
   static std::vector<uint64_t> PickMerge(const Version& v);
@@ -497,12 +504,7 @@ LiveStore::LiveStore(std::vector<RestoredSegment> segments, const Store& dims, u
 
 LiveStore::CheckpointState LiveStore::Checkpoint() const {
   CheckpointState out;
-  DimModel::Records records;
-  {
-    std::lock_guard<std::mutex> lock(rep_->writer_mu);
-    out.version = rep_->Current();
-    records = rep_->dims.AllRecords();
-  }
+  DimModel::Records records = rep_->PinWithModel(&out.version);
   StoreBuilder b;
   for (const auto& f : records.flows) b.AddFlow(*f);
   for (const auto& d : records.deployments) b.AddDeployment(*d);
@@ -517,12 +519,7 @@ LiveStore::CheckpointState LiveStore::Checkpoint() const {
 LiveStore::HeldIds LiveStore::Held() const {
   HeldIds out;
   std::shared_ptr<const Version> version;
-  DimModel::Records records;
-  {
-    std::lock_guard<std::mutex> lock(rep_->writer_mu);
-    version = rep_->Current();
-    records = rep_->dims.AllRecords();
-  }
+  const DimModel::Records records = rep_->PinWithModel(&version);
   for (const auto& f : records.flows) out.ids[0].push_back(f->id);
   for (const auto& d : records.deployments) out.ids[1].push_back(d->id);
   for (const auto& r : records.flow_runs) out.ids[2].push_back(r->id);
