@@ -79,7 +79,10 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
   if (version != kBinaryFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": format version ", version, "; this taskdex reads version ",
-        kBinaryFormatVersion, version > kBinaryFormatVersion ? " (written by a newer taskdex)" : ""));
+        kBinaryFormatVersion,
+        version > kBinaryFormatVersion
+            ? " (written by a newer taskdex)"
+            : " (written by an older taskdex: save the snapshot again from its NDJSON)"));
   }
   std::string_view id;
   if (root["snapshot_id"].get_string().get(id) || id.size() != 32) {

@@ -58,7 +58,8 @@
 
 namespace taskdex {
 
-inline constexpr uint32_t kBinaryFormatVersion = 1;
+// 1: session 13. 2: task-run name postings as CodeRows (index/code_rows.h).
+inline constexpr uint32_t kBinaryFormatVersion = 2;
 inline constexpr char kManifestFile[] = "manifest.json";
 
 // The segment files a saver wrote into a directory, by the Store they hold,

@@ -33,6 +33,7 @@
 #include "engine/template_column.h"
 #include "engine/types.h"
 #include "index/bitmap.h"
+#include "index/code_rows.h"
 #include "index/posting_index.h"
 #include "index/serial.h"
 #include "index/sorted_order.h"
@@ -309,7 +310,7 @@ struct TaskRunIndexes {
   PostingIndex tags;        // tag code -> rows (a row once per distinct tag)
   PostingIndex state_type;  // StateType value -> rows
   PostingIndex state_name;  // Store::state_names code -> rows
-  PostingIndex name;        // Store::task_run_names code -> rows
+  CodeRows name;            // Store::task_run_names code -> rows (tiny postings)
   Bitmap has_tags;          // rows with a non-empty tag list
   Bitmap has_start_time;    // non-NULL start_time
   Bitmap has_end_time;

@@ -500,10 +500,12 @@ std::string CheckReferences(const Store& s) {
   }
   const TaskRunIndexes& x = s.task_run_index;
   const PostingIndex* postings[] = {&x.tags,    &x.state_type,    &x.state_name,
-                                    &x.name,    &x.by_flow,       &x.by_deployment,
-                                    &x.by_flow_run_state_type};
+                                    &x.by_flow, &x.by_deployment, &x.by_flow_run_state_type};
   for (const PostingIndex* p : postings) {
     if (!p->RowsBelow(t.size())) return "task_run_indexes: a posting holds a row out of range";
+  }
+  if (!x.name.RowsBelow(t.size())) {
+    return "task_run_indexes: a name posting holds a row out of range or out of order";
   }
   const SortedOrder* orders[] = {&x.id_desc,       &x.expected_start_time_asc,
                                  &x.expected_start_time_desc,

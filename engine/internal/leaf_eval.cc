@@ -102,8 +102,12 @@ CodeMask LikeCodes(const ExecContext& ctx, const Dictionary& dict, std::string_v
   return m;
 }
 
-Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
-                    const PostingIndex* postings) {
+namespace {
+
+// P: PostingIndex or CodeRows (the same questions, index/code_rows.h).
+template <typename P>
+Bitmap RowsWithCodeIn(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+                      const P* postings) {
   using namespace plan_cost;  // NOLINT
   if (mask->list.empty()) return Bitmap();
   const uint32_t n = static_cast<uint32_t>(codes.size());
@@ -132,6 +136,18 @@ Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, 
   Bitmap b = ScanRows(n, [c, &set](uint32_t r) { return set.Has(c[r]); });
   step.Done(b.cardinality());
   return b;
+}
+
+}  // namespace
+
+Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+                    const PostingIndex* postings) {
+  return RowsWithCodeIn(ctx, codes, mask, postings);
+}
+
+Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+                    const CodeRows* postings) {
+  return RowsWithCodeIn(ctx, codes, mask, postings);
 }
 
 // Rows whose code is non-NULL and not in `mask`.
@@ -248,7 +264,8 @@ Pred EvalTags(const ExecContext& ctx, const TagsFilter& f, const Dictionary& dic
 Pred EvalStringsOnCodes(const ExecContext& ctx, const StringsFilter& f, const Dictionary& dict,
                         const std::vector<uint32_t>& codes) {
   Level level(f.op);
-  if (f.any) level.Add(RowsWithCode(ctx, codes, CodesOf(dict, *f.any), nullptr));
+  const PostingIndex* no_postings = nullptr;
+  if (f.any) level.Add(RowsWithCode(ctx, codes, CodesOf(dict, *f.any), no_postings));
   if (f.not_any && !f.not_any->empty() && !level.done()) {
     level.Add(RowsWithOtherCode(ctx, codes, CodesOf(dict, *f.not_any), nullptr));
   }

@@ -35,6 +35,7 @@
 #include "engine/store.h"
 #include "index/bitmap.h"
 #include "index/bitmap_builder.h"
+#include "index/code_rows.h"
 #include "index/posting_index.h"
 
 namespace taskdex::engine_internal {
@@ -265,8 +266,12 @@ bool AllCodesOf(const Dictionary& dict, const std::vector<std::string>& values,
 CodeMask LikeCodes(const ExecContext& ctx, const Dictionary& dict, std::string_view like,
                    const TrigramIndex* trigrams, const FoldedNames* folded);
 
+// Rows whose code is in `mask`: from `postings` when their union is cheaper
+// than a scan of `codes` (null: always the scan).
 Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
                     const PostingIndex* postings);
+Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+                    const CodeRows* postings);
 
 // Rows whose code is non-NULL and not in `mask`.
 Bitmap RowsWithOtherCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,

@@ -42,7 +42,8 @@
 
 namespace taskdex::engine_internal {
 
-inline constexpr uint32_t kSegmentFormatVersion = 1;
+// Moves with kBinaryFormatVersion (engine/binary_snapshot.h).
+inline constexpr uint32_t kSegmentFormatVersion = 2;
 
 using SnapshotId = std::array<uint8_t, 16>;
 std::string SnapshotIdHex(const SnapshotId& id);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "api/taskdex.h"
 #include "engine/store_codec.h"
 #include "gtest/gtest.h"
@@ -360,7 +361,12 @@ TEST_F(CorruptionTest, NewerForeignOrBrokenManifestsAreRefused) {
     WriteFile(path, m);
     return LoadError();
   };
-  EXPECT_NE(with("\"format_version\":1", "\"format_version\":2").find("newer taskdex"),
+  const std::string current = absl::StrCat("\"format_version\":", kBinaryFormatVersion);
+  EXPECT_NE(with(current, absl::StrCat("\"format_version\":", kBinaryFormatVersion + 1))
+                .find("newer taskdex"),
+            std::string::npos);
+  EXPECT_NE(with(current, absl::StrCat("\"format_version\":", kBinaryFormatVersion - 1))
+                .find("older taskdex"),
             std::string::npos);
   EXPECT_NE(with("taskdex-binary-snapshot", "other-format").find("not a taskdex binary snapshot"),
             std::string::npos);
