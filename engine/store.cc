@@ -14,6 +14,7 @@
 #endif
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "engine/index_build.h"
 #include "engine/internal/task_group.h"
@@ -103,12 +104,18 @@ std::vector<uint32_t> Dictionary::Freeze() {
     sorted[new_code] = r.strings[order[new_code]];
   }
   r.strings = std::move(sorted);
-  for (auto& [view, code] : r.codes) code = remap[code];
+  r.codes = {};  // Find searches the sorted strings from now on
   r.frozen = true;
   return remap;
 }
 
 std::optional<uint32_t> Dictionary::Find(std::string_view s) const {
+  if (rep_->frozen) {
+    const auto& v = rep_->strings;
+    const auto at = std::lower_bound(v.begin(), v.end(), s);
+    if (at == v.end() || *at != s) return std::nullopt;
+    return static_cast<uint32_t>(at - v.begin());
+  }
   auto it = rep_->codes.find(s);
   if (it == rep_->codes.end()) return std::nullopt;
   return it->second;
@@ -165,9 +172,13 @@ void Dictionary::Load(SerialReader& in) {
     r.strings[c] = std::string_view(arena + begin, ends[c] - begin);
     begin = ends[c];
   }
-  r.codes.reserve(r.strings.size());
-  for (size_t c = 0; c < r.strings.size(); ++c) {
-    r.codes.emplace(r.strings[c], static_cast<uint32_t>(c));
+  // Find's binary search needs what Freeze made: strictly ascending.
+  for (size_t c = 1; c < r.strings.size(); ++c) {
+    if (!(r.strings[c - 1] < r.strings[c])) {
+      in.Fail(absl::StrCat("dictionary: strings ", c - 1, " and ", c,
+                           " are not in ascending order (or repeat)"));
+      return;
+    }
   }
   r.frozen = true;
 }

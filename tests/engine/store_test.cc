@@ -1,6 +1,8 @@
 #include "engine/store.h"
 
 #include <algorithm>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,60 @@ TEST(DictionaryTest, FreezeOrdersCodesLikeStrings) {
   EXPECT_EQ(*d.Find(""), 0u);
   EXPECT_FALSE(d.Find("missing").has_value());
   EXPECT_GT(d.MemoryBytes(), 0u);
+}
+
+// A frozen or loaded dictionary finds by binary search; pinned here to
+// the writer's hash map (the canonical lookup) on seeded strings, with
+// near misses (prefixes, extensions) that a wrong search would hit.
+TEST(DictionaryTest, FrozenAndLoadedFindMatchTheWriterMap) {
+  std::mt19937 rng(20261207);
+  Dictionary d;
+  std::vector<std::string> words;
+  for (int i = 0; i < 3000; ++i) {
+    std::string w;
+    for (int k = rng() % 6; k >= 0; --k) w += static_cast<char>("ab-_Z\xC3"[rng() % 6]);
+    words.push_back(w);
+  }
+  std::vector<std::optional<uint32_t>> before;
+  for (const std::string& w : words) d.Intern(w);
+  std::vector<std::string> probes = words;
+  for (const std::string& w : words) {
+    probes.push_back(w + "a");
+    probes.push_back(w.substr(0, w.size() / 2));
+  }
+  for (const std::string& p : probes) before.push_back(d.Find(p));
+  const std::vector<uint32_t> remap = d.Freeze();
+  std::string bytes;
+  {
+    StringSink sink(&bytes);
+    SerialWriter w(&sink);
+    d.Save(w);
+  }
+  Dictionary loaded;
+  SerialReader r(bytes);
+  loaded.Load(r);
+  ASSERT_TRUE(r.ok()) << r.error();
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const std::optional<uint32_t> want =
+        before[i] ? std::optional<uint32_t>(remap[*before[i]]) : std::nullopt;
+    ASSERT_EQ(d.Find(probes[i]), want) << probes[i];
+    ASSERT_EQ(loaded.Find(probes[i]), want) << probes[i];
+  }
+}
+
+TEST(DictionaryTest, LoadRefusesStringsOutOfOrder) {
+  std::string bytes;
+  {
+    StringSink sink(&bytes);
+    SerialWriter w(&sink);
+    w.PutArray(std::vector<uint64_t>{1, 2});  // "b", then "a"
+    w.PutString("ba");
+  }
+  Dictionary d;
+  SerialReader r(bytes);
+  d.Load(r);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("ascending"), std::string::npos) << r.error();
 }
 
 TEST(DictionaryTest, ViewsStayValidAsTheArenaGrows) {
