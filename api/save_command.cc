@@ -18,7 +18,7 @@ constexpr char kSaveHelp[] = R"(Usage:
 
 Loads a snapshot (an NDJSON directory, or a binary snapshot) and writes it as
 a binary snapshot into the directory given by --out: one file per segment
-with its columns, dictionaries and indexes, each section checksummed (crc32),
+with its columns, dictionaries and indexes, each section checksummed (CRC-32C),
 and a manifest.json written last. `--snapshot` of every command then loads
 it without parsing or rebuilding indexes.
 

@@ -5,7 +5,7 @@
 //
 //   DIR/manifest.json          written last; names everything else
 //   DIR/seg-<file id>.tdx      one per segment (engine/internal/
-//                              segment_file.h: the Store's sections, crc32
+//                              segment_file.h: the Store's sections, CRC-32C
 //                              each); a segment never changes, so its file
 //                              is written once and reused by later
 //                              checkpoints (SegmentFileCache)
@@ -29,16 +29,14 @@
 // files are removed after. Loading refuses, naming the file and the
 // section: a missing or foreign manifest, a newer format, a file of
 // another snapshot (swapped in), a wrong size (truncated), a bad header,
-// table or footer, a section whose crc32 fails, and a section that passes
+// table or footer, a section whose checksum fails, and a section that passes
 // its checksum but disagrees with the rest (engine/store_codec.h checks).
 // Nothing is served from a refused snapshot.
 //
-// Costs: save writes each column once through a 1 MiB buffer (crc32 as it
-// goes); load maps each file, checks each section's crc32 and copies it
-// into the Store's vectors on `threads` threads, then rebuilds the id hash
-// maps. Why zlib's crc32 and not crc32c: zlib is already a dependency and
-// ran at 2.3 GB/s here (bench/RESULTS.md "Session 13"); no Debian-packaged
-// crc32c is among the project's dependencies.
+// Costs: save writes each column once through a 1 MiB buffer (CRC-32C as
+// it goes); load maps each file, checks each section's CRC-32C and copies
+// it into the Store's vectors on `threads` threads, then rebuilds the id
+// hash maps. Why CRC-32C and not zlib's crc32: engine/internal/crc32c.h.
 //
 // Thread safety: free functions; a save reads const Stores that others
 // may read at the same time.
@@ -59,7 +57,8 @@
 namespace taskdex {
 
 // 1: session 13. 2: task-run name postings as CodeRows (index/code_rows.h).
-inline constexpr uint32_t kBinaryFormatVersion = 2;
+// 3: CRC-32C instead of zlib's crc32 (engine/internal/crc32c.h).
+inline constexpr uint32_t kBinaryFormatVersion = 3;
 inline constexpr char kManifestFile[] = "manifest.json";
 
 // The segment files a saver wrote into a directory, by the Store they hold,

@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/internal/crc32c.h"
 #include "engine/store_codec.h"
 #include "index/serial.h"
 
@@ -77,27 +77,15 @@ struct FileFooter {
 };
 static_assert(sizeof(FileFooter) == 32);
 
-uint32_t Crc32Continue(uint32_t crc32_so_far, const void* data, size_t n) {
-  uLong crc = crc32_so_far;
-  const auto* p = static_cast<const Bytef*>(data);
-  while (n > 0) {  // zlib takes uInt lengths
-    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, size_t{1} << 30));
-    crc = crc32(crc, p, chunk);
-    p += chunk;
-    n -= chunk;
-  }
-  return static_cast<uint32_t>(crc);
-}
+uint32_t Crc32(const void* data, size_t n) { return Crc32c(0, data, n); }
 
-uint32_t Crc32(const void* data, size_t n) { return Crc32Continue(0, data, n); }
-
-// Writes a file through write(2), keeping the crc32 of what it wrote since
+// Writes a file through write(2), keeping the CRC-32C of what it wrote since
 // the last Restart() (one section).
 class FileSink : public ByteSink {
  public:
   FileSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   void Write(const char* data, size_t n) override {
-    crc_ = Crc32Continue(crc_, data, n);
+    crc_ = Crc32c(crc_, data, n);
     offset_ += n;
     while (n > 0 && status_.ok()) {
       const ssize_t w = ::write(fd_, data, n);
@@ -110,7 +98,7 @@ class FileSink : public ByteSink {
       n -= static_cast<size_t>(w);
     }
   }
-  void Restart() { crc_ = static_cast<uint32_t>(crc32(0L, Z_NULL, 0)); }
+  void Restart() { crc_ = 0; }
   uint32_t crc() const { return crc_; }
   uint64_t offset() const { return offset_; }
   const absl::Status& status() const { return status_; }

@@ -5,7 +5,7 @@
 //
 //   header  (64 bytes)  magic "TDXSEG01", format version, byte-order mark,
 //                       file id (16 random bytes, named by the manifest), section
-//                       count, crc32 of the header's first 60 bytes
+//                       count, CRC-32C of the header's first 60 bytes
 //   sections            the Store's parts as engine/store_codec.h encodes
 //                       them, then (a live store's "dims" file only)
 //                       "tombstones": per segment of the snapshot, in the
@@ -13,13 +13,13 @@
 //                       count. Kept apart from the segments, which never
 //                       change, so that a later checkpoint reuses their
 //                       files and rewrites only this one.
-//   section table       per section: kind, crc32 (zlib), offset, length
-//   footer  (32 bytes)  table offset, table entries, table crc32,
+//   section table       per section: kind, CRC-32C (engine/internal/crc32c.h), offset, length
+//   footer  (32 bytes)  table offset, table entries, table CRC-32C,
 //                       magic "TDXEND01"
 //
 // Written under "<path>.tmp", fsynced, renamed to <path>. Read from a
 // mapping: header, footer and table checked first, then each section's
-// crc32 just before it is decoded, sections on several threads; errors
+// CRC-32C just before it is decoded, sections on several threads; errors
 // name the file and the section.
 //
 // Thread safety: free functions.
@@ -43,7 +43,7 @@
 namespace taskdex::engine_internal {
 
 // Moves with kBinaryFormatVersion (engine/binary_snapshot.h).
-inline constexpr uint32_t kSegmentFormatVersion = 2;
+inline constexpr uint32_t kSegmentFormatVersion = 3;
 
 using SnapshotId = std::array<uint8_t, 16>;
 std::string SnapshotIdHex(const SnapshotId& id);

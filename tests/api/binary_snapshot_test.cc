@@ -10,7 +10,6 @@
 //  - a save over an older snapshot replaces it and removes its files.
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
@@ -23,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/taskdex.h"
+#include "engine/internal/crc32c.h"
 #include "engine/store_codec.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -388,8 +388,7 @@ TEST_F(CorruptionTest, ASectionThatPassesItsChecksumButNotTheDecoderIsRefused) {
     std::memcpy(&count, bytes.data() + e.offset, 8);
     --count;
     std::memcpy(bytes.data() + e.offset, &count, 8);
-    const uint32_t crc = static_cast<uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + e.offset), e.length));
+    const uint32_t crc = engine_internal::Crc32c(0, bytes.data() + e.offset, e.length);
     // Patch the entry's crc in the table (kind, crc, offset, length), then
     // the table's crc in the footer.
     const std::vector<Entry> table = Table();
@@ -400,9 +399,8 @@ TEST_F(CorruptionTest, ASectionThatPassesItsChecksumButNotTheDecoderIsRefused) {
         std::memcpy(bytes.data() + table_offset + i * sizeof(Entry) + 4, &crc, 4);
       }
     }
-    const uint32_t table_crc = static_cast<uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + table_offset),
-              table.size() * sizeof(Entry)));
+    const uint32_t table_crc =
+        engine_internal::Crc32c(0, bytes.data() + table_offset, table.size() * sizeof(Entry));
     std::memcpy(bytes.data() + bytes.size() - 20, &table_crc, 4);
     WriteFile(segment_, bytes);
     const std::string error = LoadError();
