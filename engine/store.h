@@ -18,6 +18,7 @@
 #define TASKDEX_ENGINE_STORE_H_
 
 #include <cstdint>
+#include <cassert>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,19 +88,31 @@ class Dictionary {
 
 // Nullable strings that are not worth a dictionary (dynamic keys, cache keys)
 // and opaque JSON sub-documents, packed into one byte buffer.
+//
+// The bytes are the column's own (a built column) or a view into a mapped
+// binary snapshot kept alive by `backing_` (Load from a SerialReader with a
+// backing, engine/internal/segment_file.cc): the largest sections of a 10M
+// snapshot (task_inputs_json, dynamic_key, ...) are then served where they
+// lie, with no copy and no first touch of fresh memory (session 14). A
+// mapped column is read-only: Append is for built columns.
 class BlobColumn {
  public:
-  void Append(std::string_view s) { bytes_.append(s); ends_.push_back(bytes_.size()); }
+  void Append(std::string_view s) {
+    assert(backing_ == nullptr);
+    bytes_.append(s);
+    ends_.push_back(bytes_.size());
+  }
   void AppendNull() { ends_.push_back(bytes_.size() | kNullBit); }
   void Append(const std::optional<std::string>& s) { s ? Append(std::string_view(*s)) : AppendNull(); }
   bool IsNull(RowId r) const { return ends_[r] & kNullBit; }
   std::string_view Get(RowId r) const {
     uint64_t begin = r == 0 ? 0 : (ends_[r - 1] & ~kNullBit);
     uint64_t end = ends_[r] & ~kNullBit;
-    return std::string_view(bytes_).substr(begin, end - begin);
+    return bytes().substr(begin, end - begin);
   }
   size_t size() const { return ends_.size(); }
-  size_t MemoryBytes() const { return bytes_.capacity() + ends_.capacity() * 8; }
+  // Heap bytes, and the mapped bytes served in place.
+  size_t MemoryBytes() const { return bytes_.capacity() + mapped_.size() + ends_.capacity() * 8; }
   // Cache hints for a reader about to Get(r): the offsets of row r, then
   // (once those are in cache) the first `max_bytes` of its bytes.
   void PrefetchOffsets(RowId r) const {
@@ -117,16 +130,21 @@ class BlobColumn {
     ends_.shrink_to_fit();
   }
   // The binary snapshot's form (index/serial.h). Load checks that the
-  // offsets ascend within the bytes.
+  // offsets ascend within the bytes, and keeps a view of the bytes when the
+  // reader has a backing (a copy otherwise).
   void Save(SerialWriter& w) const {
-    w.PutString(bytes_);
+    w.PutString(bytes());
     w.PutArray(ends_);
   }
   void Load(SerialReader& r);
 
  private:
   static constexpr uint64_t kNullBit = uint64_t{1} << 63;
-  std::string bytes_;
+  std::string_view bytes() const { return backing_ != nullptr ? mapped_ : std::string_view(bytes_); }
+
+  std::string bytes_;       // a built column's, or a copy
+  std::string_view mapped_;  // when backing_ is set: the bytes, in the mapping
+  std::shared_ptr<const void> backing_;
   std::vector<uint64_t> ends_;
 };
 

@@ -293,12 +293,20 @@ static_assert(std::is_trivially_copyable_v<BuildReport>);
 }  // namespace
 
 void BlobColumn::Load(SerialReader& r) {
-  bytes_ = r.GetString();
+  const std::string_view bytes = r.GetStringView();
+  bytes_.clear();
+  mapped_ = {};
+  backing_ = r.ShareBacking();
+  if (backing_ != nullptr) {
+    mapped_ = bytes;
+  } else {
+    bytes_ = std::string(bytes);
+  }
   ends_ = r.GetArray<uint64_t>();
   uint64_t last = 0;
   for (uint64_t e : ends_) {
     e &= ~kNullBit;
-    if (e < last || e > bytes_.size()) {
+    if (e < last || e > bytes.size()) {
       r.Fail("a blob column's offsets are not ascending within its bytes");
       return;
     }
@@ -391,8 +399,10 @@ bool BuildIdMap(const Table& t, absl::flat_hash_map<Uuid, RowId>* map) {
 
 }  // namespace
 
-absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store) {
-  SerialReader r(bytes);
+absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store,
+                           std::shared_ptr<const void> backing, bool* kept_views) {
+  SerialReader r(bytes, std::move(backing));
+  if (kept_views != nullptr) *kept_views = false;
   if (section == StoreSection::kMeta) {
     r.Get<Meta>();  // FinishStore checks the tables against their columns
     store->report = r.Get<BuildReport>();
@@ -421,6 +431,7 @@ absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, St
     return absl::DataLossError(
         absl::StrCat(StoreSectionName(static_cast<uint32_t>(section)), ": ", r.error()));
   }
+  if (kept_views != nullptr) *kept_views = r.backing_shared();
   return absl::OkStatus();
 }
 

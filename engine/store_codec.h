@@ -42,6 +42,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,9 +79,14 @@ std::string StoreSectionName(uint32_t section);
 // Writes section `section` of `store`.
 void EncodeSection(const Store& store, StoreSection section, SerialWriter& w);
 
-// Reads section `section` from `bytes` into `store`. Errors:
+// Reads section `section` from `bytes` into `store`. With a `backing` that
+// owns `bytes` (the mapped file), blob columns keep views into them
+// instead of copies (BlobColumn, engine/store.h), and *kept_views (if
+// given) says whether this section's did. Errors:
 // DataLoss("<section>: <what>").
-absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store);
+absl::Status DecodeSection(StoreSection section, std::span<const char> bytes, Store* store,
+                           std::shared_ptr<const void> backing = nullptr,
+                           bool* kept_views = nullptr);
 
 // After every section was decoded: checks the Store across sections (see
 // above). The id maps were rebuilt by DecodeSection, each on the thread

@@ -16,11 +16,11 @@
 // Reading never goes past the span: a read that would sets an error
 // ("truncated at byte N", "array of N elements of M bytes overruns ...")
 // and returns zero values from then on, so a decoder may read on and check
-// ok() once at the end. Why memcpy out of the span rather than serve from
-// it: the Store's columns are std::vectors that the live store also
-// builds and merges; serving from the mapping would make every column a
-// view with two owners. Copying runs at memory speed (bench/RESULTS.md
-// "Session 13").
+// ok() once at the end. Why arrays are copied out of the span rather than
+// served from it: the Store's columns are std::vectors that the live store
+// also builds and merges; serving from the mapping would make every column
+// a view with two owners. A class that hides its bytes may keep a view
+// instead, when the reader has a backing (BlobColumn, engine/store.h).
 //
 // Thread safety: none; one writer or reader per object.
 
@@ -29,10 +29,12 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "index/bitmap.h"
@@ -100,6 +102,18 @@ class SerialWriter {
 class SerialReader {
  public:
   explicit SerialReader(std::span<const char> bytes) : bytes_(bytes) {}
+  // `backing` owns `bytes` (a mapped file): a decoder may keep views into
+  // them, sharing `backing`, instead of copying (BlobColumn).
+  SerialReader(std::span<const char> bytes, std::shared_ptr<const void> backing)
+      : bytes_(bytes), backing_(std::move(backing)) {}
+  // The backing, for a decoder that keeps views into the bytes; null when
+  // the bytes are only valid while the reader is used. Marks it shared.
+  std::shared_ptr<const void> ShareBacking() {
+    shared_ = shared_ || backing_ != nullptr;
+    return backing_;
+  }
+  // True once ShareBacking handed out a backing.
+  bool backing_shared() const { return shared_; }
 
   template <typename T>
   T Get() {
@@ -147,6 +161,8 @@ class SerialReader {
   const char* TakeArray(uint64_t count, size_t size);
 
   std::span<const char> bytes_;
+  std::shared_ptr<const void> backing_;
+  bool shared_ = false;
   size_t pos_ = 0;
   std::string error_;
 };

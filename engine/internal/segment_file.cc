@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <memory>
 #include <span>
 #include <string>
 #include <thread>
@@ -161,6 +162,16 @@ class MappedFile {
     if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
   }
   std::span<const char> bytes() const { return {data_, size_}; }
+  // Drops the whole pages inside `part` (of bytes()) from this mapping: a
+  // section copied into the Store is not read again, and its pages should
+  // not count in the process's resident size for as long as the blob
+  // columns keep the mapping. A later read would fault them back in.
+  void Release(std::span<const char> part) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(part.data()) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(part.data()) + part.size()) / page * page;
+    if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 
  private:
   const char* data_ = nullptr;
@@ -333,8 +344,11 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view text)
 absl::StatusOr<SegmentFileContents> ReadSegmentFile(
     const std::string& path, uint64_t bytes, const std::string& file_id_hex, int threads,
     const std::function<void(const LoadProgress&)>& progress) {
-  absl::StatusOr<MappedFile> mapped = MappedFile::Open(path);
-  if (!mapped.ok()) return mapped.status();
+  absl::StatusOr<MappedFile> opened = MappedFile::Open(path);
+  if (!opened.ok()) return opened.status();
+  // Shared with the blob columns that keep views into it (BlobColumn):
+  // unmapped when the last of them goes, or on return if none did.
+  const auto mapped = std::make_shared<const MappedFile>(std::move(*opened));
   const std::span<const char> f = mapped->bytes();
   if (f.size() != bytes) {
     return absl::DataLossError(absl::StrCat(path, ": ", f.size(), " bytes, the manifest says ",
@@ -367,8 +381,12 @@ absl::StatusOr<SegmentFileContents> ReadSegmentFile(
         out.has_tombstones = true;
         if (r.ok() && !r.at_end()) r.Fail("bytes left over after the bitmap");
         if (!r.ok()) s = absl::DataLossError(absl::StrCat(path, ": section tombstones: ", r.error()));
-      } else if (s = DecodeSection(static_cast<StoreSection>(e.kind), section, out.store.get());
-                 !s.ok()) {
+      } else if (bool kept = false;
+                 (s = DecodeSection(static_cast<StoreSection>(e.kind), section, out.store.get(),
+                                    mapped, &kept))
+                     .ok()) {
+        if (!kept) mapped->Release(section);
+      } else {
         s = absl::DataLossError(absl::StrCat(path, ": section ", s.message()));
       }
       if (!s.ok()) {

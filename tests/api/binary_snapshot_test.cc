@@ -84,6 +84,9 @@ TEST(BinarySnapshotTest, ExamplesAnswerByteForByteAfterARoundTrip) {
   const std::string dir = TempDir("examples");
   std::unique_ptr<Engine> after = SaveAndReopen(**before, dir);
   ASSERT_NE(after, nullptr);
+  // Blob columns are served from the mapped file (BlobColumn), which must
+  // outlive the file's name: a later save into the directory removes it.
+  fs::remove_all(dir);
   std::ifstream in(std::string(TASKDEX_EXAMPLES_DIR) + "/examples.jsonl");
   std::string line;
   int checked = 0;
