@@ -903,9 +903,6 @@ class FilePipeline {
         *bytes += block.bytes;
         progress->Report(name_, *bytes, *lines, /*force=*/false);
         l.lock();
-        // The spent records go to a worker to free (Work), off this
-        // thread, which is the serial part of the load, and not under mu_.
-        if (!threads_.empty()) spent_.push_back(std::move(block.records));
         continue;
       }
       if (!read_error_.ok()) return read_error_;
@@ -923,14 +920,6 @@ class FilePipeline {
   void Work() {
     std::unique_lock<std::mutex> l(mu_);
     while (!stop_) {
-      if (!spent_.empty()) {
-        std::vector<BlockRecords<Record>> spent = std::move(spent_);
-        spent_.clear();
-        l.unlock();
-        spent.clear();
-        l.lock();
-        continue;
-      }
       if (TakeAndParse(l)) continue;
       if (reader_done_) return;
       cv_.wait(l);
@@ -988,7 +977,6 @@ class FilePipeline {
   uint64_t consumed_ = 0;      // guarded by mu_: blocks handed to the sink
   std::map<uint64_t, ParsedBlock<Record>> ready_;  // guarded by mu_
   std::vector<std::unique_ptr<Block>> pool_;       // guarded by mu_
-  std::vector<BlockRecords<Record>> spent_;        // guarded by mu_: delivered, to free
   std::vector<std::thread> threads_;
 };
 
