@@ -74,19 +74,7 @@ void PutBlob(BlobColumn& col, BlobOverrides& overrides, RowId row, std::string&&
   }
 }
 
-void PutTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists& col,
-             TagOverrides& overrides, RowId row) {
-  if (row + 1 == col.offsets.size()) {
-    for (const std::string& t : tags) col.codes.push_back(dict.Intern(t));
-    col.offsets.push_back(static_cast<uint32_t>(col.codes.size()));
-  } else {
-    std::vector<uint32_t>& codes = overrides[row];
-    codes.clear();
-    for (const std::string& t : tags) codes.push_back(dict.Intern(t));
-  }
-}
-
-// The same with the codes already interned.
+// Writes a row's tag codes (interned already) at `row`.
 void PutTagCodes(std::span<const uint32_t> codes, CodeLists& col, TagOverrides& overrides,
                  RowId row) {
   if (row + 1 == col.offsets.size()) {
@@ -95,6 +83,18 @@ void PutTagCodes(std::span<const uint32_t> codes, CodeLists& col, TagOverrides& 
   } else {
     overrides[row].assign(codes.begin(), codes.end());
   }
+}
+
+std::vector<uint32_t> InternTags(Dictionary& dict, const std::vector<std::string>& tags) {
+  std::vector<uint32_t> codes;
+  codes.reserve(tags.size());
+  for (const std::string& t : tags) codes.push_back(dict.Intern(t));
+  return codes;
+}
+
+void PutTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists& col,
+             TagOverrides& overrides, RowId row) {
+  PutTagCodes(InternTags(dict, tags), col, overrides, row);
 }
 
 void ApplyOverrides(BlobColumn& col, const BlobOverrides& overrides) {
@@ -279,9 +279,7 @@ void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
   TaskRunTable& t = s.task_runs;
   TaskRunCodes codes;
   codes.task_key = s.task_keys.Intern(p.record.task_key);
-  std::vector<uint32_t> tags;
-  tags.reserve(p.record.tags.size());
-  for (const std::string& tag : p.record.tags) tags.push_back(s.tags.Intern(tag));
+  const std::vector<uint32_t> tags = InternTags(s.tags, p.record.tags);
   codes.tags = tags;
   codes.state_name = InternOrNull(s.state_names, p.record.state_name);
   std::string* templates[kBatchTemplates] = {&p.task_version_template, &p.empirical_policy_template,
@@ -296,22 +294,12 @@ void StoreBuilder::AddTaskRuns(TaskRunBatch* batch) {
   Store& s = *rep_->store;
   TaskRunTable& t = s.task_runs;
   // Each distinct string of the batch interned once: local code -> global.
-  auto global = [](LocalStrings& local, Dictionary& dict) {
-    std::vector<uint32_t> codes;
-    codes.reserve(local.size());
-    for (const std::string& str : local.strings()) codes.push_back(dict.Intern(str));
-    return codes;
-  };
-  const std::vector<uint32_t> task_keys = global(batch->task_keys, s.task_keys);
-  const std::vector<uint32_t> state_names = global(batch->state_names, s.state_names);
-  const std::vector<uint32_t> tags = global(batch->tags, s.tags);
+  const std::vector<uint32_t> task_keys = batch->task_keys.InternAll(s.task_keys);
+  const std::vector<uint32_t> state_names = batch->state_names.InternAll(s.state_names);
+  const std::vector<uint32_t> tags = batch->tags.InternAll(s.tags);
   std::array<std::vector<uint32_t>, kBatchTemplates> templates;
   for (int k = 0; k < kBatchTemplates; ++k) {
-    TemplateColumn& col = t.*kTemplateColumns[k];
-    templates[k].reserve(batch->templates[k].size());
-    for (std::string& str : batch->templates[k].strings()) {
-      templates[k].push_back(col.InternTemplate(std::move(str)));
-    }
+    templates[k] = batch->templates[k].InternAll(t.*kTemplateColumns[k]);
   }
   std::vector<uint32_t> row_tags;
   for (size_t i = 0; i < batch->size(); ++i) {

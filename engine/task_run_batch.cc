@@ -26,6 +26,20 @@ uint32_t LocalStrings::Intern(std::string&& s) {
   return code;
 }
 
+std::vector<uint32_t> LocalStrings::InternAll(Dictionary& dict) const {
+  std::vector<uint32_t> codes;
+  codes.reserve(strings_.size());
+  for (const std::string& s : strings_) codes.push_back(dict.Intern(s));
+  return codes;
+}
+
+std::vector<uint32_t> LocalStrings::InternAll(TemplateColumn& col) {
+  std::vector<uint32_t> codes;
+  codes.reserve(strings_.size());
+  for (std::string& s : strings_) codes.push_back(col.InternTemplate(std::move(s)));
+  return codes;
+}
+
 void TaskRunBatch::Reserve(size_t n) {
   records.reserve(n);
   task_key.reserve(n);

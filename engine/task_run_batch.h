@@ -34,8 +34,11 @@ class LocalStrings {
   // The same, taking `s`'s bytes when it is new.
   uint32_t Intern(std::string&& s);
   uint32_t size() const { return static_cast<uint32_t>(strings_.size()); }
-  // By local code; the consumer may move them out.
-  std::vector<std::string>& strings() { return strings_; }
+  const std::vector<std::string>& strings() const { return strings_; }
+  // The codes of the strings in `dict` (interned if new), by local code.
+  std::vector<uint32_t> InternAll(Dictionary& dict) const;
+  // The same for templates, moved into `col`: the strings are left empty.
+  std::vector<uint32_t> InternAll(TemplateColumn& col);
 
  private:
   std::vector<std::string> strings_;
