@@ -471,6 +471,8 @@ struct PreparedTaskRun {
 // Fills the templates of `p` from p->record. Thread-safe (pure).
 void PrepareTaskRun(PreparedTaskRun* p);
 
+struct TaskRunBatch;  // engine/task_run_batch.h
+
 // Builds a Store from records, streaming: each Add writes the record into
 // the columns at once (dictionaries unfrozen, joins unresolved), so no record
 // is kept. A record whose id repeats one already added replaces it in place
@@ -487,6 +489,11 @@ class StoreBuilder {
   void AddTaskRun(TaskRunRecord r);
   // The same, with the templating done (PrepareTaskRun).
   void AddTaskRun(PreparedTaskRun p);
+  // The batch's task runs in order, as AddTaskRun(PreparedTaskRun) would add
+  // them, interning each distinct string of the batch once. Takes the
+  // batch's contents; the caller destroys what is left (on the thread that
+  // allocated it, say: engine/snapshot_loader.cc).
+  void AddTaskRuns(TaskRunBatch* batch);
   void AddAll(SnapshotRecords records);
   struct BuildOptions {
     // Give the builder's freed buffers back to the OS (malloc_trim): right

@@ -5,6 +5,7 @@
 // the independent parts on several threads (engine/internal/task_group.h).
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cassert>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "engine/index_build.h"
 #include "engine/internal/task_group.h"
 #include "engine/store.h"
+#include "engine/task_run_batch.h"
 #include "engine/text_format.h"
 #include "engine/uuid.h"
 
@@ -72,16 +74,27 @@ void PutBlob(BlobColumn& col, BlobOverrides& overrides, RowId row, std::string&&
   }
 }
 
-void PutTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists& col,
-             TagOverrides& overrides, RowId row) {
+// Writes a row's tag codes (interned already) at `row`.
+void PutTagCodes(std::span<const uint32_t> codes, CodeLists& col, TagOverrides& overrides,
+                 RowId row) {
   if (row + 1 == col.offsets.size()) {
-    for (const std::string& t : tags) col.codes.push_back(dict.Intern(t));
+    col.codes.insert(col.codes.end(), codes.begin(), codes.end());
     col.offsets.push_back(static_cast<uint32_t>(col.codes.size()));
   } else {
-    std::vector<uint32_t>& codes = overrides[row];
-    codes.clear();
-    for (const std::string& t : tags) codes.push_back(dict.Intern(t));
+    overrides[row].assign(codes.begin(), codes.end());
   }
+}
+
+std::vector<uint32_t> InternTags(Dictionary& dict, const std::vector<std::string>& tags) {
+  std::vector<uint32_t> codes;
+  codes.reserve(tags.size());
+  for (const std::string& t : tags) codes.push_back(dict.Intern(t));
+  return codes;
+}
+
+void PutTags(Dictionary& dict, const std::vector<std::string>& tags, CodeLists& col,
+             TagOverrides& overrides, RowId row) {
+  PutTagCodes(InternTags(dict, tags), col, overrides, row);
 }
 
 void ApplyOverrides(BlobColumn& col, const BlobOverrides& overrides) {
@@ -173,6 +186,14 @@ RowId RowFor(absl::flat_hash_map<Uuid, RowId>& by_id, const Uuid& id, uint32_t s
   return it->second;
 }
 
+// A task run's dictionary and template codes (global, not yet frozen).
+struct TaskRunCodes {
+  uint32_t task_key = kNullCode;
+  uint32_t state_name = kNullCode;
+  std::span<const uint32_t> tags;
+  std::array<uint32_t, kBatchTemplates> templates{};  // TaskRunBatch::templates order
+};
+
 }  // namespace
 
 struct StoreBuilder::Rep {
@@ -182,7 +203,20 @@ struct StoreBuilder::Rep {
   TagOverrides tr_tags;
   BlobOverrides fr_flow_version, fr_idempotency_key, fr_created_by_id, fr_created_by_type;
   TagOverrides fr_tags, flow_tags, deployment_tags;
+
+  // Adds `r` with its task_key, state_name, tags and templates as `codes`
+  // (r's own are not read).
+  void AddTaskRun(TaskRunRecord& r, const TaskRunCodes& codes);
 };
+
+namespace {
+
+// The task-run columns of TaskRunBatch::templates, in its order.
+constexpr TemplateColumn TaskRunTable::*kTemplateColumns[kBatchTemplates] = {
+    &TaskRunTable::task_version, &TaskRunTable::empirical_policy, &TaskRunTable::labels,
+    &TaskRunTable::state};
+
+}  // namespace
 
 StoreBuilder::StoreBuilder() : rep_(std::make_unique<Rep>()) {}
 StoreBuilder::~StoreBuilder() = default;
@@ -241,8 +275,50 @@ void StoreBuilder::AddTaskRun(TaskRunRecord r) {
 }
 
 void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
-  TaskRunRecord& r = p.record;
-  Rep& rep = *rep_;
+  Store& s = *rep_->store;
+  TaskRunTable& t = s.task_runs;
+  TaskRunCodes codes;
+  codes.task_key = s.task_keys.Intern(p.record.task_key);
+  const std::vector<uint32_t> tags = InternTags(s.tags, p.record.tags);
+  codes.tags = tags;
+  codes.state_name = InternOrNull(s.state_names, p.record.state_name);
+  std::string* templates[kBatchTemplates] = {&p.task_version_template, &p.empirical_policy_template,
+                                             &p.labels_template, &p.state_template};
+  for (int k = 0; k < kBatchTemplates; ++k) {
+    codes.templates[k] = (t.*kTemplateColumns[k]).InternTemplate(std::move(*templates[k]));
+  }
+  rep_->AddTaskRun(p.record, codes);
+}
+
+void StoreBuilder::AddTaskRuns(TaskRunBatch* batch) {
+  Store& s = *rep_->store;
+  TaskRunTable& t = s.task_runs;
+  // Each distinct string of the batch interned once: local code -> global.
+  const std::vector<uint32_t> task_keys = batch->task_keys.InternAll(s.task_keys);
+  const std::vector<uint32_t> state_names = batch->state_names.InternAll(s.state_names);
+  const std::vector<uint32_t> tags = batch->tags.InternAll(s.tags);
+  std::array<std::vector<uint32_t>, kBatchTemplates> templates;
+  for (int k = 0; k < kBatchTemplates; ++k) {
+    templates[k] = batch->templates[k].InternAll(t.*kTemplateColumns[k]);
+  }
+  std::vector<uint32_t> row_tags;
+  for (size_t i = 0; i < batch->size(); ++i) {
+    TaskRunCodes codes;
+    codes.task_key = task_keys[batch->task_key[i]];
+    const uint32_t state_name = batch->state_name[i];
+    codes.state_name = state_name == kNullCode ? kNullCode : state_names[state_name];
+    row_tags.clear();
+    for (uint32_t c : batch->TagsOf(i)) row_tags.push_back(tags[c]);
+    codes.tags = row_tags;
+    for (int k = 0; k < kBatchTemplates; ++k) {
+      codes.templates[k] = templates[k][batch->template_codes[i][k]];
+    }
+    rep_->AddTaskRun(batch->records[i].record, codes);
+  }
+}
+
+void StoreBuilder::Rep::AddTaskRun(TaskRunRecord& r, const TaskRunCodes& codes) {
+  Rep& rep = *this;
   Store& s = *rep.store;
   TaskRunTable& t = s.task_runs;
   const RowId row = RowFor(s.task_run_by_id, r.id, t.size(), &s.report.replaced_task_runs);
@@ -251,15 +327,15 @@ void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
   Put(t.updated, row, OrNull(r.updated));
   Put(t.name, row, s.task_run_names.Intern(r.name));
   Put(t.flow_run_id, row, r.flow_run_id);
-  Put(t.task_key, row, s.task_keys.Intern(r.task_key));
+  Put(t.task_key, row, codes.task_key);
   PutBlob(t.dynamic_key, rep.tr_dynamic_key, row, std::move(r.dynamic_key));
   PutBlob(t.cache_key, rep.tr_cache_key, row, r.cache_key);
   Put(t.cache_expiration, row, OrNull(r.cache_expiration));
-  PutTags(s.tags, r.tags, t.tags, rep.tr_tags, row);
+  PutTagCodes(codes.tags, t.tags, rep.tr_tags, row);
   Put(t.state_id, row, r.state_id);
   PutBlob(t.task_inputs_json, rep.tr_task_inputs, row, std::move(r.task_inputs_json));
   Put(t.state_type, row, OrNull(r.state_type));
-  Put(t.state_name, row, InternOrNull(s.state_names, r.state_name));
+  Put(t.state_name, row, codes.state_name);
   Put(t.run_count, row, r.run_count);
   Put(t.flow_run_run_count, row, r.flow_run_run_count);
   Put(t.expected_start_time, row, OrNull(r.expected_start_time));
@@ -272,10 +348,9 @@ void StoreBuilder::AddTaskRun(PreparedTaskRun p) {
   PutBlob(t.context_json, rep.tr_context, row, std::move(r.context_json));
   PutBlob(t.extras_json, rep.tr_extras, row, std::move(r.extras_json));
 
-  t.task_version.SetTemplate(row, std::move(p.task_version_template));
-  t.empirical_policy.SetTemplate(row, std::move(p.empirical_policy_template));
-  t.labels.SetTemplate(row, std::move(p.labels_template));
-  t.state.SetTemplate(row, std::move(p.state_template));
+  for (int k = 0; k < kBatchTemplates; ++k) {
+    (t.*kTemplateColumns[k]).SetCode(row, codes.templates[k]);
+  }
 }
 
 void StoreBuilder::AddAll(SnapshotRecords records) {

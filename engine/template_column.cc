@@ -140,7 +140,10 @@ void TemplateColumn::Set(RowId row, std::string_view text, std::span<const std::
 }
 
 void TemplateColumn::SetTemplate(RowId row, std::string templ) {
-  const uint32_t code = Intern(std::move(templ));
+  SetCode(row, Intern(std::move(templ)));
+}
+
+void TemplateColumn::SetCode(RowId row, uint32_t code) {
   if (row == codes_.size()) {
     codes_.push_back(code);
   } else {

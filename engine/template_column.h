@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -76,6 +77,11 @@ class TemplateColumn {
   // Same with a ready template (e.g. from MakeTemplate on another thread);
   // taken by value so a new template moves in without a copy.
   void SetTemplate(RowId row, std::string templ);
+  // SetTemplate in two steps, for a writer that interns each distinct
+  // template of a batch once (StoreBuilder::AddTaskRuns): the code of
+  // `templ` (adding it if new), then rows set to codes it returned.
+  uint32_t InternTemplate(std::string templ) { return Intern(std::move(templ)); }
+  void SetCode(RowId row, uint32_t code);
   // Drops templates no row uses, builds the segment tables, releases the
   // interning map and the template strings. Codes are renumbered (first use
   // order).
