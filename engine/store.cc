@@ -47,6 +47,8 @@ struct Dictionary::Rep {
   std::vector<std::string_view> strings;  // by code
   absl::flat_hash_map<std::string_view, uint32_t, StringViewHash> codes;
   bool frozen = false;
+  // A loaded dictionary's strings may lie in a mapped file (Load).
+  std::shared_ptr<const void> backing;
 
   std::string_view Copy(std::string_view s) {
     // Non-null data: readers memcpy views, and memcpy from null is undefined
@@ -156,12 +158,15 @@ void Dictionary::Load(SerialReader& in) {
     in.Fail("dictionary: string ends disagree with its byte count");
     return;
   }
-  if (!bytes.empty()) {
+  // With a backing (a mapped file), the strings stay where they lie, as
+  // BlobColumn's bytes do; otherwise one arena block holds a copy.
+  r.backing = in.ShareBacking();
+  if (r.backing == nullptr && !bytes.empty()) {
     r.blocks.push_back(std::make_unique<char[]>(bytes.size()));
-    r.block_size = r.block_used = r.arena_bytes = bytes.size();
     std::memcpy(r.blocks.back().get(), bytes.data(), bytes.size());
   }
-  const char* arena = bytes.empty() ? "" : r.blocks.back().get();
+  r.block_size = r.block_used = r.arena_bytes = bytes.size();
+  const char* arena = bytes.empty() ? "" : r.backing != nullptr ? bytes.data() : r.blocks.back().get();
   r.strings.resize(ends.size());
   uint64_t begin = 0;
   for (size_t c = 0; c < ends.size(); ++c) {

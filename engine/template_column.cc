@@ -199,7 +199,7 @@ void TemplateColumn::Freeze() {
 
 size_t TemplateColumn::MemoryBytes() const {
   size_t n = codes_.capacity() * sizeof(uint32_t) + templates_.capacity() * sizeof(std::string) +
-             literals_.capacity() + segments_.capacity() * sizeof(Segment) +
+             literals_.capacity() + mapped_literals_.size() + segments_.capacity() * sizeof(Segment) +
              first_segment_.capacity() * sizeof(uint32_t) +
              literal_bytes_.capacity() * sizeof(uint32_t);
   for (const std::string& t : templates_) n += t.capacity() > 15 ? t.capacity() : 0;
@@ -210,7 +210,8 @@ size_t TemplateColumn::MemoryBytes() const {
 
 void TemplateColumn::Save(SerialWriter& w) const {
   w.PutArray(codes_);
-  w.PutString(literals_);
+  w.PutString(std::string_view(literals(), backing_ != nullptr ? mapped_literals_.size()
+                                                                 : literals_.size()));
   w.PutArray(segments_);
   w.PutArray(first_segment_);
   w.PutArray(literal_bytes_);
@@ -220,7 +221,15 @@ void TemplateColumn::Load(SerialReader& r) {
   templates_.clear();
   index_.clear();
   codes_ = r.GetArray<uint32_t>();
-  literals_ = r.GetString();
+  const std::string_view lits = r.GetStringView();
+  literals_.clear();
+  mapped_literals_ = {};
+  backing_ = r.ShareBacking();
+  if (backing_ != nullptr) {
+    mapped_literals_ = lits;
+  } else {
+    literals_ = std::string(lits);
+  }
   segments_ = r.GetArray<Segment>();
   first_segment_ = r.GetArray<uint32_t>();
   literal_bytes_ = r.GetArray<uint32_t>();
@@ -232,7 +241,7 @@ void TemplateColumn::Load(SerialReader& r) {
     good = first_segment_[c] >= first_segment_[c - 1];
   }
   for (size_t i = 0; good && i < segments_.size(); ++i) {
-    good = uint64_t{segments_[i].begin} + segments_[i].size <= literals_.size() &&
+    good = uint64_t{segments_[i].begin} + segments_[i].size <= lits.size() &&
            segments_[i].hole <= kMaxTemplateHoles;
   }
   for (size_t i = 0; good && i < codes_.size(); ++i) good = codes_[i] < templates;

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -100,8 +101,9 @@ class TemplateColumn {
     const uint32_t c = codes_[row];
     const Segment* s = segments_.data() + first_segment_[c];
     const Segment* end = segments_.data() + first_segment_[c + 1];
+    const char* lit = literals();
     for (; s != end; ++s) {
-      out->append(literals_.data() + s->begin, s->size);
+      out->append(lit + s->begin, s->size);
       if (s->hole != 0) write_hole(s->hole, out);
     }
   }
@@ -120,7 +122,7 @@ class TemplateColumn {
     __builtin_prefetch(first_segment_.data() + c);
     __builtin_prefetch(literal_bytes_.data() + c);
   }
-  const char* literals() const { return literals_.data(); }
+  const char* literals() const { return backing_ != nullptr ? mapped_literals_.data() : literals_.data(); }
   // Cache hints for a reader about to render `row`: the row's code, then
   // (once that is in cache) its template's entries in the segment tables.
   void PrefetchCode(RowId row) const { __builtin_prefetch(codes_.data() + row); }
@@ -133,7 +135,9 @@ class TemplateColumn {
   size_t MemoryBytes() const;
 
   // The binary snapshot's form (index/serial.h) of a frozen column. Load
-  // checks codes and segment ranges, so Render stays within the literals.
+  // checks codes and segment ranges, so Render stays within the literals,
+  // and keeps a view of the literals when the reader has a backing (a
+  // mapped file, as BlobColumn does: engine/store.h).
   void Save(SerialWriter& w) const;
   void Load(SerialReader& r);
 
@@ -144,7 +148,9 @@ class TemplateColumn {
   std::vector<std::string> templates_;  // by code, until Freeze()
   absl::flat_hash_map<std::string, uint32_t> index_;  // until Freeze()
   // Frozen form.
-  std::string literals_;
+  std::string literals_;                 // built, or a copy
+  std::string_view mapped_literals_;     // when backing_ is set
+  std::shared_ptr<const void> backing_;  // the mapped file holding them
   std::vector<Segment> segments_;
   std::vector<uint32_t> first_segment_{0};  // by code, size num_templates + 1
   std::vector<uint32_t> literal_bytes_;      // by code
