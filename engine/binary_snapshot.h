@@ -34,9 +34,11 @@
 // Nothing is served from a refused snapshot.
 //
 // Costs: save writes each column once through a 1 MiB buffer (CRC-32C as
-// it goes); load maps each file, checks each section's CRC-32C and copies
-// it into the Store's vectors on `threads` threads, then rebuilds the id
-// hash maps. Why CRC-32C and not zlib's crc32: engine/internal/crc32c.h.
+// it goes); load maps each file, checks each section's CRC-32C and decodes
+// it on `threads` threads: arrays are copied into the Store's vectors; blob
+// bytes, dictionary strings and template literals stay in the mapping as
+// views that share it (the mapping outlives the file's name); the id hash
+// maps are rebuilt. Why CRC-32C and not zlib's crc32: engine/internal/crc32c.h.
 //
 // Thread safety: free functions; a save reads const Stores that others
 // may read at the same time.

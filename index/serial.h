@@ -20,7 +20,8 @@
 // served from it: the Store's columns are std::vectors that the live store
 // also builds and merges; serving from the mapping would make every column
 // a view with two owners. A class that hides its bytes may keep a view
-// instead, when the reader has a backing (BlobColumn, engine/store.h).
+// instead, when the reader has a backing (BlobColumn and Dictionary in
+// engine/store.h, TemplateColumn).
 //
 // Thread safety: none; one writer or reader per object.
 
