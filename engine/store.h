@@ -98,21 +98,21 @@ class Dictionary {
 class BlobColumn {
  public:
   void Append(std::string_view s) {
-    assert(backing_ == nullptr);
-    bytes_.append(s);
-    ends_.push_back(bytes_.size());
+    std::string& bytes = bytes_.owned();
+    bytes.append(s);
+    ends_.push_back(bytes.size());
   }
-  void AppendNull() { ends_.push_back(bytes_.size() | kNullBit); }
+  void AppendNull() { ends_.push_back(bytes_.view().size() | kNullBit); }
   void Append(const std::optional<std::string>& s) { s ? Append(std::string_view(*s)) : AppendNull(); }
   bool IsNull(RowId r) const { return ends_[r] & kNullBit; }
   std::string_view Get(RowId r) const {
     uint64_t begin = r == 0 ? 0 : (ends_[r - 1] & ~kNullBit);
     uint64_t end = ends_[r] & ~kNullBit;
-    return bytes().substr(begin, end - begin);
+    return bytes_.view().substr(begin, end - begin);
   }
   size_t size() const { return ends_.size(); }
   // Heap bytes, and the mapped bytes served in place.
-  size_t MemoryBytes() const { return bytes_.capacity() + mapped_.size() + ends_.capacity() * 8; }
+  size_t MemoryBytes() const { return bytes_.MemoryBytes() + ends_.capacity() * 8; }
   // Cache hints for a reader about to Get(r): the offsets of row r, then
   // (once those are in cache) the first `max_bytes` of its bytes.
   void PrefetchOffsets(RowId r) const {
@@ -126,25 +126,21 @@ class BlobColumn {
     if (n != 0) __builtin_prefetch(v.data() + n - 1);
   }
   void ShrinkToFit() {
-    bytes_.shrink_to_fit();
+    bytes_.ShrinkToFit();
     ends_.shrink_to_fit();
   }
   // The binary snapshot's form (index/serial.h). Load checks that the
   // offsets ascend within the bytes, and keeps a view of the bytes when the
   // reader has a backing (a copy otherwise).
   void Save(SerialWriter& w) const {
-    w.PutString(bytes());
+    w.PutString(bytes_.view());
     w.PutArray(ends_);
   }
   void Load(SerialReader& r);
 
  private:
   static constexpr uint64_t kNullBit = uint64_t{1} << 63;
-  std::string_view bytes() const { return backing_ != nullptr ? mapped_ : std::string_view(bytes_); }
-
-  std::string bytes_;       // a built column's, or a copy
-  std::string_view mapped_;  // when backing_ is set: the bytes, in the mapping
-  std::shared_ptr<const void> backing_;
+  SharedBytes bytes_;  // built, or loaded: a view of the mapping or a copy
   std::vector<uint64_t> ends_;
 };
 

@@ -293,15 +293,8 @@ static_assert(std::is_trivially_copyable_v<BuildReport>);
 }  // namespace
 
 void BlobColumn::Load(SerialReader& r) {
-  const std::string_view bytes = r.GetStringView();
-  bytes_.clear();
-  mapped_ = {};
-  backing_ = r.ShareBacking();
-  if (backing_ != nullptr) {
-    mapped_ = bytes;
-  } else {
-    bytes_ = std::string(bytes);
-  }
+  bytes_.Load(r);
+  const std::string_view bytes = bytes_.view();
   ends_ = r.GetArray<uint64_t>();
   uint64_t last = 0;
   for (uint64_t e : ends_) {

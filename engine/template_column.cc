@@ -167,39 +167,40 @@ void TemplateColumn::Freeze() {
   index_ = {};
   codes_.shrink_to_fit();
 
-  literals_.clear();
+  std::string& lit = literals_.owned();
+  lit.clear();
   segments_.clear();
   first_segment_.assign(1, 0);
   literal_bytes_.clear();
   for (const std::string& t : templates_) {
-    Segment seg{static_cast<uint32_t>(literals_.size()), 0, 0};
+    Segment seg{static_cast<uint32_t>(lit.size()), 0, 0};
     for (size_t i = 0; i < t.size(); ++i) {
       const unsigned char c = static_cast<unsigned char>(t[i]);
       if (c == static_cast<unsigned char>(kTemplateEscape) && i + 1 < t.size()) {
-        literals_.push_back(t[++i]);
+        lit.push_back(t[++i]);
       } else if (c >= 1 && c <= kMaxTemplateHoles) {
-        seg.size = static_cast<uint32_t>(literals_.size()) - seg.begin;
+        seg.size = static_cast<uint32_t>(lit.size()) - seg.begin;
         seg.hole = c;
         segments_.push_back(seg);
-        seg = Segment{static_cast<uint32_t>(literals_.size()), 0, 0};
+        seg = Segment{static_cast<uint32_t>(lit.size()), 0, 0};
       } else {
-        literals_.push_back(t[i]);
+        lit.push_back(t[i]);
       }
     }
-    seg.size = static_cast<uint32_t>(literals_.size()) - seg.begin;
+    seg.size = static_cast<uint32_t>(lit.size()) - seg.begin;
     if (seg.size > 0 || segments_.size() == first_segment_.back()) segments_.push_back(seg);
     first_segment_.push_back(static_cast<uint32_t>(segments_.size()));
-    literal_bytes_.push_back(static_cast<uint32_t>(literals_.size()) -
+    literal_bytes_.push_back(static_cast<uint32_t>(lit.size()) -
                              segments_[first_segment_[first_segment_.size() - 2]].begin);
   }
-  literals_.shrink_to_fit();
+  lit.shrink_to_fit();
   segments_.shrink_to_fit();
   templates_ = {};
 }
 
 size_t TemplateColumn::MemoryBytes() const {
   size_t n = codes_.capacity() * sizeof(uint32_t) + templates_.capacity() * sizeof(std::string) +
-             literals_.capacity() + mapped_literals_.size() + segments_.capacity() * sizeof(Segment) +
+             literals_.MemoryBytes() + segments_.capacity() * sizeof(Segment) +
              first_segment_.capacity() * sizeof(uint32_t) +
              literal_bytes_.capacity() * sizeof(uint32_t);
   for (const std::string& t : templates_) n += t.capacity() > 15 ? t.capacity() : 0;
@@ -210,8 +211,7 @@ size_t TemplateColumn::MemoryBytes() const {
 
 void TemplateColumn::Save(SerialWriter& w) const {
   w.PutArray(codes_);
-  w.PutString(std::string_view(literals(), backing_ != nullptr ? mapped_literals_.size()
-                                                                 : literals_.size()));
+  w.PutString(literals_.view());
   w.PutArray(segments_);
   w.PutArray(first_segment_);
   w.PutArray(literal_bytes_);
@@ -221,15 +221,8 @@ void TemplateColumn::Load(SerialReader& r) {
   templates_.clear();
   index_.clear();
   codes_ = r.GetArray<uint32_t>();
-  const std::string_view lits = r.GetStringView();
-  literals_.clear();
-  mapped_literals_ = {};
-  backing_ = r.ShareBacking();
-  if (backing_ != nullptr) {
-    mapped_literals_ = lits;
-  } else {
-    literals_ = std::string(lits);
-  }
+  literals_.Load(r);
+  const std::string_view lits = literals_.view();
   segments_ = r.GetArray<Segment>();
   first_segment_ = r.GetArray<uint32_t>();
   literal_bytes_ = r.GetArray<uint32_t>();

@@ -23,7 +23,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -122,7 +121,7 @@ class TemplateColumn {
     __builtin_prefetch(first_segment_.data() + c);
     __builtin_prefetch(literal_bytes_.data() + c);
   }
-  const char* literals() const { return backing_ != nullptr ? mapped_literals_.data() : literals_.data(); }
+  const char* literals() const { return literals_.view().data(); }
   // Cache hints for a reader about to render `row`: the row's code, then
   // (once that is in cache) its template's entries in the segment tables.
   void PrefetchCode(RowId row) const { __builtin_prefetch(codes_.data() + row); }
@@ -148,9 +147,7 @@ class TemplateColumn {
   std::vector<std::string> templates_;  // by code, until Freeze()
   absl::flat_hash_map<std::string, uint32_t> index_;  // until Freeze()
   // Frozen form.
-  std::string literals_;                 // built, or a copy
-  std::string_view mapped_literals_;     // when backing_ is set
-  std::shared_ptr<const void> backing_;  // the mapped file holding them
+  SharedBytes literals_;  // built, or loaded: a view of the mapping or a copy
   std::vector<Segment> segments_;
   std::vector<uint32_t> first_segment_{0};  // by code, size num_templates + 1
   std::vector<uint32_t> literal_bytes_;      // by code

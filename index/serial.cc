@@ -124,4 +124,16 @@ void SerialReader::Fail(std::string message) {
   if (ok()) error_ = std::move(message);
 }
 
+void SharedBytes::Load(SerialReader& r) {
+  const std::string_view bytes = r.GetStringView();
+  owned_.clear();
+  mapped_ = {};
+  backing_ = r.ShareBacking();
+  if (backing_ != nullptr) {
+    mapped_ = bytes;
+  } else {
+    owned_.assign(bytes);
+  }
+}
+
 }  // namespace taskdex

@@ -20,14 +20,15 @@
 // served from it: the Store's columns are std::vectors that the live store
 // also builds and merges; serving from the mapping would make every column
 // a view with two owners. A class that hides its bytes may keep a view
-// instead, when the reader has a backing (BlobColumn and Dictionary in
-// engine/store.h, TemplateColumn).
+// instead, when the reader has a backing (SharedBytes below; Dictionary in
+// engine/store.h).
 //
 // Thread safety: none; one writer or reader per object.
 
 #ifndef TASKDEX_INDEX_SERIAL_H_
 #define TASKDEX_INDEX_SERIAL_H_
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -166,6 +167,33 @@ class SerialReader {
   bool shared_ = false;
   size_t pos_ = 0;
   std::string error_;
+};
+
+// Bytes that are their owner's own (built, or copied at load) or a view
+// into a SerialReader's backing (a mapped file), which they then share: the
+// one place that decides "view or copy" for the classes that hide their
+// bytes (BlobColumn, TemplateColumn). Thread-compatible.
+class SharedBytes {
+ public:
+  std::string_view view() const {
+    return backing_ != nullptr ? mapped_ : std::string_view(owned_);
+  }
+  // The owned bytes, for a builder. REQUIRES: not a view.
+  std::string& owned() {
+    assert(backing_ == nullptr);
+    return owned_;
+  }
+  // Reads a string (as SerialReader::GetStringView): kept as a view when
+  // `r` has a backing, copied otherwise.
+  void Load(SerialReader& r);
+  // Heap bytes, and the mapped bytes served in place.
+  size_t MemoryBytes() const { return owned_.capacity() + mapped_.size(); }
+  void ShrinkToFit() { owned_.shrink_to_fit(); }
+
+ private:
+  std::string owned_;
+  std::string_view mapped_;  // when backing_ is set
+  std::shared_ptr<const void> backing_;
 };
 
 }  // namespace taskdex
