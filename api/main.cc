@@ -71,6 +71,11 @@ Options:
   --load-threads N    Threads used to load the snapshot: parse the files, then
                       build the indexes (default 0: all cores). --threads N is
                       the same.
+  --prefault, --no-prefault
+                      Binary snapshots: read every page of the mapped files
+                      before decoding, or (the default) fault them in as the
+                      sections are checked, overlapping a cold read with the
+                      decoding.
   --quiet             Do not print the load summary, nor the load progress
                       that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr: per step
@@ -92,6 +97,7 @@ struct QueryOptions {
   std::optional<std::string> now;
   bool skip_bad_lines = false;
   int threads = 0;
+  bool prefault = false;
   bool quiet = false;
   bool explain = false;
 };
@@ -171,6 +177,8 @@ int RunQuery(int argc, char** argv) {
       opt.now = *v;
     } else if (arg == "--skip-bad-lines") {
       opt.skip_bad_lines = true;
+    } else if (arg == "--prefault" || arg == "--no-prefault") {
+      opt.prefault = arg == "--prefault";
     } else if (arg == "--threads" || arg == "--load-threads") {
       auto v = value("--load-threads");
       char* end = nullptr;
@@ -213,6 +221,7 @@ int RunQuery(int argc, char** argv) {
   taskdex::LoadOptions load_options;
   load_options.skip_bad_lines = opt.skip_bad_lines;
   load_options.threads = opt.threads;
+  load_options.prefault = opt.prefault;
   load_options.huge_pages = taskdex::HugePagesFromEnvironment();
   taskdex::ProgressPrinter progress("taskdex query", opt.quiet,
                                     taskdex::ProgressPrinter::WhenNotTerminal::kSilent);
@@ -267,6 +276,9 @@ Options:
   --load-threads N    Threads used to load the snapshot: parse the files, then
                       build the indexes (default 0: all cores). --threads N is
                       the same.
+  --prefault, --no-prefault
+                      Binary snapshots: read every page before decoding, or
+                      (the default) as the sections are checked.
   --quiet             Do not print the load and apply summaries, nor the load
                       progress that a terminal shows, on stderr.
   --explain           Also print each body's query plan on stderr, per
@@ -289,6 +301,7 @@ int RunApply(int argc, char** argv) {
   std::optional<std::string> bodies_file, now_text;
   size_t batch = 0;
   int threads = 0;
+  bool prefault = false;
   bool quiet = false;
   bool explain = false;
   for (int i = 0; i < argc; ++i) {
@@ -316,6 +329,8 @@ int RunApply(int argc, char** argv) {
       auto v = value();
       if (!v) return ApplyUsage("--now needs a time, e.g. 2026-11-28T12:00:00Z");
       now_text = *v;
+    } else if (arg == "--prefault" || arg == "--no-prefault") {
+      prefault = arg == "--prefault";
     } else if (arg == "--batch" || arg == "--threads" || arg == "--load-threads") {
       auto v = value();
       char* end = nullptr;
@@ -364,6 +379,7 @@ int RunApply(int argc, char** argv) {
   }
   taskdex::LoadOptions load_options;
   load_options.threads = threads;
+  load_options.prefault = prefault;
   load_options.huge_pages = taskdex::HugePagesFromEnvironment();
   taskdex::ProgressPrinter progress("taskdex apply", quiet,
                                     taskdex::ProgressPrinter::WhenNotTerminal::kSilent);

@@ -33,6 +33,9 @@ Options:
   --load-threads N Threads used to load the snapshot (default 0: all cores).
                    --threads N is the same.
   --skip-bad-lines Skip NDJSON lines that fail to parse (counted, reported).
+  --prefault, --no-prefault
+                   A binary --snapshot: read every page before decoding, or
+                   (the default) as the sections are checked.
   --quiet          No progress and no summary on stderr.
   -h, --help       This text.
 
@@ -72,6 +75,8 @@ int RunSave(int argc, char** argv) {
       load_options.threads = static_cast<int>(n);
     } else if (arg == "--skip-bad-lines") {
       load_options.skip_bad_lines = true;
+    } else if (arg == "--prefault" || arg == "--no-prefault") {
+      load_options.prefault = arg == "--prefault";
     } else if (arg == "--quiet") {
       quiet = true;
     } else {

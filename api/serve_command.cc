@@ -109,6 +109,10 @@ Options:
   --load-threads N       Threads loading the snapshot: parsing, then building
                          the indexes (default: all cores)
                          [TASKDEX_LOAD_THREADS].
+  --prefault, --no-prefault
+                         A binary --snapshot: read every page of its files
+                         before decoding, or (the default) as the sections
+                         are checked (a cold read overlaps the decoding).
   --auth-string USER:PASS
                          Require HTTP basic auth with these credentials, as
                          Prefect does; 401 {"exception_message":"Unauthorized"}
@@ -224,7 +228,7 @@ bool ParseLogLevel(std::string_view s, LogLevel* out) {
 // following. False (after saying why on stderr) when the load fails for a
 // reason retrying will not fix (a schema that is not Prefect's, a bad row).
 bool LoadAndFollow(const std::optional<std::string>& snapshot, DbFollowLoop* follower,
-                   HttpServer* http, ProgressPrinter* printer, int load_threads,
+                   HttpServer* http, ProgressPrinter* printer, int load_threads, bool prefault,
                    bool skip_bad_lines, bool quiet, Checkpointer* checkpointer) {
   const auto start = std::chrono::steady_clock::now();
   SnapshotRecords records;
@@ -234,6 +238,7 @@ bool LoadAndFollow(const std::optional<std::string>& snapshot, DbFollowLoop* fol
     // task run as with an NDJSON snapshot), then reconciles.
     LoadOptions options;
     options.threads = load_threads;
+    options.prefault = prefault;
     options.progress = [&](const LoadProgress& p) {
       http->SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);
       printer->Update(p);
@@ -324,6 +329,7 @@ int RunServe(int argc, char** argv) {
   int overlap_s = 60;
   int load_threads = 0;
   bool skip_bad_lines = Env("TASKDEX_SKIP_BAD_LINES").value_or("0") == "1";
+  bool prefault = false;
   std::optional<std::string> checkpoint_dir = Env("TASKDEX_CHECKPOINT_DIR");
   std::optional<std::string> checkpoint_every = Env("TASKDEX_CHECKPOINT_EVERY");
   std::string error;
@@ -383,6 +389,10 @@ int RunServe(int argc, char** argv) {
     }
     if (arg == "--skip-bad-lines") {
       skip_bad_lines = true;
+      continue;
+    }
+    if (arg == "--prefault" || arg == "--no-prefault") {
+      prefault = arg == "--prefault";
       continue;
     }
     if (arg == "--fresh-reads") {
@@ -519,8 +529,8 @@ int RunServe(int argc, char** argv) {
                           ProgressPrinter::WhenNotTerminal::kLineEvery2s);
   std::thread loader([&] {
     if (follower != nullptr) {
-      if (LoadAndFollow(snapshot, follower.get(), &http, &printer, load_threads, skip_bad_lines,
-                        quiet, checkpointer.get())) {
+      if (LoadAndFollow(snapshot, follower.get(), &http, &printer, load_threads, prefault,
+                        skip_bad_lines, quiet, checkpointer.get())) {
         load_done = true;
         return;
       }
@@ -532,6 +542,7 @@ int RunServe(int argc, char** argv) {
     LoadOptions options;
     options.skip_bad_lines = skip_bad_lines;
     options.threads = load_threads;
+    options.prefault = prefault;
     options.huge_pages = HugePagesFromEnvironment();
     options.progress = [&](const LoadProgress& p) {
       http.SetLoadProgress(p.bytes_done, p.bytes_total, p.lines_done);

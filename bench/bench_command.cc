@@ -153,6 +153,9 @@ Options:
   --build-threads N   Threads of the build phase alone (default: as
                       --load-threads); 1 is the sequential build of the
                       loader before session 13, for same-run comparisons.
+  --prefault, --no-prefault
+                      A binary --snapshot: read every page before decoding,
+                      or (the default) as the sections are checked.
   --quiet             No load progress on stderr (shown only on a terminal).
   -h, --help          Show this help.
 
@@ -183,6 +186,7 @@ struct Options {
   std::optional<std::string> now;
   int threads = 0;
   int build_threads = 0;
+  bool prefault = false;
   bool quiet = false;
   int random = 0;  // --random N
   uint64_t seed = 1;
@@ -332,6 +336,8 @@ int RunBench(int argc, char** argv) {
     } else if (arg == "--threads" || arg == "--load-threads") {
       if (!number(0, 1024, &d)) return Usage("--load-threads needs a number 0..1024");
       opt.threads = static_cast<int>(d);
+    } else if (arg == "--prefault" || arg == "--no-prefault") {
+      opt.prefault = arg == "--prefault";
     } else if (arg == "--build-threads") {
       if (!number(0, 1024, &d)) return Usage("--build-threads needs a number 0..1024");
       opt.build_threads = static_cast<int>(d);
@@ -370,6 +376,7 @@ int RunBench(int argc, char** argv) {
   LoadOptions load_options;
   load_options.threads = opt.threads;
   load_options.build_threads = opt.build_threads;
+  load_options.prefault = opt.prefault;
   load_options.huge_pages = HugePagesFromEnvironment();
   ProgressPrinter progress("taskdex bench", opt.quiet, ProgressPrinter::WhenNotTerminal::kSilent);
   load_options.progress = progress.Callback();

@@ -285,7 +285,7 @@ absl::StatusOr<LoadedSnapshot> LoadBinarySnapshot(const std::string& dir,
   for (const ManifestSegment& seg : manifest->segments) {
     const std::string path = PathIn(dir, seg.file);
     absl::StatusOr<engine_internal::SegmentFileContents> file = engine_internal::ReadSegmentFile(
-        path, seg.bytes, seg.id, threads, options.progress);
+        path, seg.bytes, seg.id, threads, options.prefault, options.progress);
     if (!file.ok()) return file.status();
     bytes += seg.bytes;
     if (file->has_tombstones != seg.dims) {

@@ -49,6 +49,14 @@ struct LoadOptions {
   // bytes (0: 4 MiB); at most a few blocks per thread are held at once.
   // Small values are for tests of block boundaries.
   size_t block_bytes = 0;
+  // Binary snapshots: false (the default), pages are touched as the
+  // sections are checked and decoded, so a cold file's reading overlaps the
+  // decoding; true, each file is mapped with its pages prefaulted
+  // (MAP_POPULATE: the page tables filled, and a cold file read, in one
+  // call before decoding starts). Measured at 10M (bench/RESULTS.md
+  // "Session 14"): alike warm (2.15-2.18 s), lazily 0.8-1 s faster cold.
+  // The commands' --prefault and --no-prefault.
+  bool prefault = false;
   // Called now and then from the loading thread; may be empty.
   std::function<void(const LoadProgress&)> progress;
   // Engine::Open only: once built, move the store onto 2 MiB pages

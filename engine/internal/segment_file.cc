@@ -125,7 +125,7 @@ absl::Status SyncAndClose(int fd, const std::string& path) {
 // A file mapped read-only; unmapped when destroyed.
 class MappedFile {
  public:
-  static absl::StatusOr<MappedFile> Open(const std::string& path) {
+  static absl::StatusOr<MappedFile> Open(const std::string& path, bool prefault) {
     MappedFile m;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -140,10 +140,15 @@ class MappedFile {
     }
     m.size_ = static_cast<size_t>(st.st_size);
     if (m.size_ > 0) {
-      // MAP_POPULATE: the page tables are filled in one call, not by a
-      // fault per page as the sections are read (1.6M faults for 6.5 GB,
-      // and the two decoding threads serialized on them: 98% CPU of 2).
-      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      // LoadOptions::prefault: MAP_POPULATE fills the page tables (and
+      // reads a cold file) in one call. Without it, pages are faulted in as
+      // the sections are checked, the kernel reading ahead. Session 13
+      // measured populate faster when every section was copied (the two
+      // decoding threads serialized on 1.6M faults); since most bytes are
+      // served from the mapping, both measure alike warm and the lazy
+      // mapping is faster cold (session 14).
+      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE | (prefault ? MAP_POPULATE : 0),
+                       fd, 0);
       if (p == MAP_FAILED) {
         absl::Status e = ErrnoError("mmap", path);
         ::close(fd);
@@ -343,8 +348,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view text)
 
 absl::StatusOr<SegmentFileContents> ReadSegmentFile(
     const std::string& path, uint64_t bytes, const std::string& file_id_hex, int threads,
-    const std::function<void(const LoadProgress&)>& progress) {
-  absl::StatusOr<MappedFile> opened = MappedFile::Open(path);
+    bool prefault, const std::function<void(const LoadProgress&)>& progress) {
+  absl::StatusOr<MappedFile> opened = MappedFile::Open(path, prefault);
   if (!opened.ok()) return opened.status();
   // Shared with the blob columns that keep views into it (BlobColumn):
   // unmapped when the last of them goes, or on return if none did.

@@ -67,9 +67,10 @@ struct SegmentFileContents {
 // Reads the file at `path`, which must be `bytes` long and carry file id
 // `file_id_hex`. Errors: NotFound, DataLoss("<path>: <section>: <what>"),
 // FailedPrecondition (another format version, another snapshot's file).
+// `prefault`: LoadOptions::prefault.
 absl::StatusOr<SegmentFileContents> ReadSegmentFile(
     const std::string& path, uint64_t bytes, const std::string& file_id_hex, int threads,
-    const std::function<void(const LoadProgress&)>& progress);
+    bool prefault, const std::function<void(const LoadProgress&)>& progress);
 
 // Writes `text` to `path` via "<path>.tmp", fsync and rename.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view text);

@@ -66,10 +66,15 @@ std::string SegmentFile(const std::string& dir) {
   return {};
 }
 
-std::unique_ptr<Engine> SaveAndReopen(Engine& engine, const std::string& dir) {
+// `prefault`: LoadOptions::prefault (false, the default: pages touched as
+// they are read).
+std::unique_ptr<Engine> SaveAndReopen(Engine& engine, const std::string& dir,
+                                      bool prefault = false) {
   absl::StatusOr<SaveReport> saved = engine.Save(dir);
   EXPECT_TRUE(saved.ok()) << saved.status();
-  absl::StatusOr<std::unique_ptr<Engine>> reopened = Engine::Open(dir);
+  LoadOptions options;
+  options.prefault = prefault;
+  absl::StatusOr<std::unique_ptr<Engine>> reopened = Engine::Open(dir, options);
   EXPECT_TRUE(reopened.ok()) << reopened.status();
   if (!reopened.ok()) return nullptr;
   EXPECT_EQ((*reopened)->load_report().format, "binary snapshot");
@@ -117,7 +122,7 @@ TEST(BinarySnapshotTest, RandomSmallDataSetsAnswerAlikeAfterARoundTrip) {
   for (int set = 0; set < 40; ++set) {
     const SnapshotRecords data = RandomRecords(rng);
     std::unique_ptr<Engine> before = Engine::FromRecords(data);
-    std::unique_ptr<Engine> after = SaveAndReopen(*before, dir);
+    std::unique_ptr<Engine> after = SaveAndReopen(*before, dir, /*prefault=*/set % 2 == 0);
     ASSERT_NE(after, nullptr);
     for (int q = 0; q < 30; ++q) {
       const PaginateQuery query = RandomQuery(rng, data);

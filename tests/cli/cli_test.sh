@@ -188,7 +188,7 @@ fi
 # a damaged one refused with the file named.
 "$TASKDEX" save --help >"$TMP/out" 2>&1; rc=$?
 check "save --help exits 0" test $rc -eq 0
-for opt in --snapshot --out --load-threads --quiet; do
+for opt in --snapshot --out --load-threads --prefault --no-prefault --quiet; do
   check "save --help documents $opt" contains "$TMP/out" "$opt"
 done
 "$TASKDEX" save --snapshot "$SAMPLE" >"$TMP/out" 2>&1; rc=$?
@@ -203,6 +203,12 @@ if [[ -f "$SAMPLE/task_runs.ndjson" && -f "$SAMPLE/bodies.jsonl" ]]; then
   "$TASKDEX" query --snapshot "$TMP/bin" --bodies "$SAMPLE/bodies.jsonl" --now $NOW >"$TMP/bin.out" 2>"$TMP/err"
   check "binary snapshot answers the sample bodies byte for byte as the NDJSON" cmp -s "$TMP/nd.out" "$TMP/bin.out"
   check "query says it loaded a binary snapshot" contains "$TMP/err" "of binary snapshot"
+  "$TASKDEX" query --snapshot "$TMP/bin" --prefault --bodies "$SAMPLE/bodies.jsonl" --now $NOW --quiet >"$TMP/populated.out" 2>&1
+  check "query --prefault (pages read before decoding) answers alike" cmp -s "$TMP/nd.out" "$TMP/populated.out"
+  for cmd in query apply bench serve; do
+    "$TASKDEX" $cmd --help >"$TMP/help" 2>&1
+    check "$cmd --help documents --prefault and --no-prefault" contains "$TMP/help" "--prefault, --no-prefault"
+  done
   seg=$(ls "$TMP"/bin/seg-*.tdx)
   head -c 1000 "$seg" >"$TMP/cut" && cp "$TMP/cut" "$seg"
   echo '{}' | "$TASKDEX" query --snapshot "$TMP/bin" --quiet >"$TMP/out" 2>&1; rc=$?
