@@ -24,8 +24,12 @@ ProgressPrinter::ProgressPrinter(std::string command, bool quiet,
 
 std::string ProgressPrinter::Format(const LoadProgress& p, double seconds) {
   if (p.phase == "build") {
-    return absl::StrFormat("build: columns and indexes of %d lines (parsed in %.1f s)",
+    return absl::StrFormat("build: joins and dictionaries of %d lines (parsed in %.1f s)",
                            p.lines_done, seconds);
+  }
+  if (p.phase == "indexes") {
+    return absl::StrFormat("build: indexes (sorted orders, postings, trigrams) of %d lines, "
+                           "%.1f s so far", p.lines_done, seconds);
   }
   const double mb = p.bytes_done / 1e6;
   const double rate = seconds > 0 ? mb / seconds : 0;

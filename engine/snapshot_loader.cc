@@ -1119,6 +1119,14 @@ absl::StatusOr<std::unique_ptr<Store>> LoadSnapshot(const std::string& dir,
   StoreBuilder::BuildOptions build;
   build.threads = options.build_threads > 0 ? options.build_threads : ThreadCount(options);
   if (report) build.phase_seconds = &report->phases;
+  if (options.progress) {
+    build.on_phase = [&options, records](std::string_view phase) {
+      LoadProgress p;
+      p.phase = phase;
+      p.lines_done = records;
+      options.progress(p);
+    };
+  }
   std::unique_ptr<Store> store = builder.Build(build);
   if (report) {
     report->build = store->report;

@@ -27,7 +27,9 @@ namespace taskdex {
 
 struct LoadProgress {
   // "parse" while the files are read; "build" once, when LoadSnapshot
-  // starts building columns and indexes from what was parsed.
+  // starts building from what was parsed (joins, dictionary freezes), then
+  // "indexes" once, when the index builds start (StoreBuilder::Build's
+  // second phase). A binary snapshot: "read"; a save: "save".
   std::string_view phase = "parse";
   std::string_view file;  // e.g. "task_runs.ndjson"
   uint64_t bytes_done = 0;

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <cassert>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -505,6 +506,10 @@ class StoreBuilder {
     int threads = 1;
     // If set, gets (phase name, seconds) per phase of the build.
     std::vector<std::pair<std::string, double>>* phase_seconds = nullptr;
+    // If set, called on the calling thread as the second phase starts:
+    // "indexes" (the sorted orders, postings and trigrams; the first phase,
+    // joins and dictionary freezes, starts with Build).
+    std::function<void(std::string_view phase)> on_phase;
   };
   // Resolves joins, freezes dictionaries, builds postings. The builder is
   // empty afterwards.

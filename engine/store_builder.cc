@@ -587,6 +587,7 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
   clock.Mark("build.joins+freeze");
 
   // Phase 2.
+  if (options.on_phase) options.on_phase("indexes");
   AddIndexTasks(s, options.name_trigrams, &group);
   t.hot.resize(t.size());
   for (RowId begin = 0; begin < t.size(); begin += kHotRowsPerTask) {

@@ -44,7 +44,11 @@ TEST(ProgressPrinterTest, FormatsParseWithPercentRateAndTimeLeft) {
 
 TEST(ProgressPrinterTest, FormatsBuild) {
   EXPECT_EQ(ProgressPrinter::Format(Build(42), 1.5),
-            "build: columns and indexes of 42 lines (parsed in 1.5 s)");
+            "build: joins and dictionaries of 42 lines (parsed in 1.5 s)");
+  LoadProgress indexes = Build(42);
+  indexes.phase = "indexes";
+  EXPECT_EQ(ProgressPrinter::Format(indexes, 2.5),
+            "build: indexes (sorted orders, postings, trigrams) of 42 lines, 2.5 s so far");
 }
 
 TEST(ProgressPrinterTest, TerminalRedrawsOneLineAndFinishEndsIt) {
@@ -62,7 +66,7 @@ TEST(ProgressPrinterTest, TerminalRedrawsOneLineAndFinishEndsIt) {
   std::fclose(f);
   EXPECT_EQ(out.rfind("\rtaskdex query: parse task_runs.ndjson:", 0), 0u) << out;
   EXPECT_EQ(out.find(" 2 lines"), std::string::npos) << out;
-  EXPECT_NE(out.find("\rtaskdex query: build: columns and indexes of 10 lines"),
+  EXPECT_NE(out.find("\rtaskdex query: build: joins and dictionaries of 10 lines"),
             std::string::npos)
       << out;
   EXPECT_EQ(out.back(), '\n');
@@ -98,7 +102,7 @@ TEST(ProgressPrinterTest, NotATerminalPrintsWholeLinesForServe) {
   std::fclose(f);
   EXPECT_EQ(out.find('\r'), std::string::npos) << out;
   EXPECT_EQ(out.rfind("taskdex serve: parse task_runs.ndjson:", 0), 0u) << out;
-  EXPECT_NE(out.find("\ntaskdex serve: build: columns and indexes of 10 lines"),
+  EXPECT_NE(out.find("\ntaskdex serve: build: joins and dictionaries of 10 lines"),
             std::string::npos)
       << out;
   EXPECT_EQ(out.find(" 2 lines"), std::string::npos) << out;

@@ -554,6 +554,22 @@ TEST(SnapshotLoaderTest, MultiThreadedParseEqualsSingleThreaded) {
   EXPECT_EQ(progress.back().bytes_total, text.size());
 }
 
+TEST(SnapshotLoaderTest, ProgressNamesTheParseThenBuildThenIndexPhases) {
+  TempSnapshot snap;
+  snap.Write("task_runs.ndjson", GeneratedTaskRuns(300, 0));
+  LoadOptions options;
+  std::vector<std::string> phases;
+  uint64_t lines_at_indexes = 0;
+  options.progress = [&](const LoadProgress& p) {
+    if (phases.empty() || phases.back() != p.phase) phases.emplace_back(p.phase);
+    if (p.phase == "indexes") lines_at_indexes = p.lines_done;
+  };
+  absl::StatusOr<std::unique_ptr<Store>> store = LoadSnapshot(snap.dir(), options, nullptr);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(phases, (std::vector<std::string>{"parse", "build", "indexes"}));
+  EXPECT_EQ(lines_at_indexes, 300u);
+}
+
 TEST(SnapshotLoaderTest, MultiThreadedSkipAndFailReportTheSameLines) {
   TempSnapshot snap;
   std::string text = GeneratedTaskRuns(8000, 1500);
