@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -267,7 +268,7 @@ class BodyGen {
   }
 
   // 1..10 ids of the pool's rows; each unknown with probability 100 - known%.
-  std::string Ids(const std::vector<Uuid>& pool, int known_percent) {
+  std::string Ids(std::span<const Uuid> pool, int known_percent) {
     std::vector<std::string> v;
     const uint64_t n = ListLength();
     for (uint64_t i = 0; i < n; ++i) {
@@ -280,7 +281,7 @@ class BodyGen {
     return Array(v);
   }
 
-  std::string IdFilter(const std::vector<Uuid>& pool, bool has_not_any) {
+  std::string IdFilter(std::span<const Uuid> pool, bool has_not_any) {
     Obj o;
     const bool any = !has_not_any || rng_.Percent(75);
     if (any) o.Add("any_", Ids(pool, 90));
@@ -372,7 +373,7 @@ class BodyGen {
   }
 
   // A name as rows carry it (frequent names more often) or any distinct one.
-  std::string PickName(const Dictionary& dict, const std::vector<uint32_t>& by_row) {
+  std::string PickName(const Dictionary& dict, std::span<const uint32_t> by_row) {
     if (!by_row.empty() && rng_.Percent(70)) {
       const uint32_t code = by_row[Row(static_cast<uint32_t>(by_row.size()))];
       if (code != kNullCode) return std::string(dict.Get(code));
@@ -404,7 +405,7 @@ class BodyGen {
     return s;
   }
 
-  std::string Name(const Dictionary& dict, const std::vector<uint32_t>& by_row) {
+  std::string Name(const Dictionary& dict, std::span<const uint32_t> by_row) {
     Obj o;
     const uint64_t r = rng_.Uniform(100);
     if (r < 35 || r >= 90) {
@@ -465,8 +466,8 @@ class BodyGen {
     std::vector<std::string> v;
     const uint64_t n = 1 + rng_.Uniform(2);
     for (uint64_t i = 0; i < n; ++i) {
-      const std::vector<uint32_t>& col =
-          flow_run ? s_.flow_runs.state_name : s_.task_runs.state_name;
+      const std::span<const uint32_t> col =
+          flow_run ? std::span<const uint32_t>(s_.flow_runs.state_name) : s_.task_runs.state_name.span();
       v.push_back(JsonQuote(PickName(s_.state_names, col)));
     }
     return Array(v);
@@ -550,7 +551,7 @@ class BodyGen {
 
   // A time of a row of this column (when not null), else one inside the
   // data's range.
-  Micros TimeValue(const std::vector<Micros>& col) {
+  Micros TimeValue(std::span<const Micros> col) {
     if (!col.empty() && rng_.Percent(50)) {
       const Micros t = col[Row(static_cast<uint32_t>(col.size()))];
       if (t != kNullMicros) return t;
@@ -560,7 +561,7 @@ class BodyGen {
 
   // before_/after_ (a point bound or a window of a minute .. a week or a
   // tenth of the range), or is_null_ where the class has it.
-  std::string Time(const std::vector<Micros>& col, bool has_is_null) {
+  std::string Time(std::span<const Micros> col, bool has_is_null) {
     Obj o;
     const uint64_t r = rng_.Uniform(100);
     const Micros t = TimeValue(col);
@@ -590,7 +591,7 @@ class BodyGen {
   Micros max_time_;
 };
 
-void Widen(const std::vector<Micros>& col, Micros* lo, Micros* hi) {
+void Widen(std::span<const Micros> col, Micros* lo, Micros* hi) {
   for (Micros t : col) {
     if (t == kNullMicros) continue;
     *lo = std::min(*lo, t);
@@ -602,10 +603,12 @@ void Widen(const std::vector<Micros>& col, Micros* lo, Micros* hi) {
 
 RandomBodies::RandomBodies(const Store& store) : store_(store) {
   Micros lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto* col : {&store.task_runs.expected_start_time, &store.task_runs.start_time,
-                          &store.task_runs.end_time, &store.flow_runs.expected_start_time,
-                          &store.flow_runs.start_time, &store.flow_runs.end_time}) {
-    Widen(*col, &lo, &hi);
+  for (std::span<const Micros> col :
+       {store.task_runs.expected_start_time.span(), store.task_runs.start_time.span(),
+        store.task_runs.end_time.span(), std::span<const Micros>(store.flow_runs.expected_start_time),
+        std::span<const Micros>(store.flow_runs.start_time),
+        std::span<const Micros>(store.flow_runs.end_time)}) {
+    Widen(col, &lo, &hi);
   }
   if (lo > hi) {  // no times at all: a fixed day
     lo = Micros{1714557600} * 1'000'000;

@@ -14,7 +14,7 @@
 namespace taskdex {
 namespace {
 
-Bitmap NonNull(const std::vector<Micros>& col) {
+Bitmap NonNull(std::span<const Micros> col) {
   std::vector<uint32_t> rows;
   for (uint32_t r = 0; r < col.size(); ++r) {
     if (col[r] != kNullMicros) rows.push_back(r);
@@ -27,8 +27,9 @@ Bitmap NonNull(const std::vector<Micros>& col) {
 }
 
 // Postings from a single-valued column; `skip` codes (NULL) are left out.
-template <typename Code>
-void BuildPostings(const std::vector<Code>& codes, uint32_t skip, PostingIndex* out) {
+// `codes`: a std::vector or an ArrayColumn of codes.
+template <typename Column>
+void BuildPostings(const Column& codes, uint32_t skip, PostingIndex* out) {
   for (uint32_t r = 0; r < codes.size(); ++r) {
     if (codes[r] != skip) out->Add(r, codes[r]);
   }
@@ -100,10 +101,10 @@ void AddIndexTasks(Store& s, bool name_trigrams, engine_internal::TaskGroup* gro
   group->Add([&x, &t] { x.name.Build(t.name, kNullCode); });
   group->Add([&x, &t, n] {
     x.id_desc = SortedOrder(SortedOrder::Options{});  // the key is the tie-break alone
-    x.id_desc.Build(n, TaskRunIdKeys{&t.id});
+    x.id_desc.Build(n, TaskRunIdKeys{t.id});
   });
-  const TaskRunTimeKeys expected{&t.expected_start_time, &t.id};
-  const TaskRunCodeKeys names{&t.name, &t.id};
+  const TaskRunTimeKeys expected{t.expected_start_time, t.id};
+  const TaskRunCodeKeys names{t.name, t.id};
   group->Add([&x, n, expected] {
     BuildOrder(TaskRunSort::kExpectedStartTimeAsc, n, expected, &x.expected_start_time_asc);
   });
@@ -114,11 +115,11 @@ void AddIndexTasks(Store& s, bool name_trigrams, engine_internal::TaskGroup* gro
   group->Add([&x, n, names] { BuildOrder(TaskRunSort::kNameDesc, n, names, &x.name_desc); });
   group->Add([&x, &t, n] {
     BuildOrder(TaskRunSort::kNextScheduledStartTimeAsc, n,
-               TaskRunTimeKeys{&t.next_scheduled_start_time, &t.id},
+               TaskRunTimeKeys{t.next_scheduled_start_time, t.id},
                &x.next_scheduled_start_time_asc);
   });
   group->Add([&x, &t, n] {
-    BuildOrder(TaskRunSort::kEndTimeDesc, n, TaskRunTimeKeys{&t.end_time, &t.id},
+    BuildOrder(TaskRunSort::kEndTimeDesc, n, TaskRunTimeKeys{t.end_time, t.id},
                &x.end_time_desc);
   });
   group->Add([&s] { BuildJoinIndexes(s); });

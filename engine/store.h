@@ -34,6 +34,7 @@
 #include "engine/records.h"
 #include "engine/template_column.h"
 #include "engine/types.h"
+#include "index/array_column.h"
 #include "index/bitmap.h"
 #include "index/code_rows.h"
 #include "index/posting_index.h"
@@ -219,16 +220,16 @@ static_assert(sizeof(TaskRunHot) == 128);
 struct TaskRunTable {
   uint32_t size() const { return static_cast<uint32_t>(id.size()); }
 
-  std::vector<Uuid> id;
-  std::vector<Micros> created;  // kNullMicros = null
-  std::vector<Micros> updated;
-  std::vector<uint32_t> name;  // code in Store::task_run_names
-  std::vector<std::optional<Uuid>> flow_run_id;  // as stored, orphan or not
-  std::vector<RowId> flow_run_row;               // kNoRow: null or orphan
-  std::vector<uint32_t> task_key;                // code in Store::task_keys
+  ArrayColumn<Uuid> id;
+  ArrayColumn<Micros> created;  // kNullMicros = null
+  ArrayColumn<Micros> updated;
+  ArrayColumn<uint32_t> name;  // code in Store::task_run_names
+  ArrayColumn<std::optional<Uuid>> flow_run_id;  // as stored, orphan or not
+  ArrayColumn<RowId> flow_run_row;               // kNoRow: null or orphan
+  ArrayColumn<uint32_t> task_key;                // code in Store::task_keys
   BlobColumn dynamic_key;
   BlobColumn cache_key;  // nullable
-  std::vector<Micros> cache_expiration;
+  ArrayColumn<Micros> cache_expiration;
   // JSON text columns as templates (TaskRunHole holes): the `task_version`
   // value (`null` or a string literal), `empirical_policy`, `labels` and the
   // normalized `state` object (or `null`).
@@ -236,24 +237,24 @@ struct TaskRunTable {
   TemplateColumn empirical_policy;
   CodeLists tags;  // codes in Store::tags
   TemplateColumn labels;
-  std::vector<std::optional<Uuid>> state_id;
+  ArrayColumn<std::optional<Uuid>> state_id;
   BlobColumn task_inputs_json;
-  std::vector<uint8_t> state_type;  // StateType value or kNullStateType
-  std::vector<uint32_t> state_name;  // code in Store::state_names or kNullCode
-  std::vector<int64_t> run_count;
-  std::vector<int64_t> flow_run_run_count;
-  std::vector<Micros> expected_start_time;
-  std::vector<Micros> next_scheduled_start_time;
-  std::vector<Micros> start_time;
-  std::vector<Micros> end_time;
-  std::vector<int64_t> total_run_time_us;
+  ArrayColumn<uint8_t> state_type;  // StateType value or kNullStateType
+  ArrayColumn<uint32_t> state_name;  // code in Store::state_names or kNullCode
+  ArrayColumn<int64_t> run_count;
+  ArrayColumn<int64_t> flow_run_run_count;
+  ArrayColumn<Micros> expected_start_time;
+  ArrayColumn<Micros> next_scheduled_start_time;
+  ArrayColumn<Micros> start_time;
+  ArrayColumn<Micros> end_time;
+  ArrayColumn<int64_t> total_run_time_us;
   TemplateColumn state;
-  std::vector<Micros> state_timestamp;
+  ArrayColumn<Micros> state_timestamp;
   BlobColumn parameters_json;
   BlobColumn context_json;
   BlobColumn extras_json;
   // Row-major copy of the writer's scalars, by row (StoreBuilder::Build).
-  std::vector<TaskRunHot> hot;
+  ArrayColumn<TaskRunHot> hot;
 };
 
 struct FlowRunTable {
@@ -303,24 +304,24 @@ struct DeploymentTable {
 // Sort keys of task runs for SortedOrder (index/sorted_order.h): the tie
 // break is id DESCENDING (paginate.md 6.2).
 struct TaskRunTimeKeys {
-  const std::vector<Micros>* col;
-  const std::vector<Uuid>* ids;
-  int64_t Key(RowId r) const { return (*col)[r]; }
-  bool IsNull(RowId r) const { return (*col)[r] == kNullMicros; }
-  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+  std::span<const Micros> col;
+  std::span<const Uuid> ids;
+  int64_t Key(RowId r) const { return col[r]; }
+  bool IsNull(RowId r) const { return col[r] == kNullMicros; }
+  bool TieBefore(RowId a, RowId b) const { return ids[b] < ids[a]; }
 };
 struct TaskRunCodeKeys {
-  const std::vector<uint32_t>* col;
-  const std::vector<Uuid>* ids;
-  int64_t Key(RowId r) const { return (*col)[r]; }
-  bool IsNull(RowId r) const { return (*col)[r] == kNullCode; }
-  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+  std::span<const uint32_t> col;
+  std::span<const Uuid> ids;
+  int64_t Key(RowId r) const { return col[r]; }
+  bool IsNull(RowId r) const { return col[r] == kNullCode; }
+  bool TieBefore(RowId a, RowId b) const { return ids[b] < ids[a]; }
 };
 struct TaskRunIdKeys {
-  const std::vector<Uuid>* ids;
+  std::span<const Uuid> ids;
   int64_t Key(RowId) const { return 0; }
   bool IsNull(RowId) const { return false; }
-  bool TieBefore(RowId a, RowId b) const { return (*ids)[b] < (*ids)[a]; }
+  bool TieBefore(RowId a, RowId b) const { return ids[b] < ids[a]; }
 };
 
 // Secondary indexes over the task-run table, built by StoreBuilder::Build

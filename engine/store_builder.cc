@@ -51,6 +51,10 @@ void Put(std::vector<T>& col, RowId row, V&& v) {
     col[row] = std::forward<V>(v);
   }
 }
+template <typename T, typename V>
+void Put(ArrayColumn<T>& col, RowId row, V&& v) {
+  Put(col.owned(), row, std::forward<V>(v));
+}
 
 // Variable-width values of replaced rows, applied at Build by rewriting
 // the columns (replacement is rare; appends stay cheap).
@@ -141,6 +145,10 @@ void ApplyOverrides(CodeLists& col, const TagOverrides& overrides) {
 template <typename T>
 void Shrink(std::vector<T>& v) {
   v.shrink_to_fit();
+}
+template <typename T>
+void Shrink(ArrayColumn<T>& v) {
+  if (!v.is_view()) v.owned().shrink_to_fit();
 }
 
 // Freezes `dict` and remaps `cols`. Strings no column uses any more (those of
@@ -437,7 +445,8 @@ void ResolveJoins(Store& s) {
     TaskRunTable& t = s.task_runs;
     Shrink(t.flow_run_id);
     const uint32_t n = t.size();
-    t.flow_run_row.assign(n, kNoRow);
+    std::vector<RowId>& flow_run_row = t.flow_run_row.owned();
+    flow_run_row.assign(n, kNoRow);
     s.task_runs_of_flow_run.resize(s.flow_runs.size());
     for (RowId row = 0; row < n; ++row) {
       if (!t.flow_run_id[row]) continue;
@@ -445,7 +454,7 @@ void ResolveJoins(Store& s) {
       if (it == s.flow_run_by_id.end()) {
         ++report.orphan_task_runs;
       } else {
-        t.flow_run_row[row] = it->second;
+        flow_run_row[row] = it->second;
         s.task_runs_of_flow_run[it->second].add(row);
         s.task_runs_with_flow_run.add(row);
       }
@@ -462,10 +471,10 @@ void ResolveJoins(Store& s) {
 }
 
 // The writer's row-major block, rows [begin, end). REQUIRES: codes final
-// (after the freezes), flow_run_row resolved, t.hot sized.
-void FillHot(TaskRunTable& t, RowId begin, RowId end) {
+// (after the freezes), flow_run_row resolved, `hot` (t.hot's) sized.
+void FillHot(const TaskRunTable& t, std::vector<TaskRunHot>& hot, RowId begin, RowId end) {
   for (RowId row = begin; row < end; ++row) {
-    TaskRunHot& h = t.hot[row];
+    TaskRunHot& h = hot[row];
     h.id = t.id[row];
     if (t.state_id[row]) {
       h.state_id = *t.state_id[row];
@@ -529,11 +538,11 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
   // Phase 1, longest first (measured at 1M task runs, session 13): the
   // task-run names' freeze (0.85 s: ~1M distinct names sorted), the state
   // templates' (0.6 s), the joins (0.2 s); the rest is under 0.2 s each.
-  group.Add([&s] { FreezeAndRemap(s.task_run_names, {&s.task_runs.name}); });
+  group.Add([&s] { FreezeAndRemap(s.task_run_names, {&s.task_runs.name.owned()}); });
   group.Add([&t] { t.state.Freeze(); });
   group.Add([&s] { ResolveJoins(s); });
   group.Add([&t] { t.labels.Freeze(); });
-  group.Add([&s] { FreezeAndRemap(s.task_keys, {&s.task_runs.task_key}); });
+  group.Add([&s] { FreezeAndRemap(s.task_keys, {&s.task_runs.task_key.owned()}); });
   group.Add([&s, &rep] {
     // Tag overrides hold unfrozen codes: applied before the freeze.
     ApplyOverrides(s.task_runs.tags, rep.tr_tags);
@@ -580,7 +589,7 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
     FreezeAndRemap(s.flow_run_names, {&f.name});
     FreezeAndRemap(s.flow_names, {&s.flows.name});
     FreezeAndRemap(s.deployment_names, {&s.deployments.name});
-    FreezeAndRemap(s.state_names, {&s.task_runs.state_name, &f.state_name});
+    FreezeAndRemap(s.state_names, {&s.task_runs.state_name.owned(), &f.state_name});
     FreezeAndRemap(s.work_queue_names, {&f.work_queue_name, &s.deployments.work_queue_name});
   });
   group.Run(options.threads);
@@ -589,10 +598,11 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
   // Phase 2.
   if (options.on_phase) options.on_phase("indexes");
   AddIndexTasks(s, options.name_trigrams, &group);
-  t.hot.resize(t.size());
+  std::vector<TaskRunHot>& hot = t.hot.owned();
+  hot.resize(t.size());
   for (RowId begin = 0; begin < t.size(); begin += kHotRowsPerTask) {
     const RowId end = std::min<RowId>(t.size(), begin + kHotRowsPerTask);
-    group.Add([&t, begin, end] { FillHot(t, begin, end); });
+    group.Add([&t, &hot, begin, end] { FillHot(t, hot, begin, end); });
   }
   group.Run(options.threads);
   FinishIndexes(s, options.name_trigrams);

@@ -206,6 +206,10 @@ struct SizeCheck {
   void operator()(std::string_view c, const std::vector<T>& v) {
     Check(c, v.size());
   }
+  template <typename T>
+  void operator()(std::string_view c, const ArrayColumn<T>& v) {
+    Check(c, v.size());
+  }
   void operator()(std::string_view c, const BlobColumn& b) { Check(c, b.size()); }
   void operator()(std::string_view c, const TemplateColumn& t) { Check(c, t.size()); }
   void operator()(std::string_view c, const CodeLists& l) { Check(c, l.offsets.size() - 1); }
@@ -454,7 +458,7 @@ std::string CheckSizes(const Store& s) {
 }
 
 // Every value below `limit`, or equal to `null_value`.
-bool AllBelow(const std::vector<uint32_t>& v, uint32_t limit, uint32_t null_value) {
+bool AllBelow(std::span<const uint32_t> v, uint32_t limit, uint32_t null_value) {
   for (uint32_t x : v) {
     if (x >= limit && x != null_value) return false;
   }

@@ -116,6 +116,7 @@ class SerialReader {
   }
   // True once ShareBacking handed out a backing.
   bool backing_shared() const { return shared_; }
+  bool has_backing() const { return backing_ != nullptr; }
 
   template <typename T>
   T Get() {
@@ -143,6 +144,15 @@ class SerialReader {
     v.resize(n);  // an over-aligned T (TaskRunHot) at an 8-aligned offset
     std::memcpy(static_cast<void*>(v.data()), p, n * sizeof(T));
     return v;
+  }
+  // The elements of an array of `size`-byte elements (as GetArray reads
+  // it) in the span, not copied; *count gets their number. Null when the
+  // array is empty or the input bad.
+  const char* GetArrayBytes(size_t size, uint64_t* count) {
+    *count = Get<uint64_t>();
+    const char* p = TakeArray(*count, size);
+    if (p == nullptr) *count = 0;
+    return p;
   }
   // The bytes of a string, as a view into the span (no copy).
   std::string_view GetStringView();

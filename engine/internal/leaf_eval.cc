@@ -106,7 +106,7 @@ namespace {
 
 // P: PostingIndex or CodeRows (the same questions, index/code_rows.h).
 template <typename P>
-Bitmap RowsWithCodeIn(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithCodeIn(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                       const P* postings) {
   using namespace plan_cost;  // NOLINT
   if (mask->list.empty()) return Bitmap();
@@ -140,18 +140,18 @@ Bitmap RowsWithCodeIn(const ExecContext& ctx, const std::vector<uint32_t>& codes
 
 }  // namespace
 
-Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                     const PostingIndex* postings) {
   return RowsWithCodeIn(ctx, codes, mask, postings);
 }
 
-Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                     const CodeRows* postings) {
   return RowsWithCodeIn(ctx, codes, mask, postings);
 }
 
 // Rows whose code is non-NULL and not in `mask`.
-Bitmap RowsWithOtherCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithOtherCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                          const PostingIndex* postings) {
   if (postings != nullptr && ctx.UseIndex(true, postings->num_codes() <= 256)) {
     StepTimer step(ctx, "other codes", "posting union");
@@ -190,7 +190,7 @@ Pred EvalId(const IdFilter& f, const absl::flat_hash_map<Uuid, RowId>& by_id, ui
 }
 
 // *FilterName: any_ (exact, even []), like_ (non-empty).
-Pred EvalName(const ExecContext& ctx, const NameFilter& f, const Dictionary& dict, const std::vector<uint32_t>& codes,
+Pred EvalName(const ExecContext& ctx, const NameFilter& f, const Dictionary& dict, std::span<const uint32_t> codes,
               const PostingIndex* postings, const TrigramIndex* trigrams, const FoldedNames* folded) {
   Level level(BoolOp::kAnd);
   if (f.any) level.Add(RowsWithCode(ctx, codes, CodesOf(dict, *f.any), postings));
@@ -262,7 +262,7 @@ Pred EvalTags(const ExecContext& ctx, const TagsFilter& f, const Dictionary& dic
 
 // String column filters on a dictionary-coded, nullable column.
 Pred EvalStringsOnCodes(const ExecContext& ctx, const StringsFilter& f, const Dictionary& dict,
-                        const std::vector<uint32_t>& codes) {
+                        std::span<const uint32_t> codes) {
   Level level(f.op);
   const PostingIndex* no_postings = nullptr;
   if (f.any) level.Add(RowsWithCode(ctx, codes, CodesOf(dict, *f.any), no_postings));
@@ -298,16 +298,16 @@ Pred EvalStringsOnBlob(const StringsFilter& f, const BlobColumn& col) {
   return level.Finish();
 }
 
-Pred EvalTime(const TimeFilter& f, const std::vector<Micros>& col) {
+Pred EvalTime(const TimeFilter& f, std::span<const Micros> col) {
   return EvalTime(f, static_cast<uint32_t>(col.size()), [&](uint32_t r) { return col[r]; }, col);
 }
 
-RangeLeaf MakeRangeLeaf(const TimeFilter& f, const std::vector<Micros>& col,
-                        const SortedOrder* order, const std::vector<Uuid>& ids, const char* what) {
-  RangeLeaf leaf{&col, order, &ids, f.after ? *f.after : INT64_MIN + 1,  // kNullMicros is INT64_MIN
+RangeLeaf MakeRangeLeaf(const TimeFilter& f, std::span<const Micros> col,
+                        const SortedOrder* order, std::span<const Uuid> ids, const char* what) {
+  RangeLeaf leaf{col, order, ids, f.after ? *f.after : INT64_MIN + 1,  // kNullMicros is INT64_MIN
                  f.before ? *f.before : INT64_MAX, what};
   if (order != nullptr && order->size() == col.size()) {
-    const TaskRunTimeKeys keys{&col, &ids};
+    const TaskRunTimeKeys keys{col, ids};
     std::tie(leaf.first, leaf.last) = order->Range(leaf.lo, leaf.hi, keys);
     leaf.has_positions = true;
   }
@@ -317,7 +317,7 @@ RangeLeaf MakeRangeLeaf(const TimeFilter& f, const std::vector<Micros>& col,
 // The rows of a range leaf: the sorted range of its order when the range is
 // small, else a column scan.
 Bitmap MaterializeRange(const ExecContext& ctx, const RangeLeaf& leaf) {
-  const uint32_t n = static_cast<uint32_t>(leaf.col->size());
+  const uint32_t n = static_cast<uint32_t>(leaf.col.size());
   const uint64_t k = leaf.Estimate();
   if (leaf.has_positions && ctx.UseIndex(true, k * 8 < n)) {
     StepTimer step(ctx, leaf.what, "sorted range", static_cast<int64_t>(k));
@@ -335,8 +335,8 @@ Bitmap MaterializeRange(const ExecContext& ctx, const RangeLeaf& leaf) {
 // order over it: before_/after_ become a binary-searched range of the order
 // when the range is small, is_null_ the presence bitmap. With `defer`, the
 // range is appended there instead (for ApplyRangeLeaves).
-Pred EvalTimeIndexed(const ExecContext& ctx, const TimeFilter& f, const std::vector<Micros>& col, const Bitmap& present,
-                     const SortedOrder* order, const std::vector<Uuid>& ids, const char* what,
+Pred EvalTimeIndexed(const ExecContext& ctx, const TimeFilter& f, std::span<const Micros> col, const Bitmap& present,
+                     const SortedOrder* order, std::span<const Uuid> ids, const char* what,
                      std::vector<RangeLeaf>* defer) {
   if (!f.before && !f.after && !f.is_null) return std::nullopt;
   const uint32_t n = static_cast<uint32_t>(col.size());
@@ -360,20 +360,20 @@ Pred EvalTimeIndexed(const ExecContext& ctx, const TimeFilter& f, const std::vec
   return level.Finish();
 }
 
-Bitmap RowsWithRefIn(const std::vector<std::optional<Uuid>>& col, const std::vector<Uuid>& ids) {
+Bitmap RowsWithRefIn(std::span<const std::optional<Uuid>> col, const std::vector<Uuid>& ids) {
   const UuidSet set(ids);
   if (set.empty()) return Bitmap();
   return ScanRows(static_cast<uint32_t>(col.size()),
                   [&](uint32_t r) { return col[r].has_value() && set.Has(*col[r]); });
 }
 
-Bitmap RowsWithRefNull(const std::vector<std::optional<Uuid>>& col, bool want_null) {
+Bitmap RowsWithRefNull(std::span<const std::optional<Uuid>> col, bool want_null) {
   return ScanRows(static_cast<uint32_t>(col.size()),
                   [&](uint32_t r) { return col[r].has_value() != want_null; });
 }
 
 // Nullable UUID reference column: any_ (even []), is_null_.
-Pred EvalUuidRef(const UuidRefFilter& f, const std::vector<std::optional<Uuid>>& col) {
+Pred EvalUuidRef(const UuidRefFilter& f, std::span<const std::optional<Uuid>> col) {
   Level level(f.op);
   if (f.any) level.Add(RowsWithRefIn(col, *f.any));
   if (f.is_null && !level.done()) level.Add(RowsWithRefNull(col, *f.is_null));
@@ -382,8 +382,8 @@ Pred EvalUuidRef(const UuidRefFilter& f, const std::vector<std::optional<Uuid>>&
 
 // The state nodes (paginate.md 4.1): a child contributes only when it has
 // exactly one criterion; zero or two criteria drop it.
-Pred EvalState(const ExecContext& ctx, const StateFilter& f, const std::vector<uint8_t>& types, const Dictionary& names,
-               const std::vector<uint32_t>& name_codes, const PostingIndex* type_postings,
+Pred EvalState(const ExecContext& ctx, const StateFilter& f, std::span<const uint8_t> types, const Dictionary& names,
+               std::span<const uint32_t> name_codes, const PostingIndex* type_postings,
                const PostingIndex* name_postings) {
   Level level(f.op);
   if (f.type) {

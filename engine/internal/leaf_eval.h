@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -158,7 +159,7 @@ class StringSet {
 // Datetime filters: before_/after_ (inclusive) on range_key(r), where
 // kNullMicros never matches; is_null_ on null_col. No operator: AND.
 template <typename KeyFn>
-Pred EvalTime(const TimeFilter& f, uint32_t n, KeyFn range_key, const std::vector<Micros>& null_col) {
+Pred EvalTime(const TimeFilter& f, uint32_t n, KeyFn range_key, std::span<const Micros> null_col) {
   if (!f.before && !f.after && !f.is_null) return std::nullopt;
   return ScanRows(n, [&](uint32_t r) {
     if (f.before || f.after) {
@@ -223,9 +224,9 @@ Bitmap FilterRows(const Bitmap& rows, P pred, A addr_of) {
 // kNullMicros never matches), with the sorted order over the column when
 // there is one (its positions found by binary search).
 struct RangeLeaf {
-  const std::vector<Micros>* col;
+  std::span<const Micros> col;  // a column of the Store, as the next two
   const SortedOrder* order;  // nullptr or not covering the column: no order
-  const std::vector<Uuid>* ids;
+  std::span<const Uuid> ids;
   int64_t lo;
   int64_t hi;
   const char* what;
@@ -235,11 +236,11 @@ struct RangeLeaf {
   bool has_positions = false;
 
   bool Contains(uint32_t r) const {
-    const Micros v = (*col)[r];
+    const Micros v = col[r];
     return v != kNullMicros && v >= lo && v <= hi;
   }
   // Rows in the range, exact when the order gives it, else the column size.
-  uint64_t Estimate() const { return has_positions ? last - first : col->size(); }
+  uint64_t Estimate() const { return has_positions ? last - first : col.size(); }
 };
 
 class UuidSet {
@@ -268,13 +269,13 @@ CodeMask LikeCodes(const ExecContext& ctx, const Dictionary& dict, std::string_v
 
 // Rows whose code is in `mask`: from `postings` when their union is cheaper
 // than a scan of `codes` (null: always the scan).
-Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                     const PostingIndex* postings);
-Bitmap RowsWithCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                     const CodeRows* postings);
 
 // Rows whose code is non-NULL and not in `mask`.
-Bitmap RowsWithOtherCode(const ExecContext& ctx, const std::vector<uint32_t>& codes, const CodeMask& mask,
+Bitmap RowsWithOtherCode(const ExecContext& ctx, std::span<const uint32_t> codes, const CodeMask& mask,
                          const PostingIndex* postings);
 
 Bitmap RowsOfIds(const std::vector<Uuid>& ids, const absl::flat_hash_map<Uuid, RowId>& by_id);
@@ -284,7 +285,7 @@ Bitmap RowsOfIds(const std::vector<Uuid>& ids, const absl::flat_hash_map<Uuid, R
 Pred EvalId(const IdFilter& f, const absl::flat_hash_map<Uuid, RowId>& by_id, uint32_t n);
 
 // *FilterName: any_ (exact, even []), like_ (non-empty).
-Pred EvalName(const ExecContext& ctx, const NameFilter& f, const Dictionary& dict, const std::vector<uint32_t>& codes,
+Pred EvalName(const ExecContext& ctx, const NameFilter& f, const Dictionary& dict, std::span<const uint32_t> codes,
               const PostingIndex* postings, const TrigramIndex* trigrams, const FoldedNames* folded);
 
 // *FilterTags: all_ (non-empty), any_ (even []), is_null_ (empty array).
@@ -293,15 +294,15 @@ Pred EvalTags(const ExecContext& ctx, const TagsFilter& f, const Dictionary& dic
 
 // String column filters on a dictionary-coded, nullable column.
 Pred EvalStringsOnCodes(const ExecContext& ctx, const StringsFilter& f, const Dictionary& dict,
-                        const std::vector<uint32_t>& codes);
+                        std::span<const uint32_t> codes);
 
 // String column filters on a nullable BlobColumn.
 Pred EvalStringsOnBlob(const StringsFilter& f, const BlobColumn& col);
 
-Pred EvalTime(const TimeFilter& f, const std::vector<Micros>& col);
+Pred EvalTime(const TimeFilter& f, std::span<const Micros> col);
 
-RangeLeaf MakeRangeLeaf(const TimeFilter& f, const std::vector<Micros>& col,
-                        const SortedOrder* order, const std::vector<Uuid>& ids, const char* what);
+RangeLeaf MakeRangeLeaf(const TimeFilter& f, std::span<const Micros> col,
+                        const SortedOrder* order, std::span<const Uuid> ids, const char* what);
 
 // The rows of a range leaf: the sorted range of its order when the range is
 // small, else a column scan.
@@ -311,21 +312,21 @@ Bitmap MaterializeRange(const ExecContext& ctx, const RangeLeaf& leaf);
 // order over it: before_/after_ become a binary-searched range of the order
 // when the range is small, is_null_ the presence bitmap. With `defer`, the
 // range is appended there instead (for ApplyRangeLeaves).
-Pred EvalTimeIndexed(const ExecContext& ctx, const TimeFilter& f, const std::vector<Micros>& col, const Bitmap& present,
-                     const SortedOrder* order, const std::vector<Uuid>& ids, const char* what,
+Pred EvalTimeIndexed(const ExecContext& ctx, const TimeFilter& f, std::span<const Micros> col, const Bitmap& present,
+                     const SortedOrder* order, std::span<const Uuid> ids, const char* what,
                      std::vector<RangeLeaf>* defer);
 
-Bitmap RowsWithRefIn(const std::vector<std::optional<Uuid>>& col, const std::vector<Uuid>& ids);
+Bitmap RowsWithRefIn(std::span<const std::optional<Uuid>> col, const std::vector<Uuid>& ids);
 
-Bitmap RowsWithRefNull(const std::vector<std::optional<Uuid>>& col, bool want_null);
+Bitmap RowsWithRefNull(std::span<const std::optional<Uuid>> col, bool want_null);
 
 // Nullable UUID reference column: any_ (even []), is_null_.
-Pred EvalUuidRef(const UuidRefFilter& f, const std::vector<std::optional<Uuid>>& col);
+Pred EvalUuidRef(const UuidRefFilter& f, std::span<const std::optional<Uuid>> col);
 
 // The state nodes (paginate.md 4.1): a child contributes only when it has
 // exactly one criterion; zero or two criteria drop it.
-Pred EvalState(const ExecContext& ctx, const StateFilter& f, const std::vector<uint8_t>& types, const Dictionary& names,
-               const std::vector<uint32_t>& name_codes, const PostingIndex* type_postings,
+Pred EvalState(const ExecContext& ctx, const StateFilter& f, std::span<const uint8_t> types, const Dictionary& names,
+               std::span<const uint32_t> name_codes, const PostingIndex* type_postings,
                const PostingIndex* name_postings);
 
 }  // namespace taskdex::engine_internal

@@ -44,7 +44,7 @@ inline uint64_t IdPrefix(const Uuid& u) {
 template <typename KeyFn, typename PrefetchFn>
 std::vector<RowId> CutPage(const Store& s, const Bitmap& rows, uint64_t offset, uint64_t limit,
                            KeyFn key_of, PrefetchFn prefetch) {
-  const std::vector<Uuid>& ids = s.task_runs.id;
+  const ArrayColumn<Uuid>& ids = s.task_runs.id;
   auto less = [&](const SortEntry& a, const SortEntry& b) {
     if (a.key != b.key) return a.key < b.key;
     return ids[b.row] < ids[a.row];  // tie-break: id descending
@@ -117,7 +117,7 @@ RowMask& ThreadRowMask() {
 }
 
 // The task-run time column of a sort key, or nullptr (id, name).
-const std::vector<Micros>* TimeColumn(const TaskRunTable& t, SortKey key) {
+const ArrayColumn<Micros>* TimeColumn(const TaskRunTable& t, SortKey key) {
   switch (key) {
     case SortKey::kExpectedStartTime:
       return &t.expected_start_time;
@@ -139,7 +139,7 @@ std::vector<RowId> SortedPageBySort(const Store& store, const Bitmap& rows, Task
   const TaskRunTable& t = store.task_runs;
   // A time key: one column read.
   const SortSpec spec = SortSpecOf(sort);
-  auto by_time = [&](const std::vector<Micros>& col) {
+  auto by_time = [&](const ArrayColumn<Micros>& col) {
     const Micros* c = col.data();
     const bool desc = spec.descending;
     const uint64_t null_key = spec.nulls_first ? 0 : UINT64_MAX;
@@ -211,10 +211,10 @@ OrderWindow SortWindow(const ExecContext& ctx, const std::vector<PlanNode>& and_
   if (lo > hi) return OrderWindow{0, 0};
   std::pair<size_t, size_t> range;
   if (column == &t.name) {
-    range = order.Range(lo, hi, TaskRunCodeKeys{&t.name, &t.id});
+    range = order.Range(lo, hi, TaskRunCodeKeys{t.name, t.id});
   } else {
     range = order.Range(lo, hi,
-                        TaskRunTimeKeys{static_cast<const std::vector<Micros>*>(column), &t.id});
+                        TaskRunTimeKeys{*static_cast<const ArrayColumn<Micros>*>(column), t.id});
   }
   return OrderWindow{range.first, range.second};
 }

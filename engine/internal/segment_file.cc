@@ -47,6 +47,9 @@ SnapshotId ToId(const uint8_t (&bytes)[16]) {
 constexpr char kHeaderMagic[8] = {'T', 'D', 'X', 'S', 'E', 'G', '0', '1'};
 constexpr char kFooterMagic[8] = {'T', 'D', 'X', 'E', 'N', 'D', '0', '1'};
 constexpr uint32_t kByteOrderMark = 0x01020304;
+// The largest alignment of a column's elements (TaskRunHot's); the mapping
+// itself is page-aligned.
+constexpr uint64_t kArrayAlignment = 128;
 constexpr char kFormatName[] = "taskdex-binary-snapshot";
 
 struct FileHeader {
@@ -98,6 +101,14 @@ class FileSink : public ByteSink {
       data += w;
       n -= static_cast<size_t>(w);
     }
+  }
+  // Zero bytes up to 8 bytes short of a multiple of kArrayAlignment: a
+  // section that opens with an array (its u64 count, then the elements)
+  // has its elements aligned there, so ArrayColumn may serve them in place.
+  void AlignNextSection() {
+    static constexpr char kZeros[kArrayAlignment] = {};
+    const uint64_t want = (kArrayAlignment - (offset_ + 8) % kArrayAlignment) % kArrayAlignment;
+    if (want != 0) Write(kZeros, want);
   }
   void Restart() { crc_ = 0; }
   uint32_t crc() const { return crc_; }
@@ -238,6 +249,25 @@ absl::StatusOr<std::vector<SectionEntry>> ReadLayout(std::span<const char> f,
   if (table.size() != AllStoreSections().size() + tombstones) {
     return fail("section table: sections missing");
   }
+  // Every byte is checked: the sections do not overlap, and what lies
+  // between them (FileSink::AlignNextSection) is fewer zero bytes than
+  // kArrayAlignment.
+  std::vector<SectionEntry> by_offset = table;
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const SectionEntry& a, const SectionEntry& b) { return a.offset < b.offset; });
+  uint64_t at = sizeof(FileHeader);
+  auto gap_ok = [&f, &at](uint64_t until) {
+    if (until < at || until - at >= kArrayAlignment) return false;
+    return std::all_of(f.data() + at, f.data() + until, [](char c) { return c == 0; });
+  };
+  for (const SectionEntry& e : by_offset) {
+    if (!gap_ok(e.offset)) {
+      return fail(absl::StrCat("section ", SectionName(e.kind),
+                               ": overlaps another, or follows bytes that are not padding"));
+    }
+    at = e.offset + e.length;
+  }
+  if (!gap_ok(footer.table_offset)) return fail("section table: follows bytes that are not padding");
   return table;
 }
 
@@ -288,6 +318,7 @@ absl::Status WriteSegmentFile(const Store& store, const std::vector<const Bitmap
   progress.phase = "save";
   progress.file = fs::path(path).filename().native();
   for (StoreSection section : AllStoreSections()) {
+    sink.AlignNextSection();
     sink.Restart();
     SectionEntry entry{static_cast<uint32_t>(section), 0, sink.offset(), 0};
     {

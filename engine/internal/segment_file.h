@@ -7,7 +7,12 @@
 //                       file id (16 random bytes, named by the manifest), section
 //                       count, CRC-32C of the header's first 60 bytes
 //   sections            the Store's parts as engine/store_codec.h encodes
-//                       them, then (a live store's "dims" file only)
+//                       them, each starting 8 bytes short of a multiple of
+//                       128 (zero bytes between them, outside any
+//                       checksum, never read), so that the elements of an
+//                       array opening a section are 128-aligned in the
+//                       mapping and may be served in place (ArrayColumn,
+//                       index/array_column.h); then (a live store's "dims" file only)
 //                       "tombstones": per segment of the snapshot, in the
 //                       manifest's order, the task-run rows that do not
 //                       count. Kept apart from the segments, which never

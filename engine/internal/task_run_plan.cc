@@ -368,7 +368,7 @@ std::optional<PlanNode> StateNode(const ExecContext& ctx, const StateFilter& f) 
   return MakeLevel(ctx, f.op, "task_runs.state", std::move(kids), n);
 }
 
-void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const std::vector<Micros>& col,
+void AddTimeLeaves(const ExecContext& ctx, const TimeFilter& f, const ArrayColumn<Micros>& col,
                    const Bitmap& present, const SortedOrder* order, const char* what,
                    Kids* kids) {
   const Store& s = ctx.store;
@@ -444,7 +444,7 @@ Bitmap TaskRunsWithFlowRunIdIn(const Store& s, const std::vector<Uuid>& ids) {
     // an id not in flow_run_by_id; a scan of every row cost 1 ms a million
     // rows in each segment of a live store.
     const UuidSet set(unresolved);
-    const std::vector<std::optional<Uuid>>& col = s.task_runs.flow_run_id;
+    const ArrayColumn<std::optional<Uuid>>& col = s.task_runs.flow_run_id;
     const Bitmap unjoined = AllRows(s.task_runs.size()) - s.task_runs_with_flow_run;
     result |= FilterRows(unjoined, [&](uint32_t r) { return col[r].has_value() && set.Has(*col[r]); });
   }
@@ -512,7 +512,7 @@ Kids TaskRunKids(const ExecContext& ctx, const TaskRunFilter& f) {
   }
   if (f.tags) kids.push_back(TagsNode(ctx, *f.tags));
   if (f.state) kids.push_back(StateNode(ctx, *f.state));
-  auto time = [&](const TimeFilter& tf, const std::vector<Micros>& col, const Bitmap& present,
+  auto time = [&](const TimeFilter& tf, const ArrayColumn<Micros>& col, const Bitmap& present,
                   const SortedOrder* order, const char* what) {
     Kids leaves;
     AddTimeLeaves(ctx, tf, col, present, order, what, &leaves);
