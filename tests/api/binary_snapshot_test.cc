@@ -332,6 +332,32 @@ TEST_F(CorruptionTest, AFlippedByteInAnySectionIsRefusedNamingIt) {
   EXPECT_EQ(LoadError(), "");
 }
 
+// Sections start 8 bytes short of a multiple of 128 (segment_file.h); the
+// zero bytes between them are checked too.
+TEST_F(CorruptionTest, AByteBetweenSectionsIsRefused) {
+  std::vector<Entry> table = Table();
+  std::sort(table.begin(), table.end(),
+            [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
+  int gaps = 0;
+  uint64_t at = 64;  // the header's size
+  for (const Entry& e : table) {
+    if ((e.offset + 8) % 128 != 0) ADD_FAILURE() << "section kind " << e.kind << " not aligned";
+    if (e.offset > at) {
+      ++gaps;
+      std::string bytes = pristine_;
+      bytes[e.offset - 1] = 1;
+      WriteFile(segment_, bytes);
+      const std::string error = LoadError();
+      EXPECT_NE(error.find("not padding"), std::string::npos) << error;
+      EXPECT_NE(error.find(fs::path(segment_).filename().native()), std::string::npos) << error;
+    }
+    at = e.offset + e.length;
+  }
+  EXPECT_GT(gaps, 10);
+  WriteFile(segment_, pristine_);
+  EXPECT_EQ(LoadError(), "");
+}
+
 TEST_F(CorruptionTest, TruncationAtAnyOffsetIsRefused) {
   TestRng rng(TestSeed("BinarySnapshotTruncation", 5));
   for (int i = 0; i < 40; ++i) {
