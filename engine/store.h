@@ -102,9 +102,9 @@ class BlobColumn {
   void Append(std::string_view s) {
     std::string& bytes = bytes_.owned();
     bytes.append(s);
-    ends_.push_back(bytes.size());
+    ends_.owned().push_back(bytes.size());
   }
-  void AppendNull() { ends_.push_back(bytes_.view().size() | kNullBit); }
+  void AppendNull() { ends_.owned().push_back(bytes_.view().size() | kNullBit); }
   void Append(const std::optional<std::string>& s) { s ? Append(std::string_view(*s)) : AppendNull(); }
   bool IsNull(RowId r) const { return ends_[r] & kNullBit; }
   std::string_view Get(RowId r) const {
@@ -114,7 +114,7 @@ class BlobColumn {
   }
   size_t size() const { return ends_.size(); }
   // Heap bytes, and the mapped bytes served in place.
-  size_t MemoryBytes() const { return bytes_.MemoryBytes() + ends_.capacity() * 8; }
+  size_t MemoryBytes() const { return bytes_.MemoryBytes() + ends_.MemoryBytes(); }
   // Cache hints for a reader about to Get(r): the offsets of row r, then
   // (once those are in cache) the first `max_bytes` of its bytes.
   void PrefetchOffsets(RowId r) const {
@@ -129,21 +129,21 @@ class BlobColumn {
   }
   void ShrinkToFit() {
     bytes_.ShrinkToFit();
-    ends_.shrink_to_fit();
+    ends_.ShrinkToFit();
   }
   // The binary snapshot's form (index/serial.h). Load checks that the
   // offsets ascend within the bytes, and keeps a view of the bytes when the
   // reader has a backing (a copy otherwise).
   void Save(SerialWriter& w) const {
     w.PutString(bytes_.view());
-    w.PutArray(ends_);
+    ends_.Save(w);
   }
   void Load(SerialReader& r);
 
  private:
   static constexpr uint64_t kNullBit = uint64_t{1} << 63;
   SharedBytes bytes_;  // built, or loaded: a view of the mapping or a copy
-  std::vector<uint64_t> ends_;
+  ArrayColumn<uint64_t> ends_;  // a view of a mapped snapshot, or owned
 };
 
 // Multi-valued column as CSR: row r's codes are codes[offsets[r] .. offsets[r+1]).

@@ -148,7 +148,7 @@ void Shrink(std::vector<T>& v) {
 }
 template <typename T>
 void Shrink(ArrayColumn<T>& v) {
-  if (!v.is_view()) v.owned().shrink_to_fit();
+  v.ShrinkToFit();
 }
 
 // Freezes `dict` and remaps `cols`. Strings no column uses any more (those of

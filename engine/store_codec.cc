@@ -299,7 +299,7 @@ static_assert(std::is_trivially_copyable_v<BuildReport>);
 void BlobColumn::Load(SerialReader& r) {
   bytes_.Load(r);
   const std::string_view bytes = bytes_.view();
-  ends_ = r.GetArray<uint64_t>();
+  ends_.Load(r);
   uint64_t last = 0;
   for (uint64_t e : ends_) {
     e &= ~kNullBit;

@@ -132,10 +132,11 @@ uint32_t TemplateColumn::Intern(std::string&& templ) {
 void TemplateColumn::Set(RowId row, std::string_view text, std::span<const std::string_view> holes,
                          ForcedHole forced) {
   const uint32_t code = Intern(MakeTemplate(text, holes, forced));
-  if (row == codes_.size()) {
-    codes_.push_back(code);
+  std::vector<uint32_t>& codes = codes_.owned();
+  if (row == codes.size()) {
+    codes.push_back(code);
   } else {
-    codes_[row] = code;
+    codes[row] = code;
   }
 }
 
@@ -144,10 +145,11 @@ void TemplateColumn::SetTemplate(RowId row, std::string templ) {
 }
 
 void TemplateColumn::SetCode(RowId row, uint32_t code) {
-  if (row == codes_.size()) {
-    codes_.push_back(code);
+  std::vector<uint32_t>& codes = codes_.owned();
+  if (row == codes.size()) {
+    codes.push_back(code);
   } else {
-    codes_[row] = code;
+    codes[row] = code;
   }
 }
 
@@ -155,7 +157,7 @@ void TemplateColumn::Freeze() {
   // Keep only used templates, numbered by first use.
   std::vector<uint32_t> remap(templates_.size(), UINT32_MAX);
   std::vector<std::string> used;
-  for (uint32_t& c : codes_) {
+  for (uint32_t& c : codes_.owned()) {
     if (remap[c] == UINT32_MAX) {
       remap[c] = static_cast<uint32_t>(used.size());
       used.push_back(std::move(templates_[c]));
@@ -165,7 +167,7 @@ void TemplateColumn::Freeze() {
   templates_ = std::move(used);
   templates_.shrink_to_fit();
   index_ = {};
-  codes_.shrink_to_fit();
+  codes_.owned().shrink_to_fit();
 
   std::string& lit = literals_.owned();
   lit.clear();
@@ -199,7 +201,7 @@ void TemplateColumn::Freeze() {
 }
 
 size_t TemplateColumn::MemoryBytes() const {
-  size_t n = codes_.capacity() * sizeof(uint32_t) + templates_.capacity() * sizeof(std::string) +
+  size_t n = codes_.MemoryBytes() + templates_.capacity() * sizeof(std::string) +
              literals_.MemoryBytes() + segments_.capacity() * sizeof(Segment) +
              first_segment_.capacity() * sizeof(uint32_t) +
              literal_bytes_.capacity() * sizeof(uint32_t);
@@ -210,7 +212,7 @@ size_t TemplateColumn::MemoryBytes() const {
 }
 
 void TemplateColumn::Save(SerialWriter& w) const {
-  w.PutArray(codes_);
+  codes_.Save(w);
   w.PutString(literals_.view());
   w.PutArray(segments_);
   w.PutArray(first_segment_);
@@ -220,7 +222,7 @@ void TemplateColumn::Save(SerialWriter& w) const {
 void TemplateColumn::Load(SerialReader& r) {
   templates_.clear();
   index_.clear();
-  codes_ = r.GetArray<uint32_t>();
+  codes_.Load(r);
   literals_.Load(r);
   const std::string_view lits = literals_.view();
   segments_ = r.GetArray<Segment>();

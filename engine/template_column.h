@@ -31,6 +31,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/types.h"
+#include "index/array_column.h"
 #include "index/serial.h"
 
 namespace taskdex {
@@ -143,7 +144,7 @@ class TemplateColumn {
  private:
   uint32_t Intern(std::string&& templ);
 
-  std::vector<uint32_t> codes_;         // by row
+  ArrayColumn<uint32_t> codes_;         // by row (a view of a mapped snapshot, or owned)
   std::vector<std::string> templates_;  // by code, until Freeze()
   absl::flat_hash_map<std::string, uint32_t> index_;  // until Freeze()
   // Frozen form.

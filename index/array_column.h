@@ -74,6 +74,10 @@ class ArrayColumn {
     return owned_;
   }
 
+  void ShrinkToFit() {
+    if (!is_view()) owned_.shrink_to_fit();
+  }
+
   // Heap bytes, and the mapped bytes served in place.
   size_t MemoryBytes() const {
     return is_view() ? view_.size_bytes() : owned_.capacity() * sizeof(T);

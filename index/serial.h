@@ -16,11 +16,10 @@
 // Reading never goes past the span: a read that would sets an error
 // ("truncated at byte N", "array of N elements of M bytes overruns ...")
 // and returns zero values from then on, so a decoder may read on and check
-// ok() once at the end. Why arrays are copied out of the span rather than
-// served from it: the Store's columns are std::vectors that the live store
-// also builds and merges; serving from the mapping would make every column
-// a view with two owners. A class that hides its bytes may keep a view
-// instead, when the reader has a backing (SharedBytes below; Dictionary in
+// ok() once at the end. GetArray copies out of the span; a column that may
+// be served from it instead is an ArrayColumn (index/array_column.h: view
+// or owned, copy on write), and a class that hides its bytes keeps a view
+// when the reader has a backing (SharedBytes below; Dictionary in
 // engine/store.h).
 //
 // Thread safety: none; one writer or reader per object.
