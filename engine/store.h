@@ -149,16 +149,17 @@ class BlobColumn {
 // Multi-valued column as CSR: row r's codes are codes[offsets[r] .. offsets[r+1]).
 // Codes within one row are kept in line order (duplicates kept), as written.
 struct CodeLists {
-  std::vector<uint32_t> offsets{0};
-  std::vector<uint32_t> codes;
+  // Views of a mapped snapshot, or owned (index/array_column.h).
+  ArrayColumn<uint32_t> offsets{std::vector<uint32_t>{0}};
+  ArrayColumn<uint32_t> codes;
   std::span<const uint32_t> Of(RowId r) const {
-    return std::span<const uint32_t>(codes).subspan(offsets[r], offsets[r + 1] - offsets[r]);
+    return codes.span().subspan(offsets[r], offsets[r + 1] - offsets[r]);
   }
   // The binary snapshot's form; Load checks the offsets (ascending, within
   // `codes`).
   void Save(SerialWriter& w) const {
-    w.PutArray(offsets);
-    w.PutArray(codes);
+    offsets.Save(w);
+    codes.Save(w);
   }
   void Load(SerialReader& r);
 };

@@ -82,8 +82,9 @@ void PutBlob(BlobColumn& col, BlobOverrides& overrides, RowId row, std::string&&
 void PutTagCodes(std::span<const uint32_t> codes, CodeLists& col, TagOverrides& overrides,
                  RowId row) {
   if (row + 1 == col.offsets.size()) {
-    col.codes.insert(col.codes.end(), codes.begin(), codes.end());
-    col.offsets.push_back(static_cast<uint32_t>(col.codes.size()));
+    std::vector<uint32_t>& all = col.codes.owned();
+    all.insert(all.end(), codes.begin(), codes.end());
+    col.offsets.owned().push_back(static_cast<uint32_t>(all.size()));
   } else {
     overrides[row].assign(codes.begin(), codes.end());
   }
@@ -124,22 +125,24 @@ void ApplyOverrides(BlobColumn& col, const BlobOverrides& overrides) {
 void ApplyOverrides(CodeLists& col, const TagOverrides& overrides) {
   if (!overrides.empty()) {
     CodeLists fresh;
+    std::vector<uint32_t>& offsets = fresh.offsets.owned();
+    std::vector<uint32_t>& codes = fresh.codes.owned();
     const uint32_t n = static_cast<uint32_t>(col.offsets.size() - 1);
-    fresh.offsets.reserve(n + 1);
+    offsets.reserve(n + 1);
     for (RowId r = 0; r < n; ++r) {
       auto it = overrides.find(r);
       if (it != overrides.end()) {
-        fresh.codes.insert(fresh.codes.end(), it->second.begin(), it->second.end());
+        codes.insert(codes.end(), it->second.begin(), it->second.end());
       } else {
         std::span<const uint32_t> have = col.Of(r);
-        fresh.codes.insert(fresh.codes.end(), have.begin(), have.end());
+        codes.insert(codes.end(), have.begin(), have.end());
       }
-      fresh.offsets.push_back(static_cast<uint32_t>(fresh.codes.size()));
+      offsets.push_back(static_cast<uint32_t>(codes.size()));
     }
     col = std::move(fresh);
   }
-  col.offsets.shrink_to_fit();
-  col.codes.shrink_to_fit();
+  col.offsets.ShrinkToFit();
+  col.codes.ShrinkToFit();
 }
 
 template <typename T>
@@ -549,8 +552,8 @@ std::unique_ptr<Store> StoreBuilder::Build(const BuildOptions& options) {
     ApplyOverrides(s.flow_runs.tags, rep.fr_tags);
     ApplyOverrides(s.flows.tags, rep.flow_tags);
     ApplyOverrides(s.deployments.tags, rep.deployment_tags);
-    FreezeAndRemap(s.tags, {&s.task_runs.tags.codes, &s.flow_runs.tags.codes,
-                            &s.flows.tags.codes, &s.deployments.tags.codes});
+    FreezeAndRemap(s.tags, {&s.task_runs.tags.codes.owned(), &s.flow_runs.tags.codes.owned(),
+                            &s.flows.tags.codes.owned(), &s.deployments.tags.codes.owned()});
   });
   group.Add([&t, &rep] {
     ApplyOverrides(t.parameters_json, rep.tr_parameters);

@@ -312,12 +312,12 @@ void BlobColumn::Load(SerialReader& r) {
 }
 
 void CodeLists::Load(SerialReader& r) {
-  offsets = r.GetArray<uint32_t>();
-  codes = r.GetArray<uint32_t>();
+  offsets.Load(r);
+  codes.Load(r);
   bool good = !offsets.empty() && offsets.front() == 0 && offsets.back() == codes.size();
   for (size_t i = 1; good && i < offsets.size(); ++i) good = offsets[i] >= offsets[i - 1];
   if (!good && r.ok()) r.Fail("a list column's offsets are not ascending within its codes");
-  if (offsets.empty()) offsets.push_back(0);
+  if (offsets.empty()) offsets.owned().push_back(0);
 }
 
 const std::vector<StoreSection>& AllStoreSections() {

@@ -57,6 +57,8 @@ class ArrayColumn {
   const T& operator[](size_t i) const { return data()[i]; }
   const T* begin() const { return data(); }
   const T* end() const { return data() + size(); }
+  const T& front() const { return data()[0]; }
+  const T& back() const { return data()[size() - 1]; }
   std::span<const T> span() const { return {data(), size()}; }
   // For functions that read a column, a std::vector or an ArrayColumn.
   operator std::span<const T>() const { return span(); }
