@@ -392,9 +392,16 @@ absl::StatusOr<SegmentFileContents> ReadSegmentFile(
   }
   absl::StatusOr<std::vector<SectionEntry>> table = ReadLayout(f, path, file_id_hex);
   if (!table.ok()) return table.status();
-  // Largest sections first, so the threads finish together.
-  std::sort(table->begin(), table->end(),
-            [](const SectionEntry& a, const SectionEntry& b) { return a.length > b.length; });
+  // Longest work first, so the threads finish together: the task-run id
+  // column (its section is small, but the id map is built after it: ~1 s
+  // of one thread at 10M), then by size.
+  auto work_first = [](const SectionEntry& e) {
+    return e.kind == static_cast<uint32_t>(StoreSection::kTaskRunColumn0);
+  };
+  std::sort(table->begin(), table->end(), [&](const SectionEntry& a, const SectionEntry& b) {
+    if (work_first(a) != work_first(b)) return work_first(a);
+    return a.length > b.length;
+  });
 
   SegmentFileContents out;
   out.store = std::make_unique<Store>();
