@@ -646,16 +646,17 @@ bool LiveStore::Rep::Merge(const std::vector<uint64_t>& pick) {
       }
       return false;
     };
+    DimModel& model = Dims();
     for (const SegmentView& s : from) {
       const TaskRunTable& t = s.store->task_runs;
       for (RowId r = 0; r < t.size(); ++r) {
         if (!s.dead->contains(r) && t.flow_run_id[r]) {
-          Dims().AddTaskRunClosure(t.id[r], t.flow_run_id[r], &closure);
+          model.AddTaskRunClosure(t.id[r], t.flow_run_id[r], &closure);
         }
       }
     }
-    for (const auto& [parent, children] : Dims().children_by_parent()) {
-      if (counts(parent)) Dims().AddTaskRunClosure(parent, std::nullopt, &closure);
+    for (const auto& [parent, children] : model.children_by_parent()) {
+      if (counts(parent)) model.AddTaskRunClosure(parent, std::nullopt, &closure);
     }
     for (const Uuid& p : closure.parents) {
       if (counts(p)) continue;

@@ -215,7 +215,7 @@ std::vector<std::pair<std::string, size_t>> Store::MemoryBreakdown() const {
   auto add = [&out](std::string name, size_t bytes) { out.emplace_back(std::move(name), bytes); };
   const TaskRunTable& t = task_runs;
   add("task_runs.id", VectorBytes(t.id));
-  add("task_runs.hot", t.hot.MemoryBytes());
+  add("task_runs.hot", VectorBytes(t.hot));
   add("task_runs.created+updated", VectorBytes(t.created) + VectorBytes(t.updated));
   add("task_runs.name+task_key", VectorBytes(t.name) + VectorBytes(t.task_key));
   add("task_runs.flow_run_id+row", VectorBytes(t.flow_run_id) + VectorBytes(t.flow_run_row));

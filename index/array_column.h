@@ -30,7 +30,6 @@
 #define TASKDEX_INDEX_ARRAY_COLUMN_H_
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
 #include <type_traits>
@@ -100,8 +99,7 @@ class ArrayColumn {
       backing_ = r.ShareBacking();
       return;
     }
-    owned_.resize(n);
-    std::memcpy(static_cast<void*>(owned_.data()), p, n * sizeof(T));
+    owned_ = SerialReader::CopyArray<T>(p, n);
   }
 
  private:

@@ -27,7 +27,6 @@
 #ifndef TASKDEX_INDEX_SERIAL_H_
 #define TASKDEX_INDEX_SERIAL_H_
 
-#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -126,10 +125,15 @@ class SerialReader {
   }
   template <typename T>
   std::vector<T> GetArray() {
+    uint64_t n = 0;
+    const char* p = GetArrayBytes(sizeof(T), &n);
+    return CopyArray<T>(p, n);
+  }
+  // `n` elements of T that lie at `p` (as GetArrayBytes found them), copied.
+  template <typename T>
+  static std::vector<T> CopyArray(const char* p, uint64_t n) {
     static_assert(std::is_trivially_copyable_v<T>);
     std::vector<T> v;
-    const uint64_t n = Get<uint64_t>();
-    const char* p = TakeArray(n, sizeof(T));
     if (p == nullptr || n == 0) return v;
     if (reinterpret_cast<uintptr_t>(p) % alignof(T) == 0) {
       // One pass: resize() would first zero every element (and fault in
@@ -181,15 +185,21 @@ class SerialReader {
 // Bytes that are their owner's own (built, or copied at load) or a view
 // into a SerialReader's backing (a mapped file), which they then share: the
 // one place that decides "view or copy" for the classes that hide their
-// bytes (BlobColumn, TemplateColumn). Thread-compatible.
+// bytes (BlobColumn, TemplateColumn); ArrayColumn (index/array_column.h) is
+// the same for arrays. Thread-compatible.
 class SharedBytes {
  public:
   std::string_view view() const {
     return backing_ != nullptr ? mapped_ : std::string_view(owned_);
   }
-  // The owned bytes, for a builder. REQUIRES: not a view.
+  // The owned bytes, for a builder; a view is copied first (copy on write,
+  // as ArrayColumn::owned).
   std::string& owned() {
-    assert(backing_ == nullptr);
+    if (backing_ != nullptr) {
+      owned_.assign(mapped_);
+      mapped_ = {};
+      backing_.reset();
+    }
     return owned_;
   }
   // Reads a string (as SerialReader::GetStringView): kept as a view when

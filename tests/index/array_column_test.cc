@@ -101,6 +101,27 @@ TEST(ArrayColumnTest, OwnedCopiesAViewAndDropsTheBacking) {
   EXPECT_EQ(reinterpret_cast<const int64_t*>(at.data() + 8)[2], 42);
 }
 
+// SharedBytes, the same idea for one string, copies on write alike.
+TEST(ArrayColumnTest, SharedBytesOwnedCopiesAView) {
+  std::string bytes;
+  {
+    StringSink sink(&bytes);
+    SerialWriter w(&sink);
+    w.PutString("mapped text");
+  }
+  auto backing = std::make_shared<std::string>(bytes);
+  SharedBytes b;
+  {
+    SerialReader r(*backing, backing);
+    b.Load(r);
+  }
+  ASSERT_EQ(b.view().data(), backing->data() + 8) << "a view of the backing";
+  b.owned().append("!");
+  EXPECT_EQ(b.view(), "mapped text!");
+  EXPECT_EQ(backing.use_count(), 1);
+  EXPECT_EQ(backing->substr(8, 11), "mapped text");
+}
+
 TEST(ArrayColumnTest, SaveWritesWhatGetArrayReads) {
   ArrayColumn<uint32_t> col(std::vector<uint32_t>{3, 2, 1});
   std::string bytes;
